@@ -1,0 +1,250 @@
+// Package config reads byokcred's YAML file: strict decoding with a position
+// for every key, ${VAR} expansion, and validation of everything that is not
+// specific to an auth type (the registry package decodes `auth:` blocks).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize bounds the config file; a real one is a few kilobytes.
+const MaxFileSize = 1 << 20
+
+// DefaultTokenTimeout bounds one credential fetch made for a model request
+// when the config sets no token_timeout. The Copilot runtime gives its token
+// callback no deadline of its own.
+const DefaultTokenTimeout = 30 * time.Second
+
+// Provider types the Copilot runtime understands.
+const (
+	TypeOpenAI    = "openai"
+	TypeAzure     = "azure"
+	TypeAnthropic = "anthropic"
+)
+
+// Config is a decoded config file.
+type Config struct {
+	// DefaultProvider is used when a command names no provider. Optional when
+	// there is exactly one provider.
+	DefaultProvider string `yaml:"default_provider"`
+	// TokenTimeout bounds each credential fetch made for a model request.
+	TokenTimeout time.Duration `yaml:"token_timeout"`
+	// Providers by name.
+	Providers map[string]*Provider `yaml:"providers"`
+
+	// Doc holds positions and problems; the registry adds its own.
+	Doc *Doc `yaml:"-"`
+}
+
+// Provider is one model endpoint and how to authenticate to it.
+type Provider struct {
+	// Name is the key under `providers:`.
+	Name string `yaml:"-"`
+	// Type is openai, azure or anthropic.
+	Type string `yaml:"type"`
+	// BaseURL is the endpoint; ${VAR} expands.
+	BaseURL string `yaml:"base_url" byok:"expand"`
+	// WireAPI is completions or responses (openai and azure only).
+	WireAPI string `yaml:"wire_api"`
+	// APIVersion selects Azure's deployment-style routes when set.
+	APIVersion string `yaml:"api_version"`
+	// Model is the model id sent for this provider.
+	Model string `yaml:"model"`
+	// WireModel is the provider-side name (an Azure deployment), when it
+	// differs from Model.
+	WireModel string `yaml:"wire_model"`
+	// Headers are extra request headers; values expand ${VAR}.
+	Headers map[string]string `yaml:"headers" byok:"expand"`
+	// Auth is the raw `auth:` block, decoded by the registry according to
+	// its `type:`.
+	Auth *yaml.Node `yaml:"auth"`
+}
+
+// Path returns the config key path of the provider, for error messages.
+func (p *Provider) Path() string { return "providers." + p.Name }
+
+// AuthType returns the `type:` of the auth block, or "".
+func (p *Provider) AuthType() string {
+	if p.Auth == nil || p.Auth.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(p.Auth.Content); i += 2 {
+		if p.Auth.Content[i].Value == "type" {
+			return p.Auth.Content[i+1].Value
+		}
+	}
+	return ""
+}
+
+// Names returns the provider names, sorted.
+func (c *Config) Names() []string {
+	names := make([]string, 0, len(c.Providers))
+	for n := range c.Providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Load reads and decodes path. The error is non-nil only when the file cannot
+// be read or is not YAML; every other problem is recorded in cfg.Doc so that
+// the registry can add its own before they are reported together.
+func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("config: %s does not exist; pass -c FILE or set BYOKCRED_CONFIG (config.example.yaml is a start)", path)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return Parse(path, data, lookup)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse decodes data as the contents of file and validates it.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("config: %s is larger than %d bytes; refusing it", file, MaxFileSize)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		msg := err.Error()
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("%s:%s:1: %s", file, m[1], m[2])
+		}
+		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
+	}
+	doc := NewDoc(file, lookup)
+	cfg := &Config{Doc: doc}
+	if len(root.Content) == 0 {
+		doc.Errorf("", "file is empty; it needs at least a providers: mapping")
+		return cfg, nil
+	}
+	doc.Decode(&root, "", cfg)
+	for name, p := range cfg.Providers {
+		if p == nil {
+			cfg.Providers[name] = &Provider{}
+			p = cfg.Providers[name]
+		}
+		p.Name = name
+	}
+	cfg.validate()
+	if cfg.TokenTimeout == 0 {
+		cfg.TokenTimeout = DefaultTokenTimeout
+	}
+	return cfg, nil
+}
+
+var providerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+func (c *Config) validate() {
+	d := c.Doc
+	if len(c.Providers) == 0 {
+		d.Errorf("providers", "no providers configured; add one under providers:")
+	}
+	if c.DefaultProvider != "" && c.Providers[c.DefaultProvider] == nil {
+		d.Errorf("default_provider", "unknown provider %q (configured: %s)", c.DefaultProvider, strings.Join(c.Names(), ", "))
+	}
+	for _, name := range c.Names() {
+		c.Providers[name].validate(d)
+	}
+}
+
+func (p *Provider) validate(d *Doc) {
+	path := p.Path()
+	if !providerName.MatchString(p.Name) {
+		d.Errorf(path, "provider name %q: use letters, digits, '_', '-' and '.', starting with a letter or digit (no '/')", p.Name)
+	}
+	switch p.Type {
+	case TypeOpenAI, TypeAzure, TypeAnthropic:
+	case "":
+		d.Errorf(path, "missing key \"type\" (one of: anthropic, azure, openai)")
+	default:
+		d.Errorf(path+".type", "unknown provider type %q (one of: anthropic, azure, openai)", p.Type)
+	}
+	switch p.WireAPI {
+	case "", "completions", "responses":
+		if p.WireAPI != "" && p.Type == TypeAnthropic {
+			d.Errorf(path+".wire_api", "wire_api applies to openai and azure providers only; remove it")
+		}
+	default:
+		d.Errorf(path+".wire_api", "unknown wire_api %q (one of: completions, responses)", p.WireAPI)
+	}
+	if p.APIVersion != "" && p.Type != TypeAzure && p.Type != "" {
+		d.Errorf(path+".api_version", "api_version applies to azure providers only; remove it")
+	}
+	if p.Model == "" {
+		d.Errorf(path, "missing key \"model\": the model id to send")
+	}
+	if p.BaseURL == "" {
+		if !d.Has(path + ".base_url") {
+			d.Errorf(path, "missing key \"base_url\"")
+		} else {
+			d.Errorf(path+".base_url", "base_url is empty")
+		}
+	} else if err := CheckURL(p.BaseURL); err != nil {
+		d.Errorf(path+".base_url", "%v", err)
+	} else if p.Type == TypeAnthropic && strings.HasSuffix(strings.TrimRight(p.BaseURL, "/"), "/v1") {
+		d.Errorf(path+".base_url", "for anthropic leave /v1 out of base_url: the runtime appends /v1/messages")
+	}
+	for k := range p.Headers {
+		if strings.EqualFold(k, "authorization") || strings.EqualFold(k, "api-key") || strings.EqualFold(k, "x-api-key") {
+			d.Errorf(path+".headers."+k, "credential header %q in headers: configure the credential under auth: instead", k)
+		}
+	}
+	if p.Auth == nil {
+		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
+	}
+}
+
+// CheckURL enforces the transport rule for anything that carries a
+// credential: https, or plain http only to a loopback host.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a valid URL: %v", strings.TrimPrefix(err.Error(), "parse "+fmt.Sprintf("%q", raw)+": "))
+	}
+	if u.Host == "" {
+		return fmt.Errorf("URL %q has no host; write it as https://host/path", raw)
+	}
+	if u.User != nil {
+		return errors.New("URL must not carry user:password; configure the credential under auth:")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("plain http to %s would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)", u.Hostname())
+	default:
+		return fmt.Errorf("unsupported URL scheme %q; use https", u.Scheme)
+	}
+}
+
+// IsLoopback reports whether host names this machine only.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,362 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/byokcred/byokcred/provider"
+)
+
+// maxNodes bounds the work one document may cause. Aliases make a small file
+// describe a huge tree (the "billion laughs" shape); counting every node the
+// decoder visits, aliases included, keeps decoding bounded in time and memory.
+const maxNodes = 200_000
+
+// Doc is one parsed config file: where each key sits, and every problem found
+// so far. Auth types decode their own blocks through the Doc, so their errors
+// carry file positions too.
+//
+// Decoding is strict: a key that matches no field is an error that lists the
+// known keys. Struct fields are matched by their `yaml` tag; a field tagged
+// `byok:"expand"` has ${VAR} and ${VAR:-default} expanded, as has every
+// provider.Secret.
+type Doc struct {
+	File      string
+	LookupEnv func(string) (string, bool)
+
+	pos    map[string]Pos
+	errs   ErrorList
+	visits int
+}
+
+// NewDoc returns a Doc for file that resolves variables with lookup.
+func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
+	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}}
+}
+
+// Errorf records a problem at path's position (or its nearest ancestor's).
+func (d *Doc) Errorf(path, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.File, Pos: d.Pos(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *Doc) errorAt(n *yaml.Node, path, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.File, Pos: Pos{n.Line, n.Column}, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Pos returns the position of path, or of its nearest ancestor that has one.
+func (d *Doc) Pos(path string) Pos {
+	for {
+		if p, ok := d.pos[path]; ok {
+			return p
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			return d.pos[""]
+		}
+		path = path[:i]
+	}
+}
+
+// Has reports whether the file set path explicitly.
+func (d *Doc) Has(path string) bool {
+	_, ok := d.pos[path]
+	return ok
+}
+
+// Err returns the problems found, sorted by position, or nil.
+func (d *Doc) Err() error {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	d.errs.Sort()
+	return d.errs
+}
+
+// Decode decodes n into out (a pointer) strictly, recording positions under
+// path. Keys listed in skip are ignored in the top mapping (the `type` key of
+// an auth block is read by the registry, not by the auth type).
+func (d *Doc) Decode(n *yaml.Node, path string, out any, skip ...string) {
+	v := reflect.ValueOf(out)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		panic("config: Decode needs a non-nil pointer")
+	}
+	d.decode(n, path, v.Elem(), false, skip)
+}
+
+var (
+	secretType   = reflect.TypeFor[provider.Secret]()
+	durationType = reflect.TypeFor[time.Duration]()
+	nodePtrType  = reflect.TypeFor[*yaml.Node]()
+)
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (d *Doc) deref(n *yaml.Node, path string) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	d.visits++
+	if d.visits == maxNodes+1 {
+		d.Errorf(path, "document is too large or too deeply aliased (more than %d nodes); refusing it", maxNodes)
+	}
+	return n
+}
+
+func (d *Doc) decode(n *yaml.Node, path string, v reflect.Value, expand bool, skip []string) {
+	n = d.deref(n, path)
+	if n == nil || d.visits > maxNodes {
+		return
+	}
+	if _, ok := d.pos[path]; !ok {
+		d.pos[path] = Pos{n.Line, n.Column}
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		d.decode(n.Content[0], path, v, expand, skip)
+		return
+	}
+	if v.Type() == nodePtrType {
+		v.Set(reflect.ValueOf(n))
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // leave the zero value
+	}
+	switch v.Type() {
+	case secretType:
+		if s, ok := d.scalar(n, path, true); ok {
+			v.Set(reflect.ValueOf(provider.NewSecret(s)))
+		}
+		return
+	case durationType:
+		if s, ok := d.scalar(n, path, false); ok {
+			dur, err := time.ParseDuration(s)
+			if err != nil || dur < 0 {
+				d.errorAt(n, path, "invalid duration %q; use a positive Go duration such as 30s or 5m", s)
+				return
+			}
+			v.SetInt(int64(dur))
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, path, v.Elem(), expand, skip)
+	case reflect.Struct:
+		d.decodeStruct(n, path, v, skip)
+	case reflect.Map:
+		if !d.want(n, yaml.MappingNode, path, "a mapping") {
+			return
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		d.eachPair(n, path, func(key string, kn, vn *yaml.Node) {
+			ev := reflect.New(v.Type().Elem()).Elem()
+			d.decode(vn, join(path, key), ev, expand, nil)
+			v.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), ev)
+		})
+	case reflect.Slice:
+		if !d.want(n, yaml.SequenceNode, path, "a list") {
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, en := range n.Content {
+			d.decode(en, fmt.Sprintf("%s[%d]", path, i), s.Index(i), expand, nil)
+		}
+		v.Set(s)
+	case reflect.String:
+		if s, ok := d.scalar(n, path, expand); ok {
+			v.SetString(s)
+		}
+	case reflect.Interface:
+		v.Set(reflect.ValueOf(d.decodeAny(n, path)))
+	default: // bool, ints, floats
+		if !d.want(n, yaml.ScalarNode, path, "a "+v.Kind().String()) {
+			return
+		}
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			d.errorAt(n, path, "invalid value %q; want a %s", n.Value, v.Kind())
+		}
+	}
+}
+
+// decodeAny decodes free-form config (a plugin's `config:` map), expanding
+// variables in every string.
+func (d *Doc) decodeAny(n *yaml.Node, path string) any {
+	n = d.deref(n, path)
+	if n == nil || d.visits > maxNodes {
+		return nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		d.eachPair(n, path, func(key string, _, vn *yaml.Node) {
+			m[key] = d.decodeAny(vn, join(path, key))
+		})
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, en := range n.Content {
+			s[i] = d.decodeAny(en, fmt.Sprintf("%s[%d]", path, i))
+		}
+		return s
+	}
+	if n.Tag == "!!str" {
+		s, _ := d.scalar(n, path, true)
+		return s
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		d.errorAt(n, path, "invalid value")
+	}
+	return v
+}
+
+func (d *Doc) want(n *yaml.Node, kind yaml.Kind, path, what string) bool {
+	if n.Kind != kind {
+		d.errorAt(n, path, "want %s, found %s", what, kindName(n))
+		return false
+	}
+	return true
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("%q", n.Value)
+	}
+}
+
+func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
+	if !d.want(n, yaml.ScalarNode, path, "a string") {
+		return "", false
+	}
+	if !expand {
+		return n.Value, true
+	}
+	s, err := Expand(n.Value, d.lookup)
+	if err != nil {
+		d.errorAt(n, path, "%v", err)
+		return "", false
+	}
+	return s, true
+}
+
+func (d *Doc) lookup(name string) (string, bool) {
+	if d.LookupEnv == nil {
+		return "", false
+	}
+	return d.LookupEnv(name)
+}
+
+// eachPair walks a mapping, reporting duplicate and non-string keys.
+func (d *Doc) eachPair(n *yaml.Node, path string, f func(key string, kn, vn *yaml.Node)) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := d.deref(n.Content[i], path), n.Content[i+1]
+		if kn == nil || kn.Kind != yaml.ScalarNode {
+			d.errorAt(n.Content[i], path, "keys must be strings")
+			continue
+		}
+		if line, dup := seen[kn.Value]; dup {
+			d.errorAt(kn, join(path, kn.Value), "duplicate key (first set on line %d)", line)
+			continue
+		}
+		seen[kn.Value] = kn.Line
+		d.pos[join(path, kn.Value)] = Pos{kn.Line, kn.Column}
+		f(kn.Value, kn, vn)
+	}
+}
+
+type fieldInfo struct {
+	index  int
+	expand bool
+}
+
+func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
+	fields := map[string]fieldInfo{}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		fields[name] = fieldInfo{index: i, expand: f.Tag.Get("byok") == "expand"}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return fields, names
+}
+
+func (d *Doc) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip []string) {
+	if !d.want(n, yaml.MappingNode, path, "a mapping") {
+		return
+	}
+	fields, names := structFields(v.Type())
+	d.eachPair(n, path, func(key string, kn, vn *yaml.Node) {
+		for _, s := range skip {
+			if key == s {
+				return
+			}
+		}
+		f, ok := fields[key]
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q", key)
+			if s := closest(key, names); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			d.errorAt(kn, join(path, key), "%s (known keys: %s)", msg, strings.Join(names, ", "))
+			return
+		}
+		d.decode(vn, join(path, key), v.Field(f.index), f.expand, nil)
+	})
+}
+
+// closest returns the known name within edit distance 2 of s, if any.
+func closest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if dist := editDistance(s, n); dist < bestD {
+			best, bestD = n, dist
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

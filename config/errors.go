@@ -1,0 +1,56 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Pos is a position in a config file (1-based).
+type Pos struct {
+	Line, Col int
+}
+
+// Error is one problem in a config file. Its text is FILE:LINE:COL: message,
+// the form editors and CI annotators recognise.
+type Error struct {
+	File string
+	Pos  Pos
+	// Path is the dotted key path, e.g. providers.openai.base_url.
+	Path string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Pos.Line > 0 {
+		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Pos.Line, e.Pos.Col)
+	}
+	if e.Path != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Path, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// ErrorList is every problem found in one file, in file order. Loading never
+// stops at the first problem: a user fixing a config wants the whole list.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	lines := make([]string, len(l))
+	for i, e := range l {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Sort orders the list by position.
+func (l ErrorList) Sort() {
+	sort.SliceStable(l, func(i, j int) bool {
+		a, b := l[i].Pos, l[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}

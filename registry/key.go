@@ -1,0 +1,64 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"reflect"
+	"sort"
+
+	"github.com/byokcred/byokcred/provider"
+)
+
+// configKey identifies an auth config by content, so that providers with
+// identical auth blocks share one source (and one cache, one fetch). Secrets
+// take part through a hash: the key itself is safe to log.
+func configKey(authType string, cfg AuthConfig) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", authType)
+	hashValue(h, reflect.ValueOf(cfg))
+	return authType + ":" + hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+var secretType = reflect.TypeFor[provider.Secret]()
+
+func hashValue(h hash.Hash, v reflect.Value) {
+	if v.Type() == secretType {
+		fmt.Fprintf(h, "s%q", v.Interface().(provider.Secret).Reveal())
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			h.Write([]byte("nil"))
+			return
+		}
+		hashValue(h, v.Elem())
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
+			fmt.Fprintf(h, "{%s:", v.Type().Field(i).Name)
+			hashValue(h, v.Field(i))
+			h.Write([]byte("}"))
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+		for _, k := range keys {
+			fmt.Fprintf(h, "[%v=", k)
+			hashValue(h, v.MapIndex(k))
+			h.Write([]byte("]"))
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			h.Write([]byte("("))
+			hashValue(h, v.Index(i))
+			h.Write([]byte(")"))
+		}
+	default:
+		fmt.Fprintf(h, "%T=%v", v.Interface(), v.Interface())
+	}
+}

@@ -1,0 +1,116 @@
+// Package registry maps the `auth:` blocks of a config file to token sources.
+//
+// Auth types register themselves by the name used in `auth.type`, the way
+// database/sql drivers do. An auth type is a config struct: the registry
+// decodes the block into it strictly, asks it to validate itself, and only
+// when the whole file is clean asks it for its source. Third-party code adds
+// an auth type with one Register call from an init function.
+package registry
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/provider"
+)
+
+// AuthConfig is the decoded `auth:` block of one auth type: a pointer to a
+// struct whose `yaml` tags name its keys (the `type` key is handled by the
+// registry).
+type AuthConfig interface {
+	// Validate reports every problem through ctx.Errorf. It runs after
+	// decoding and must not acquire credentials or start processes.
+	Validate(ctx *Context)
+	// Source builds the token source. It runs once per distinct config:
+	// providers whose auth blocks are identical share one source.
+	Source(ctx *Context) (provider.TokenSource, error)
+}
+
+// Context is what an auth type sees of the load in progress.
+type Context struct {
+	// Provider is the provider whose auth block this is (the first one, when
+	// several share the block).
+	Provider *config.Provider
+	// Path is the key path of the auth block, e.g. providers.openai.auth.
+	Path string
+	// LookupEnv resolves environment variables (injectable for tests).
+	LookupEnv func(string) (string, bool)
+	// Logger is the host's logger.
+	Logger *slog.Logger
+	// Now is the clock.
+	Now func() time.Time
+	// Config is the whole file, for auth types that refer to other sections.
+	Config *config.Config
+	// Set is the set being built; auth types keep shared state (such as
+	// running plugin processes) in it through Shared.
+	set *Set
+}
+
+// Errorf records a problem at key (relative to the auth block, "" for the
+// block itself).
+func (c *Context) Errorf(key, format string, args ...any) {
+	path := c.Path
+	if key != "" {
+		path += "." + key
+	}
+	c.Config.Doc.Errorf(path, format, args...)
+}
+
+// Shared returns the value stored under key in the set being built, creating
+// it with create on first use. Auth types use it for state that outlives one
+// provider, such as a plugin manager; a value that implements
+// provider.Closer is closed with the set.
+func (c *Context) Shared(key string, create func() any) any {
+	return c.set.shared(key, create)
+}
+
+var (
+	mu    sync.RWMutex
+	types = map[string]func() AuthConfig{}
+)
+
+// Register makes an auth type available under name. newConfig returns a
+// pointer to a zero config struct. Register panics if name is empty or
+// already registered, or newConfig is nil: both are programming errors best
+// caught at init.
+func Register(name string, newConfig func() AuthConfig) {
+	mu.Lock()
+	defer mu.Unlock()
+	if name == "" {
+		panic("registry: Register with an empty auth type name")
+	}
+	if newConfig == nil {
+		panic("registry: Register " + name + " with a nil constructor")
+	}
+	if _, dup := types[name]; dup {
+		panic("registry: Register called twice for auth type " + name)
+	}
+	types[name] = newConfig
+}
+
+// Types returns the registered auth type names, sorted.
+func Types() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(types))
+	for n := range types {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func lookupType(name string) (func() AuthConfig, error) {
+	mu.RLock()
+	f := types[name]
+	mu.RUnlock()
+	if f == nil {
+		return nil, fmt.Errorf("unknown auth type %q (known: %s)", name, strings.Join(Types(), ", "))
+	}
+	return f, nil
+}

@@ -1,0 +1,182 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/provider"
+)
+
+// Options configure loading.
+type Options struct {
+	// LookupEnv resolves ${VAR} references and *_env keys. Default os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Provider is a configured provider with its credential source.
+type Provider struct {
+	*config.Provider
+	// AuthType is the auth block's `type:`.
+	AuthType string
+	// Auth is the decoded auth block.
+	Auth AuthConfig
+	// Source supplies the provider's credentials. Providers with identical
+	// auth blocks share one Source.
+	Source provider.TokenSource
+}
+
+// Set is a loaded config: every provider with its source. It is safe for
+// concurrent use.
+type Set struct {
+	Config *config.Config
+
+	providers map[string]*Provider
+
+	mu      sync.Mutex
+	state   map[string]any
+	closers []provider.Closer
+}
+
+// Load reads path and builds its providers. Every problem in the file is
+// reported at once, as a config.ErrorList of FILE:LINE:COL lines.
+func Load(path string, opts Options) (*Set, error) {
+	opts.defaults()
+	cfg, err := config.Load(path, opts.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, opts)
+}
+
+// New builds the providers of a decoded config: decode each auth block
+// strictly, validate everything, and only then build sources.
+func New(cfg *config.Config, opts Options) (*Set, error) {
+	opts.defaults()
+	s := &Set{Config: cfg, providers: map[string]*Provider{}, state: map[string]any{}}
+	ctxs := map[string]*Context{}
+	for _, name := range cfg.Names() {
+		p := cfg.Providers[name]
+		rp := &Provider{Provider: p, AuthType: p.AuthType()}
+		s.providers[name] = rp
+		if p.Auth == nil {
+			continue // reported by config
+		}
+		ctx := &Context{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Config: cfg, set: s}
+		ctxs[name] = ctx
+		if rp.AuthType == "" {
+			ctx.Errorf("", "missing key \"type\" (known auth types: %s)", strings.Join(Types(), ", "))
+			continue
+		}
+		newConfig, err := lookupType(rp.AuthType)
+		if err != nil {
+			ctx.Errorf("type", "%v", err)
+			continue
+		}
+		rp.Auth = newConfig()
+		cfg.Doc.Decode(p.Auth, ctx.Path, rp.Auth, "type")
+		rp.Auth.Validate(ctx)
+	}
+	if err := cfg.Doc.Err(); err != nil {
+		return nil, err
+	}
+	shared := map[string]provider.TokenSource{}
+	for _, name := range cfg.Names() {
+		rp := s.providers[name]
+		key := configKey(rp.AuthType, rp.Auth)
+		if src, ok := shared[key]; ok {
+			rp.Source = src
+			continue
+		}
+		src, err := rp.Auth.Source(ctxs[name])
+		if err != nil {
+			ctxs[name].Errorf("", "%v", err)
+			continue
+		}
+		if c, ok := src.(provider.Closer); ok {
+			s.closers = append(s.closers, c)
+		}
+		shared[key] = src
+		rp.Source = src
+	}
+	if err := cfg.Doc.Err(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Names returns the provider names, sorted.
+func (s *Set) Names() []string { return s.Config.Names() }
+
+// Provider returns the named provider; "" means the default provider (the
+// config's default_provider, or the only provider).
+func (s *Set) Provider(name string) (*Provider, error) {
+	if name == "" {
+		name = s.Config.DefaultProvider
+	}
+	if name == "" {
+		if len(s.providers) == 1 {
+			for _, p := range s.providers {
+				return p, nil
+			}
+		}
+		return nil, fmt.Errorf("registry: several providers are configured and no default_provider is set; name one of: %s", strings.Join(s.Names(), ", "))
+	}
+	p, ok := s.providers[name]
+	if !ok {
+		return nil, fmt.Errorf("registry: unknown provider %q (configured: %s)", name, strings.Join(s.Names(), ", "))
+	}
+	return p, nil
+}
+
+func (s *Set) shared(key string, create func() any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.state[key]; ok {
+		return v
+	}
+	v := create()
+	s.state[key] = v
+	if c, ok := v.(provider.Closer); ok {
+		s.closers = append(s.closers, c)
+	}
+	return v
+}
+
+// Close releases every source's resources (background refreshers, plugin
+// processes). The set must not be used afterwards.
+func (s *Set) Close() error {
+	s.mu.Lock()
+	closers := s.closers
+	s.closers = nil
+	s.mu.Unlock()
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i].Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,75 @@
+package registry
+
+import (
+	"os"
+
+	"github.com/byokcred/byokcred/provider"
+)
+
+func init() {
+	Register("static", func() AuthConfig { return new(StaticAuth) })
+}
+
+// StaticAuth is `auth.type: static`: an API key or a static bearer token from
+// exactly one of a literal, an environment variable or a file.
+type StaticAuth struct {
+	APIKey          provider.Secret `yaml:"api_key"`
+	APIKeyEnv       string          `yaml:"api_key_env"`
+	APIKeyFile      string          `yaml:"api_key_file" byok:"expand"`
+	BearerToken     provider.Secret `yaml:"bearer_token"`
+	BearerTokenEnv  string          `yaml:"bearer_token_env"`
+	BearerTokenFile string          `yaml:"bearer_token_file" byok:"expand"`
+}
+
+func (a *StaticAuth) options() (key string, opts provider.StaticOptions, n int) {
+	set := func(k string, kind provider.Kind, ok bool, apply func(*provider.StaticOptions)) {
+		if ok {
+			n++
+			key = k
+			opts.Kind = kind
+			apply(&opts)
+		}
+	}
+	set("api_key", provider.KindAPIKey, !a.APIKey.IsZero(), func(o *provider.StaticOptions) { o.Value = a.APIKey })
+	set("api_key_env", provider.KindAPIKey, a.APIKeyEnv != "", func(o *provider.StaticOptions) { o.Env = a.APIKeyEnv })
+	set("api_key_file", provider.KindAPIKey, a.APIKeyFile != "", func(o *provider.StaticOptions) { o.File = a.APIKeyFile })
+	set("bearer_token", provider.KindBearer, !a.BearerToken.IsZero(), func(o *provider.StaticOptions) { o.Value = a.BearerToken })
+	set("bearer_token_env", provider.KindBearer, a.BearerTokenEnv != "", func(o *provider.StaticOptions) { o.Env = a.BearerTokenEnv })
+	set("bearer_token_file", provider.KindBearer, a.BearerTokenFile != "", func(o *provider.StaticOptions) { o.File = a.BearerTokenFile })
+	return key, opts, n
+}
+
+// Validate implements AuthConfig.
+func (a *StaticAuth) Validate(ctx *Context) {
+	key, opts, n := a.options()
+	switch {
+	case n == 0:
+		ctx.Errorf("", "static auth needs one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file")
+		return
+	case n > 1:
+		ctx.Errorf("", "static auth takes exactly one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file; %d are set", n)
+		return
+	}
+	switch {
+	case opts.Env != "":
+		if v, ok := ctx.LookupEnv(opts.Env); !ok {
+			ctx.Errorf(key, "environment variable %s is not set; export it or change the config", opts.Env)
+		} else if v == "" {
+			ctx.Errorf(key, "environment variable %s is empty", opts.Env)
+		}
+	case opts.File != "":
+		fi, err := os.Stat(opts.File)
+		if err != nil {
+			ctx.Errorf(key, "cannot read secret file: %v", err)
+		} else if err := provider.CheckSecretFileMode(opts.File, fi); err != nil {
+			ctx.Errorf(key, "%v", err)
+		}
+	}
+}
+
+// Source implements AuthConfig.
+func (a *StaticAuth) Source(ctx *Context) (provider.TokenSource, error) {
+	_, opts, _ := a.options()
+	opts.LookupEnv = ctx.LookupEnv
+	return provider.NewStaticSource(opts)
+}
