@@ -193,7 +193,9 @@ func (p *Provider) validate(d *Doc) {
 	if p.Model == "" {
 		d.Errorf(path, "missing key \"model\": the model id to send")
 	}
-	if p.BaseURL == "" {
+	if d.Failed(path + ".base_url") {
+		// already reported (for example an unset variable)
+	} else if p.BaseURL == "" {
 		if !d.Has(path + ".base_url") {
 			d.Errorf(path, "missing key \"base_url\"")
 		} else {

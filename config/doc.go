@@ -31,20 +31,23 @@ type Doc struct {
 
 	pos    map[string]Pos
 	errs   ErrorList
+	failed map[string]bool
 	visits int
 }
 
 // NewDoc returns a Doc for file that resolves variables with lookup.
 func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
-	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}}
+	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{}}
 }
 
 // Errorf records a problem at path's position (or its nearest ancestor's).
 func (d *Doc) Errorf(path, format string, args ...any) {
+	d.failed[path] = true
 	d.errs = append(d.errs, &Error{File: d.File, Pos: d.Pos(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *Doc) errorAt(n *yaml.Node, path, format string, args ...any) {
+	d.failed[path] = true
 	d.errs = append(d.errs, &Error{File: d.File, Pos: Pos{n.Line, n.Column}, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -61,6 +64,10 @@ func (d *Doc) Pos(path string) Pos {
 		path = path[:i]
 	}
 }
+
+// Failed reports whether a problem was already recorded at path, so that
+// validation does not report a second, derived problem for the same key.
+func (d *Doc) Failed(path string) bool { return d.failed[path] }
 
 // Has reports whether the file set path explicitly.
 func (d *Doc) Has(path string) bool {
@@ -117,7 +124,9 @@ func (d *Doc) decode(n *yaml.Node, path string, v reflect.Value, expand bool, sk
 	if n == nil || d.visits > maxNodes {
 		return
 	}
-	if _, ok := d.pos[path]; !ok {
+	// A key's path points at the key, so "missing key" errors on a mapping
+	// point at its name; a scalar's path points at the value itself.
+	if _, ok := d.pos[path]; !ok || n.Kind == yaml.ScalarNode {
 		d.pos[path] = Pos{n.Line, n.Column}
 	}
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
@@ -125,6 +134,9 @@ func (d *Doc) decode(n *yaml.Node, path string, v reflect.Value, expand bool, sk
 		return
 	}
 	if v.Type() == nodePtrType {
+		// A raw block (an auth block, decoded later by its auth type): index
+		// its positions now so early errors about it can point inside it.
+		d.index(n, path)
 		v.Set(reflect.ValueOf(n))
 		return
 	}
@@ -189,6 +201,21 @@ func (d *Doc) decode(n *yaml.Node, path string, v reflect.Value, expand bool, sk
 		}
 		if err := n.Decode(v.Addr().Interface()); err != nil {
 			d.errorAt(n, path, "invalid value %q; want a %s", n.Value, v.Kind())
+		}
+	}
+}
+
+func (d *Doc) index(n *yaml.Node, path string) {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		if v.Kind == yaml.ScalarNode {
+			d.pos[p] = Pos{v.Line, v.Column}
+		} else {
+			d.pos[p] = Pos{k.Line, k.Column}
 		}
 	}
 }

@@ -1,0 +1,60 @@
+# byokcred — `make demo` runs the main job, `make test` runs the tests.
+# Both work on a fresh clone: they install what they need first.
+
+GO            ?= go
+COPILOT_CLI_VERSION := 1.0.79
+TOOLS         := .tools
+COPILOT_DIR   := $(TOOLS)/copilot
+COPILOT_STAMP := $(COPILOT_DIR)/.installed-$(COPILOT_CLI_VERSION)
+GOFILES       := $(shell find . -name '*.go' -not -path './$(TOOLS)/*' 2>/dev/null)
+PLUGINS       := $(notdir $(wildcard plugins/cmd/*))
+
+.PHONY: all deps build demo test test-short lint bench proto clean
+
+all: build
+
+## deps: Go modules and the Copilot CLI runtime (npm, installed locally into .tools/)
+deps: $(COPILOT_STAMP)
+	$(GO) mod download
+
+$(COPILOT_STAMP):
+	@mkdir -p $(COPILOT_DIR)
+	npm install --prefix $(COPILOT_DIR) --no-audit --no-fund --no-save --loglevel=error @github/copilot@$(COPILOT_CLI_VERSION)
+	@touch $@
+
+## build: bin/byokcred and the shipped plugins in bin/plugins/
+build: bin/byokcred $(addprefix bin/plugins/,$(PLUGINS))
+
+bin/byokcred: $(GOFILES) go.mod go.sum
+	$(GO) build -o $@ ./cmd/byokcred
+
+bin/plugins/%: $(GOFILES) go.mod go.sum
+	$(GO) build -o $@ ./plugins/cmd/$*
+
+## demo: real chat turns through the Copilot runtime against loopback endpoints
+demo: deps build
+	./bin/byokcred demo
+
+## test: every test, including end-to-end tests against the real runtime
+test: deps
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+## test-short: unit tests only (no runtime)
+test-short:
+	$(GO) test -short -count=1 ./...
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: benchmarks (filled in by the benchmark work)
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## proto: regenerate the plugin protocol's Go code
+proto:
+	./plugins/proto/gen.sh
+
+clean:
+	rm -rf bin

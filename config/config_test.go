@@ -1,0 +1,207 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func lookupFrom(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func errorLines(t *testing.T, cfg *Config) []string {
+	t.Helper()
+	err := cfg.Doc.Err()
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+func TestParseValid(t *testing.T) {
+	src := `default_provider: oai
+token_timeout: 5s
+providers:
+  oai:
+    type: openai
+    base_url: https://${HOST}/v1
+    model: gpt-4.1
+    headers: {X-Team: "${TEAM:-core}"}
+    auth: {type: static, api_key_env: K}
+  local:
+    type: anthropic
+    base_url: http://127.0.0.1:8080
+    model: claude
+    auth: {type: static, api_key_env: K}
+`
+	cfg, err := Parse("f.yaml", []byte(src), lookupFrom(map[string]string{"HOST": "api.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := errorLines(t, cfg); lines != nil {
+		t.Fatalf("unexpected problems:\n%s", strings.Join(lines, "\n"))
+	}
+	p := cfg.Providers["oai"]
+	got := []string{p.Name, p.Type, p.BaseURL, p.Model, p.Headers["X-Team"], p.AuthType(), cfg.DefaultProvider}
+	want := []string{"oai", "openai", "https://api.example.com/v1", "gpt-4.1", "core", "static", "oai"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if cfg.TokenTimeout != 5*time.Second {
+		t.Errorf("token_timeout = %v", cfg.TokenTimeout)
+	}
+	if diff := cmp.Diff([]string{"local", "oai"}, cfg.Names()); diff != "" {
+		t.Error(diff)
+	}
+}
+
+// TestParseReportsEveryProblem checks that one pass reports every problem,
+// each at its own line and column.
+func TestParseReportsEveryProblem(t *testing.T) {
+	src := `default_provider: nope
+token_timeout: soon
+providers:
+  a:
+    type: openai
+    base_url: http://api.example.com/v1
+    model: m
+    wire_api: chat
+    auth: {type: static}
+  b:
+    type: gemini
+    base_ur1: https://x
+    model: m
+    auth: {type: static}
+  c:
+    type: anthropic
+    base_url: https://api.anthropic.com/v1
+    model: m
+    api_version: "2024"
+    headers: {Authorization: x}
+    auth: {type: static}
+  d/e:
+    type: azure
+    base_url: https://${MISSING_HOST}
+    model: m
+    auth: {type: static}
+  f:
+    type: openai
+    base_url: ftp://x
+    auth: {type: static}
+`
+	cfg, err := Parse("bad.yaml", []byte(src), lookupFrom(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`bad.yaml:1:19: default_provider: unknown provider "nope" (configured: a, b, c, d/e, f)`,
+		`bad.yaml:2:16: token_timeout: invalid duration "soon"; use a positive Go duration such as 30s or 5m`,
+		`bad.yaml:6:15: providers.a.base_url: plain http to api.example.com would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)`,
+		`bad.yaml:8:15: providers.a.wire_api: unknown wire_api "chat" (one of: completions, responses)`,
+		`bad.yaml:10:3: providers.b: missing key "base_url"`,
+		`bad.yaml:11:11: providers.b.type: unknown provider type "gemini" (one of: anthropic, azure, openai)`,
+		`bad.yaml:12:5: providers.b.base_ur1: unknown key "base_ur1"; did you mean "base_url"? (known keys: api_version, auth, base_url, headers, model, type, wire_api, wire_model)`,
+		`bad.yaml:17:15: providers.c.base_url: for anthropic leave /v1 out of base_url: the runtime appends /v1/messages`,
+		`bad.yaml:19:18: providers.c.api_version: api_version applies to azure providers only; remove it`,
+		`bad.yaml:20:30: providers.c.headers.Authorization: credential header "Authorization" in headers: configure the credential under auth: instead`,
+		`bad.yaml:22:3: providers.d/e: provider name "d/e": use letters, digits, '_', '-' and '.', starting with a letter or digit (no '/')`,
+		`bad.yaml:24:15: providers.d/e.base_url: environment variable MISSING_HOST is not set; export it or use ${MISSING_HOST:-default}`,
+		`bad.yaml:27:3: providers.f: missing key "model": the model id to send`,
+		`bad.yaml:29:15: providers.f.base_url: unsupported URL scheme "ftp"; use https`,
+	}
+	if diff := cmp.Diff(want, errorLines(t, cfg)); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseStructuralErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{name: "syntax error has a line", src: "providers:\n  a: [\n", want: []string{"f.yaml:2:1: did not find expected node content"}},
+		{name: "empty file", src: "", want: []string{"f.yaml: file is empty; it needs at least a providers: mapping"}},
+		{name: "no providers", src: "default_provider: x\n", want: []string{
+			`f.yaml:1:1: providers: no providers configured; add one under providers:`,
+			`f.yaml:1:19: default_provider: unknown provider "x" (configured: )`,
+		}},
+		{name: "wrong shape", src: "providers: [a, b]\n", want: []string{
+			"f.yaml:1:1: providers: no providers configured; add one under providers:",
+			"f.yaml:1:12: providers: want a mapping, found a list",
+		}},
+		{name: "duplicate key", src: "providers:\n  a: {type: openai, type: azure, base_url: https://x, model: m, auth: {type: static}}\n", want: []string{
+			`f.yaml:2:21: providers.a.type: duplicate key (first set on line 2)`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("f.yaml", []byte(tc.src), lookupFrom(nil))
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			} else {
+				got = errorLines(t, cfg)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseRefusesAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		b.WriteString("a" + string(rune('0'+i)) + ": &a" + string(rune('0'+i)) + " [")
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*a" + string(rune('0'+i-1)))
+		}
+		b.WriteString("]\n")
+	}
+	b.WriteString("providers:\n  p:\n    type: openai\n    base_url: https://x\n    model: m\n    auth: {type: static, bomb: *a8}\n")
+	start := time.Now()
+	cfg, err := Parse("bomb.yaml", []byte(b.String()), lookupFrom(nil))
+	if err == nil {
+		// Top-level anchors are unknown keys; decoding the auth block (done
+		// by the registry) is what would expand the bomb.
+		var sink any
+		cfg.Doc.Decode(cfg.Providers["p"].Auth, "providers.p.auth", &sink)
+		err = cfg.Doc.Err()
+	}
+	if err == nil || !strings.Contains(err.Error(), "too large or too deeply aliased") {
+		t.Fatalf("err = %v, want the bomb refused", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("refusing the bomb took %v", d)
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	tests := []struct{ url, wantErr string }{
+		{"https://api.openai.com/v1", ""},
+		{"http://127.0.0.1:8080", ""},
+		{"http://127.9.9.9", ""},
+		{"http://localhost:1234/v1", ""},
+		{"http://[::1]:8080", ""},
+		{"http://10.0.0.1", "plain http to 10.0.0.1"},
+		{"http://localhost.evil.com", "plain http"},
+		{"https://user:pw@host", "must not carry user:password"},
+		{"api.openai.com", "has no host"},
+		{"ws://x", "unsupported URL scheme"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			err := CheckURL(tc.url)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("CheckURL(%q) = %v, want %q", tc.url, err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,171 @@
+// Package cli implements the byokcred command line. It is a package of its
+// own, with its streams and environment injected, so that tests can run every
+// command in process and check what it prints.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/registry"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // the command ran and failed
+	ExitUsage   = 2 // bad flags, arguments or config
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+// Env is the world a command runs in.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Getenv and LookupEnv read the environment (default: the process's).
+	LookupEnv func(string) (string, bool)
+}
+
+func (e *Env) getenv(k string) string {
+	v, _ := e.LookupEnv(k)
+	return v
+}
+
+// usageError marks errors that exit with ExitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+type app struct {
+	env        *Env
+	configPath string
+	logLevel   string
+	logFormat  string
+	logger     *slog.Logger
+}
+
+// Run runs byokcred with args (without the program name) and returns the
+// exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Stdout == nil {
+		env.Stdout = io.Discard
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	if env.Stdin == nil {
+		env.Stdin = strings.NewReader("")
+	}
+	if env.LookupEnv == nil {
+		env.LookupEnv = os.LookupEnv
+	}
+	a := &app{env: &env}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(env.Stderr, "byokcred:", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	var ue usageError
+	var el config.ErrorList
+	var ce *config.Error
+	switch {
+	case errors.As(err, &ue), errors.As(err, &el), errors.As(err, &ce), isCobraUsage(err):
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// isCobraUsage recognises cobra's own argument and flag errors, which it
+// returns as plain errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "byokcred",
+		Short: "Real credentials for Copilot SDK BYOK providers",
+		Long: `byokcred gives the GitHub Copilot SDK real credentials for its BYOK model
+providers: static keys, Entra ID bearer tokens refreshed ahead of expiry, and
+external credential plugins, chosen per provider in one YAML file.
+
+The config file is -c FILE, else $BYOKCRED_CONFIG, else ./byokcred.yaml.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return a.setupLogging()
+		},
+	}
+	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "config file (default $BYOKCRED_CONFIG, else ./byokcred.yaml)")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(a.validateCmd(), a.providersCmd(), a.tokenCmd(), a.chatCmd(), a.demoCmd())
+	return root
+}
+
+func (a *app) setupLogging() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return usagef("--log-level %q: want debug, info, warn or error", a.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch a.logFormat {
+	case "text":
+		a.logger = slog.New(slog.NewTextHandler(a.env.Stderr, opts))
+	case "json":
+		a.logger = slog.New(slog.NewJSONHandler(a.env.Stderr, opts))
+	default:
+		return usagef("--log-format %q: want text or json", a.logFormat)
+	}
+	return nil
+}
+
+func (a *app) path() string {
+	switch {
+	case a.configPath != "":
+		return a.configPath
+	case a.env.getenv("BYOKCRED_CONFIG") != "":
+		return a.env.getenv("BYOKCRED_CONFIG")
+	default:
+		return "byokcred.yaml"
+	}
+}
+
+// load reads the config and builds its providers.
+func (a *app) load() (*registry.Set, error) {
+	set, err := registry.Load(a.path(), registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger})
+	if err != nil {
+		var el config.ErrorList
+		if errors.As(err, &el) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	return set, nil
+}

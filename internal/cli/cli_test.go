@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/fakemodel"
+)
+
+const canary = "CANARY-cli-9d8c7b6a5f4e3d2c1b0a"
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, Env{Stdout: &out, Stderr: &errb, LookupEnv: func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}})
+	return result{code, out.String(), errb.String()}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodConfig = `default_provider: oai
+providers:
+  oai:
+    type: openai
+    base_url: https://api.example.com/v1
+    model: gpt-4.1
+    auth: {type: static, api_key_env: OAI_KEY}
+  az:
+    type: azure
+    base_url: https://res.openai.azure.com
+    model: gpt-4o
+    auth: {type: static, bearer_token: "${AZ_TOKEN}"}
+`
+
+func TestCommands(t *testing.T) {
+	cfg := writeFile(t, "byokcred.yaml", goodConfig)
+	env := map[string]string{"OAI_KEY": canary, "AZ_TOKEN": canary + "-az", "BYOKCRED_CONFIG": cfg}
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string // substrings
+		wantStderr []string
+	}{
+		{name: "validate ok", args: []string{"validate"}, wantStdout: []string{cfg + ": OK (2 providers: az, oai)"}},
+		{name: "providers table", args: []string{"providers"}, wantStdout: []string{
+			"NAME", "az", "azure", "static", "https://res.openai.azure.com", "gpt-4o", "oai (default)", "openai",
+		}},
+		{name: "token masked", args: []string{"token", "oai"}, wantStdout: []string{"provider:  oai", "kind:      api_key", "expires:   never", "value:     CANA…(31 chars, sha256:"}},
+		{name: "token default provider", args: []string{"token"}, wantStdout: []string{"provider:  oai"}},
+		{name: "token bearer", args: []string{"-c", cfg, "token", "az"}, wantStdout: []string{"kind:      bearer"}},
+		{name: "unknown provider is a usage error", args: []string{"token", "nope"}, wantCode: ExitUsage, wantStderr: []string{`unknown provider "nope" (configured: az, oai)`}},
+		{name: "unknown command", args: []string{"frobnicate"}, wantCode: ExitUsage, wantStderr: []string{"unknown command"}},
+		{name: "unknown flag", args: []string{"token", "--nope"}, wantCode: ExitUsage, wantStderr: []string{"unknown flag"}},
+		{name: "bad log level", args: []string{"--log-level", "loud", "validate"}, wantCode: ExitUsage, wantStderr: []string{"--log-level"}},
+		{name: "missing config file", args: []string{"-c", "/nonexistent/x.yaml", "validate"}, wantCode: ExitUsage, wantStderr: []string{"/nonexistent/x.yaml does not exist"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, env, tc.args...)
+			if r.code != tc.wantCode {
+				t.Errorf("exit code = %d, want %d\nstdout: %s\nstderr: %s", r.code, tc.wantCode, r.stdout, r.stderr)
+			}
+			for _, w := range tc.wantStdout {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+				}
+			}
+			for _, w := range tc.wantStderr {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			if strings.Contains(r.stdout+r.stderr, canary) {
+				t.Errorf("canary secret printed:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+func TestTokenShowAndJSON(t *testing.T) {
+	cfg := writeFile(t, "byokcred.yaml", goodConfig)
+	env := map[string]string{"OAI_KEY": canary, "AZ_TOKEN": "x"}
+	r := run(t, env, "-c", cfg, "token", "oai", "--show")
+	if diff := cmp.Diff(result{0, canary + "\n", ""}, r, cmp.AllowUnexported(result{})); diff != "" {
+		t.Errorf("--show (-want +got):\n%s", diff)
+	}
+	for _, show := range []bool{false, true} {
+		args := []string{"-c", cfg, "token", "oai", "--json"}
+		if show {
+			args = append(args, "--show")
+		}
+		r := run(t, env, args...)
+		var got tokenOutput
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatalf("--json output %q: %v", r.stdout, err)
+		}
+		want := tokenOutput{Provider: "oai", Kind: "api_key", Masked: !show, Value: canary}
+		if !show {
+			want.Value = got.Value
+			if strings.Contains(r.stdout, canary) {
+				t.Errorf("--json without --show printed the secret: %s", r.stdout)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("--json show=%v (-want +got):\n%s", show, diff)
+		}
+	}
+}
+
+func TestValidateListsEveryProblem(t *testing.T) {
+	cfg := writeFile(t, "bad.yaml", `providers:
+  a:
+    type: openai
+    base_url: http://api.example.com
+    model: m
+    auth: {type: static, api_key: "`+canary+`", api_kye: x}
+  b:
+    type: anthropic
+    base_url: https://api.anthropic.com
+    model: m
+    auth: {type: static, api_key_env: MISSING}
+`)
+	r := run(t, nil, "-c", cfg, "validate")
+	if r.code != ExitUsage {
+		t.Errorf("exit code = %d, want %d", r.code, ExitUsage)
+	}
+	want := []string{
+		"byokcred: " + cfg + ":4:15: providers.a.base_url: plain http to api.example.com would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)",
+		"  " + cfg + `:6:70: providers.a.auth.api_kye: unknown key "api_kye"; did you mean "api_key"? (known keys: api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file)`,
+		"  " + cfg + ":11:39: providers.b.auth.api_key_env: environment variable MISSING is not set; export it or change the config",
+	}
+	if diff := cmp.Diff(want, strings.Split(strings.TrimSpace(r.stderr), "\n")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if strings.Contains(r.stdout+r.stderr, canary) {
+		t.Error("canary secret printed")
+	}
+}
+
+// TestChatEndToEnd runs `byokcred chat` through the real Copilot runtime.
+func TestChatEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Copilot runtime")
+	}
+	fake, err := fakemodel.Start(fakemodel.Options{Reply: "chat reply from loopback"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  local:
+    type: anthropic
+    base_url: `+fake.URL+`
+    model: claude-sonnet-4
+    auth: {type: static, api_key_env: KEY}
+`)
+	t.Setenv("KEY", canary) // the runtime inherits the process environment
+	r := run(t, map[string]string{"KEY": canary}, "-c", cfg, "chat", "-m", "local", "hello", "there")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if diff := cmp.Diff("chat reply from loopback\n", r.stdout); diff != "" {
+		t.Error(diff)
+	}
+	reqs := fake.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("no request reached the endpoint")
+	}
+	if h, v := reqs[0].Credential(); h != "x-api-key" || v != canary {
+		t.Errorf("credential header %q value match=%v", h, v == canary)
+	}
+	if strings.Contains(r.stdout+r.stderr, canary) {
+		t.Error("canary secret printed")
+	}
+}
+
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Copilot runtime")
+	}
+	r := run(t, nil, "demo")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, w := range []string{
+		"[static key] provider local-openai", "→ POST /v1/chat/completions  Authorization: demo…",
+		"→ POST /openai/v1/chat/completions  api-key: demo…", `← reply: "Hello from the loopback model."`, "demo finished",
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("demo output lacks %q:\n%s", w, r.stdout)
+		}
+	}
+}

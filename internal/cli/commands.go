@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/byokcred/byokcred/copilotcli"
+	"github.com/byokcred/byokcred/session"
+)
+
+func (a *app) validateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the config file and list every problem with its position",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			set, err := a.load()
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			fmt.Fprintf(a.env.Stdout, "%s: OK (%d providers: %s)\n", a.path(), len(set.Names()), strings.Join(set.Names(), ", "))
+			return nil
+		},
+	}
+}
+
+func (a *app) providersCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "providers",
+		Short: "List the configured providers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			set, err := a.load()
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tTYPE\tAUTH\tBASE URL\tMODEL")
+			for _, n := range set.Names() {
+				p, _ := set.Provider(n)
+				name := n
+				if n == set.Config.DefaultProvider {
+					name += " (default)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, p.BaseURL, p.Model)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// tokenOutput is `byokcred token --json`.
+type tokenOutput struct {
+	Provider  string     `json:"provider"`
+	Kind      string     `json:"kind"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	ExpiresIn string     `json:"expires_in,omitempty"`
+	Value     string     `json:"value"`
+	Masked    bool       `json:"masked"`
+}
+
+func (a *app) tokenCmd() *cobra.Command {
+	var show, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "token [PROVIDER]",
+		Short: "Acquire a credential the way sessions do and describe it (masked)",
+		Long: `Acquire a credential through the same path sessions use and print its kind,
+expiry and a masked value. --show prints only the raw value, for scripts;
+it is the one way byokcred prints a secret.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, err := a.load()
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			p, err := set.Provider(name)
+			if err != nil {
+				return usageError{err}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), set.Config.TokenTimeout)
+			defer cancel()
+			tok, err := p.Source.Token(ctx)
+			if err != nil {
+				return fmt.Errorf("provider %s: %w", p.Name, err)
+			}
+			out := tokenOutput{Provider: p.Name, Kind: tok.Kind.String(), Value: tok.Value.Mask(), Masked: !show}
+			if !tok.Expiry.IsZero() {
+				e := tok.Expiry.UTC()
+				out.ExpiresAt = &e
+				out.ExpiresIn = time.Until(tok.Expiry).Round(time.Second).String()
+			}
+			if show {
+				out.Value = tok.Value.Reveal()
+			}
+			switch {
+			case asJSON:
+				enc := json.NewEncoder(a.env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			case show:
+				fmt.Fprintln(a.env.Stdout, out.Value)
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "provider:\t%s\n", out.Provider)
+			fmt.Fprintf(tw, "kind:\t%s\n", out.Kind)
+			if out.ExpiresAt != nil {
+				fmt.Fprintf(tw, "expires:\t%s (in %s)\n", out.ExpiresAt.Format(time.RFC3339), out.ExpiresIn)
+			} else {
+				fmt.Fprintf(tw, "expires:\tnever\n")
+			}
+			fmt.Fprintf(tw, "value:\t%s\n", out.Value)
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&show, "show", false, "print the raw credential (only the value, unless --json)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON object (value masked unless --show)")
+	return cmd
+}
+
+func (a *app) chatCmd() *cobra.Command {
+	var providerName string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "chat [-m PROVIDER] PROMPT...",
+		Short: "Send one prompt through the real Copilot runtime and print the reply",
+		Long: `Send one prompt through the Copilot CLI runtime with the provider's
+credentials and print the assistant's reply. The session has no tools and
+denies every permission request.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, err := a.load()
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			if _, err := set.Provider(providerName); err != nil {
+				return usageError{err}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			rt, err := copilotcli.Start(ctx, copilotcli.Options{})
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, providerName, session.ToolFree())
+			if err != nil {
+				return err
+			}
+			s, err := rt.Client.CreateSession(ctx, cfg)
+			if err != nil {
+				return fmt.Errorf("creating session: %w", err)
+			}
+			defer s.Disconnect()
+			reply, err := session.Reply(ctx, s, strings.Join(args, " "))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.env.Stdout, reply)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&providerName, "model", "m", "", "provider to use (default: default_provider)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
+	return cmd
+}

@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/byokcred/byokcred/copilotcli"
+	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/session"
+)
+
+func (a *app) demoCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run real chat turns through the Copilot runtime against loopback endpoints (no cloud account)",
+		Long: `Start a loopback model endpoint in this process, write a config into a
+temporary directory, and run real chat turns through the Copilot CLI runtime
+with credentials from that config. Everything stays on this machine and in
+the temporary directory, which is removed at the end.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			return a.runDemo(ctx)
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "give up after this long")
+	return cmd
+}
+
+// demo is one run of `byokcred demo`.
+type demo struct {
+	out   io.Writer
+	dir   string
+	model *fakemodel.Server
+	env   map[string]string
+	rt    *copilotcli.Runtime
+}
+
+func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (a *app) runDemo(ctx context.Context) (err error) {
+	dir, err := os.MkdirTemp("", "byokcred-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	d := &demo{out: a.env.Stdout, dir: dir, env: map[string]string{}}
+	d.model, err = fakemodel.Start(fakemodel.Options{Reply: "Hello from the loopback model."})
+	if err != nil {
+		return err
+	}
+	defer d.model.Close()
+
+	d.printf("byokcred demo: real Copilot runtime, loopback endpoints, no cloud account\n")
+	d.printf("  work dir        %s (removed at the end)\n", dir)
+	d.printf("  model endpoint  %s (in-process fake: OpenAI, Azure and Anthropic shapes)\n\n", d.model.URL)
+
+	// The runtime gets a home and cache inside the temp dir, so the demo
+	// writes nothing outside it (the first start unpacks the runtime there,
+	// which takes a few seconds).
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "TMPDIR=" + dir}
+	start := time.Now()
+	d.rt, err = copilotcli.Start(ctx, copilotcli.Options{Env: env, BaseDirectory: filepath.Join(dir, "copilot-state")})
+	if err != nil {
+		return err
+	}
+	defer d.rt.Close()
+	d.printf("  runtime started in %s\n\n", time.Since(start).Round(10*time.Millisecond))
+
+	for _, leg := range []func(context.Context) error{d.staticLeg} {
+		if err := leg(ctx); err != nil {
+			return err
+		}
+	}
+	d.printf("\ndemo finished: every turn answered, every credential reached its endpoint as configured.\n")
+	return nil
+}
+
+// load writes cfg into the demo dir and loads it.
+func (d *demo) load(cfg string) (*registry.Set, error) {
+	path := filepath.Join(d.dir, "byokcred.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	return registry.Load(path, registry.Options{LookupEnv: func(k string) (string, bool) {
+		v, ok := d.env[k]
+		return v, ok
+	}})
+}
+
+// turn runs one chat turn on a fresh session of the named provider and
+// prints each request the endpoint saw.
+func (d *demo) turn(ctx context.Context, set *registry.Set, providerName, prompt string) ([]fakemodel.Request, error) {
+	d.model.Reset()
+	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, providerName, session.ToolFree())
+	if err != nil {
+		return nil, err
+	}
+	s, err := d.rt.Client.CreateSession(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Disconnect()
+	reply, err := session.Reply(ctx, s, prompt)
+	if err != nil {
+		return nil, err
+	}
+	reqs := d.model.Requests()
+	for _, r := range reqs {
+		d.printRequest(r)
+	}
+	d.printf("    ← reply: %q\n", reply)
+	return reqs, nil
+}
+
+func (d *demo) printRequest(r fakemodel.Request) {
+	h, v := r.Credential()
+	path := r.Path
+	if r.RawQuery != "" {
+		path += "?" + r.RawQuery
+	}
+	d.printf("    → %s %s  %s: %s\n", r.Method, path, h, provider.NewSecret(v).Mask())
+}
+
+// expect checks that every request carried want in header.
+func expect(reqs []fakemodel.Request, header string, want provider.Secret) error {
+	if len(reqs) == 0 {
+		return fmt.Errorf("demo: the endpoint saw no request")
+	}
+	for _, r := range reqs {
+		h, v := r.Credential()
+		if h != header || v != want.Reveal() {
+			return fmt.Errorf("demo: request carried %s %s, want %s %s", h, provider.NewSecret(v).Mask(), header, want.Mask())
+		}
+	}
+	return nil
+}
+
+func (d *demo) staticLeg(ctx context.Context) error {
+	key := provider.NewSecret("demo-sk-" + randomHex(20))
+	keyFile := filepath.Join(d.dir, "openai.key")
+	if err := os.WriteFile(keyFile, []byte(key.Reveal()+"\n"), 0o600); err != nil {
+		return err
+	}
+	azureKey := provider.NewSecret("demo-azure-" + randomHex(16))
+	d.env["DEMO_AZURE_KEY"] = azureKey.Reveal()
+	set, err := d.load(strings.NewReplacer("{{URL}}", d.model.URL, "{{KEYFILE}}", keyFile).Replace(`providers:
+  local-openai:
+    type: openai
+    base_url: {{URL}}/v1
+    model: gpt-4.1
+    auth: {type: static, api_key_file: {{KEYFILE}}}
+  local-azure:
+    type: azure
+    base_url: {{URL}}
+    model: gpt-4.1
+    wire_model: my-deployment
+    auth: {type: static, api_key_env: DEMO_AZURE_KEY}
+`))
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	d.printf("[static key] provider local-openai (type openai, key from a 0600 file)\n")
+	reqs, err := d.turn(ctx, set, "local-openai", "Say hello.")
+	if err != nil {
+		return err
+	}
+	if err := expect(reqs, "Authorization", key); err != nil {
+		return err
+	}
+	d.printf("[static key] provider local-azure (type azure, key from $DEMO_AZURE_KEY)\n")
+	reqs, err = d.turn(ctx, set, "local-azure", "Say hello.")
+	if err != nil {
+		return err
+	}
+	return expect(reqs, "api-key", azureKey)
+}
