@@ -357,11 +357,16 @@ func (d *Doc) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip []st
 	})
 }
 
-// closest returns the known name within edit distance 2 of s, if any.
+// closest returns the known name within edit distance 2 of s, or that s is
+// a prefix of (client_secret → client_secret_env), if any.
 func closest(s string, names []string) string {
 	best, bestD := "", 3
 	for _, n := range names {
-		if dist := editDistance(s, n); dist < bestD {
+		dist := editDistance(s, n)
+		if len(s) >= 4 && strings.HasPrefix(n, s) {
+			dist = min(dist, 2)
+		}
+		if dist < bestD {
 			best, bestD = n, dist
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -133,13 +134,16 @@ func TestLoadReportsAuthProblems(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors")
 	}
+	if !sort.StringsAreSorted(Types()) || !contains(Types(), "static") {
+		t.Fatalf("Types() = %v, want a sorted list with static", Types())
+	}
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
 	want := []string{
-		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik" (known: static, test-echo)`,
+		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik" (known: ` + strings.Join(Types(), ", ") + `)`,
 		`c.yaml:13:20: providers.b.auth.api_key_env: environment variable NOT_SET_ANYWHERE is not set; export it or change the config`,
 		`c.yaml:18:5: providers.c.auth: static auth takes exactly one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file; 2 are set`,
 		`c.yaml:23:40: providers.d.auth.api_key_file: provider: secret file ` + loose + ` is readable by group or others (mode 0644); run: chmod 600 ` + loose,
-		`c.yaml:28:5: providers.e.auth: missing key "type" (known auth types: static, test-echo)`,
+		`c.yaml:28:5: providers.e.auth: missing key "type" (known auth types: ` + strings.Join(Types(), ", ") + `)`,
 		`c.yaml:33:36: providers.f.auth.value: value is required`,
 		`c.yaml:33:40: providers.f.auth.extra: unknown key "extra" (known keys: value)`,
 	}

@@ -21,6 +21,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Cache is the template for the token cache put around each source
+	// (Name, Now and Logger are filled in per provider).
+	Cache provider.CacheOptions
 }
 
 func (o *Options) defaults() {
@@ -43,8 +46,26 @@ type Provider struct {
 	// Auth is the decoded auth block.
 	Auth AuthConfig
 	// Source supplies the provider's credentials. Providers with identical
-	// auth blocks share one Source.
+	// auth blocks share one Source. It is the Cache, when there is one.
 	Source provider.TokenSource
+	// Cache is the token cache around the auth type's source (nil for
+	// sources that need none, such as static keys).
+	Cache *provider.Cache
+	// Refresh is RefreshPerRequest or RefreshPerSession.
+	Refresh string
+}
+
+// SelfCaching is implemented by auth configs whose sources need no token
+// cache: their tokens do not expire (static keys) or they follow changes
+// themselves.
+type SelfCaching interface {
+	SelfCaching() bool
+}
+
+// RefreshModer is implemented by auth configs that let the user choose
+// between per-request and per-session tokens.
+type RefreshModer interface {
+	RefreshMode() string
 }
 
 // Set is a loaded config: every provider with its source. It is safe for
@@ -101,12 +122,20 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 	if err := cfg.Doc.Err(); err != nil {
 		return nil, err
 	}
-	shared := map[string]provider.TokenSource{}
+	type built struct {
+		src   provider.TokenSource
+		cache *provider.Cache
+	}
+	shared := map[string]built{}
 	for _, name := range cfg.Names() {
 		rp := s.providers[name]
+		rp.Refresh = RefreshPerRequest
+		if m, ok := rp.Auth.(RefreshModer); ok {
+			rp.Refresh = m.RefreshMode()
+		}
 		key := configKey(rp.AuthType, rp.Auth)
-		if src, ok := shared[key]; ok {
-			rp.Source = src
+		if b, ok := shared[key]; ok {
+			rp.Source, rp.Cache = b.src, b.cache
 			continue
 		}
 		src, err := rp.Auth.Source(ctxs[name])
@@ -114,11 +143,24 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 			ctxs[name].Errorf("", "%v", err)
 			continue
 		}
-		if c, ok := src.(provider.Closer); ok {
-			s.closers = append(s.closers, c)
+		var b built
+		if sc, ok := rp.Auth.(SelfCaching); ok && sc.SelfCaching() {
+			b.src = src
+			if c, ok := src.(provider.Closer); ok {
+				s.closers = append(s.closers, c)
+			}
+		} else {
+			co := opts.Cache
+			co.Name, co.Now, co.Logger = name, opts.Now, opts.Logger.With("provider", name)
+			// Refresh on a timer: an agent idle for an hour must still find a
+			// valid token in hand when it wakes.
+			co.Proactive = true
+			b.cache = provider.NewCache(src, co)
+			b.src = b.cache
+			s.closers = append(s.closers, b.cache) // closes src too
 		}
-		shared[key] = src
-		rp.Source = src
+		shared[key] = b
+		rp.Source, rp.Cache = b.src, b.cache
 	}
 	if err := cfg.Doc.Err(); err != nil {
 		s.Close()

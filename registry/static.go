@@ -39,6 +39,10 @@ func (a *StaticAuth) options() (key string, opts provider.StaticOptions, n int) 
 	return key, opts, n
 }
 
+// SelfCaching implements SelfCaching: static credentials never expire, and a
+// file-backed one notices rotation itself.
+func (a *StaticAuth) SelfCaching() bool { return true }
+
 // Validate implements AuthConfig.
 func (a *StaticAuth) Validate(ctx *Context) {
 	key, opts, n := a.options()

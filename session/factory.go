@@ -91,7 +91,7 @@ func (f *Factory) SessionConfig(ctx context.Context, name string, base *copilot.
 // `x-api-key`), which only the static APIKey field produces: those keys are
 // read when the session is created.
 func (f *Factory) ProviderConfig(ctx context.Context, p *registry.Provider) (*copilot.ProviderConfig, error) {
-	tok, err := f.token(ctx, p)
+	tok, err := f.Token(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +106,14 @@ func (f *Factory) ProviderConfig(ctx context.Context, p *registry.Provider) (*co
 	if p.APIVersion != "" {
 		pc.Azure = &copilot.AzureProviderOptions{APIVersion: p.APIVersion}
 	}
-	if tok.Kind == provider.KindAPIKey && p.Type != config.TypeOpenAI {
+	switch {
+	case tok.Kind == provider.KindAPIKey && p.Type != config.TypeOpenAI:
 		pc.APIKey = tok.Value.Reveal()
-	} else {
+	case p.Refresh == registry.RefreshPerSession:
+		// The SDK guide's pattern, on request: one token for the session's
+		// life. The session fails when it expires.
+		pc.BearerToken = tok.Value.Reveal()
+	default:
 		pc.BearerTokenProvider = f.Callback(p)
 	}
 	return pc, nil
@@ -125,9 +130,9 @@ func copyHeaders(h map[string]string) map[string]string {
 	return out
 }
 
-// token fetches a currently valid token for p within ctx and the factory's
-// bound.
-func (f *Factory) token(ctx context.Context, p *registry.Provider) (*provider.Token, error) {
+// Token fetches a currently valid token for p within ctx and the factory's
+// token timeout: the path every model request takes.
+func (f *Factory) Token(ctx context.Context, p *registry.Provider) (*provider.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.tokenTimeout)
 	defer cancel()
 	tok, err := p.Source.Token(ctx)
@@ -150,7 +155,14 @@ func (f *Factory) token(ctx context.Context, p *registry.Provider) (*provider.To
 // every model request. Each call is bounded by the token timeout.
 func (f *Factory) Callback(p *registry.Provider) copilot.BearerTokenProvider {
 	return func(copilot.ProviderTokenArgs) (string, error) {
-		tok, err := f.token(context.Background(), p)
+		// Fast path: a fresh cached token, with no context, timer or
+		// allocation. The runtime calls this before every model request.
+		if p.Cache != nil {
+			if tok, ok := p.Cache.Fresh(); ok {
+				return tok.Value.Reveal(), nil
+			}
+		}
+		tok, err := f.Token(context.Background(), p)
 		if err != nil {
 			return "", err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/copilotcli"
+	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/session"
 )
 
@@ -65,6 +66,8 @@ type tokenOutput struct {
 	ExpiresIn string     `json:"expires_in,omitempty"`
 	Value     string     `json:"value"`
 	Masked    bool       `json:"masked"`
+	// Claims of a JWT bearer token, read without checking its signature.
+	Claims *provider.Claims `json:"claims,omitempty"`
 }
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -90,17 +93,18 @@ it is the one way byokcred prints a secret.`,
 			if err != nil {
 				return usageError{err}
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), set.Config.TokenTimeout)
-			defer cancel()
-			tok, err := p.Source.Token(ctx)
+			tok, err := session.NewFactory(set, session.Options{}).Token(cmd.Context(), p)
 			if err != nil {
-				return fmt.Errorf("provider %s: %w", p.Name, err)
+				return err
 			}
 			out := tokenOutput{Provider: p.Name, Kind: tok.Kind.String(), Value: tok.Value.Mask(), Masked: !show}
 			if !tok.Expiry.IsZero() {
 				e := tok.Expiry.UTC()
 				out.ExpiresAt = &e
 				out.ExpiresIn = time.Until(tok.Expiry).Round(time.Second).String()
+			}
+			if c, ok := provider.ParseClaims(tok.Value); ok {
+				out.Claims = &c
 			}
 			if show {
 				out.Value = tok.Value.Reveal()
@@ -123,6 +127,15 @@ it is the one way byokcred prints a secret.`,
 				fmt.Fprintf(tw, "expires:\tnever\n")
 			}
 			fmt.Fprintf(tw, "value:\t%s\n", out.Value)
+			if c := out.Claims; c != nil {
+				fmt.Fprintf(tw, "audience:\t%s\n", c.Audience)
+				fmt.Fprintf(tw, "tenant:\t%s\n", c.TenantID)
+				fmt.Fprintf(tw, "object id:\t%s\n", c.ObjectID)
+				if c.AppID != "" {
+					fmt.Fprintf(tw, "app id:\t%s\n", c.AppID)
+				}
+				fmt.Fprintf(tw, "\t(JWT claims read without a signature check: for diagnosis only)\n")
+			}
 			return tw.Flush()
 		},
 	}
