@@ -171,4 +171,3 @@ func TestEntraPerSessionCapturesOneToken(t *testing.T) {
 		t.Errorf("minted %d tokens, want 1", len(issued))
 	}
 }
-
