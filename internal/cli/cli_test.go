@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakemodel"
 )
 
@@ -207,10 +208,46 @@ func TestDemo(t *testing.T) {
 	}
 	for _, w := range []string{
 		"[static key] provider local-openai", "→ POST /v1/chat/completions  Authorization: demo…",
-		"→ POST /openai/v1/chat/completions  api-key: demo…", `← reply: "Hello from the loopback model."`, "demo finished",
+		"→ POST /openai/v1/chat/completions  api-key: demo…", `← reply: "Hello from the loopback model."`,
+		"[entra id] provider foundry", "turn 4 → POST /openai/v1/responses  Bearer eyJh…", "(rotated)", "0 requests rejected", "demo finished",
 	} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("demo output lacks %q:\n%s", w, r.stdout)
 		}
+	}
+}
+
+func TestTokenShowsEntraClaims(t *testing.T) {
+	idp, err := fakeidentity.Start(fakeidentity.Options{TenantID: "tenant-1234", ObjectID: "object-5678"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idp.Close()
+	for k, v := range idp.Env() {
+		t.Setenv(k, v)
+	}
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  foundry:
+    type: azure
+    base_url: https://res.openai.azure.com
+    model: gpt-4.1
+    auth: {type: entra, credential: managed_identity, client_id: app-42}
+`)
+	r := run(t, nil, "-c", cfg, "token", "foundry")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, w := range []string{"kind:       bearer", "expires:    ", "audience:   https://cognitiveservices.azure.com", "tenant:     tenant-1234", "object id:  object-5678", "app id:     app-42", "without a signature check"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("output lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	issued := idp.Issued()
+	if len(issued) != 1 || strings.Contains(r.stdout+r.stderr, issued[0].Token) {
+		t.Errorf("want one token minted and never printed")
+	}
+	r = run(t, nil, "-c", cfg, "token", "foundry", "--show")
+	if strings.TrimSpace(r.stdout) != idp.Issued()[len(idp.Issued())-1].Token {
+		t.Errorf("--show did not print the token")
 	}
 }

@@ -6,14 +6,17 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/copilotcli"
+	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakemodel"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
@@ -90,7 +93,7 @@ func (a *app) runDemo(ctx context.Context) (err error) {
 	defer d.rt.Close()
 	d.printf("  runtime started in %s\n\n", time.Since(start).Round(10*time.Millisecond))
 
-	for _, leg := range []func(context.Context) error{d.staticLeg} {
+	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg} {
 		if err := leg(ctx); err != nil {
 			return err
 		}
@@ -198,4 +201,101 @@ func (d *demo) staticLeg(ctx context.Context) error {
 		return err
 	}
 	return expect(reqs, "api-key", azureKey)
+}
+
+// entraLeg runs one session for several turns against a loopback managed
+// identity endpoint that issues short-lived tokens, and shows each request's
+// token rotating underneath the session.
+func (d *demo) entraLeg(ctx context.Context) error {
+	const lifetime = 6 * time.Second
+	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: lifetime})
+	if err != nil {
+		return err
+	}
+	defer idp.Close()
+	// azidentity reads its managed identity endpoint from the process
+	// environment; the demo points it at the loopback fake and restores it.
+	for k, v := range idp.Env() {
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		defer func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		}()
+	}
+	var rejected atomic.Int64
+	model, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from the Entra-protected loopback model.", Check: func(r *fakemodel.Request) int {
+		if idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
+			rejected.Add(1)
+			return http.StatusUnauthorized
+		}
+		return 0
+	}})
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	set, err := d.load(fmt.Sprintf(`providers:
+  foundry:
+    type: azure
+    base_url: %s
+    wire_api: responses
+    model: gpt-4.1
+    auth:
+      type: entra
+      credential: managed_identity
+`, model.URL))
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	d.printf("\n[entra id] provider foundry (type azure, managed identity; the loopback identity endpoint issues %s tokens)\n", lifetime)
+	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "foundry", session.ToolFree())
+	if err != nil {
+		return err
+	}
+	s, err := d.rt.Client.CreateSession(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Disconnect()
+	const turns = 4
+	seen := 0
+	last := ""
+	for i := 1; i <= turns; i++ {
+		if i > 1 {
+			time.Sleep(2500 * time.Millisecond)
+		}
+		reply, err := session.Reply(ctx, s, fmt.Sprintf("Turn %d: say hello.", i))
+		if err != nil {
+			return fmt.Errorf("demo: entra turn %d: %w", i, err)
+		}
+		reqs := model.Requests()
+		for _, r := range reqs[seen:] {
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			note := ""
+			if last != "" && tok != last {
+				note = "  (rotated)"
+			}
+			last = tok
+			left := "?"
+			if c, ok := provider.ParseClaims(provider.NewSecret(tok)); ok {
+				left = c.Expiry.Sub(r.Time).Round(100 * time.Millisecond).String()
+			}
+			d.printf("    turn %d → %s %s  Bearer %s  valid %s more, status %d%s\n", i, r.Method, r.Path, provider.NewSecret(tok).Mask(), left, r.Status, note)
+		}
+		seen = len(reqs)
+		d.printf("    turn %d ← reply: %q\n", i, reply)
+	}
+	p, _ := set.Provider("foundry")
+	st := p.Cache.Stats()
+	d.printf("    identity endpoint minted %d tokens; cache: %d fetches, %d served from memory, %d waits (the cold start); %d requests rejected\n",
+		len(idp.Issued()), st.Fetches, st.Hits, st.Waits, rejected.Load())
+	if rejected.Load() != 0 {
+		return fmt.Errorf("demo: %d requests carried an invalid token", rejected.Load())
+	}
+	return nil
 }

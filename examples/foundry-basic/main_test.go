@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/byokcred/byokcred/internal/fakeidentity"
+	"github.com/byokcred/byokcred/internal/fakemodel"
+)
+
+// TestFoundryBasic runs the example against a loopback Foundry and a
+// loopback managed-identity endpoint, through DefaultAzureCredential.
+func TestFoundryBasic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Copilot runtime")
+	}
+	idp, err := fakeidentity.Start(fakeidentity.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idp.Close()
+	for k, v := range idp.Env() {
+		t.Setenv(k, v)
+	}
+	model, err := fakemodel.Start(fakemodel.Options{Reply: "4", Check: func(r *fakemodel.Request) int {
+		if idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
+			return http.StatusUnauthorized
+		}
+		return 0
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	t.Setenv("AZURE_AI_FOUNDRY_RESOURCE_URL", model.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, &out, "What is 2+2?"); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "4\n" {
+		t.Errorf("output %q", out.String())
+	}
+	reqs := model.Requests()
+	if len(reqs) == 0 || reqs[0].Path != "/openai/v1/responses" || reqs[0].Status != 200 {
+		t.Errorf("requests = %+v", reqs)
+	}
+}
