@@ -42,6 +42,12 @@ type Config struct {
 	TokenTimeout time.Duration `yaml:"token_timeout"`
 	// Providers by name.
 	Providers map[string]*Provider `yaml:"providers"`
+	// Models lists selectable models for multi-provider sessions. A
+	// provider's own `model` is selectable too, as provider/model.
+	Models []*Model `yaml:"models"`
+	// DefaultModel is the provider-qualified model ("provider/id") a
+	// multi-provider session starts with.
+	DefaultModel string `yaml:"default_model"`
 
 	// Doc holds positions and problems; the registry adds its own.
 	Doc *Doc `yaml:"-"`
@@ -69,6 +75,66 @@ type Provider struct {
 	// Auth is the raw `auth:` block, decoded by the registry according to
 	// its `type:`.
 	Auth *yaml.Node `yaml:"auth"`
+}
+
+// Model is one entry of `models:`.
+type Model struct {
+	// ID is the provider-local model id, unique within its provider.
+	ID string `yaml:"id"`
+	// Provider names the provider that serves the model.
+	Provider string `yaml:"provider"`
+	// WireModel is the provider-side name (an Azure deployment).
+	WireModel string `yaml:"wire_model"`
+	// Name is a display name.
+	Name string `yaml:"name"`
+	// MaxPromptTokens and MaxOutputTokens override the runtime's limits.
+	MaxPromptTokens int `yaml:"max_prompt_tokens"`
+	MaxOutputTokens int `yaml:"max_output_tokens"`
+}
+
+// Ref returns the provider-qualified id, provider/id.
+func (m *Model) Ref() string { return m.Provider + "/" + m.ID }
+
+// AllModels returns every selectable model: the `models:` entries, then each
+// provider's own `model` (unless listed already), sorted by provider/id.
+func (c *Config) AllModels() []*Model {
+	seen := map[string]bool{}
+	var out []*Model
+	for _, m := range c.Models {
+		if m != nil && !seen[m.Ref()] {
+			seen[m.Ref()] = true
+			out = append(out, m)
+		}
+	}
+	for _, name := range c.Names() {
+		p := c.Providers[name]
+		m := &Model{ID: p.Model, Provider: name, WireModel: p.WireModel}
+		if p.Model != "" && !seen[m.Ref()] {
+			seen[m.Ref()] = true
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref() < out[j].Ref() })
+	return out
+}
+
+// FindModel returns the model with the provider-qualified id ref.
+func (c *Config) FindModel(ref string) (*Model, bool) {
+	for _, m := range c.AllModels() {
+		if m.Ref() == ref {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// ModelRefs returns every selectable provider/id, sorted.
+func (c *Config) ModelRefs() []string {
+	var refs []string
+	for _, m := range c.AllModels() {
+		refs = append(refs, m.Ref())
+	}
+	return refs
 }
 
 // Path returns the config key path of the provider, for error messages.
@@ -162,12 +228,47 @@ func (c *Config) validate() {
 	if c.DefaultProvider != "" && c.Providers[c.DefaultProvider] == nil {
 		d.Errorf("default_provider", "unknown provider %q (configured: %s)", c.DefaultProvider, strings.Join(c.Names(), ", "))
 	}
+	listed := map[string]bool{}
+	ids := map[string]int{}
+	for i, m := range c.Models {
+		path := fmt.Sprintf("models[%d]", i)
+		if m == nil {
+			d.Errorf(path, "empty model entry")
+			continue
+		}
+		if m.ID == "" {
+			d.Errorf(path, "missing key \"id\"")
+		}
+		switch {
+		case m.Provider == "":
+			d.Errorf(path, "missing key \"provider\"")
+		case c.Providers[m.Provider] == nil:
+			d.Errorf(path+".provider", "unknown provider %q (configured: %s)", m.Provider, strings.Join(c.Names(), ", "))
+		}
+		if m.ID != "" && m.Provider != "" {
+			if first, dup := ids[m.Ref()]; dup {
+				d.Errorf(path+".id", "model %q is listed twice for provider %s (first at models[%d])", m.ID, m.Provider, first)
+			}
+			ids[m.Ref()] = i
+		}
+		if m.MaxPromptTokens < 0 || m.MaxOutputTokens < 0 {
+			d.Errorf(path, "token limits must not be negative")
+		}
+		listed[m.Provider] = true
+	}
 	for _, name := range c.Names() {
-		c.Providers[name].validate(d)
+		c.Providers[name].validate(d, listed[name])
+	}
+	if c.DefaultModel != "" {
+		if !strings.Contains(c.DefaultModel, "/") {
+			d.Errorf("default_model", "default_model %q must be provider-qualified, provider/id (a bare id would select a Copilot-hosted model)", c.DefaultModel)
+		} else if _, ok := c.FindModel(c.DefaultModel); !ok {
+			d.Errorf("default_model", "unknown model %q (selectable: %s)", c.DefaultModel, strings.Join(c.ModelRefs(), ", "))
+		}
 	}
 }
 
-func (p *Provider) validate(d *Doc) {
+func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	path := p.Path()
 	if !providerName.MatchString(p.Name) {
 		d.Errorf(path, "provider name %q: use letters, digits, '_', '-' and '.', starting with a letter or digit (no '/')", p.Name)
@@ -190,8 +291,8 @@ func (p *Provider) validate(d *Doc) {
 	if p.APIVersion != "" && p.Type != TypeAzure && p.Type != "" {
 		d.Errorf(path+".api_version", "api_version applies to azure providers only; remove it")
 	}
-	if p.Model == "" {
-		d.Errorf(path, "missing key \"model\": the model id to send")
+	if p.Model == "" && !hasListedModels {
+		d.Errorf(path, "missing key \"model\": the model id to send (or list the provider's models under models:)")
 	}
 	if d.Failed(path + ".base_url") {
 		// already reported (for example an unset variable)

@@ -109,7 +109,7 @@ providers:
 		`bad.yaml:20:30: providers.c.headers.Authorization: credential header "Authorization" in headers: configure the credential under auth: instead`,
 		`bad.yaml:22:3: providers.d/e: provider name "d/e": use letters, digits, '_', '-' and '.', starting with a letter or digit (no '/')`,
 		`bad.yaml:24:15: providers.d/e.base_url: environment variable MISSING_HOST is not set; export it or use ${MISSING_HOST:-default}`,
-		`bad.yaml:27:3: providers.f: missing key "model": the model id to send`,
+		`bad.yaml:27:3: providers.f: missing key "model": the model id to send (or list the provider's models under models:)`,
 		`bad.yaml:29:15: providers.f.base_url: unsupported URL scheme "ftp"; use https`,
 	}
 	if diff := cmp.Diff(want, errorLines(t, cfg)); diff != "" {
@@ -204,4 +204,63 @@ func TestCheckURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestModels(t *testing.T) {
+	const providers = `providers:
+  foundry: {type: azure, base_url: https://f.example, auth: {type: static, api_key: k}}
+  anthropic: {type: anthropic, base_url: https://a.example, model: claude-haiku, auth: {type: static, api_key: k}}
+`
+	t.Run("valid", func(t *testing.T) {
+		cfg, err := Parse("m.yaml", []byte(providers+`models:
+  - {id: gpt-4.1, provider: foundry, wire_model: dep-41, name: GPT-4.1 (Foundry), max_output_tokens: 1000}
+  - {id: claude-sonnet, provider: anthropic}
+default_model: foundry/gpt-4.1
+`), lookupFrom(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := errorLines(t, cfg); lines != nil {
+			t.Fatalf("problems: %v", lines)
+		}
+		want := []string{"anthropic/claude-haiku", "anthropic/claude-sonnet", "foundry/gpt-4.1"}
+		if diff := cmp.Diff(want, cfg.ModelRefs()); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		m, ok := cfg.FindModel("foundry/gpt-4.1")
+		if !ok || m.WireModel != "dep-41" || m.MaxOutputTokens != 1000 {
+			t.Errorf("FindModel = %+v, %v", m, ok)
+		}
+	})
+	t.Run("invalid", func(t *testing.T) {
+		cfg, err := Parse("m.yaml", []byte(providers+`models:
+  - {id: gpt-4.1, provider: foundry}
+  - {id: gpt-4.1, provider: foundry}
+  - {id: x, provider: nowhere}
+  - {provider: foundry}
+default_model: gpt-4.1
+`), lookupFrom(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			`m.yaml:6:10: models[1].id: model "gpt-4.1" is listed twice for provider foundry (first at models[0])`,
+			`m.yaml:7:23: models[2].provider: unknown provider "nowhere" (configured: anthropic, foundry)`,
+			`m.yaml:8:5: models[3]: missing key "id"`,
+			`m.yaml:9:16: default_model: default_model "gpt-4.1" must be provider-qualified, provider/id (a bare id would select a Copilot-hosted model)`,
+		}
+		if diff := cmp.Diff(want, errorLines(t, cfg)); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
+	t.Run("unknown default model", func(t *testing.T) {
+		cfg, _ := Parse("m.yaml", []byte(providers+"default_model: anthropic/opus\n"), lookupFrom(nil))
+		want := []string{
+			`m.yaml:2:3: providers.foundry: missing key "model": the model id to send (or list the provider's models under models:)`,
+			`m.yaml:4:16: default_model: unknown model "anthropic/opus" (selectable: anthropic/claude-haiku)`,
+		}
+		if diff := cmp.Diff(want, errorLines(t, cfg)); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	copilot "github.com/github/copilot-sdk/go"
@@ -83,40 +84,155 @@ func (f *Factory) SessionConfig(ctx context.Context, name string, base *copilot.
 // ProviderConfig returns the SDK provider config for p.
 //
 // Bearer tokens always go through BearerTokenProvider, so every model request
-// carries a currently valid token; the static BearerToken field is never set
-// (with type azure it would silently win over the callback). API keys for
-// openai-type providers go the same way — the header is the same
+// carries a currently valid token; the static BearerToken field is set only
+// for refresh: per_session (with type azure it silently wins over the
+// callback, so the two are never combined). API keys for openai-type
+// providers go through the callback too — the header is the same
 // `Authorization: Bearer` — so a rotated key file reaches live sessions. For
 // azure and anthropic an API key travels in its own header (`api-key`,
 // `x-api-key`), which only the static APIKey field produces: those keys are
 // read when the session is created.
 func (f *Factory) ProviderConfig(ctx context.Context, p *registry.Provider) (*copilot.ProviderConfig, error) {
-	tok, err := f.Token(ctx, p)
+	cred, err := f.credential(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	pc := &copilot.ProviderConfig{
-		Type:      p.Type,
-		WireAPI:   p.WireAPI,
-		BaseURL:   p.BaseURL,
-		ModelID:   p.Model,
-		WireModel: p.WireModel,
-		Headers:   copyHeaders(p.Headers),
+		Type:                p.Type,
+		WireAPI:             p.WireAPI,
+		BaseURL:             p.BaseURL,
+		ModelID:             p.Model,
+		WireModel:           p.WireModel,
+		Headers:             copyHeaders(p.Headers),
+		Azure:               azureOptions(p),
+		APIKey:              cred.apiKey,
+		BearerToken:         cred.bearer,
+		BearerTokenProvider: cred.callback,
 	}
-	if p.APIVersion != "" {
-		pc.Azure = &copilot.AzureProviderOptions{APIVersion: p.APIVersion}
+	return pc, nil
+}
+
+// NamedProviderConfig returns p as a named provider of a multi-provider
+// session, with the same credential wiring as ProviderConfig.
+func (f *Factory) NamedProviderConfig(ctx context.Context, p *registry.Provider) (copilot.NamedProviderConfig, error) {
+	cred, err := f.credential(ctx, p)
+	if err != nil {
+		return copilot.NamedProviderConfig{}, err
+	}
+	return copilot.NamedProviderConfig{
+		Name:                p.Name,
+		Type:                p.Type,
+		WireAPI:             p.WireAPI,
+		BaseURL:             p.BaseURL,
+		Headers:             copyHeaders(p.Headers),
+		Azure:               azureOptions(p),
+		APIKey:              cred.apiKey,
+		BearerToken:         cred.bearer,
+		BearerTokenProvider: cred.callback,
+	}, nil
+}
+
+// MultiSessionConfig returns a copy of base (nil means an empty config) for a
+// session that can use every selectable model of the config: Providers (one
+// per provider that serves a model, each with its own credential), Models,
+// and Model set to the provider-qualified model ("" selects default_model).
+// A credential is acquired for each provider now, so a broken one fails here.
+func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
+	cfgFile := f.set.Config
+	if model == "" {
+		model = cfgFile.DefaultModel
+	}
+	if model == "" {
+		return nil, fmt.Errorf("session: no model given and no default_model set; choose one of: %s", strings.Join(cfgFile.ModelRefs(), ", "))
+	}
+	if _, err := f.lookupModel(model); err != nil {
+		return nil, err
+	}
+	cfg := copilot.SessionConfig{}
+	if base != nil {
+		cfg = *base
+	}
+	if cfg.Provider != nil {
+		return nil, errors.New("session: base config sets Provider; the runtime rejects Provider together with Providers")
+	}
+	cfg.Providers, cfg.Models = nil, nil
+	inUse := map[string]bool{}
+	for _, m := range cfgFile.AllModels() {
+		cfg.Models = append(cfg.Models, copilot.ProviderModelConfig{
+			ID: m.ID, Provider: m.Provider, WireModel: m.WireModel, Name: m.Name,
+			MaxPromptTokens: m.MaxPromptTokens, MaxOutputTokens: m.MaxOutputTokens,
+		})
+		if !inUse[m.Provider] {
+			inUse[m.Provider] = true
+			p, err := f.set.Provider(m.Provider)
+			if err != nil {
+				return nil, err
+			}
+			np, err := f.NamedProviderConfig(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Providers = append(cfg.Providers, np)
+		}
+	}
+	cfg.Model = model
+	return &cfg, nil
+}
+
+func (f *Factory) lookupModel(ref string) (*config.Model, error) {
+	m, ok := f.set.Config.FindModel(ref)
+	if !ok {
+		hint := ""
+		if !strings.Contains(ref, "/") {
+			hint = " (models are provider-qualified, provider/id: a bare id would select a Copilot-hosted model)"
+		}
+		return nil, fmt.Errorf("session: unknown model %q%s; selectable: %s", ref, hint, strings.Join(f.set.Config.ModelRefs(), ", "))
+	}
+	return m, nil
+}
+
+// SwitchModel moves a live multi-provider session to the model ref
+// ("provider/id"), checking it first: the runtime's own error for an unknown
+// or bare id is confusing.
+func (f *Factory) SwitchModel(ctx context.Context, s *copilot.Session, ref string) error {
+	if _, err := f.lookupModel(ref); err != nil {
+		return err
+	}
+	if err := s.SetModel(ctx, ref, nil); err != nil {
+		return fmt.Errorf("session: switching to %s: %w", ref, err)
+	}
+	return nil
+}
+
+// wiring is where a provider's credential goes in the SDK config: exactly
+// one of the three fields is set.
+type wiring struct {
+	apiKey, bearer string
+	callback       copilot.BearerTokenProvider
+}
+
+func (f *Factory) credential(ctx context.Context, p *registry.Provider) (wiring, error) {
+	tok, err := f.Token(ctx, p)
+	if err != nil {
+		return wiring{}, err
 	}
 	switch {
 	case tok.Kind == provider.KindAPIKey && p.Type != config.TypeOpenAI:
-		pc.APIKey = tok.Value.Reveal()
+		return wiring{apiKey: tok.Value.Reveal()}, nil
 	case p.Refresh == registry.RefreshPerSession:
 		// The SDK guide's pattern, on request: one token for the session's
 		// life. The session fails when it expires.
-		pc.BearerToken = tok.Value.Reveal()
+		return wiring{bearer: tok.Value.Reveal()}, nil
 	default:
-		pc.BearerTokenProvider = f.Callback(p)
+		return wiring{callback: f.Callback(p)}, nil
 	}
-	return pc, nil
+}
+
+func azureOptions(p *registry.Provider) *copilot.AzureProviderOptions {
+	if p.APIVersion == "" {
+		return nil
+	}
+	return &copilot.AzureProviderOptions{APIVersion: p.APIVersion}
 }
 
 func copyHeaders(h map[string]string) map[string]string {
@@ -154,7 +270,12 @@ func (f *Factory) Token(ctx context.Context, p *registry.Provider) (*provider.To
 // Callback returns the BearerTokenProvider for p: the runtime calls it before
 // every model request. Each call is bounded by the token timeout.
 func (f *Factory) Callback(p *registry.Provider) copilot.BearerTokenProvider {
-	return func(copilot.ProviderTokenArgs) (string, error) {
+	return func(args copilot.ProviderTokenArgs) (string, error) {
+		// Never hand one provider's credential to another's request: the
+		// SDK routes by name, and a mismatch means a wiring bug.
+		if args.ProviderName != "" && args.ProviderName != "default" && args.ProviderName != p.Name {
+			return "", fmt.Errorf("session: token requested for provider %q from the callback of %q", args.ProviderName, p.Name)
+		}
 		// Fast path: a fresh cached token, with no context, timer or
 		// allocation. The runtime calls this before every model request.
 		if p.Cache != nil {

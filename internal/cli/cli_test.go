@@ -209,7 +209,9 @@ func TestDemo(t *testing.T) {
 	for _, w := range []string{
 		"[static key] provider local-openai", "→ POST /v1/chat/completions  Authorization: demo…",
 		"→ POST /openai/v1/chat/completions  api-key: demo…", `← reply: "Hello from the loopback model."`,
-		"[entra id] provider foundry", "turn 4 → POST /openai/v1/responses  Bearer eyJh…", "(rotated)", "0 requests rejected", "demo finished",
+		"[entra id] provider foundry", "turn 4 → POST /openai/v1/responses  Bearer eyJh…", "(rotated)", "0 requests rejected",
+		"[multi-provider] one session over 3 providers", "anthropic/claude-sonnet  → anthropic /v1/messages  x-api-key: demo…",
+		"gateway/llama-3.3-70b    → gateway /v1/chat/completions  Authorization: demo…", "each endpoint saw only its own credential", "demo finished",
 	} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("demo output lacks %q:\n%s", w, r.stdout)
@@ -249,5 +251,56 @@ func TestTokenShowsEntraClaims(t *testing.T) {
 	r = run(t, nil, "-c", cfg, "token", "foundry", "--show")
 	if strings.TrimSpace(r.stdout) != idp.Issued()[len(idp.Issued())-1].Token {
 		t.Errorf("--show did not print the token")
+	}
+}
+
+// TestChatMovesOneSessionBetweenProviders runs `chat -m a/x PROMPT --then
+// b/y PROMPT` through the real runtime.
+func TestChatMovesOneSessionBetweenProviders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Copilot runtime")
+	}
+	first, err := fakemodel.Start(fakemodel.Options{Reply: "first says hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := fakemodel.Start(fakemodel.Options{Reply: "second says hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  alpha:
+    type: openai
+    base_url: `+first.URL+`
+    model: m1
+    auth: {type: static, api_key: alpha-key}
+  beta:
+    type: anthropic
+    base_url: `+second.URL+`
+    auth: {type: static, api_key: beta-key}
+models:
+  - {id: claude, provider: beta}
+`)
+	r := run(t, nil, "-c", cfg, "models")
+	for _, w := range []string{"alpha/m1", "beta/claude", "anthropic", "static"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("models output lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	r = run(t, nil, "-c", cfg, "chat", "-m", "alpha/m1", "hello", "--then", "beta/claude and you?")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if diff := cmp.Diff("[alpha/m1] first says hi\n[beta/claude] second says hi\n", r.stdout); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if len(first.Requests()) != 1 || len(second.Requests()) != 1 {
+		t.Errorf("requests: first %d, second %d", len(first.Requests()), len(second.Requests()))
+	}
+	r = run(t, nil, "-c", cfg, "chat", "-m", "alpha/nope", "hello")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, `unknown model "alpha/nope"`) {
+		t.Errorf("unknown model: exit %d, stderr %s", r.code, r.stderr)
 	}
 }

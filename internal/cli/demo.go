@@ -48,9 +48,14 @@ type demo struct {
 	out   io.Writer
 	dir   string
 	model *fakemodel.Server
+	idp   *fakeidentity.Server
 	env   map[string]string
 	rt    *copilotcli.Runtime
 }
+
+// identityLifetime is how long the demo's Entra tokens live: short, so that
+// they rotate while you watch.
+const identityLifetime = 6 * time.Second
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
 
@@ -73,9 +78,29 @@ func (a *app) runDemo(ctx context.Context) (err error) {
 	}
 	defer d.model.Close()
 
+	d.idp, err = fakeidentity.Start(fakeidentity.Options{Lifetime: identityLifetime})
+	if err != nil {
+		return err
+	}
+	defer d.idp.Close()
+	// azidentity reads its managed identity endpoint from the process
+	// environment; point it at the loopback fake for the demo's duration.
+	for k, v := range d.idp.Env() {
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		defer func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		}()
+	}
+
 	d.printf("byokcred demo: real Copilot runtime, loopback endpoints, no cloud account\n")
 	d.printf("  work dir        %s (removed at the end)\n", dir)
-	d.printf("  model endpoint  %s (in-process fake: OpenAI, Azure and Anthropic shapes)\n\n", d.model.URL)
+	d.printf("  model endpoint  %s (in-process fake: OpenAI, Azure and Anthropic shapes)\n", d.model.URL)
+	d.printf("  identity        %s (in-process fake App Service managed identity, %s tokens)\n\n", d.idp.URL, identityLifetime)
 
 	// The runtime gets a home and cache inside the temp dir, so the demo
 	// writes nothing outside it (the first start unpacks the runtime there,
@@ -93,7 +118,7 @@ func (a *app) runDemo(ctx context.Context) (err error) {
 	defer d.rt.Close()
 	d.printf("  runtime started in %s\n\n", time.Since(start).Round(10*time.Millisecond))
 
-	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg} {
+	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg, d.multiLeg} {
 		if err := leg(ctx); err != nil {
 			return err
 		}
@@ -207,25 +232,7 @@ func (d *demo) staticLeg(ctx context.Context) error {
 // identity endpoint that issues short-lived tokens, and shows each request's
 // token rotating underneath the session.
 func (d *demo) entraLeg(ctx context.Context) error {
-	const lifetime = 6 * time.Second
-	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: lifetime})
-	if err != nil {
-		return err
-	}
-	defer idp.Close()
-	// azidentity reads its managed identity endpoint from the process
-	// environment; the demo points it at the loopback fake and restores it.
-	for k, v := range idp.Env() {
-		old, had := os.LookupEnv(k)
-		os.Setenv(k, v)
-		defer func() {
-			if had {
-				os.Setenv(k, old)
-			} else {
-				os.Unsetenv(k)
-			}
-		}()
-	}
+	idp := d.idp
 	var rejected atomic.Int64
 	model, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from the Entra-protected loopback model.", Check: func(r *fakemodel.Request) int {
 		if idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
@@ -252,7 +259,7 @@ func (d *demo) entraLeg(ctx context.Context) error {
 		return err
 	}
 	defer set.Close()
-	d.printf("\n[entra id] provider foundry (type azure, managed identity; the loopback identity endpoint issues %s tokens)\n", lifetime)
+	d.printf("\n[entra id] provider foundry (type azure, managed identity; tokens live %s)\n", identityLifetime)
 	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "foundry", session.ToolFree())
 	if err != nil {
 		return err
@@ -293,9 +300,99 @@ func (d *demo) entraLeg(ctx context.Context) error {
 	p, _ := set.Provider("foundry")
 	st := p.Cache.Stats()
 	d.printf("    identity endpoint minted %d tokens; cache: %d fetches, %d served from memory, %d waits (the cold start); %d requests rejected\n",
-		len(idp.Issued()), st.Fetches, st.Hits, st.Waits, rejected.Load())
+		idp.Requests(), st.Fetches, st.Hits, st.Waits, rejected.Load())
 	if rejected.Load() != 0 {
 		return fmt.Errorf("demo: %d requests carried an invalid token", rejected.Load())
 	}
+	return nil
+}
+
+// multiLeg ends the demo with one session over several providers, each with
+// its own endpoint and credential, moving between them turn by turn.
+func (d *demo) multiLeg(ctx context.Context) error {
+	type endpoint struct {
+		name, header string
+		srv          *fakemodel.Server
+	}
+	var eps []*endpoint
+	for _, e := range []struct{ name, header string }{{"foundry", "Authorization"}, {"anthropic", "x-api-key"}, {"gateway", "Authorization"}} {
+		srv, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from " + e.name + "."})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		eps = append(eps, &endpoint{e.name, e.header, srv})
+	}
+	anthropicKey := provider.NewSecret("demo-ant-" + randomHex(16))
+	gatewayToken := provider.NewSecret("demo-gw-" + randomHex(16))
+	d.env["DEMO_ANTHROPIC_KEY"] = anthropicKey.Reveal()
+	d.env["DEMO_GATEWAY_TOKEN"] = gatewayToken.Reveal()
+	set, err := d.load(fmt.Sprintf(`providers:
+  foundry:
+    type: azure
+    base_url: %s
+    auth: {type: entra, credential: managed_identity}
+  anthropic:
+    type: anthropic
+    base_url: %s
+    auth: {type: static, api_key_env: DEMO_ANTHROPIC_KEY}
+  gateway:
+    type: openai
+    base_url: %s/v1
+    model: llama-3.3-70b
+    auth: {type: static, bearer_token_env: DEMO_GATEWAY_TOKEN}
+models:
+  - {id: gpt-4.1, provider: foundry, wire_model: my-gpt41-deployment}
+  - {id: claude-sonnet, provider: anthropic}
+default_model: foundry/gpt-4.1
+`, eps[0].srv.URL, eps[1].srv.URL, eps[2].srv.URL))
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	factory := session.NewFactory(set, session.Options{})
+	cfg, err := factory.MultiSessionConfig(ctx, "", session.ToolFree())
+	if err != nil {
+		return err
+	}
+	d.printf("\n[multi-provider] one session over %d providers: %s\n", len(cfg.Providers), strings.Join(set.Config.ModelRefs(), ", "))
+	s, err := d.rt.Client.CreateSession(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Disconnect()
+	for i, ref := range []string{"foundry/gpt-4.1", "anthropic/claude-sonnet", "gateway/llama-3.3-70b"} {
+		if i > 0 {
+			if err := factory.SwitchModel(ctx, s, ref); err != nil {
+				return err
+			}
+		}
+		reply, err := session.Reply(ctx, s, "Say hello.")
+		if err != nil {
+			return fmt.Errorf("demo: turn on %s: %w", ref, err)
+		}
+		ep := eps[i]
+		reqs := ep.srv.Requests()
+		if len(reqs) == 0 {
+			return fmt.Errorf("demo: %s received no request", ep.name)
+		}
+		r := reqs[len(reqs)-1]
+		h, v := r.Credential()
+		if h != ep.header {
+			return fmt.Errorf("demo: %s received the credential in %s, want %s", ep.name, h, ep.header)
+		}
+		d.printf("    %-24s → %s %s  %s: %s  model %s\n", ref, ep.name, r.Path, h, provider.NewSecret(v).Mask(), r.Model)
+		d.printf("    %-24s ← reply: %q\n", "", reply)
+	}
+	// Credential isolation: no endpoint saw another provider's credential.
+	for _, ep := range eps {
+		for _, r := range ep.srv.Requests() {
+			_, v := r.Credential()
+			if (ep.name != "anthropic" && v == anthropicKey.Reveal()) || (ep.name != "gateway" && v == gatewayToken.Reveal()) {
+				return fmt.Errorf("demo: %s received another provider's credential", ep.name)
+			}
+		}
+	}
+	d.printf("    each endpoint saw only its own credential\n")
 	return nil
 }
