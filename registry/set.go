@@ -75,9 +75,23 @@ type Set struct {
 
 	providers map[string]*Provider
 
-	mu      sync.Mutex
-	state   map[string]any
-	closers []provider.Closer
+	// prev is the set this one replaces during a reload: sources and shared
+	// state with the same key are carried over instead of rebuilt, so caches
+	// stay warm and plugin processes keep running.
+	prev *Set
+
+	mu sync.Mutex
+	// owned holds everything this set must close, by key: "src:<config
+	// key>" for sources, "state:<key>" for shared state.
+	owned   map[string]any
+	taken   map[string]bool // owned keys carried over from prev
+	built   map[string]built
+	ordered []string // owned keys in creation order, for closing in reverse
+}
+
+type built struct {
+	src   provider.TokenSource
+	cache *provider.Cache
 }
 
 // Load reads path and builds its providers. Every problem in the file is
@@ -94,8 +108,12 @@ func Load(path string, opts Options) (*Set, error) {
 // New builds the providers of a decoded config: decode each auth block
 // strictly, validate everything, and only then build sources.
 func New(cfg *config.Config, opts Options) (*Set, error) {
+	return newSet(cfg, opts, nil)
+}
+
+func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 	opts.defaults()
-	s := &Set{Config: cfg, providers: map[string]*Provider{}, state: map[string]any{}}
+	s := &Set{Config: cfg, providers: map[string]*Provider{}, prev: prev, owned: map[string]any{}, taken: map[string]bool{}, built: map[string]built{}}
 	ctxs := map[string]*Context{}
 	for _, name := range cfg.Names() {
 		p := cfg.Providers[name]
@@ -122,11 +140,6 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 	if err := cfg.Doc.Err(); err != nil {
 		return nil, err
 	}
-	type built struct {
-		src   provider.TokenSource
-		cache *provider.Cache
-	}
-	shared := map[string]built{}
 	for _, name := range cfg.Names() {
 		rp := s.providers[name]
 		rp.Refresh = RefreshPerRequest
@@ -134,7 +147,12 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 			rp.Refresh = m.RefreshMode()
 		}
 		key := configKey(rp.AuthType, rp.Auth)
-		if b, ok := shared[key]; ok {
+		if b, ok := s.built[key]; ok {
+			rp.Source, rp.Cache = b.src, b.cache
+			continue
+		}
+		if b, ok := s.takeFromPrev(key); ok {
+			s.built[key] = b
 			rp.Source, rp.Cache = b.src, b.cache
 			continue
 		}
@@ -146,9 +164,6 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 		var b built
 		if sc, ok := rp.Auth.(SelfCaching); ok && sc.SelfCaching() {
 			b.src = src
-			if c, ok := src.(provider.Closer); ok {
-				s.closers = append(s.closers, c)
-			}
 		} else {
 			co := opts.Cache
 			co.Name, co.Now, co.Logger = name, opts.Now, opts.Logger.With("provider", name)
@@ -156,16 +171,17 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 			// valid token in hand when it wakes.
 			co.Proactive = true
 			b.cache = provider.NewCache(src, co)
-			b.src = b.cache
-			s.closers = append(s.closers, b.cache) // closes src too
+			b.src = b.cache // closing the cache closes src too
 		}
-		shared[key] = b
+		s.built[key] = b
+		s.own("src:"+key, b.src)
 		rp.Source, rp.Cache = b.src, b.cache
 	}
 	if err := cfg.Doc.Err(); err != nil {
-		s.Close()
+		s.abandon()
 		return nil, err
 	}
+	s.prev = nil
 	return s, nil
 }
 
@@ -195,30 +211,119 @@ func (s *Set) Provider(name string) (*Provider, error) {
 
 func (s *Set) shared(key string, create func() any) any {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v, ok := s.state[key]; ok {
+	v, ok := s.owned["state:"+key]
+	s.mu.Unlock()
+	if ok {
 		return v
 	}
-	v := create()
-	s.state[key] = v
-	if c, ok := v.(provider.Closer); ok {
-		s.closers = append(s.closers, c)
+	if s.prev != nil {
+		s.prev.mu.Lock()
+		pv, ok := s.prev.owned["state:"+key]
+		delete(s.prev.owned, "state:"+key)
+		s.prev.mu.Unlock()
+		if ok {
+			s.own("state:"+key, pv)
+			s.mu.Lock()
+			s.taken["state:"+key] = true
+			s.mu.Unlock()
+			return pv
+		}
 	}
+	v = create()
+	s.own("state:"+key, v)
 	return v
 }
 
+func (s *Set) own(key string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.owned[key]; !dup {
+		s.ordered = append(s.ordered, key)
+	}
+	s.owned[key] = v
+}
+
+// takeFromPrev moves the source built for key out of the previous set.
+func (s *Set) takeFromPrev(key string) (built, bool) {
+	if s.prev == nil {
+		return built{}, false
+	}
+	p := s.prev
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, ok := p.built[key]
+	if !ok {
+		return built{}, false
+	}
+	if _, owned := p.owned["src:"+key]; !owned {
+		return built{}, false
+	}
+	delete(p.owned, "src:"+key)
+	delete(p.built, key)
+	s.mu.Lock()
+	s.ordered = append(s.ordered, "src:"+key)
+	s.owned["src:"+key] = b.src
+	s.taken["src:"+key] = true
+	s.mu.Unlock()
+	return b, true
+}
+
+// Current returns s itself: a Set is a fixed snapshot, while a Live returns
+// whichever set is current. Consumers that accept either take a Current()
+// method.
+func (s *Set) Current() *Set { return s }
+
 // Close releases every source's resources (background refreshers, plugin
-// processes). The set must not be used afterwards.
+// processes) that were not carried over into a newer set. The set must not
+// be used afterwards.
 func (s *Set) Close() error {
 	s.mu.Lock()
-	closers := s.closers
-	s.closers = nil
+	var closers []provider.Closer
+	seen := map[string]bool{}
+	for i := len(s.ordered) - 1; i >= 0; i-- {
+		key := s.ordered[i]
+		if seen[key] {
+			continue // handed away and back during a rejected reload
+		}
+		seen[key] = true
+		if v, ok := s.owned[key]; ok {
+			if c, ok := v.(provider.Closer); ok {
+				closers = append(closers, c)
+			}
+		}
+	}
+	s.owned, s.ordered, s.prev = map[string]any{}, nil, nil
 	s.mu.Unlock()
 	var errs []error
-	for i := len(closers) - 1; i >= 0; i-- {
-		if err := closers[i].Close(); err != nil {
+	for _, c := range closers {
+		if err := c.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// abandon closes what a failed build created and hands back to the previous
+// set whatever it had taken from it, so a rejected reload leaves the old
+// set whole.
+func (s *Set) abandon() {
+	if p := s.prev; p != nil {
+		p.mu.Lock()
+		s.mu.Lock()
+		for key := range s.taken {
+			v, ok := s.owned[key]
+			if !ok {
+				continue
+			}
+			p.owned[key] = v
+			p.ordered = append(p.ordered, key)
+			if ck, isSrc := strings.CutPrefix(key, "src:"); isSrc {
+				p.built[ck] = s.built[ck]
+			}
+			delete(s.owned, key)
+		}
+		s.mu.Unlock()
+		p.mu.Unlock()
+	}
+	s.Close()
 }

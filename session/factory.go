@@ -18,10 +18,18 @@ import (
 	"github.com/byokcred/byokcred/registry"
 )
 
-// Factory builds session configs from a registry.Set. It is safe for
+// Providers is what a Factory reads providers from: a *registry.Set (fixed)
+// or a *registry.Live (reloadable). Callbacks look the provider up at every
+// call, so after a reload the next request of an existing session uses the
+// new config.
+type Providers interface {
+	Current() *registry.Set
+}
+
+// Factory builds session configs from configured providers. It is safe for
 // concurrent use.
 type Factory struct {
-	set *registry.Set
+	src Providers
 	// tokenTimeout bounds each credential fetch the runtime triggers: the SDK
 	// callback carries no context, so without a bound a stuck source would
 	// hang a model request until the caller's own deadline.
@@ -37,15 +45,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// NewFactory returns a factory over set.
-func NewFactory(set *registry.Set, opts Options) *Factory {
-	f := &Factory{set: set, tokenTimeout: opts.TokenTimeout, now: opts.Now}
-	if f.tokenTimeout <= 0 {
-		f.tokenTimeout = set.Config.TokenTimeout
-	}
-	if f.tokenTimeout <= 0 {
-		f.tokenTimeout = config.DefaultTokenTimeout
-	}
+// NewFactory returns a factory over providers (a *registry.Set or a
+// *registry.Live).
+func NewFactory(providers Providers, opts Options) *Factory {
+	f := &Factory{src: providers, tokenTimeout: opts.TokenTimeout, now: opts.Now}
 	if f.now == nil {
 		f.now = time.Now
 	}
@@ -61,7 +64,7 @@ func NewFactory(set *registry.Set, opts Options) *Factory {
 // broken credential fails here with a clear error instead of on the first
 // model request.
 func (f *Factory) SessionConfig(ctx context.Context, name string, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
-	p, err := f.set.Provider(name)
+	p, err := f.src.Current().Provider(name)
 	if err != nil {
 		return nil, err
 	}
@@ -138,14 +141,15 @@ func (f *Factory) NamedProviderConfig(ctx context.Context, p *registry.Provider)
 // and Model set to the provider-qualified model ("" selects default_model).
 // A credential is acquired for each provider now, so a broken one fails here.
 func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
-	cfgFile := f.set.Config
+	set := f.src.Current()
+	cfgFile := set.Config
 	if model == "" {
 		model = cfgFile.DefaultModel
 	}
 	if model == "" {
 		return nil, fmt.Errorf("session: no model given and no default_model set; choose one of: %s", strings.Join(cfgFile.ModelRefs(), ", "))
 	}
-	if _, err := f.lookupModel(model); err != nil {
+	if _, err := lookupModel(cfgFile, model); err != nil {
 		return nil, err
 	}
 	cfg := copilot.SessionConfig{}
@@ -164,7 +168,7 @@ func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *co
 		})
 		if !inUse[m.Provider] {
 			inUse[m.Provider] = true
-			p, err := f.set.Provider(m.Provider)
+			p, err := set.Provider(m.Provider)
 			if err != nil {
 				return nil, err
 			}
@@ -179,14 +183,14 @@ func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *co
 	return &cfg, nil
 }
 
-func (f *Factory) lookupModel(ref string) (*config.Model, error) {
-	m, ok := f.set.Config.FindModel(ref)
+func lookupModel(cfg *config.Config, ref string) (*config.Model, error) {
+	m, ok := cfg.FindModel(ref)
 	if !ok {
 		hint := ""
 		if !strings.Contains(ref, "/") {
 			hint = " (models are provider-qualified, provider/id: a bare id would select a Copilot-hosted model)"
 		}
-		return nil, fmt.Errorf("session: unknown model %q%s; selectable: %s", ref, hint, strings.Join(f.set.Config.ModelRefs(), ", "))
+		return nil, fmt.Errorf("session: unknown model %q%s; selectable: %s", ref, hint, strings.Join(cfg.ModelRefs(), ", "))
 	}
 	return m, nil
 }
@@ -195,7 +199,7 @@ func (f *Factory) lookupModel(ref string) (*config.Model, error) {
 // ("provider/id"), checking it first: the runtime's own error for an unknown
 // or bare id is confusing.
 func (f *Factory) SwitchModel(ctx context.Context, s *copilot.Session, ref string) error {
-	if _, err := f.lookupModel(ref); err != nil {
+	if _, err := lookupModel(f.src.Current().Config, ref); err != nil {
 		return err
 	}
 	if err := s.SetModel(ctx, ref, nil); err != nil {
@@ -224,7 +228,7 @@ func (f *Factory) credential(ctx context.Context, p *registry.Provider) (wiring,
 		// life. The session fails when it expires.
 		return wiring{bearer: tok.Value.Reveal()}, nil
 	default:
-		return wiring{callback: f.Callback(p)}, nil
+		return wiring{callback: f.Callback(p.Name)}, nil
 	}
 }
 
@@ -249,12 +253,19 @@ func copyHeaders(h map[string]string) map[string]string {
 // Token fetches a currently valid token for p within ctx and the factory's
 // token timeout: the path every model request takes.
 func (f *Factory) Token(ctx context.Context, p *registry.Provider) (*provider.Token, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.tokenTimeout)
+	timeout := f.tokenTimeout
+	if timeout <= 0 {
+		timeout = f.src.Current().Config.TokenTimeout
+	}
+	if timeout <= 0 {
+		timeout = config.DefaultTokenTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tok, err := p.Source.Token(ctx)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("session: provider %s: no credential within %s (token_timeout): %w", p.Name, f.tokenTimeout, err)
+			return nil, fmt.Errorf("session: provider %s: no credential within %s (token_timeout): %w", p.Name, timeout, err)
 		}
 		return nil, fmt.Errorf("session: provider %s: %w", p.Name, err)
 	}
@@ -267,14 +278,20 @@ func (f *Factory) Token(ctx context.Context, p *registry.Provider) (*provider.To
 	return tok, nil
 }
 
-// Callback returns the BearerTokenProvider for p: the runtime calls it before
-// every model request. Each call is bounded by the token timeout.
-func (f *Factory) Callback(p *registry.Provider) copilot.BearerTokenProvider {
+// Callback returns the BearerTokenProvider for the named provider: the
+// runtime calls it before every model request. The provider is looked up in
+// the current config at each call (so a reload reaches live sessions), and
+// each call is bounded by the token timeout.
+func (f *Factory) Callback(name string) copilot.BearerTokenProvider {
 	return func(args copilot.ProviderTokenArgs) (string, error) {
 		// Never hand one provider's credential to another's request: the
 		// SDK routes by name, and a mismatch means a wiring bug.
-		if args.ProviderName != "" && args.ProviderName != "default" && args.ProviderName != p.Name {
-			return "", fmt.Errorf("session: token requested for provider %q from the callback of %q", args.ProviderName, p.Name)
+		if args.ProviderName != "" && args.ProviderName != "default" && args.ProviderName != name {
+			return "", fmt.Errorf("session: token requested for provider %q from the callback of %q", args.ProviderName, name)
+		}
+		p, err := f.src.Current().Provider(name)
+		if err != nil {
+			return "", err
 		}
 		// Fast path: a fresh cached token, with no context, timer or
 		// allocation. The runtime calls this before every model request.

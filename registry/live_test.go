@@ -1,0 +1,122 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/byokcred/byokcred/provider"
+)
+
+// countingAuth counts the sources it builds and closes, to show what a
+// reload carries over.
+type countingAuth struct {
+	Value string `yaml:"value"`
+}
+
+var nBuilt, closed atomic.Int64
+
+type closingSource struct{ provider.TokenSource }
+
+func (closingSource) Close() error { closed.Add(1); return nil }
+
+func (a *countingAuth) Validate(*Context) {}
+func (a *countingAuth) Source(*Context) (provider.TokenSource, error) {
+	if a.Value == "fail" {
+		return nil, errors.New("cannot build this source")
+	}
+	nBuilt.Add(1)
+	s, err := provider.NewStaticSource(provider.StaticOptions{Kind: provider.KindBearer, Value: provider.NewSecret(a.Value)})
+	return closingSource{s}, err
+}
+
+func init() { Register("test-counting", func() AuthConfig { return new(countingAuth) }) }
+
+func TestLiveReload(t *testing.T) {
+	nBuilt.Store(0)
+	closed.Store(0)
+	path := writeConfig(t, `providers:
+  keep: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: same}}
+  change: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: v1}}
+  gone: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: bye}}
+`)
+	live, err := NewLive(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	token := func(name string) string {
+		t.Helper()
+		p, err := live.Current().Provider(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := p.Source.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Value.Reveal()
+	}
+	keepBefore, _ := live.Current().Provider("keep")
+	if token("change") != "v1" {
+		t.Fatal("v1")
+	}
+
+	os.WriteFile(path, []byte(`providers:
+  keep: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: same}}
+  change: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: v2}}
+  new: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: hello}}
+`), 0o600)
+	if err := live.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	keepAfter, _ := live.Current().Provider("keep")
+	if keepBefore.Source != keepAfter.Source {
+		t.Error("an unchanged auth block got a new source: caches and plugin processes would be lost")
+	}
+	if token("change") != "v2" || token("new") != "hello" {
+		t.Error("the reload did not take effect")
+	}
+	if _, err := live.Current().Provider("gone"); err == nil {
+		t.Error("removed provider still served")
+	}
+	if b, c := nBuilt.Load(), closed.Load(); b != 5 || c != 2 {
+		t.Errorf("built %d sources, closed %d; want 5 built (3 + changed + new) and 2 closed (changed + removed)", b, c)
+	}
+
+	// An invalid file is rejected with its errors; the old config serves on.
+	os.WriteFile(path, []byte("providers:\n  change: {type: openai, base_url: http://remote.example, model: m, auth: {type: test-counting, value: v3}}\n"), 0o600)
+	err = live.Reload()
+	if err == nil || !strings.Contains(err.Error(), ":2:") || !strings.Contains(err.Error(), "plain http") {
+		t.Fatalf("err = %v, want the problem with its line", err)
+	}
+	if token("change") != "v2" || token("keep") != "same" {
+		t.Error("a rejected reload changed what is served")
+	}
+
+	// A file that fails while building sources: the attempt took "keep"
+	// over from the set in force and must hand it back, and close only
+	// what it built itself.
+	os.WriteFile(path, []byte(`providers:
+  keep: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: same}}
+  fresh: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: brand-new}}
+  boom: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: fail}}
+`), 0o600)
+	err = live.Reload()
+	if err == nil || !strings.Contains(err.Error(), "providers.boom.auth: cannot build this source") {
+		t.Fatalf("err = %v", err)
+	}
+	if token("keep") != "same" || token("change") != "v2" {
+		t.Error("a rejected reload changed what is served")
+	}
+	if b, c := nBuilt.Load(), closed.Load(); b != 6 || c != 3 {
+		t.Errorf("built %d, closed %d; want 6 and 3 (only the rejected attempt's own source)", b, c)
+	}
+	live.Close()
+	if c := closed.Load(); c != 6 {
+		t.Errorf("after Close, closed = %d, want 6: keep, change and new", c)
+	}
+}
