@@ -40,6 +40,10 @@ type Config struct {
 	DefaultProvider string `yaml:"default_provider"`
 	// TokenTimeout bounds each credential fetch made for a model request.
 	TokenTimeout time.Duration `yaml:"token_timeout"`
+	// RefreshOnRejection routes the runtime's model requests through
+	// byokcred (the SDK's request handler) so that a 401 drops the rejected
+	// token and the runtime's retry gets a fresh one.
+	RefreshOnRejection bool `yaml:"refresh_on_rejection"`
 	// Providers by name.
 	Providers map[string]*Provider `yaml:"providers"`
 	// Models lists selectable models for multi-provider sessions. A

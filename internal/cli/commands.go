@@ -207,7 +207,11 @@ model and sends another prompt, so one conversation moves between providers.`,
 				}
 				return err
 			}
-			rt, err := copilotcli.Start(ctx, copilotcli.Options{})
+			rtOpts := copilotcli.Options{}
+			if set.Config.RefreshOnRejection {
+				rtOpts.RequestHandler = session.RequestHandler(set)
+			}
+			rt, err := copilotcli.Start(ctx, rtOpts)
 			if err != nil {
 				return err
 			}
