@@ -59,7 +59,7 @@ type app struct {
 
 // Run runs byokcred with args (without the program name) and returns the
 // exit code.
-func Run(ctx context.Context, args []string, env Env) int {
+func Run(ctx context.Context, args []string, env Env) (code int) {
 	if env.Stdout == nil {
 		env.Stdout = io.Discard
 	}
@@ -72,6 +72,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if env.LookupEnv == nil {
 		env.LookupEnv = os.LookupEnv
 	}
+	// A panic must not escape with a partial stack of values: report it as
+	// an internal error (every secret type formats as [REDACTED]).
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(env.Stderr, "byokcred: internal error: %v\n", r)
+			code = ExitFailure
+		}
+	}()
 	a := &app{env: &env}
 	root := a.rootCmd()
 	root.SetArgs(args)
