@@ -9,7 +9,7 @@ COPILOT_STAMP := $(COPILOT_DIR)/.installed-$(COPILOT_CLI_VERSION)
 GOFILES       := $(shell find . -name '*.go' -not -path './$(TOOLS)/*' 2>/dev/null)
 PLUGINS       := $(notdir $(wildcard plugins/cmd/*))
 
-.PHONY: all deps build demo test test-short lint bench proto clean
+.PHONY: all deps build demo test test-short lint bench soak proto clean
 
 all: build
 
@@ -35,9 +35,16 @@ bin/plugins/%: $(GOFILES) go.mod go.sum
 demo: deps build
 	./bin/byokcred demo
 
-## test: every test, including end-to-end tests against the real runtime
+## test: every test, including end-to-end tests against the real runtime,
+## the short soak, and short fuzz runs of the config loader
 test: deps
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzExpand$$' -fuzztime 5s ./config
+
+## soak: the long soak (minutes): 8 sessions, rotating tokens, identity faults and an outage
+soak: deps
+	$(GO) test -count=1 -timeout 20m -run TestSoak -v ./soak -soak.long
 
 ## test-short: unit tests only (no runtime)
 test-short:

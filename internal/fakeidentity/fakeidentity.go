@@ -36,6 +36,9 @@ type Issued struct {
 type Options struct {
 	// Lifetime of each token. Default one hour.
 	Lifetime time.Duration
+	// LifetimeFunc, when set, decides each token's lifetime instead (a test
+	// can issue a long-lived token just before an outage).
+	LifetimeFunc func() time.Duration
 	// Header is the IDENTITY_HEADER secret. Default: random.
 	Header string
 	// TenantID and ObjectID go into the token claims.
@@ -187,7 +190,11 @@ func (s *Server) mint(resource, clientID string) Issued {
 	now := time.Now()
 	// Whole seconds: the protocol carries expires_on in seconds, and the
 	// check must agree with what the client was told.
-	exp := now.Add(s.opts.Lifetime).Truncate(time.Second)
+	life := s.opts.Lifetime
+	if s.opts.LifetimeFunc != nil {
+		life = s.opts.LifetimeFunc()
+	}
+	exp := now.Add(life).Truncate(time.Second)
 	tok := MintJWT(map[string]any{
 		"aud": resource, "tid": s.opts.TenantID, "oid": s.opts.ObjectID, "appid": clientID,
 		"iat": now.Unix(), "exp": exp.Unix(), "jti": randomHex(8),
