@@ -3,10 +3,14 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/byokcred/byokcred/provider"
 )
@@ -118,5 +122,69 @@ func TestLiveReload(t *testing.T) {
 	live.Close()
 	if c := closed.Load(); c != 6 {
 		t.Errorf("after Close, closed = %d, want 6: keep, change and new", c)
+	}
+}
+
+func TestLiveReloadOnSIGHUPAndNoFailedRequests(t *testing.T) {
+	path := writeConfig(t, "providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: static, api_key: k0}}\n")
+	live, err := NewLive(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	live.ReloadOnSignal(ctx)
+
+	// Readers hammer the provider while the file changes and reloads run.
+	stop := make(chan struct{})
+	var failures, reads atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := live.Current().Provider("p")
+				if err == nil {
+					_, err = p.Source.Token(context.Background())
+				}
+				reads.Add(1)
+				if err != nil {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 20; i++ {
+		os.WriteFile(path, []byte(fmt.Sprintf("providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: static, api_key: k%d}}\n", i)), 0o600)
+		if err := live.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// And once through the signal.
+	os.WriteFile(path, []byte("providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: static, api_key: by-signal}}\n"), 0o600)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p, _ := live.Current().Provider("p")
+		tok, _ := p.Source.Token(context.Background())
+		if tok != nil && tok.Value.Reveal() == "by-signal" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not reload the config")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if failures.Load() != 0 || reads.Load() == 0 {
+		t.Errorf("%d of %d reads failed during reloads", failures.Load(), reads.Load())
 	}
 }
