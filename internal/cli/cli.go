@@ -133,7 +133,7 @@ The config file is -c FILE, else $BYOKCRED_CONFIG, else ./byokcred.yaml.`,
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.demoCmd())
+	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.demoCmd(), a.proxyCmd())
 	return root
 }
 

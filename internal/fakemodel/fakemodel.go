@@ -54,6 +54,8 @@ type Options struct {
 	// answered: return 0 (or 200) to answer normally, or an HTTP status such
 	// as 401 to refuse.
 	Check func(r *Request) int
+	// ChunkDelay is slept between streamed chunks.
+	ChunkDelay time.Duration
 }
 
 // Server is a running fake endpoint.
@@ -149,7 +151,22 @@ func (s *Server) chat(w http.ResponseWriter, stream bool) {
 		return
 	}
 	sse(w)
-	fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-fake\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":%s},\"finish_reason\":\"stop\"}]}\n\n", jsonString(s.opts.Reply))
+	// One chunk per word, flushed, so streaming clients see the reply
+	// arrive in pieces; the last chunk carries finish_reason.
+	words := strings.SplitAfter(s.opts.Reply, " ")
+	for i, word := range words {
+		finish := "null"
+		if i == len(words)-1 {
+			finish = `"stop"`
+		}
+		fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-fake\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":%s},\"finish_reason\":%s}]}\n\n", jsonString(word), finish)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		if s.opts.ChunkDelay > 0 {
+			time.Sleep(s.opts.ChunkDelay)
+		}
+	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 }
 
