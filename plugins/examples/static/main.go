@@ -1,0 +1,44 @@
+// Command byokcred-plugin-static is an example credential plugin: it serves
+// an API key from a variable of its own environment. It is the example of
+// plugins/README.md, kept here so that the build keeps it compiling.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/byokcred/byokcred/plugins/sdk"
+	"github.com/byokcred/byokcred/plugins/shared"
+	"github.com/byokcred/byokcred/provider"
+)
+
+var log = sdk.Logger("static")
+
+type plugin struct{}
+
+func (plugin) Describe(context.Context) (shared.Info, error) {
+	return shared.Info{Name: "static", Version: sdk.BuildVersion()}, nil
+}
+
+func (plugin) Configure(_ context.Context, providerName string, raw map[string]any) (provider.TokenSource, error) {
+	c := sdk.NewConfig(raw)
+	name := c.String("variable", sdk.Required)
+	if err := c.Err(); err != nil {
+		return nil, fmt.Errorf("static: %w", err)
+	}
+	log.Debug("configured", "provider", providerName, "variable", name) // the name, never the value
+	return source(name), nil
+}
+
+type source string
+
+func (s source) Token(ctx context.Context) (*provider.Token, error) {
+	v := os.Getenv(string(s))
+	if v == "" {
+		return nil, fmt.Errorf("static: %s is not set in the plugin's env", string(s))
+	}
+	return &provider.Token{Value: provider.NewSecret(v), Kind: provider.KindAPIKey}, nil
+}
+
+func main() { sdk.Serve(plugin{}) }

@@ -1,0 +1,176 @@
+// Package file is the byokcred credential plugin that reads a token from a
+// file that something else keeps fresh: a Vault agent sink, a Kubernetes
+// projected service-account token, a cron job.
+//
+// Config keys (unknown keys are errors):
+//
+//	path  string, required. Relative paths are relative to the host's
+//	      working directory (the plugin runs there).
+//	kind  bearer (default) | api_key: how the host sends the token.
+//
+// The file is re-read whenever its size or modification time changes, and
+// its mode is checked on every call: it must not be readable by group or
+// others (provider.ReadSecretFile's rule). One trailing newline is trimmed.
+//
+// When the content is a JWT (three dot-separated base64url segments whose
+// middle one is a JSON object), the token's expiry is its `exp` claim. The
+// signature is NOT checked: the plugin only reads the expiry to tell the
+// host when to come back; the receiving API is what verifies the token. An
+// already expired JWT is an error, naming the time it expired.
+package file
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/byokcred/byokcred/plugins/sdk"
+	"github.com/byokcred/byokcred/plugins/shared"
+	"github.com/byokcred/byokcred/provider"
+)
+
+// Source serves the token in one file.
+type Source struct {
+	path string
+	kind provider.Kind
+	now  func() time.Time
+
+	mu      sync.Mutex
+	tok     *provider.Token
+	modTime time.Time
+	size    int64
+}
+
+var _ provider.TokenSource = (*Source)(nil)
+
+// NewSource reads the file once, so that a missing or unreadable file is
+// reported when the provider is configured. kind 0 means bearer.
+func NewSource(path string, kind provider.Kind) (*Source, error) {
+	if path == "" {
+		return nil, errors.New("file: a path is required")
+	}
+	if kind == 0 {
+		kind = provider.KindBearer
+	}
+	s := &Source{path: path, kind: kind, now: time.Now}
+	if _, err := s.Token(context.Background()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Token returns the file's token, re-reading the file if it changed. An
+// unreadable, too-open or expired file is an error rather than a stale
+// token: a rotated-away token is no longer valid either.
+func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	// Checked on every call, not only on change: chmod does not change
+	// the modification time.
+	if err := provider.CheckSecretFileMode(s.path, fi); err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok == nil || !fi.ModTime().Equal(s.modTime) || fi.Size() != s.size {
+		tok, err := s.read(fi)
+		if err != nil {
+			return nil, err
+		}
+		s.tok, s.modTime, s.size = tok, fi.ModTime(), fi.Size()
+	}
+	if s.tok.Expired(s.now()) {
+		return nil, fmt.Errorf("file: the JWT in %s expired at %s; whatever writes the file has stopped refreshing it", s.path, s.tok.Expiry.UTC().Format(time.RFC3339))
+	}
+	return s.tok, nil
+}
+
+func (s *Source) read(fi fs.FileInfo) (*provider.Token, error) {
+	v, err := provider.ReadSecretFile(s.path, fi, nil)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	raw := strings.TrimSpace(v.Reveal())
+	if raw != v.Reveal() {
+		// Trailing blank lines or a CRLF file: send the token itself.
+		v = provider.NewSecret(raw)
+	}
+	if strings.ContainsAny(raw, "\r\n") {
+		return nil, fmt.Errorf("file: %s holds more than one line; it must hold only the token", s.path)
+	}
+	tok := &provider.Token{Value: v, Kind: s.kind}
+	exp, isJWT, err := jwtExpiry(raw)
+	if err != nil {
+		return nil, fmt.Errorf("file: %s looks like a JWT but %w", s.path, err)
+	}
+	if isJWT {
+		tok.Expiry = exp
+	}
+	return tok, nil
+}
+
+// jwtExpiry returns the exp claim of a JWT, without verifying anything. It
+// reports isJWT false for content that is not shaped like a JWT (an opaque
+// token), and an error for a JWT whose exp is malformed. A JWT without exp
+// does not expire.
+func jwtExpiry(s string) (exp time.Time, isJWT bool, err error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false, nil
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false, nil
+	}
+	var claims map[string]any
+	if json.Unmarshal(payload, &claims) != nil {
+		return time.Time{}, false, nil
+	}
+	v, ok := claims["exp"]
+	if !ok {
+		return time.Time{}, true, nil
+	}
+	f, ok := v.(float64)
+	if !ok || math.IsNaN(f) || f <= 0 || f > 1e11 {
+		return time.Time{}, true, errors.New("its exp claim is not a plausible NumericDate")
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
+}
+
+// Plugin is the file credential plugin.
+type Plugin struct{}
+
+var _ shared.Credential = Plugin{}
+
+// Describe implements shared.Credential.
+func (Plugin) Describe(context.Context) (shared.Info, error) {
+	return shared.Info{Name: "file", Version: sdk.BuildVersion()}, nil
+}
+
+// Configure implements shared.Credential.
+func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (provider.TokenSource, error) {
+	c := sdk.NewConfig(config)
+	path := c.String("path", sdk.Required)
+	kind := provider.KindBearer
+	if c.OneOf("kind", "bearer", "bearer", "api_key") == "api_key" {
+		kind = provider.KindAPIKey
+	}
+	if err := c.Err(); err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	return NewSource(path, kind)
+}

@@ -1,0 +1,263 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/byokcred/byokcred/plugins/shared"
+)
+
+// The relay carries a plugin's log output to the host's *slog.Logger, at
+// debug level, with the attribute plugin=<name>.
+//
+// What reaches it:
+//   - the plugin's stderr, which go-plugin parses (hclog JSON lines keep
+//     their message and key/value pairs) and hands to an hclog logger whose
+//     output is the relay;
+//   - what the plugin writes to os.Stderr after Serve, which go-plugin
+//     streams over its stdio service;
+//   - go-plugin's own messages about the process (started, exited).
+//
+// A plugin's stdout never reaches it: its first line is the handshake and
+// go-plugin discards the rest (and its post-Serve stdout goes to io.Discard).
+//
+// Redaction: every line is passed through shared.Redact with the tokens that
+// the plugin has returned recently (and JWT- and header-shaped text). A
+// plugin that logs a token while computing it would print it before the
+// host has seen it; so while any GetToken call to the plugin is in flight,
+// lines are held back and released, redacted, when the calls have returned
+// and their tokens are known. Calls are bounded by CallTimeout, so lines are
+// held at most that long.
+type relay struct {
+	log *slog.Logger
+
+	mu       sync.Mutex
+	inflight int
+	held     []logLine
+	dropped  int
+	secrets  []string // most recent last
+	partial  []byte   // an unfinished line from the hclog writer
+	stdpart  []byte   // an unfinished line from the stdio stream
+}
+
+const (
+	// maxHeld bounds the lines kept while calls are in flight.
+	maxHeld = 1000
+	// maxSecrets is how many recent token values are redacted.
+	maxSecrets = 32
+	// maxLine bounds one relayed message.
+	maxLine = 8 << 10
+)
+
+type logLine struct {
+	msg   string
+	attrs []slog.Attr
+}
+
+func newRelay(log *slog.Logger) *relay {
+	return &relay{log: log}
+}
+
+// hclogger is the logger handed to go-plugin: JSON lines into the relay.
+// It passes everything; the host logger's level (which may change at run
+// time) decides what is kept.
+func (r *relay) hclogger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "plugin",
+		Level:      hclog.Trace,
+		Output:     hclogWriter{r},
+		JSONFormat: true,
+	})
+}
+
+// stdioWriter receives the plugin's post-Serve os.Stderr.
+func (r *relay) stdioWriter() io.Writer { return stdioWriter{r} }
+
+// begin marks a GetToken call in flight.
+func (r *relay) begin() {
+	r.mu.Lock()
+	r.inflight++
+	r.mu.Unlock()
+}
+
+// end marks it done, remembers the value it returned (if any) and releases
+// held lines once no call is in flight.
+func (r *relay) end(value string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if value != "" {
+		r.remember(value)
+	}
+	r.inflight--
+	if r.inflight > 0 {
+		return
+	}
+	for _, l := range r.held {
+		r.emit(l)
+	}
+	r.held = nil
+	if r.dropped > 0 {
+		r.emit(logLine{msg: fmt.Sprintf("dropped %d plugin log lines written during a long call", r.dropped)})
+		r.dropped = 0
+	}
+}
+
+func (r *relay) remember(v string) {
+	for _, s := range r.secrets {
+		if s == v {
+			return
+		}
+	}
+	if len(r.secrets) == maxSecrets {
+		r.secrets = r.secrets[1:]
+	}
+	r.secrets = append(r.secrets, v)
+}
+
+// redact applies the known secrets; for text headed elsewhere (errors).
+func (r *relay) redact(s string) string {
+	r.mu.Lock()
+	secrets := append([]string(nil), r.secrets...)
+	r.mu.Unlock()
+	return shared.Redact(s, secrets...)
+}
+
+func (r *relay) line(l logLine) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inflight > 0 {
+		if len(r.held) >= maxHeld {
+			r.dropped++
+			return
+		}
+		r.held = append(r.held, l)
+		return
+	}
+	r.emit(l)
+}
+
+// emit redacts and logs; r.mu is held.
+func (r *relay) emit(l logLine) {
+	if !r.log.Enabled(context.Background(), slog.LevelDebug) {
+		return // skip the redaction work
+	}
+	attrs := make([]slog.Attr, 0, len(l.attrs))
+	for _, a := range l.attrs {
+		if a.Value.Kind() == slog.KindString {
+			a.Value = slog.StringValue(shared.Truncate(shared.Redact(a.Value.String(), r.secrets...), maxLine))
+		}
+		attrs = append(attrs, a)
+	}
+	msg := shared.Truncate(shared.Redact(l.msg, r.secrets...), maxLine)
+	r.log.LogAttrs(context.Background(), slog.LevelDebug, msg, attrs...)
+}
+
+// splitLines appends p to *part and returns the complete lines.
+func splitLines(part *[]byte, p []byte) []string {
+	*part = append(*part, p...)
+	var lines []string
+	for {
+		i := bytes.IndexByte(*part, '\n')
+		if i < 0 {
+			break
+		}
+		lines = append(lines, string((*part)[:i]))
+		*part = (*part)[i+1:]
+	}
+	if len(*part) > maxLine {
+		// A runaway line without a newline: relay what there is.
+		lines = append(lines, string(*part))
+		*part = nil
+	}
+	return lines
+}
+
+// hclogWriter parses the hclog JSON lines that go-plugin's logger writes.
+type hclogWriter struct{ r *relay }
+
+func (w hclogWriter) Write(p []byte) (int, error) {
+	w.r.mu.Lock()
+	lines := splitLines(&w.r.partial, p)
+	w.r.mu.Unlock()
+	for _, s := range lines {
+		w.r.line(parseHclogLine(s))
+	}
+	return len(p), nil
+}
+
+// parseHclogLine turns one hclog JSON line into a message and attributes.
+// go-plugin names the logger after the plugin binary ("plugin.<binary>"),
+// kept as attribute module; the plugin's own level is kept as plugin_level.
+func parseHclogLine(s string) logLine {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return logLine{msg: s}
+	}
+	l := logLine{}
+	l.msg, _ = m["@message"].(string)
+	if mod, ok := m["@module"].(string); ok && mod != "" {
+		l.attrs = append(l.attrs, slog.String("module", mod))
+	}
+	if lv, ok := m["@level"].(string); ok && lv != "" {
+		l.attrs = append(l.attrs, slog.String("plugin_level", lv))
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if strings.HasPrefix(k, "@") || k == "timestamp" {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		// Keep the host's own attributes unambiguous: go-plugin logs the
+		// binary's path as "plugin".
+		name := k
+		switch k {
+		case "plugin":
+			name = "binary"
+		case "module", "plugin_level", "binary":
+			name = "attr_" + k
+		}
+		l.attrs = append(l.attrs, slog.String(name, flatten(m[k])))
+	}
+	return l
+}
+
+// flatten renders a value as text, so that redaction sees all of it.
+func flatten(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+// stdioWriter relays the plugin's post-Serve os.Stderr, line by line.
+type stdioWriter struct{ r *relay }
+
+func (w stdioWriter) Write(p []byte) (int, error) {
+	w.r.mu.Lock()
+	lines := splitLines(&w.r.stdpart, p)
+	w.r.mu.Unlock()
+	for _, s := range lines {
+		w.r.line(logLine{msg: s, attrs: []slog.Attr{slog.String("stream", "stderr")}})
+	}
+	return len(p), nil
+}

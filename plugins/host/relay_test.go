@@ -1,0 +1,160 @@
+package host
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func newTestRelay(level slog.Level) (*relay, *logBuf) {
+	buf := &logBuf{}
+	h := slog.NewTextHandler(buf, &slog.HandlerOptions{
+		Level: level,
+		// Drop the time so that lines compare.
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	return newRelay(slog.New(h).With("plugin", "p")), buf
+}
+
+// TestRelayRedaction: lines written while a call is in flight are held until
+// its token is known, then released redacted; later lines are redacted from
+// memory; hclog JSON keeps its fields.
+func TestRelayRedaction(t *testing.T) {
+	const tok = "opaque-token-value-42"
+	tests := []struct {
+		name  string
+		write func(r *relay)
+		want  []string
+	}{
+		{
+			name: "held during the call, released redacted",
+			write: func(r *relay) {
+				r.begin()
+				r.stdioWriter().Write([]byte("got " + tok + "\n"))
+				r.end(tok)
+			},
+			want: []string{`level=DEBUG msg="got [REDACTED]" plugin=p stream=stderr`},
+		},
+		{
+			name: "remembered after the call",
+			write: func(r *relay) {
+				r.begin()
+				r.end(tok)
+				r.stdioWriter().Write([]byte("later " + tok + "\n"))
+			},
+			want: []string{`level=DEBUG msg="later [REDACTED]" plugin=p stream=stderr`},
+		},
+		{
+			name: "hclog json fields",
+			write: func(r *relay) {
+				r.begin()
+				r.end(tok)
+				hclogWriter{r}.Write([]byte(`{"@level":"info","@message":"fetched","@module":"plugin.x","@timestamp":"t","token":"` + tok + `","n":3,"plugin":"/bin/x"}` + "\n"))
+			},
+			want: []string{`level=DEBUG msg=fetched plugin=p module=plugin.x plugin_level=info n=3 binary=/bin/x token=[REDACTED]`},
+		},
+		{
+			name: "partial writes are joined into lines",
+			write: func(r *relay) {
+				w := r.stdioWriter()
+				w.Write([]byte("one "))
+				w.Write([]byte("line\ntwo"))
+				w.Write([]byte("\n"))
+			},
+			want: []string{`level=DEBUG msg="one line" plugin=p stream=stderr`, `level=DEBUG msg=two plugin=p stream=stderr`},
+		},
+		{
+			name: "a jwt never returned is caught by shape",
+			write: func(r *relay) {
+				r.stdioWriter().Write([]byte("id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig\n"))
+			},
+			want: []string{`level=DEBUG msg="id [REDACTED]" plugin=p stream=stderr`},
+		},
+		{
+			name: "overflow while held is counted",
+			write: func(r *relay) {
+				r.begin()
+				w := r.stdioWriter()
+				for range maxHeld + 2 {
+					w.Write([]byte("x\n"))
+				}
+				r.end("")
+			},
+			want: append(repeat(`level=DEBUG msg=x plugin=p stream=stderr`, maxHeld),
+				`level=DEBUG msg="dropped 2 plugin log lines written during a long call" plugin=p`),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, buf := newTestRelay(slog.LevelDebug)
+			tc.write(r)
+			got := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("log (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// TestRelayQuietAboveDebug: a host logger above debug gets nothing from the
+// relay.
+func TestRelayQuietAboveDebug(t *testing.T) {
+	r, buf := newTestRelay(slog.LevelInfo)
+	r.stdioWriter().Write([]byte("anything\n"))
+	r.hclogger().Error("an error in the plugin")
+	if buf.String() != "" {
+		t.Errorf("logged %q", buf.String())
+	}
+}
+
+// TestStderrCanaryNotRelayed: a plugin that prints the token it returns to
+// every stream it has gets its log relayed (the marker arrives) without the
+// token, and without an unreturned JWT.
+func TestStderrCanaryNotRelayed(t *testing.T) {
+	const canary = "CANARY-b81d2e6f04-secret-token"
+	const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLWNhbmFyeQ"
+	m, logs := newManager(t, ManagerOptions{Plugins: map[string]PluginConfig{"p": testPluginConfig(nil)}})
+	src, _ := m.Source("p", "prov", map[string]any{"behavior": "canary", "canary": canary})
+	tok, err := src.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(canary, tok.Value.Reveal()); diff != "" {
+		t.Fatalf("token (-want +got):\n%s", diff)
+	}
+	// The plugin's lines arrive asynchronously; Close drains them.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "canary-marker: relay works") {
+		t.Fatalf("the plugin's log was not relayed:\n%s", out)
+	}
+	for _, s := range []string{canary, jwt, "eyJzdWIiOiJ0ZXN0In0"} {
+		if strings.Contains(out, s) {
+			t.Errorf("host log holds %q:\n%s", s, out)
+		}
+	}
+	// Relayed lines are debug and name the plugin.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "canary-marker") && !(strings.Contains(line, "level=DEBUG") && strings.Contains(line, "plugin=p")) {
+			t.Errorf("relayed line %q is not level=DEBUG with plugin=p", line)
+		}
+	}
+}

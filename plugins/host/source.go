@@ -1,0 +1,111 @@
+package host
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	pb "github.com/byokcred/byokcred/plugins/proto"
+	"github.com/byokcred/byokcred/plugins/shared"
+	"github.com/byokcred/byokcred/provider"
+)
+
+// source is one provider's view of a plugin.
+type source struct {
+	inst     *instance
+	provider string
+	config   map[string]any
+
+	// sem serialises Configure for this provider, without blocking a
+	// caller past its ctx.
+	sem chan struct{}
+
+	mu     sync.Mutex
+	gen    uint64 // generation of the process that remote belongs to
+	remote *shared.RemoteSource
+}
+
+var _ provider.TokenSource = (*source)(nil)
+
+// Token asks the plugin for a token, starting or restarting the process and
+// configuring this provider in it as needed. Every error is an [*Error].
+func (s *source) Token(ctx context.Context) (*provider.Token, error) {
+	tok, err := s.token(ctx)
+	if err != nil {
+		return nil, &Error{Plugin: s.inst.name, Provider: s.provider, Err: err}
+	}
+	return tok, nil
+}
+
+func (s *source) token(ctx context.Context) (*provider.Token, error) {
+	p, err := s.inst.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.configured(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	s.inst.relay.begin()
+	var resp *pb.GetTokenResponse
+	err = s.inst.call(ctx, p, "get token", func(cctx context.Context) error {
+		var err error
+		resp, err = rs.Fetch(cctx)
+		return err
+	})
+	// Known now, so redacted from every line the plugin wrote meanwhile,
+	// even when the token turns out to be unusable.
+	s.inst.relay.end(resp.GetValue())
+	if err != nil {
+		return nil, err
+	}
+	tok, err := shared.TokenFromProto(resp)
+	if err != nil {
+		return nil, err
+	}
+	if err := shared.CheckExpiry(tok, time.Now()); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// configured returns this provider's handle in process p, sending
+// Configure first if p is a process it has not been configured in (the first
+// call, or the first after a restart).
+func (s *source) configured(ctx context.Context, p *process) (*shared.RemoteSource, error) {
+	if rs := s.current(p); rs != nil {
+		return rs, nil
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.sem }()
+	if rs := s.current(p); rs != nil {
+		return rs, nil // configured by the caller we waited for
+	}
+	var rs *shared.RemoteSource
+	err := s.inst.call(ctx, p, "configure", func(cctx context.Context) error {
+		var err error
+		rs, err = p.cred.ConfigureRemote(cctx, s.provider, s.config)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.gen, s.remote = p.gen, rs
+	s.mu.Unlock()
+	s.inst.log.Debug("provider configured in plugin", "provider", s.provider, "pid", p.pid)
+	return rs, nil
+}
+
+func (s *source) current(p *process) *shared.RemoteSource {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.remote != nil && s.gen == p.gen {
+		return s.remote
+	}
+	return nil
+}

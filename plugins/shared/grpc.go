@@ -1,0 +1,204 @@
+package shared
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/byokcred/byokcred/plugins/proto"
+	"github.com/byokcred/byokcred/provider"
+)
+
+// GRPCPlugin is the go-plugin plugin for [Credential] over gRPC. The plugin
+// side sets Impl; the host side leaves it nil and gets a [*GRPCClient] from
+// Dispense.
+type GRPCPlugin struct {
+	// net/rpc is refused: the host allows only the gRPC protocol.
+	plugin.NetRPCUnsupportedPlugin
+
+	Impl Credential
+}
+
+var _ plugin.GRPCPlugin = (*GRPCPlugin)(nil)
+
+// GRPCServer registers the credential service (plugin side).
+func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	if p.Impl == nil {
+		return errors.New("shared: GRPCPlugin.Impl is nil; pass the implementation to sdk.Serve")
+	}
+	pb.RegisterCredentialServer(s, NewGRPCServer(p.Impl))
+	return nil
+}
+
+// GRPCClient returns the host side's client.
+func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return NewGRPCClient(pb.NewCredentialClient(c)), nil
+}
+
+// GRPCServer serves a [Credential] over gRPC. It keeps the token source of
+// every configured provider under a random handle for the life of the
+// process; a restarted process starts empty and the host configures again.
+type GRPCServer struct {
+	pb.UnimplementedCredentialServer
+
+	impl Credential
+
+	mu      sync.RWMutex
+	sources map[string]provider.TokenSource
+}
+
+// NewGRPCServer wraps impl.
+func NewGRPCServer(impl Credential) *GRPCServer {
+	return &GRPCServer{impl: impl, sources: make(map[string]provider.TokenSource)}
+}
+
+// Describe implements the RPC.
+func (s *GRPCServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (resp *pb.DescribeResponse, err error) {
+	defer recoverPanic("describe", &err)
+	info, err := s.impl.Describe(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, err)
+	}
+	return &pb.DescribeResponse{Name: info.Name, Version: info.Version}, nil
+}
+
+// Configure implements the RPC.
+func (s *GRPCServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (resp *pb.ConfigureResponse, err error) {
+	defer recoverPanic("configure", &err)
+	config := map[string]any{}
+	if req.GetConfig() != nil {
+		config = req.GetConfig().AsMap()
+	}
+	src, err := s.impl.Configure(ctx, req.GetProvider(), config)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if src == nil {
+		return nil, status.Error(codes.Internal, "plugin returned no token source from Configure")
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, status.Errorf(codes.Internal, "handle: %v", err)
+	}
+	h := hex.EncodeToString(b[:])
+	s.mu.Lock()
+	s.sources[h] = src
+	s.mu.Unlock()
+	return &pb.ConfigureResponse{Handle: h}, nil
+}
+
+// GetToken implements the RPC.
+func (s *GRPCServer) GetToken(ctx context.Context, req *pb.GetTokenRequest) (resp *pb.GetTokenResponse, err error) {
+	defer recoverPanic("get token", &err)
+	s.mu.RLock()
+	src, ok := s.sources[req.GetHandle()]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, status.Error(codes.NotFound, "unknown handle; call Configure first")
+	}
+	tok, err := src.Token(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, err)
+	}
+	if tok == nil {
+		return nil, status.Error(codes.Internal, "plugin returned neither a token nor an error")
+	}
+	return TokenToProto(tok), nil
+}
+
+// toStatus keeps the codes that the host acts on honest: a plugin error is
+// UNKNOWN (never UNAVAILABLE, which means "the process died"), and an error
+// caused by the host's deadline says so.
+func toStatus(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	return status.Error(codes.Unknown, err.Error())
+}
+
+// recoverPanic turns a panic in the implementation into an error for that
+// call rather than a crash of the process that serves every provider.
+func recoverPanic(op string, err *error) {
+	if r := recover(); r != nil {
+		*err = status.Errorf(codes.Internal, "plugin panicked in %s", op)
+	}
+}
+
+// GRPCClient is the host side of the credential service. It implements
+// [Credential]: Configure returns a [provider.TokenSource] bound to the
+// plugin's handle for that config.
+//
+// Errors from the plugin are returned as gRPC status errors, unwrapped, so a
+// caller can tell a dead process (codes.Unavailable) from a plugin's own
+// error (codes.Unknown, codes.InvalidArgument) and from its deadline.
+type GRPCClient struct {
+	client pb.CredentialClient
+}
+
+var _ Credential = (*GRPCClient)(nil)
+
+// NewGRPCClient wraps a generated client.
+func NewGRPCClient(c pb.CredentialClient) *GRPCClient { return &GRPCClient{client: c} }
+
+// Describe calls the plugin.
+func (c *GRPCClient) Describe(ctx context.Context) (Info, error) {
+	r, err := c.client.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{Name: r.GetName(), Version: r.GetVersion()}, nil
+}
+
+// Configure sends one provider's config and returns a source for it.
+func (c *GRPCClient) Configure(ctx context.Context, providerName string, config map[string]any) (provider.TokenSource, error) {
+	return c.ConfigureRemote(ctx, providerName, config)
+}
+
+// ConfigureRemote is Configure with the concrete result type.
+func (c *GRPCClient) ConfigureRemote(ctx context.Context, providerName string, config map[string]any) (*RemoteSource, error) {
+	st, err := ConfigToStruct(config)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.client.Configure(ctx, &pb.ConfigureRequest{Provider: providerName, Config: st})
+	if err != nil {
+		return nil, err
+	}
+	if r.GetHandle() == "" {
+		return nil, errors.New("plugin returned an empty handle from Configure")
+	}
+	return &RemoteSource{client: c.client, handle: r.GetHandle()}, nil
+}
+
+// RemoteSource is the token source of one configured provider in a plugin.
+type RemoteSource struct {
+	client pb.CredentialClient
+	handle string
+}
+
+// Token calls GetToken. The returned token has passed [TokenFromProto]'s
+// checks; its expiry has not been judged (see [CheckExpiry]).
+func (s *RemoteSource) Token(ctx context.Context) (*provider.Token, error) {
+	r, err := s.Fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return TokenFromProto(r)
+}
+
+// Fetch calls GetToken and returns the response unjudged, for a caller that
+// must know the value even when it is unusable (the host, to redact it from
+// the plugin's log).
+func (s *RemoteSource) Fetch(ctx context.Context) (*pb.GetTokenResponse, error) {
+	return s.client.GetToken(ctx, &pb.GetTokenRequest{Handle: s.handle})
+}
