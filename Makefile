@@ -7,7 +7,7 @@ TOOLS         := .tools
 COPILOT_DIR   := $(TOOLS)/copilot
 COPILOT_STAMP := $(COPILOT_DIR)/.installed-$(COPILOT_CLI_VERSION)
 GOFILES       := $(shell find . -name '*.go' -not -path './$(TOOLS)/*' 2>/dev/null)
-PLUGINS       := $(notdir $(wildcard plugins/cmd/*))
+PLUGINS       := exec file oauth2
 
 .PHONY: all deps build demo test test-short lint bench soak proto clean
 
@@ -23,13 +23,13 @@ $(COPILOT_STAMP):
 	@touch $@
 
 ## build: bin/byokcred and the shipped plugins in bin/plugins/
-build: bin/byokcred $(addprefix bin/plugins/,$(PLUGINS))
+build: bin/byokcred $(addprefix bin/plugins/byokcred-plugin-,$(PLUGINS))
 
 bin/byokcred: $(GOFILES) go.mod go.sum
 	$(GO) build -o $@ ./cmd/byokcred
 
-bin/plugins/%: $(GOFILES) go.mod go.sum
-	$(GO) build -o $@ ./plugins/cmd/$*
+bin/plugins/byokcred-plugin-%: $(GOFILES) go.mod go.sum
+	$(GO) build -o $@ ./plugins/$*/cmd/byokcred-plugin-$*
 
 ## demo: real chat turns through the Copilot runtime against loopback endpoints
 demo: deps build

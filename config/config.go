@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -46,6 +47,9 @@ type Config struct {
 	RefreshOnRejection bool `yaml:"refresh_on_rejection"`
 	// Providers by name.
 	Providers map[string]*Provider `yaml:"providers"`
+	// Plugins are external credential plugin processes, by name; providers
+	// use them with auth.type: plugin.
+	Plugins map[string]*Plugin `yaml:"plugins"`
 	// Models lists selectable models for multi-provider sessions. A
 	// provider's own `model` is selectable too, as provider/model.
 	Models []*Model `yaml:"models"`
@@ -79,6 +83,23 @@ type Provider struct {
 	// Auth is the raw `auth:` block, decoded by the registry according to
 	// its `type:`.
 	Auth *yaml.Node `yaml:"auth"`
+}
+
+// Plugin is one entry of `plugins:`: one plugin process, shared by every
+// provider that uses it.
+type Plugin struct {
+	// Name is the key under `plugins:`.
+	Name string `yaml:"-"`
+	// Command is the plugin binary. A relative path with a slash is taken
+	// relative to the config file's directory.
+	Command string   `yaml:"command" byok:"expand"`
+	Args    []string `yaml:"args"`
+	// SHA256 pins the binary: on a mismatch it is never started.
+	SHA256 string `yaml:"sha256"`
+	// Env is the plugin's whole environment (it does not inherit ours).
+	Env          map[string]string `yaml:"env" byok:"expand"`
+	StartTimeout time.Duration     `yaml:"start_timeout"`
+	CallTimeout  time.Duration     `yaml:"call_timeout"`
 }
 
 // Model is one entry of `models:`.
@@ -215,6 +236,16 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		}
 		p.Name = name
 	}
+	for name, p := range cfg.Plugins {
+		if p == nil {
+			cfg.Plugins[name] = &Plugin{}
+			p = cfg.Plugins[name]
+		}
+		p.Name = name
+		if p.Command != "" && strings.Contains(p.Command, "/") && !filepath.IsAbs(p.Command) {
+			p.Command = filepath.Join(filepath.Dir(file), p.Command)
+		}
+	}
 	cfg.validate()
 	if cfg.TokenTimeout == 0 {
 		cfg.TokenTimeout = DefaultTokenTimeout
@@ -222,7 +253,10 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	return cfg, nil
 }
 
-var providerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var (
+	providerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	sha256Hex    = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+)
 
 func (c *Config) validate() {
 	d := c.Doc
@@ -231,6 +265,18 @@ func (c *Config) validate() {
 	}
 	if c.DefaultProvider != "" && c.Providers[c.DefaultProvider] == nil {
 		d.Errorf("default_provider", "unknown provider %q (configured: %s)", c.DefaultProvider, strings.Join(c.Names(), ", "))
+	}
+	for name, p := range c.Plugins {
+		path := "plugins." + name
+		if !providerName.MatchString(name) {
+			d.Errorf(path, "plugin name %q: use letters, digits, '_', '-' and '.'", name)
+		}
+		if p.Command == "" {
+			d.Errorf(path, "missing key \"command\": the plugin binary")
+		}
+		if p.SHA256 != "" && !sha256Hex.MatchString(p.SHA256) {
+			d.Errorf(path+".sha256", "sha256 must be 64 hex digits (the output of sha256sum)")
+		}
 	}
 	listed := map[string]bool{}
 	ids := map[string]int{}

@@ -49,6 +49,9 @@ type Context struct {
 	// Set is the set being built; auth types keep shared state (such as
 	// running plugin processes) in it through Shared.
 	set *Set
+	// used records the shared state the last Source call used, so that a
+	// source carried over by a reload takes its state along.
+	used []string
 }
 
 // Errorf records a problem at key (relative to the auth block, "" for the
@@ -66,6 +69,7 @@ func (c *Context) Errorf(key, format string, args ...any) {
 // provider, such as a plugin manager; a value that implements
 // provider.Closer is closed with the set.
 func (c *Context) Shared(key string, create func() any) any {
+	c.used = append(c.used, key)
 	return c.set.shared(key, create)
 }
 

@@ -92,6 +92,7 @@ type Set struct {
 type built struct {
 	src   provider.TokenSource
 	cache *provider.Cache
+	deps  []string // shared state keys the source uses
 }
 
 // Load reads path and builds its providers. Every problem in the file is
@@ -156,12 +157,13 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			rp.Source, rp.Cache = b.src, b.cache
 			continue
 		}
+		ctxs[name].used = nil
 		src, err := rp.Auth.Source(ctxs[name])
 		if err != nil {
 			ctxs[name].Errorf("", "%v", err)
 			continue
 		}
-		var b built
+		b := built{deps: ctxs[name].used}
 		if sc, ok := rp.Auth.(SelfCaching); ok && sc.SelfCaching() {
 			b.src = src
 		} else {
@@ -261,10 +263,21 @@ func (s *Set) takeFromPrev(key string) (built, bool) {
 	delete(p.owned, "src:"+key)
 	delete(p.built, key)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The shared state the source depends on (a plugin process) moves with
+	// it, unless another carried-over source already brought it.
+	for _, dep := range b.deps {
+		k := "state:" + dep
+		if v, ok := p.owned[k]; ok {
+			delete(p.owned, k)
+			s.ordered = append(s.ordered, k)
+			s.owned[k] = v
+			s.taken[k] = true
+		}
+	}
 	s.ordered = append(s.ordered, "src:"+key)
 	s.owned["src:"+key] = b.src
 	s.taken["src:"+key] = true
-	s.mu.Unlock()
 	return b, true
 }
 

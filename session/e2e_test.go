@@ -14,6 +14,7 @@ import (
 
 	"github.com/byokcred/byokcred/copilotcli"
 	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/plugintest"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -37,6 +38,7 @@ func TestMain(m *testing.M) {
 			}
 			defer rt.Close()
 		}
+		defer plugintest.Cleanup()
 		return m.Run()
 	}()
 	os.Exit(code)

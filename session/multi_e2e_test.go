@@ -10,12 +10,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/plugintest"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
 
 // TestMultiProviderSessionRoutesAndIsolatesCredentials runs one session over
-// three providers of different types and auth kinds, switching model between
+// three providers of different types and auth kinds (Entra ID, static key,
+// plugin), switching model between
 // turns, and checks each request reached the right endpoint with the right
 // model name and credential, and that no credential reached another
 // provider's endpoint.
@@ -33,7 +35,13 @@ func TestMultiProviderSessionRoutesAndIsolatesCredentials(t *testing.T) {
 	}
 	defer gateway.Close()
 	const anthropicKey, gatewayToken = "sk-ant-CANARY-111111111111", "gw-CANARY-222222222222"
-	cfgPath := writeConfig(t, fmt.Sprintf(`providers:
+	execPlugin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeConfig(t, fmt.Sprintf(`plugins:
+  printer: {command: %s, env: {PATH: /usr/bin:/bin}}
+providers:
   foundry:
     type: azure
     base_url: %s
@@ -46,12 +54,12 @@ func TestMultiProviderSessionRoutesAndIsolatesCredentials(t *testing.T) {
     type: openai
     base_url: %s/v1
     model: llama-3.3-70b
-    auth: {type: static, bearer_token_env: GATEWAY_TOKEN}
+    auth: {type: plugin, plugin: printer, config: {command: /bin/echo, args: ["${GATEWAY_TOKEN}"], format: raw}}
 models:
   - {id: gpt-4.1, provider: foundry, wire_model: dep-41, name: GPT-4.1 (Foundry)}
   - {id: claude-sonnet, provider: anthropic, wire_model: claude-sonnet-4-20250514}
 default_model: foundry/gpt-4.1
-`, f.model.URL, f.scope, anthropic.URL, gateway.URL))
+`, execPlugin, f.model.URL, f.scope, anthropic.URL, gateway.URL))
 	set, err := registry.Load(cfgPath, registry.Options{LookupEnv: envMap(map[string]string{"ANTHROPIC_KEY": anthropicKey, "GATEWAY_TOKEN": gatewayToken})})
 	if err != nil {
 		t.Fatal(err)

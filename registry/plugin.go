@@ -1,0 +1,82 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/plugins/host"
+	"github.com/byokcred/byokcred/provider"
+)
+
+func init() {
+	Register("plugin", func() AuthConfig { return new(PluginAuth) })
+}
+
+// PluginAuth is `auth.type: plugin`: tokens from an external credential
+// plugin declared under `plugins:`. The plugin's process is shared by every
+// provider that names it and is started on the first token request; its
+// tokens go through the same cache as every other source.
+type PluginAuth struct {
+	// Plugin names the entry under `plugins:`.
+	Plugin string `yaml:"plugin"`
+	// Config is sent to the plugin as is (strings expand ${VAR}); the
+	// plugin checks it.
+	Config map[string]any `yaml:"config"`
+	// Entry is the plugin's `plugins:` entry, filled in by Validate. It is
+	// part of the config's identity, so that a reload that changes the
+	// entry rebuilds the providers that use it.
+	Entry *config.Plugin `yaml:"-"`
+}
+
+// Validate implements AuthConfig.
+func (a *PluginAuth) Validate(ctx *Context) {
+	if a.Plugin == "" {
+		ctx.Errorf("", "missing key \"plugin\": the name of an entry under plugins:")
+		return
+	}
+	if ctx.Config.Plugins[a.Plugin] == nil {
+		names := make([]string, 0, len(ctx.Config.Plugins))
+		for n := range ctx.Config.Plugins {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		ctx.Errorf("plugin", "unknown plugin %q (configured under plugins: %s)", a.Plugin, strings.Join(names, ", "))
+		return
+	}
+	a.Entry = ctx.Config.Plugins[a.Plugin]
+}
+
+// Source implements AuthConfig.
+func (a *PluginAuth) Source(ctx *Context) (provider.TokenSource, error) {
+	entry := a.Entry
+	// One manager (one process) per plugin entry, keyed by the entry's
+	// content: a reload that leaves the entry alone keeps the process.
+	m := ctx.Shared("plugin:"+a.Plugin+":"+pluginKey(entry), func() any {
+		return host.NewManager(host.ManagerOptions{
+			Logger: ctx.Logger,
+			Plugins: map[string]host.PluginConfig{a.Plugin: {
+				Command: entry.Command, Args: entry.Args, SHA256: entry.SHA256, Env: entry.Env,
+				StartTimeout: entry.StartTimeout, CallTimeout: entry.CallTimeout,
+			}},
+		})
+	}).(*host.Manager)
+	return m.Source(a.Plugin, ctx.Provider.Name, a.Config)
+}
+
+func pluginKey(p *config.Plugin) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q %v %v", p.Command, p.Args, p.SHA256, p.StartTimeout, p.CallTimeout)
+	keys := make([]string, 0, len(p.Env))
+	for k := range p.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, " %q=%q", k, p.Env[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
