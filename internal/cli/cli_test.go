@@ -13,6 +13,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/plugintest"
 )
 
 const canary = "CANARY-cli-9d8c7b6a5f4e3d2c1b0a"
@@ -202,7 +203,11 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: no Copilot runtime")
 	}
-	r := run(t, nil, "demo")
+	execPlugin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, map[string]string{"BYOKCRED_PLUGIN_DIR": filepath.Dir(execPlugin)}, "demo")
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
@@ -210,6 +215,7 @@ func TestDemo(t *testing.T) {
 		"[static key] provider local-openai", "→ POST /v1/chat/completions  Authorization: demo…",
 		"→ POST /openai/v1/chat/completions  api-key: demo…", `← reply: "Hello from the loopback model."`,
 		"[entra id] provider foundry", "turn 4 → POST /openai/v1/responses  Bearer eyJh…", "(rotated)", "0 requests rejected",
+		"[plugin] provider gateway", "one plugin process served", "gateway: exec plugin",
 		"[multi-provider] one session over 3 providers", "anthropic/claude-sonnet  → anthropic /v1/messages  x-api-key: demo…",
 		"gateway/llama-3.3-70b    → gateway /v1/chat/completions  Authorization: demo…", "each endpoint saw only its own credential", "demo finished",
 	} {

@@ -45,12 +45,14 @@ the temporary directory, which is removed at the end.`,
 
 // demo is one run of `byokcred demo`.
 type demo struct {
-	out   io.Writer
-	dir   string
-	model *fakemodel.Server
-	idp   *fakeidentity.Server
-	env   map[string]string
-	rt    *copilotcli.Runtime
+	// execPlugin is the exec plugin binary, or "" when it is not built.
+	execPlugin string
+	out        io.Writer
+	dir        string
+	model      *fakemodel.Server
+	idp        *fakeidentity.Server
+	env        map[string]string
+	rt         *copilotcli.Runtime
 }
 
 // identityLifetime is how long the demo's Entra tokens live: short, so that
@@ -71,7 +73,7 @@ func (a *app) runDemo(ctx context.Context) (err error) {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d := &demo{out: a.env.Stdout, dir: dir, env: map[string]string{}}
+	d := &demo{out: a.env.Stdout, dir: dir, env: map[string]string{}, execPlugin: findPlugin(a.env.getenv("BYOKCRED_PLUGIN_DIR"), "exec")}
 	d.model, err = fakemodel.Start(fakemodel.Options{Reply: "Hello from the loopback model."})
 	if err != nil {
 		return err
@@ -118,7 +120,7 @@ func (a *app) runDemo(ctx context.Context) (err error) {
 	defer d.rt.Close()
 	d.printf("  runtime started in %s\n\n", time.Since(start).Round(10*time.Millisecond))
 
-	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg, d.multiLeg} {
+	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg, d.pluginLeg, d.multiLeg} {
 		if err := leg(ctx); err != nil {
 			return err
 		}
@@ -327,7 +329,13 @@ func (d *demo) multiLeg(ctx context.Context) error {
 	gatewayToken := provider.NewSecret("demo-gw-" + randomHex(16))
 	d.env["DEMO_ANTHROPIC_KEY"] = anthropicKey.Reveal()
 	d.env["DEMO_GATEWAY_TOKEN"] = gatewayToken.Reveal()
-	set, err := d.load(fmt.Sprintf(`providers:
+	gatewayAuth, gatewayHow := "{type: static, bearer_token_env: DEMO_GATEWAY_TOKEN}", "static bearer token"
+	plugins := ""
+	if d.execPlugin != "" {
+		gatewayAuth, gatewayHow = `{type: plugin, plugin: printer, config: {command: /bin/echo, args: ["${DEMO_GATEWAY_TOKEN}"], format: raw}}`, "exec plugin"
+		plugins = "plugins:\n  printer: {command: " + d.execPlugin + ", env: {PATH: /usr/bin:/bin}}\n"
+	}
+	set, err := d.load(plugins + fmt.Sprintf(`providers:
   foundry:
     type: azure
     base_url: %s
@@ -340,12 +348,12 @@ func (d *demo) multiLeg(ctx context.Context) error {
     type: openai
     base_url: %s/v1
     model: llama-3.3-70b
-    auth: {type: static, bearer_token_env: DEMO_GATEWAY_TOKEN}
+    auth: %s
 models:
   - {id: gpt-4.1, provider: foundry, wire_model: my-gpt41-deployment}
   - {id: claude-sonnet, provider: anthropic}
 default_model: foundry/gpt-4.1
-`, eps[0].srv.URL, eps[1].srv.URL, eps[2].srv.URL))
+`, eps[0].srv.URL, eps[1].srv.URL, eps[2].srv.URL, gatewayAuth))
 	if err != nil {
 		return err
 	}
@@ -356,6 +364,7 @@ default_model: foundry/gpt-4.1
 		return err
 	}
 	d.printf("\n[multi-provider] one session over %d providers: %s\n", len(cfg.Providers), strings.Join(set.Config.ModelRefs(), ", "))
+	d.printf("    (foundry: Entra ID; anthropic: static key; gateway: %s)\n", gatewayHow)
 	s, err := d.rt.Client.CreateSession(ctx, cfg)
 	if err != nil {
 		return err
@@ -394,5 +403,97 @@ default_model: foundry/gpt-4.1
 		}
 	}
 	d.printf("    each endpoint saw only its own credential\n")
+	return nil
+}
+
+// findPlugin returns the shipped plugin binary: in dir when given, else in
+// plugins/ beside the running executable (make build puts both in bin/).
+func findPlugin(dir, name string) string {
+	if dir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(filepath.Dir(exe), "plugins")
+	}
+	p := filepath.Join(dir, "byokcred-plugin-"+name)
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+		return ""
+	}
+	return p
+}
+
+// pluginLeg authenticates a session through the exec plugin: a
+// long-lived plugin process that runs a token command (here a script that
+// prints a Kubernetes ExecCredential with a short expiry), with its tokens in
+// the same cache as every other source.
+func (d *demo) pluginLeg(ctx context.Context) error {
+	if d.execPlugin == "" {
+		d.printf("\n[plugin] skipped: bin/plugins/byokcred-plugin-exec is not built (make build builds it)\n")
+		return nil
+	}
+	script := filepath.Join(d.dir, "mint-token.sh")
+	counter := filepath.Join(d.dir, "minted")
+	body := `#!/bin/sh
+n=$(cat ` + counter + ` 2>/dev/null || echo 0); n=$((n+1)); echo $n > ` + counter + `
+exp=$(date -u -d "@$(( $(date +%s) + 6 ))" +%Y-%m-%dT%H:%M:%SZ)
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"demo-plugin-token-%s-` + randomHex(8) + `","expirationTimestamp":"%s"}}' "$n" "$exp"
+`
+	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+		return err
+	}
+	model, err := fakemodel.Start(fakemodel.Options{Reply: "Hello through a plugin credential."})
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	set, err := d.load(fmt.Sprintf(`plugins:
+  minter:
+    command: %s
+    env: {PATH: /usr/bin:/bin}
+providers:
+  gateway:
+    type: openai
+    base_url: %s/v1
+    model: llama-3.3-70b
+    auth:
+      type: plugin
+      plugin: minter
+      config: {command: %s, format: exec_credential}
+`, d.execPlugin, model.URL, script))
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	d.printf("\n[plugin] provider gateway (type openai, exec plugin running a script that prints a Kubernetes ExecCredential; tokens live 6s)\n")
+	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "gateway", session.ToolFree())
+	if err != nil {
+		return err
+	}
+	s, err := d.rt.Client.CreateSession(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Disconnect()
+	seen := 0
+	for i := 1; i <= 3; i++ {
+		if i > 1 {
+			time.Sleep(2500 * time.Millisecond)
+		}
+		reply, err := session.Reply(ctx, s, "Say hello.")
+		if err != nil {
+			return fmt.Errorf("demo: plugin turn %d: %w", i, err)
+		}
+		reqs := model.Requests()
+		for _, r := range reqs[seen:] {
+			h, v := r.Credential()
+			d.printf("    turn %d → %s %s  %s: %s\n", i, r.Method, r.Path, h, provider.NewSecret(v).Mask())
+		}
+		seen = len(reqs)
+		d.printf("    turn %d ← reply: %q\n", i, reply)
+	}
+	p, _ := set.Provider("gateway")
+	st := p.Cache.Stats()
+	d.printf("    one plugin process served %d token fetches (the command ran once per fetch, the process stayed up)\n", st.Fetches)
 	return nil
 }
