@@ -310,3 +310,17 @@ models:
 		t.Errorf("unknown model: exit %d, stderr %s", r.code, r.stderr)
 	}
 }
+
+// TestExampleConfigValidates keeps config.example.yaml loadable: with its
+// variables and files provided, it has no problem.
+func TestExampleConfigValidates(t *testing.T) {
+	keyFile := writeFile(t, "anthropic.key", "k")
+	env := map[string]string{
+		"AZURE_AI_FOUNDRY_RESOURCE_URL": "https://res.openai.azure.com", "OPENAI_API_KEY": "k",
+		"ANTHROPIC_KEY_FILE": keyFile, "GATEWAY_TOKEN": "t",
+	}
+	r := run(t, env, "-c", "../../config.example.yaml", "validate")
+	if r.code != 0 || !strings.Contains(r.stdout, ": OK (") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
