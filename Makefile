@@ -9,7 +9,7 @@ COPILOT_STAMP := $(COPILOT_DIR)/.installed-$(COPILOT_CLI_VERSION)
 GOFILES       := $(shell find . -name '*.go' -not -path './$(TOOLS)/*' 2>/dev/null)
 PLUGINS       := exec file oauth2
 
-.PHONY: all deps build demo test test-short lint bench soak proto clean
+.PHONY: all deps build demo test test-short lint bench soak schema proto clean
 
 all: build
 
@@ -58,6 +58,10 @@ lint:
 ## bench: benchmarks (filled in by the benchmark work)
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## schema: regenerate byokcred.schema.json from the Go config types
+schema:
+	$(GO) test ./schema -run TestSchemaIsCurrent -update
 
 ## proto: regenerate the plugin protocol's Go code
 proto:

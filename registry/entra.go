@@ -71,6 +71,17 @@ var entraCredentials = map[string][]string{
 	"environment":         {},
 }
 
+// EntraCredentials returns the credential kinds `credential:` accepts,
+// sorted.
+func EntraCredentials() []string {
+	kinds := make([]string, 0, len(entraCredentials))
+	for k := range entraCredentials {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
 func (a *EntraAuth) kind() string {
 	if a.Credential == "" {
 		return "default"
@@ -99,12 +110,7 @@ func (a *EntraAuth) Validate(ctx *Context) {
 	kind := a.kind()
 	allowed, ok := entraCredentials[kind]
 	if !ok {
-		kinds := make([]string, 0, len(entraCredentials))
-		for k := range entraCredentials {
-			kinds = append(kinds, k)
-		}
-		sort.Strings(kinds)
-		ctx.Errorf("credential", "unknown credential %q (one of: %s)", kind, strings.Join(kinds, ", "))
+		ctx.Errorf("credential", "unknown credential %q (one of: %s)", kind, strings.Join(EntraCredentials(), ", "))
 		return
 	}
 	set := a.setKeys()

@@ -109,6 +109,18 @@ func Types() []string {
 	return names
 }
 
+// NewAuthConfig returns a zero config of the named auth type, for tools
+// that describe the config format (the JSON Schema generator).
+func NewAuthConfig(name string) (AuthConfig, bool) {
+	mu.RLock()
+	f := types[name]
+	mu.RUnlock()
+	if f == nil {
+		return nil, false
+	}
+	return f(), true
+}
+
 func lookupType(name string) (func() AuthConfig, error) {
 	mu.RLock()
 	f := types[name]

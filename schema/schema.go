@@ -1,0 +1,200 @@
+// Package schema generates the JSON Schema of byokcred's config file from
+// the Go types that decode it (config.Config and every registered auth
+// type), with each field's doc comment as its description. The generated
+// file, byokcred.schema.json at the repository root, lets editors complete
+// and check keys; a test fails when it drifts from the types.
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+)
+
+// ID is the schema's $id.
+const ID = "https://github.com/byokcred/byokcred/byokcred.schema.json"
+
+// enums are the closed value sets of string fields, by "Type.Field".
+var enums = map[string][]string{
+	"Provider.Type":        {config.TypeAnthropic, config.TypeAzure, config.TypeOpenAI},
+	"Provider.WireAPI":     {"completions", "responses"},
+	"EntraAuth.Credential": registry.EntraCredentials(),
+	"EntraAuth.Refresh":    {registry.RefreshPerRequest, registry.RefreshPerSession},
+}
+
+const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+
+var (
+	secretType   = reflect.TypeFor[provider.Secret]()
+	durationType = reflect.TypeFor[time.Duration]()
+	nodePtrType  = reflect.TypeFor[*yaml.Node]()
+)
+
+type gen struct {
+	docs map[string]string // "Type.Field" → doc comment
+	defs map[string]any
+}
+
+// Generate returns the schema. srcRoot is the repository root, where the
+// Go sources are read for the descriptions.
+func Generate(srcRoot string) ([]byte, error) {
+	g := &gen{docs: map[string]string{}, defs: map[string]any{}}
+	for _, dir := range []string{"config", "registry"} {
+		if err := g.readDocs(filepath.Join(srcRoot, dir)); err != nil {
+			return nil, err
+		}
+	}
+	root := g.object(reflect.TypeFor[config.Config]())
+	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	root["$id"] = ID
+	root["title"] = "byokcred config"
+	root["description"] = "Credentials for GitHub Copilot SDK BYOK providers: https://github.com/byokcred/byokcred"
+	root["required"] = []string{"providers"}
+	root["$defs"] = g.defs
+	out, err := json.MarshalIndent(root, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+func (g *gen) readDocs(dir string) error {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, parser.ParseComments)
+	if err != nil {
+		return fmt.Errorf("schema: reading doc comments: %w", err)
+	}
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				ts, ok := n.(*ast.TypeSpec)
+				if !ok {
+					return true
+				}
+				st, ok := ts.Type.(*ast.StructType)
+				if !ok {
+					return true
+				}
+				for _, field := range st.Fields.List {
+					if field.Doc == nil {
+						continue
+					}
+					for _, name := range field.Names {
+						g.docs[ts.Name.Name+"."+name.Name] = strings.Join(strings.Fields(field.Doc.Text()), " ")
+					}
+				}
+				return true
+			})
+		}
+	}
+	return nil
+}
+
+// object describes a struct: its yaml-tagged fields, nothing else.
+func (g *gen) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		s := g.field(t, f)
+		if doc := g.docs[t.Name()+"."+f.Name]; doc != "" {
+			s["description"] = doc
+		}
+		props[name] = s
+	}
+	return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+}
+
+func (g *gen) field(owner reflect.Type, f reflect.StructField) map[string]any {
+	if e, ok := enums[owner.Name()+"."+f.Name]; ok {
+		return map[string]any{"type": "string", "enum": e}
+	}
+	if owner == reflect.TypeFor[config.Provider]() && f.Name == "Auth" {
+		return g.auth()
+	}
+	return g.typ(f.Type)
+}
+
+func (g *gen) ref(t reflect.Type) map[string]any {
+	name := t.Name()
+	if _, ok := g.defs[name]; !ok {
+		g.defs[name] = nil // placeholder against recursion
+		g.defs[name] = g.object(t)
+	}
+	return map[string]any{"$ref": "#/$defs/" + name}
+}
+
+func (g *gen) typ(t reflect.Type) map[string]any {
+	switch t {
+	case secretType:
+		return map[string]any{"type": "string", "description": "a secret; ${VAR} expands (prefer the *_env and *_file keys)"}
+	case durationType:
+		return map[string]any{"type": "string", "pattern": durationPattern}
+	case nodePtrType:
+		return map[string]any{}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return g.typ(t.Elem())
+	case reflect.Struct:
+		return g.ref(t)
+	case reflect.Map:
+		if t.Elem().Kind() == reflect.Interface {
+			return map[string]any{"type": "object"}
+		}
+		return map[string]any{"type": "object", "additionalProperties": g.typ(t.Elem())}
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": g.typ(t.Elem())}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		return map[string]any{"type": "integer", "minimum": 0}
+	case reflect.Interface:
+		return map[string]any{}
+	}
+	panic("schema: no JSON Schema for " + t.String())
+}
+
+// auth describes the `auth:` block: a `type` from the registry, and for
+// each type exactly that type's keys.
+func (g *gen) auth() map[string]any {
+	types := registry.Types()
+	var branches []any
+	for _, name := range types {
+		cfg, _ := registry.NewAuthConfig(name)
+		t := reflect.TypeOf(cfg).Elem()
+		obj := g.object(t)
+		obj["properties"].(map[string]any)["type"] = map[string]any{"const": name}
+		g.defs["auth_"+name] = obj
+		branches = append(branches, map[string]any{
+			"if":   map[string]any{"properties": map[string]any{"type": map[string]any{"const": name}}, "required": []string{"type"}},
+			"then": map[string]any{"$ref": "#/$defs/auth_" + name},
+		})
+	}
+	return map[string]any{
+		"type":       "object",
+		"required":   []string{"type"},
+		"properties": map[string]any{"type": map[string]any{"enum": types, "description": "the auth type: how this provider's credential is obtained"}},
+		"allOf":      branches,
+	}
+}

@@ -1,0 +1,113 @@
+package schema
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/jsonschema-go/jsonschema"
+	"go.yaml.in/yaml/v3"
+)
+
+var update = flag.Bool("update", false, "rewrite ../byokcred.schema.json")
+
+const file = "../byokcred.schema.json"
+
+// TestSchemaIsCurrent fails when the committed schema drifts from the Go
+// types; `make schema` (go test ./schema -update) regenerates it.
+func TestSchemaIsCurrent(t *testing.T) {
+	got, err := Generate("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("byokcred.schema.json is stale; run `make schema` (-committed +generated):\n%s", diff)
+	}
+}
+
+func resolved(t *testing.T) *jsonschema.Resolved {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Resolve(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// yamlToJSONValue decodes YAML into the JSON data model.
+func yamlToJSONValue(t *testing.T, src string) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal([]byte(src), &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	json.Unmarshal(b, &out)
+	return out
+}
+
+func TestSchemaAcceptsTheExampleConfig(t *testing.T) {
+	b, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "# yaml-language-server: $schema=./byokcred.schema.json") {
+		t.Error("config.example.yaml lacks the yaml-language-server modeline on its first line")
+	}
+	if err := resolved(t).Validate(yamlToJSONValue(t, string(b))); err != nil {
+		t.Errorf("config.example.yaml does not validate: %v", err)
+	}
+}
+
+func TestSchemaRefusesWhatTheLoaderRefuses(t *testing.T) {
+	rs := resolved(t)
+	const base = "providers:\n  p:\n    type: openai\n    base_url: https://x.example\n    model: m\n"
+	tests := []struct {
+		name, src string
+		ok        bool
+	}{
+		{"valid static", base + "    auth: {type: static, api_key_env: K}\n", true},
+		{"valid entra", base + "    auth: {type: entra, credential: managed_identity, client_id: x}\n", true},
+		{"valid plugin", "plugins: {v: {command: /bin/x, call_timeout: 5s}}\n" + base + "    auth: {type: plugin, plugin: v, config: {any: [thing]}}\n", true},
+		{"unknown top-level key", "providerz: {}\n" + base + "    auth: {type: static, api_key: k}\n", false},
+		{"unknown provider key", base + "    base_ur1: x\n    auth: {type: static, api_key: k}\n", false},
+		{"unknown provider type", strings.Replace(base, "openai", "gemini", 1) + "    auth: {type: static, api_key: k}\n", false},
+		{"unknown auth type", base + "    auth: {type: magic}\n", false},
+		{"key of another auth type", base + "    auth: {type: static, credential: default}\n", false},
+		{"unknown entra credential", base + "    auth: {type: entra, credential: magic}\n", false},
+		{"bad duration", "token_timeout: soon\n" + base + "    auth: {type: static, api_key: k}\n", false},
+		{"missing providers", "default_provider: x\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := rs.Validate(yamlToJSONValue(t, tc.src))
+			if (err == nil) != tc.ok {
+				t.Errorf("Validate() = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
