@@ -1,12 +1,15 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/byokcred/byokcred/provider"
@@ -311,4 +314,79 @@ func (a *EntraAuth) defaultChainFor(*Context) (azcore.TokenCredential, error) {
 		creds = append(creds, c)
 	}
 	return azidentity.NewChainedTokenCredential(creds, nil)
+}
+
+// ChainLink is one credential of DefaultAzureCredential's chain, as tried by
+// Diagnose.
+type ChainLink struct {
+	Name string `json:"name"`
+	// Answered is true for the first link that returned a token: the one
+	// DefaultAzureCredential uses.
+	Answered bool `json:"answered"`
+	// Err is why the link did not answer ("" when it did).
+	Err string `json:"error,omitempty"`
+}
+
+// Diagnose tries each link of DefaultAzureCredential's chain on its own, in
+// the chain's order, and reports which one answers and why each other one
+// failed: the question an operator has when `credential: default` picks the
+// wrong identity or none. It applies to credential default only.
+func (a *EntraAuth) Diagnose(ctx context.Context) []ChainLink {
+	if a.kind() != "default" {
+		return nil
+	}
+	scope := a.Scope
+	if scope == "" {
+		scope = provider.DefaultEntraScope
+	}
+	// As DefaultAzureCredential does, a managed identity without an id of
+	// its own takes AZURE_CLIENT_ID.
+	var mi *azidentity.ManagedIdentityCredentialOptions
+	if id := a.miID(); id != nil {
+		mi = &azidentity.ManagedIdentityCredentialOptions{ID: id}
+	} else if v, ok := os.LookupEnv("AZURE_CLIENT_ID"); ok {
+		mi = &azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(v)}
+	}
+	links := []struct {
+		name string
+		make func() (azcore.TokenCredential, error)
+	}{
+		{"EnvironmentCredential", func() (azcore.TokenCredential, error) { return azidentity.NewEnvironmentCredential(nil) }},
+		{"WorkloadIdentityCredential", func() (azcore.TokenCredential, error) {
+			return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientID: a.ClientID, TenantID: a.TenantID})
+		}},
+		{"ManagedIdentityCredential", func() (azcore.TokenCredential, error) { return azidentity.NewManagedIdentityCredential(mi) }},
+		{"AzureCLICredential", func() (azcore.TokenCredential, error) {
+			return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: a.TenantID})
+		}},
+		{"AzureDeveloperCLICredential", func() (azcore.TokenCredential, error) {
+			return azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: a.TenantID})
+		}},
+	}
+	var out []ChainLink
+	answered := false
+	for _, l := range links {
+		link := ChainLink{Name: l.name}
+		cred, err := l.make()
+		if err == nil {
+			lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			_, err = cred.GetToken(lctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: a.TenantID})
+			cancel()
+		}
+		if err != nil {
+			link.Err = firstLine(err.Error())
+		} else if !answered {
+			link.Answered, answered = true, true
+		}
+		out = append(out, link)
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
 }

@@ -54,6 +54,7 @@ type app struct {
 	configPath string
 	logLevel   string
 	logFormat  string
+	output     string
 	logger     *slog.Logger
 }
 
@@ -90,7 +91,9 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(env.Stderr, "byokcred:", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	if err.Error() != "" {
+		fmt.Fprintln(env.Stderr, "byokcred:", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
 	var ue usageError
 	var el config.ErrorList
 	var ce *config.Error
@@ -132,8 +135,9 @@ The config file is -c FILE, else $BYOKCRED_CONFIG, else ./byokcred.yaml.`,
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "config file (default $BYOKCRED_CONFIG, else ./byokcred.yaml)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format for data: text or json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.demoCmd(), a.proxyCmd())
+	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.doctorCmd(), a.demoCmd())
 	return root
 }
 
@@ -143,6 +147,9 @@ func (a *app) setupLogging() error {
 		return usagef("--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	if a.output != "text" && a.output != "json" {
+		return usagef("--output %q: want text or json", a.output)
+	}
 	switch a.logFormat {
 	case "text":
 		a.logger = slog.New(slog.NewTextHandler(a.env.Stderr, opts))

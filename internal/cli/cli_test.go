@@ -324,3 +324,31 @@ func TestExampleConfigValidates(t *testing.T) {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestOutputJSON(t *testing.T) {
+	cfg := writeFile(t, "byokcred.yaml", goodConfig)
+	env := map[string]string{"OAI_KEY": canary, "AZ_TOKEN": "t"}
+	r := run(t, env, "-c", cfg, "providers", "-o", "json")
+	var providers []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &providers); err != nil || len(providers) != 2 || providers[1]["name"] != "oai" || providers[1]["default"] != true {
+		t.Errorf("providers -o json: %v %s", err, r.stdout)
+	}
+	r = run(t, env, "-c", cfg, "models", "-o", "json")
+	var models []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &models); err != nil || len(models) != 2 || models[0]["model"] != "az/gpt-4o" {
+		t.Errorf("models -o json: %v %s", err, r.stdout)
+	}
+	bad := writeFile(t, "bad.yaml", "providers:\n  a: {type: gemini, base_url: https://x, model: m, auth: {type: static, api_key: k}}\n")
+	r = run(t, env, "-c", bad, "validate", "-o", "json")
+	var v validateOutput
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	want := validateOutput{File: bad, Problems: []problemOutput{{Line: 2, Column: 13, Key: "providers.a.type", Message: `unknown provider type "gemini" (one of: anthropic, azure, openai)`}}}
+	if diff := cmp.Diff(want, v); diff != "" || r.code != ExitUsage || r.stderr != "" {
+		t.Errorf("validate -o json exit %d stderr %q (-want +got):\n%s", r.code, r.stderr, diff)
+	}
+	if r := run(t, env, "-c", cfg, "providers", "-o", "yaml"); r.code != ExitUsage {
+		t.Errorf("-o yaml: exit %d", r.code)
+	}
+}

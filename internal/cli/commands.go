@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
 
@@ -20,6 +23,9 @@ func (a *app) validateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			set, err := a.load()
+			if a.output == "json" {
+				return a.validateJSON(set, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -28,6 +34,51 @@ func (a *app) validateCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// validateOutput is `validate -o json`.
+type validateOutput struct {
+	File      string          `json:"file"`
+	OK        bool            `json:"ok"`
+	Providers []string        `json:"providers,omitempty"`
+	Problems  []problemOutput `json:"problems,omitempty"`
+}
+
+type problemOutput struct {
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Key     string `json:"key,omitempty"`
+	Message string `json:"message"`
+}
+
+func (a *app) validateJSON(set *registry.Set, err error) error {
+	out := validateOutput{File: a.path(), OK: err == nil}
+	if set != nil {
+		defer set.Close()
+		out.Providers = set.Names()
+	}
+	var el config.ErrorList
+	switch {
+	case errors.As(err, &el):
+		for _, e := range el {
+			out.Problems = append(out.Problems, problemOutput{Line: e.Pos.Line, Column: e.Pos.Col, Key: e.Path, Message: e.Msg})
+		}
+	case err != nil:
+		out.Problems = []problemOutput{{Message: err.Error()}}
+	}
+	if encErr := a.printJSON(out); encErr != nil {
+		return encErr
+	}
+	if err != nil {
+		return usageError{silentFailure{}}
+	}
+	return nil
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func (a *app) providersCmd() *cobra.Command {
@@ -41,6 +92,22 @@ func (a *app) providersCmd() *cobra.Command {
 				return err
 			}
 			defer set.Close()
+			if a.output == "json" {
+				type row struct {
+					Name    string `json:"name"`
+					Type    string `json:"type"`
+					Auth    string `json:"auth"`
+					BaseURL string `json:"base_url"`
+					Model   string `json:"model,omitempty"`
+					Default bool   `json:"default,omitempty"`
+				}
+				rows := []row{}
+				for _, n := range set.Names() {
+					p, _ := set.Provider(n)
+					rows = append(rows, row{n, p.Type, p.AuthType, p.BaseURL, p.Model, n == set.Config.DefaultProvider})
+				}
+				return a.printJSON(rows)
+			}
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tTYPE\tAUTH\tBASE URL\tMODEL")
 			for _, n := range set.Names() {
@@ -109,10 +176,8 @@ it is the one way byokcred prints a secret.`,
 				out.Value = tok.Value.Reveal()
 			}
 			switch {
-			case asJSON:
-				enc := json.NewEncoder(a.env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+			case asJSON || a.output == "json":
+				return a.printJSON(out)
 			case show:
 				fmt.Fprintln(a.env.Stdout, out.Value)
 				return nil
@@ -154,6 +219,21 @@ func (a *app) modelsCmd() *cobra.Command {
 				return err
 			}
 			defer set.Close()
+			if a.output == "json" {
+				type row struct {
+					Model     string `json:"model"`
+					Provider  string `json:"provider"`
+					ID        string `json:"id"`
+					WireModel string `json:"wire_model,omitempty"`
+					Name      string `json:"name,omitempty"`
+					Default   bool   `json:"default,omitempty"`
+				}
+				rows := []row{}
+				for _, m := range set.Config.AllModels() {
+					rows = append(rows, row{m.Ref(), m.Provider, m.ID, m.WireModel, m.Name, m.Ref() == set.Config.DefaultModel})
+				}
+				return a.printJSON(rows)
+			}
 			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "MODEL\tPROVIDER TYPE\tAUTH\tWIRE MODEL\tNAME")
 			for _, m := range set.Config.AllModels() {
