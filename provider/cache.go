@@ -53,6 +53,9 @@ type CacheOptions struct {
 	Rand func() float64
 	// Logger receives refresh failures (never tokens).
 	Logger *slog.Logger
+	// OnFetch, when set, is called after every fetch from the source with
+	// how long it took and its error (metrics).
+	OnFetch func(took time.Duration, err error)
 	// Proactive refreshes on a timer at the refresh time (and retries on
 	// the backoff schedule) even when nobody asks, so that a session idle
 	// for an hour still finds a valid token in hand. Without it, refresh is
@@ -260,7 +263,9 @@ func (c *Cache) name() string {
 // so no single caller's cancellation may abort it.
 func (c *Cache) fetch(f *flight) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.FetchTimeout)
+	began := time.Now()
 	tok, err := c.src.Token(withForced(ctx, c.forced.Swap(false)))
+	took := time.Since(began)
 	cancel()
 	now := c.opts.Now()
 	if err == nil {
@@ -272,6 +277,9 @@ func (c *Cache) fetch(f *flight) {
 		}
 	}
 
+	if c.opts.OnFetch != nil {
+		c.opts.OnFetch(took, err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.inflight = nil

@@ -80,3 +80,23 @@ func pluginKey(p *config.Plugin) string {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
+
+// PluginStats returns the stats of every plugin entry the set runs, by
+// plugin name.
+func (s *Set) PluginStats() map[string]host.Stats {
+	s.mu.Lock()
+	var managers []*host.Manager
+	for _, v := range s.owned {
+		if m, ok := v.(*host.Manager); ok {
+			managers = append(managers, m)
+		}
+	}
+	s.mu.Unlock()
+	out := map[string]host.Stats{}
+	for _, m := range managers {
+		for name, st := range m.Stats() {
+			out[name] = st
+		}
+	}
+	return out
+}

@@ -24,6 +24,9 @@ type Options struct {
 	// Cache is the template for the token cache put around each source
 	// (Name, Now and Logger are filled in per provider).
 	Cache provider.CacheOptions
+	// OnFetch, when set, is told of every fetch a provider's cache makes
+	// (see metrics.Metrics.OnFetch).
+	OnFetch func(provider string, took time.Duration, err error)
 }
 
 func (o *Options) defaults() {
@@ -172,6 +175,9 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			// Refresh on a timer: an agent idle for an hour must still find a
 			// valid token in hand when it wakes.
 			co.Proactive = true
+			if opts.OnFetch != nil {
+				co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
+			}
 			b.cache = provider.NewCache(src, co)
 			b.src = b.cache // closing the cache closes src too
 		}

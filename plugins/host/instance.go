@@ -42,6 +42,7 @@ type instance struct {
 	gen         uint64
 	lastFailure string
 	closed      bool
+	spawned     int64 // processes started over the instance's life, for Stats
 }
 
 // process is one running plugin process. gen tells the sources whether
@@ -166,6 +167,9 @@ func (i *instance) start(op *startOp, gen uint64) {
 		orphan, p, err = p, nil, ErrClosed
 	default:
 		i.cur = p
+	}
+	if spawned {
+		i.spawned++
 	}
 	i.mu.Unlock()
 	if orphan != nil {

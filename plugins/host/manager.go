@@ -171,6 +171,32 @@ func (m *Manager) Start(ctx context.Context, pluginName string) error {
 	return nil
 }
 
+// Stats describes one plugin entry's process, for metrics and diagnosis.
+type Stats struct {
+	// Starts counts processes started; every start after the first is a
+	// restart.
+	Starts int64
+	// PID is the running process, 0 when none runs.
+	PID int
+	// LastFailure is the last start or call failure's message.
+	LastFailure string
+}
+
+// Stats returns each plugin entry's stats, by name.
+func (m *Manager) Stats() map[string]Stats {
+	out := make(map[string]Stats, len(m.instances))
+	for name, inst := range m.instances {
+		inst.mu.Lock()
+		st := Stats{Starts: inst.spawned, LastFailure: inst.lastFailure}
+		if inst.cur != nil {
+			st.PID = inst.cur.pid
+		}
+		inst.mu.Unlock()
+		out[name] = st
+	}
+	return out
+}
+
 // Plugins returns the names of the plugin entries, sorted.
 func (m *Manager) Plugins() []string {
 	names := make([]string, 0, len(m.instances))
