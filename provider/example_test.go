@@ -1,0 +1,55 @@
+package provider_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/byokcred/byokcred/provider"
+)
+
+// A Secret never prints its value, whichever way it is printed.
+func ExampleSecret() {
+	s := provider.NewSecret("sk-live-0123456789abcdefghij")
+	fmt.Printf("%v %s %q %#v\n", s, s, s, s)
+	slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}})).Info("key", "value", s)
+	fmt.Println(strings.Split(s.Mask(), ",")[0]) // for humans: four characters, length, fingerprint
+	// Output:
+	// [REDACTED] [REDACTED] "[REDACTED]" provider.Secret{[REDACTED]}
+	// level=INFO msg=key value=[REDACTED]
+	// sk-l…(28 chars
+}
+
+type countingSource struct{ n int }
+
+func (s *countingSource) Token(context.Context) (*provider.Token, error) {
+	s.n++
+	return &provider.Token{Value: provider.NewSecret(fmt.Sprint("token-", s.n)), Kind: provider.KindBearer, Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// Wrap any source in a Cache: tokens are served from memory and refreshed
+// ahead of expiry, once, in the background.
+func ExampleNewCache() {
+	src := &countingSource{}
+	cache := provider.NewCache(src, provider.CacheOptions{Name: "example"})
+	defer cache.Close()
+	for i := 0; i < 3; i++ {
+		tok, _ := cache.Token(context.Background())
+		fmt.Println(tok.Value.Reveal())
+	}
+	st := cache.Stats()
+	fmt.Println("fetches:", st.Fetches, "served from memory:", st.Hits)
+	// Output:
+	// token-1
+	// token-1
+	// token-1
+	// fetches: 1 served from memory: 2
+}
