@@ -24,9 +24,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	for k, v := range idp.Env() {
-		t.Setenv(k, v)
-	}
+	idp.Setenv(t)
 	bin, err := plugintest.Build("exec")
 	if err != nil {
 		t.Fatal(err)

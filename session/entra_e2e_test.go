@@ -36,9 +36,7 @@ func newEntraFixture(t *testing.T, lifetime time.Duration) *entraFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.idp.Close() })
-	for k, v := range f.idp.Env() {
-		t.Setenv(k, v)
-	}
+	f.idp.Setenv(t)
 	f.model, err = fakemodel.Start(fakemodel.Options{Reply: "ok", Check: func(r *fakemodel.Request) int {
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if err := f.idp.Check(tok, r.Time); err != nil {

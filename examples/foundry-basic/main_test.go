@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,15 +21,8 @@ func TestFoundryBasic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	for k, v := range idp.Env() {
-		t.Setenv(k, v)
-	}
-	model, err := fakemodel.Start(fakemodel.Options{Reply: "4", Check: func(r *fakemodel.Request) int {
-		if idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	idp.Setenv(t)
+	model, err := fakemodel.Start(fakemodel.Options{Reply: "4", Check: idp.Authorize})
 	if err != nil {
 		t.Fatal(err)
 	}

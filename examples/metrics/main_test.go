@@ -17,9 +17,7 @@ func TestMetricsToStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	for k, v := range idp.Env() {
-		t.Setenv(k, v)
-	}
+	idp.Setenv(t)
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(cfg, []byte("providers:\n  foundry: {type: azure, base_url: https://x.openai.azure.com, model: m, auth: {type: entra, credential: managed_identity}}\n"), 0o600)
 	var out bytes.Buffer

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,15 +20,8 @@ func TestMixedProviders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	for k, v := range idp.Env() {
-		t.Setenv(k, v)
-	}
-	foundry, err := fakemodel.Start(fakemodel.Options{Reply: "1. inventory 2. rotate 3. revoke", Check: func(r *fakemodel.Request) int {
-		if idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	idp.Setenv(t)
+	foundry, err := fakemodel.Start(fakemodel.Options{Reply: "1. inventory 2. rotate 3. revoke", Check: idp.Authorize})
 	if err != nil {
 		t.Fatal(err)
 	}

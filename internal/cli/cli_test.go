@@ -231,9 +231,7 @@ func TestTokenShowsEntraClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	for k, v := range idp.Env() {
-		t.Setenv(k, v)
-	}
+	idp.Setenv(t)
 	cfg := writeFile(t, "byokcred.yaml", `providers:
   foundry:
     type: azure

@@ -51,8 +51,12 @@ type demo struct {
 	dir        string
 	model      *fakemodel.Server
 	idp        *fakeidentity.Server
-	env        map[string]string
-	rt         *copilotcli.Runtime
+	// clientID names the demo's user-assigned identity. A fresh one per
+	// run also keeps azidentity's process-wide token cache from answering
+	// with a token of an earlier run in the same process (tests).
+	clientID string
+	env      map[string]string
+	rt       *copilotcli.Runtime
 }
 
 // identityLifetime is how long the demo's Entra tokens live: short, so that
@@ -73,7 +77,8 @@ func (a *app) runDemo(ctx context.Context) (err error) {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d := &demo{out: a.env.Stdout, dir: dir, env: map[string]string{}, execPlugin: findPlugin(a.env.getenv("BYOKCRED_PLUGIN_DIR"), "exec")}
+	d := &demo{out: a.env.Stdout, dir: dir, env: map[string]string{}, execPlugin: findPlugin(a.env.getenv("BYOKCRED_PLUGIN_DIR"), "exec"),
+		clientID: "demo-" + randomHex(8)}
 	d.model, err = fakemodel.Start(fakemodel.Options{Reply: "Hello from the loopback model."})
 	if err != nil {
 		return err
@@ -256,7 +261,8 @@ func (d *demo) entraLeg(ctx context.Context) error {
     auth:
       type: entra
       credential: managed_identity
-`, model.URL))
+      client_id: %s
+`, model.URL, d.clientID))
 	if err != nil {
 		return err
 	}
@@ -339,7 +345,7 @@ func (d *demo) multiLeg(ctx context.Context) error {
   foundry:
     type: azure
     base_url: %s
-    auth: {type: entra, credential: managed_identity}
+    auth: {type: entra, credential: managed_identity, client_id: %s}
   anthropic:
     type: anthropic
     base_url: %s
@@ -353,7 +359,7 @@ models:
   - {id: gpt-4.1, provider: foundry, wire_model: my-gpt41-deployment}
   - {id: claude-sonnet, provider: anthropic}
 default_model: foundry/gpt-4.1
-`, eps[0].srv.URL, eps[1].srv.URL, eps[2].srv.URL, gatewayAuth))
+`, eps[0].srv.URL, d.clientID, eps[1].srv.URL, eps[2].srv.URL, gatewayAuth))
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/byokcred/byokcred/internal/fakemodel"
 )
 
 // Issued is one token the endpoint minted.
@@ -251,4 +253,22 @@ func AzArgs(dir string) []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
+}
+
+// Setenv points azidentity's managed identity credential at s for the rest
+// of a test (t.Setenv restores the variables afterwards).
+func (s *Server) Setenv(t interface{ Setenv(key, value string) }) {
+	for k, v := range s.Env() {
+		t.Setenv(k, v)
+	}
+}
+
+// Authorize is a fakemodel check that accepts only a bearer token minted by
+// s and valid when the request arrived, answering 401 otherwise: a model
+// endpoint protected by this identity provider.
+func (s *Server) Authorize(r *fakemodel.Request) int {
+	if s.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
+		return http.StatusUnauthorized
+	}
+	return 0
 }
