@@ -74,15 +74,15 @@ func TestSoak(t *testing.T) {
 			}
 			return p.shortLife
 		},
-		// Deterministic chaos: every fifth request fails (20 %), every
-		// tenth is slow (a latency spike).
+		// Deterministic chaos: one request in five fails (20 %), one in
+		// ten is slow (a latency spike), from the second request on.
 		Fault: func(n int) int {
 			switch phase.Load() {
 			case phaseChaos:
-				if n%10 == 3 {
+				if n%10 == 4 {
 					time.Sleep(p.spike)
 				}
-				if n%5 == 0 {
+				if n%5 == 2 {
 					return http.StatusInternalServerError
 				}
 			case phaseOutage:
