@@ -41,6 +41,7 @@ test: deps
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzExpand$$' -fuzztime 5s ./config
+	$(MAKE) bench-smoke
 
 ## soak: the long soak (minutes): 8 sessions, rotating tokens, identity faults and an outage
 soak: deps
@@ -55,9 +56,17 @@ lint:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: benchmarks (filled in by the benchmark work)
-bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: the benchmarks of issue 6, interleaved runs (BENCH_RUNS, default 5);
+## raw output in bench/out/raw.txt, the report in BENCHMARKS.md (< 10 min on 2 cores)
+bench: deps
+	GO=$(GO) ./bench/run.sh
+
+## bench-smoke: every benchmark once, tiny (-short: a 3-hour simulated day), so they never rot
+.PHONY: bench-smoke
+bench-smoke: deps
+	@mkdir -p bench/out
+	$(GO) test -short -run '^$$' -bench . -benchtime 1x ./bench/ > bench/out/smoke.txt || { cat bench/out/smoke.txt; exit 1; }
+	$(GO) run ./internal/benchreport -check < bench/out/smoke.txt
 
 ## schema: regenerate byokcred.schema.json from the Go config types
 schema:

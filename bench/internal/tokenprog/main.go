@@ -1,0 +1,43 @@
+// Command tokenprog is the plugin side of the plugin-fetch benchmark and of
+// the footprint benchmark: a byokcred credential plugin (plugins/sdk) that
+// mints tokens with the token logic of bench/internal/tokenexec (package
+// tokenlogic), served for as long as the host keeps the process running.
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/byokcred/byokcred/bench/internal/tokenlogic"
+	"github.com/byokcred/byokcred/plugins/sdk"
+	"github.com/byokcred/byokcred/plugins/shared"
+	"github.com/byokcred/byokcred/provider"
+)
+
+func main() { sdk.Serve(plugin{}) }
+
+type plugin struct{}
+
+func (plugin) Describe(context.Context) (shared.Info, error) {
+	return shared.Info{Name: "tokenprog", Version: sdk.BuildVersion()}, nil
+}
+
+func (plugin) Configure(_ context.Context, providerName string, config map[string]any) (provider.TokenSource, error) {
+	c := sdk.NewConfig(config)
+	subject := c.String("subject", providerName)
+	if err := c.Err(); err != nil {
+		return nil, fmt.Errorf("tokenprog: %w", err)
+	}
+	return source{subject: subject}, nil
+}
+
+type source struct{ subject string }
+
+func (s source) Token(ctx context.Context) (*provider.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	value, exp := tokenlogic.Mint(s.subject, time.Now())
+	return &provider.Token{Value: provider.NewSecret(value), Kind: provider.KindBearer, Expiry: exp}, nil
+}

@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	copilot "github.com/github/copilot-sdk/go"
+	"golang.org/x/oauth2"
+
+	"github.com/byokcred/byokcred/internal/fakeidentity"
+	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/session"
+)
+
+const benchScope = "https://cognitiveservices.azure.com/.default"
+
+// BenchmarkWarmToken is figure 1: the call the Copilot runtime makes before
+// every model request, with a warm cache, on all cores at once.
+//
+//   - byokcred-callback: session.Factory.Callback over an Entra provider
+//     (managed identity against the loopback fake identity endpoint), whose
+//     source is a provider.Cache.
+//   - azidentity-GetToken: the same azidentity ManagedIdentityCredential
+//     asked directly, answered from its own (MSAL) cache.
+//   - oauth2-ReuseTokenSource: x/oauth2's caching wrapper around a source
+//     that holds a one-hour token.
+func BenchmarkWarmToken(b *testing.B) {
+	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer idp.Close()
+	setEnv(b, idp.Env())
+
+	b.Run("byokcred-callback", func(b *testing.B) {
+		set := loadSet(b, fmt.Sprintf(`providers:
+  foundry:
+    type: azure
+    base_url: http://127.0.0.1:9
+    model: gpt-4.1
+    auth: {type: entra, credential: managed_identity, scope: %s}
+`, benchScope), registry.Options{})
+		cb := session.NewFactory(set, session.Options{}).Callback("foundry")
+		args := copilot.ProviderTokenArgs{ProviderName: "foundry"}
+		if tok, err := cb(args); err != nil || tok == "" { // warm the cache
+			b.Fatalf("warming: %q, %v", tok, err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if tok, err := cb(args); err != nil || tok == "" {
+					b.Errorf("callback: %q, %v", tok, err)
+					return
+				}
+			}
+		})
+	})
+
+	b.Run("azidentity-GetToken", func(b *testing.B) {
+		cred, err := azidentity.NewManagedIdentityCredential(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts := policy.TokenRequestOptions{Scopes: []string{benchScope}}
+		ctx := context.Background()
+		if _, err := cred.GetToken(ctx, opts); err != nil { // warm its cache
+			b.Fatal(err)
+		}
+		before := idp.Requests()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if tk, err := cred.GetToken(ctx, opts); err != nil || tk.Token == "" {
+					b.Errorf("GetToken: %v", err)
+					return
+				}
+			}
+		})
+		b.StopTimer()
+		if n := idp.Requests() - before; n != 0 {
+			b.Fatalf("azidentity went to the identity endpoint %d times: its cache was not warm", n)
+		}
+	})
+
+	b.Run("oauth2-ReuseTokenSource", func(b *testing.B) {
+		ts := oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(&oauth2.Token{
+			AccessToken: fakeidentity.MintJWT(map[string]any{"aud": benchScope}),
+			TokenType:   "Bearer",
+			Expiry:      time.Now().Add(time.Hour),
+		}))
+		if _, err := ts.Token(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if tok, err := ts.Token(); err != nil || tok.AccessToken == "" {
+					b.Errorf("Token: %v", err)
+					return
+				}
+			}
+		})
+	})
+}
