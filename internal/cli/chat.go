@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/copilotcli"
-	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
 
@@ -33,7 +32,9 @@ each --then "PROVIDER/MODEL PROMPT" then switches that one session to another
 model and sends another prompt, so one conversation moves between providers.
 
 -i reads prompts from standard input, one per line, and streams each reply
-as it arrives. Type /model PROVIDER/MODEL to switch model, /quit to leave.`,
+as it arrives. Type /model PROVIDER/MODEL to switch model, /quit to leave.
+In -i mode SIGHUP reloads the config file: a rotated key or a changed scope
+takes effect for the session's next request.`,
 		Example: `  byokcred chat -m openai "Hello"
   byokcred chat -m foundry/gpt-4.1 "Draft a plan" --then "anthropic/claude-sonnet Review the plan"
   byokcred chat -i -m foundry/gpt-4.1`,
@@ -45,11 +46,27 @@ as it arrives. Type /model PROVIDER/MODEL to switch model, /quit to leave.`,
 		},
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := a.load()
-			if err != nil {
-				return err
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			// An interactive session may run for hours: it follows the
+			// config file (SIGHUP reloads it) like a server would.
+			var providers session.Providers
+			if interactive {
+				live, err := a.loadLive(ctx)
+				if err != nil {
+					return err
+				}
+				defer live.Close()
+				providers = live
+			} else {
+				set, err := a.load()
+				if err != nil {
+					return err
+				}
+				defer set.Close()
+				providers = set
 			}
-			defer set.Close()
+			set := providers.Current()
 			type step struct{ model, prompt string }
 			var steps []step
 			if len(args) > 0 {
@@ -63,9 +80,7 @@ as it arrives. Type /model PROVIDER/MODEL to switch model, /quit to leave.`,
 				steps = append(steps, step{ref, strings.TrimSpace(prompt)})
 			}
 			multi := strings.Contains(model, "/") || len(then) > 0 || interactive || (model == "" && set.Config.DefaultModel != "")
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			c, err := a.openChat(ctx, set, model, multi, interactive)
+			c, err := a.openChat(ctx, providers, model, multi, interactive)
 			if err != nil {
 				return err
 			}
@@ -111,8 +126,9 @@ type chat struct {
 	multi   bool
 }
 
-func (a *app) openChat(ctx context.Context, set *registry.Set, model string, multi, stream bool) (*chat, error) {
-	factory := session.NewFactory(set, session.Options{})
+func (a *app) openChat(ctx context.Context, providers session.Providers, model string, multi, stream bool) (*chat, error) {
+	factory := session.NewFactory(providers, session.Options{})
+	set := providers.Current()
 	if multi && model != "" && !strings.Contains(model, "/") {
 		// A provider name in a multi-provider session: start on its model.
 		p, err := set.Provider(model)
@@ -151,7 +167,7 @@ func (a *app) openChat(ctx context.Context, set *registry.Set, model string, mul
 	}
 	rtOpts := copilotcli.Options{}
 	if set.Config.RefreshOnRejection {
-		rtOpts.RequestHandler = session.RequestHandler(set)
+		rtOpts.RequestHandler = session.RequestHandler(providers)
 	}
 	rt, err := copilotcli.Start(ctx, rtOpts)
 	if err != nil {

@@ -2,10 +2,16 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/fakemodel"
 )
@@ -93,5 +99,58 @@ func TestCompletion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInteractiveChatFollowsSIGHUP rotates the key in the config file in
+// the middle of an interactive conversation: after SIGHUP, the session's
+// next request carries the new key.
+func TestInteractiveChatFollowsSIGHUP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Copilot runtime")
+	}
+	model, err := fakemodel.Start(fakemodel.Options{Reply: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	conf := func(key string) string {
+		return "providers:\n  gw: {type: openai, base_url: " + model.URL + ", model: m, auth: {type: static, api_key: " + key + "}}\n"
+	}
+	cfg := writeFile(t, "byokcred.yaml", conf("key-before"))
+	stdin, feed := io.Pipe()
+	var out writeLog
+	done := make(chan int)
+	go func() {
+		done <- Run(context.Background(), []string{"-c", cfg, "chat", "-i", "-m", "gw"}, Env{Stdin: stdin, Stdout: &out, Stderr: io.Discard})
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	fmt.Fprintln(feed, "first")
+	waitFor("the first reply", func() bool { return len(model.Requests()) == 1 && strings.Count(out.String(), "ok") == 1 })
+	os.WriteFile(cfg, []byte(conf("key-after")), 0o600)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	time.Sleep(500 * time.Millisecond) // the reload runs on its own goroutine
+	fmt.Fprintln(feed, "second")
+	fmt.Fprintln(feed, "/quit")
+	feed.Close()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var keys []string
+	for _, r := range model.Requests() {
+		_, v := r.Credential()
+		keys = append(keys, v)
+	}
+	if diff := cmp.Diff([]string{"key-before", "key-after"}, keys); diff != "" {
+		t.Errorf("keys per request (-want +got):\n%s", diff)
 	}
 }

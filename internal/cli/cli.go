@@ -174,13 +174,33 @@ func (a *app) path() string {
 
 // load reads the config and builds its providers.
 func (a *app) load() (*registry.Set, error) {
-	set, err := registry.Load(a.path(), registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger})
+	set, err := registry.Load(a.path(), a.registryOptions())
+	return set, loadError(err)
+}
+
+// loadLive loads the config for a long-running command: SIGHUP reloads it
+// (an invalid new file is logged and the old config keeps serving).
+func (a *app) loadLive(ctx context.Context) (*registry.Live, error) {
+	live, err := registry.NewLive(a.path(), a.registryOptions())
 	if err != nil {
-		var el config.ErrorList
-		if errors.As(err, &el) {
-			return nil, err
-		}
-		return nil, usageError{err}
+		return nil, loadError(err)
 	}
-	return set, nil
+	live.ReloadOnSignal(ctx)
+	return live, nil
+}
+
+func (a *app) registryOptions() registry.Options {
+	return registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger}
+}
+
+// loadError keeps a config's problem list as it is (exit 2 either way).
+func loadError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var el config.ErrorList
+	if errors.As(err, &el) {
+		return err
+	}
+	return usageError{err}
 }
