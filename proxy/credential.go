@@ -1,0 +1,73 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/provider"
+)
+
+// ClientTokenHeader is the header a client may carry the client token in
+// when its other headers are taken.
+const ClientTokenHeader = "X-Byokcred-Token"
+
+// clientCredentialHeaders are removed from every request before it is
+// forwarded: whatever key the client was configured with is not the
+// provider's credential, and the client token must not leave the proxy.
+var clientCredentialHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", ClientTokenHeader}
+
+// CredentialHeader returns the header that carries a credential of kind to
+// a provider of type typ: `Authorization` (as a Bearer token) for every
+// bearer token and for openai-type API keys, `api-key` for azure API keys,
+// `x-api-key` for anthropic API keys. It is the same mapping the Copilot
+// runtime applies to the SDK's provider config.
+func CredentialHeader(typ string, kind provider.Kind) string {
+	if kind == provider.KindAPIKey {
+		switch typ {
+		case config.TypeAzure:
+			return "Api-Key"
+		case config.TypeAnthropic:
+			return "X-Api-Key"
+		}
+	}
+	return "Authorization"
+}
+
+// setCredential puts tok into h in the header the provider type expects.
+// This is the one place the proxy reveals a credential: on its way out to
+// the provider.
+func setCredential(h http.Header, typ string, tok *provider.Token) {
+	switch name := CredentialHeader(typ, tok.Kind); name {
+	case "Authorization":
+		h.Set(name, "Bearer "+tok.Value.Reveal())
+	default:
+		h.Set(name, tok.Value.Reveal())
+	}
+}
+
+// authorized reports whether r carries the client token, or none is
+// required. Every candidate header is compared, by digest and in constant
+// time, so neither timing nor length tells a prober how close a guess was.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.opts.ClientToken.IsZero() {
+		return true
+	}
+	bearer := r.Header.Get("Authorization")
+	if len(bearer) > 7 && strings.EqualFold(bearer[:7], "bearer ") {
+		bearer = bearer[7:]
+	} else {
+		bearer = ""
+	}
+	ok := 0
+	for _, c := range []string{r.Header.Get(ClientTokenHeader), bearer, r.Header.Get("Api-Key"), r.Header.Get("X-Api-Key")} {
+		if c == "" {
+			continue
+		}
+		sum := sha256.Sum256([]byte(c))
+		ok |= subtle.ConstantTimeCompare(sum[:], s.clientSum[:])
+	}
+	return ok == 1
+}

@@ -1,0 +1,282 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/session"
+)
+
+// DefaultMaxReplayBody bounds the request body kept in memory so that a
+// request rejected with 401 can be sent again with a fresh token. Model
+// requests are JSON of a few megabytes at most; a larger body is streamed
+// through, and its 401 reaches the client.
+const DefaultMaxReplayBody = 10 << 20
+
+// DefaultDrainTimeout bounds how long Serve waits for in-flight requests
+// (model responses stream for a while) once its context is done.
+const DefaultDrainTimeout = 30 * time.Second
+
+// Providers is what the proxy reads providers from on every request: a
+// *registry.Live (reloadable) or a *registry.Set (fixed).
+type Providers interface {
+	Current() *registry.Set
+}
+
+// Options configure a Server.
+type Options struct {
+	// Providers is required.
+	Providers Providers
+	// Default names the provider that also serves paths without a provider
+	// prefix, for clients that cannot add one. Empty: every path must start
+	// with /PROVIDER.
+	Default string
+	// ClientToken, when set, must accompany every request: as
+	// `X-Byokcred-Token`, `Authorization: Bearer`, `api-key` or `x-api-key`
+	// (so that any client's own key setting can carry it). It is compared
+	// in constant time and never forwarded.
+	ClientToken provider.Secret
+	// AllowRemote permits a listen address that is not loopback and
+	// requests whose Host is not a loopback name. It requires ClientToken:
+	// anyone who can reach the port would otherwise spend the providers'
+	// credentials.
+	AllowRemote bool
+	// Logger receives request logs: headers with credential values
+	// redacted, never bodies. Default: discard.
+	Logger *slog.Logger
+	// Transport sends requests upstream. Default: a clone of
+	// http.DefaultTransport (which honours HTTPS_PROXY) without transparent
+	// compression, so bytes pass through as the upstream sent them.
+	Transport http.RoundTripper
+	// TokenTimeout overrides the config's token_timeout as the bound on each
+	// credential fetch.
+	TokenTimeout time.Duration
+	// MaxReplayBody overrides DefaultMaxReplayBody.
+	MaxReplayBody int64
+	// DrainTimeout overrides DefaultDrainTimeout.
+	DrainTimeout time.Duration
+}
+
+// Server is the proxy. It is an http.Handler; Listen and Serve run it with
+// the address checks and graceful shutdown the command line uses. It is
+// safe for concurrent use.
+type Server struct {
+	opts    Options
+	factory *session.Factory
+	rp      *httputil.ReverseProxy
+	next    http.RoundTripper
+	log     *slog.Logger
+	// clientSum is the SHA-256 of the client token: comparing digests keeps
+	// the comparison constant-time even for candidates of another length.
+	clientSum [sha256.Size]byte
+	// refused maps a provider name to when its upstream last refused a
+	// freshly issued token (see refusedHold).
+	refused sync.Map
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New checks opts and returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Providers == nil {
+		return nil, errors.New("proxy: Options.Providers is required")
+	}
+	if opts.AllowRemote && opts.ClientToken.IsZero() {
+		return nil, errors.New("proxy: a remote listener needs a client token: anyone who can reach it would otherwise use the providers' credentials")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Default != "" {
+		set := opts.Providers.Current()
+		if _, err := set.Provider(opts.Default); err != nil {
+			return nil, fmt.Errorf("proxy: default provider %q is not configured (configured: %s)", opts.Default, strings.Join(set.Names(), ", "))
+		}
+		for _, name := range shadowed(set, opts.Default) {
+			opts.Logger.Warn("provider cannot be reached by its prefix: its name is a path the default provider's clients send, so those requests go to the default provider",
+				"provider", name, "path", "/"+name+"/", "default", opts.Default)
+		}
+	}
+	if opts.MaxReplayBody <= 0 {
+		opts.MaxReplayBody = DefaultMaxReplayBody
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = DefaultDrainTimeout
+	}
+	if opts.Transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.DisableCompression = true
+		// Many concurrent model streams go to the same few hosts; the
+		// default of 2 idle connections per host would redial constantly.
+		t.MaxIdleConnsPerHost = 64
+		opts.Transport = t
+	}
+	s := &Server{
+		opts:    opts,
+		factory: session.NewFactory(opts.Providers, session.Options{TokenTimeout: opts.TokenTimeout}),
+		next:    opts.Transport,
+		log:     opts.Logger,
+	}
+	if !opts.ClientToken.IsZero() {
+		s.clientSum = sha256.Sum256([]byte(opts.ClientToken.Reveal()))
+	}
+	s.rp = &httputil.ReverseProxy{
+		Rewrite:        s.rewrite,
+		Transport:      roundTripFunc(s.roundTrip),
+		FlushInterval:  -1, // server-sent events: every write reaches the client at once
+		ModifyResponse: s.modifyResponse,
+		ErrorHandler:   s.upstreamError,
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		// Without a pool ReverseProxy allocates 32 KiB per response: two
+		// thirds of the proxy's allocation on small model answers.
+		BufferPool: bufferPool{},
+	}
+	return s, nil
+}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// bufferPool implements httputil.BufferPool over sync.Pool.
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// exchange is one proxied request's state, carried in its context from the
+// handler to the rewrite and transport hooks.
+type exchange struct {
+	p   *registry.Provider
+	url *url.URL // the upstream URL, without the client's query
+	tok *provider.Token
+	// body is the buffered request body; replay says whether the request
+	// can be sent again (its body is buffered, or it has none).
+	body    []byte
+	replay  bool
+	retried bool
+	status  int
+}
+
+type exchangeKey struct{}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	x := &exchange{}
+	method, path := r.Method, r.URL.EscapedPath()
+	defer func() {
+		// ReverseProxy aborts a broken stream by panicking with
+		// http.ErrAbortHandler; log it, then let net/http see the panic.
+		v := recover()
+		s.logDone(method, path, x, rec, start, v)
+		if v != nil {
+			panic(v)
+		}
+	}()
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("proxy request", "method", r.Method, "path", r.URL.EscapedPath(), "query", redactQuery(r.URL.RawQuery),
+			"remote", r.RemoteAddr, "headers", headerLog{h: r.Header})
+	}
+	if msg := s.checkOrigin(r); msg != "" {
+		writeError(rec, http.StatusForbidden, msg)
+		return
+	}
+	if !s.authorized(r) {
+		rec.Header().Set("WWW-Authenticate", `Bearer realm="byokcred proxy"`)
+		writeError(rec, http.StatusUnauthorized, "proxy: missing or wrong client token (send it as X-Byokcred-Token or Authorization: Bearer)")
+		return
+	}
+	set := s.opts.Providers.Current()
+	p, rest, status, err := s.route(set, r)
+	if err != nil {
+		writeError(rec, status, err.Error())
+		return
+	}
+	x.p = p
+	x.url, err = targetURL(p.BaseURL, rest)
+	if err != nil {
+		writeError(rec, http.StatusBadGateway, fmt.Sprintf("proxy: provider %s: %v", p.Name, err))
+		return
+	}
+	if err := s.buffer(r, x); err != nil {
+		writeError(rec, http.StatusBadRequest, fmt.Sprintf("proxy: reading the request body: %v", err))
+		return
+	}
+	x.tok, err = s.token(r.Context(), p)
+	if err != nil {
+		s.log.Warn("no credential for a request", "provider", p.Name, "err", err)
+		writeError(rec, http.StatusServiceUnavailable, "proxy: "+err.Error())
+		return
+	}
+	s.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+}
+
+// token returns a currently valid credential for p, bounded by the token
+// timeout. A fresh cached token is served without a timer or allocation:
+// this is on every request's path.
+func (s *Server) token(ctx context.Context, p *registry.Provider) (*provider.Token, error) {
+	if p.Cache != nil {
+		if tok, ok := p.Cache.Fresh(); ok {
+			return tok, nil
+		}
+	}
+	return s.factory.Token(ctx, p)
+}
+
+func (s *Server) logDone(method, path string, x *exchange, rec *recorder, start time.Time, panicked any) {
+	status := x.status
+	if status == 0 {
+		status = rec.status
+	}
+	attrs := []any{"method", method, "path", path, "status", status, "duration", time.Since(start).Round(time.Microsecond)}
+	if x.p != nil {
+		attrs = append(attrs, "provider", x.p.Name)
+	}
+	if x.retried {
+		attrs = append(attrs, "retried", true)
+	}
+	if panicked != nil {
+		s.log.Warn("proxied response aborted mid-stream", attrs...)
+		return
+	}
+	s.log.Info("proxied", attrs...)
+}
+
+// recorder remembers the status for the access log. Unwrap lets
+// http.ResponseController (which ReverseProxy uses to flush and hijack)
+// reach the real writer.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,87 @@
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/byokcred/byokcred/provider"
+)
+
+// sensitiveWords mark header and query parameter names whose values are
+// never logged. Matching by word rather than by a fixed list also covers
+// gateway-specific names (X-Gateway-Key, X-Session-Token, sig=…).
+var sensitiveWords = []string{"auth", "key", "token", "secret", "password", "cookie", "session", "signature", "sig", "credential"}
+
+// sensitive reports whether a header or parameter named name may carry a
+// secret.
+func sensitive(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range sensitiveWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// headerLog renders headers for slog with secret values replaced by
+// provider.Redacted: every sensitive-looking name, and every header the
+// provider's config adds (their values come from ${VAR}s, which may be
+// secrets under any name).
+type headerLog struct {
+	h     http.Header
+	extra map[string]string
+}
+
+// LogValue implements slog.LogValuer.
+func (l headerLog) LogValue() slog.Value {
+	configured := make(map[string]bool, len(l.extra))
+	for k := range l.extra {
+		configured[http.CanonicalHeaderKey(k)] = true
+	}
+	keys := make([]string, 0, len(l.h))
+	for k := range l.h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	attrs := make([]slog.Attr, 0, len(keys))
+	for _, k := range keys {
+		v := strings.Join(l.h[k], ", ")
+		if sensitive(k) || configured[http.CanonicalHeaderKey(k)] {
+			v = provider.Redacted
+		}
+		attrs = append(attrs, slog.String(strings.ToLower(k), v))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// redactQuery returns a raw query with the values of sensitive-looking
+// parameters replaced, keeping everything else (api-version is worth
+// seeing) as sent.
+func redactQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	parts := strings.Split(raw, "&")
+	for i, kv := range parts {
+		k, _, hasValue := strings.Cut(kv, "=")
+		if name, err := url.QueryUnescape(k); hasValue && (err != nil || sensitive(name)) {
+			parts[i] = k + "=" + provider.Redacted
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// redactURL renders u for logs with its query redacted.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.RawQuery = ""
+	s := c.String()
+	if q := redactQuery(u.RawQuery); q != "" {
+		s += "?" + q
+	}
+	return s
+}
