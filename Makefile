@@ -66,6 +66,7 @@ bench: deps
 bench-smoke: deps
 	@mkdir -p bench/out
 	$(GO) test -short -run '^$$' -bench . -benchtime 1x ./bench/ > bench/out/smoke.txt || { cat bench/out/smoke.txt; exit 1; }
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./proxy/ >> bench/out/smoke.txt || { cat bench/out/smoke.txt; exit 1; }
 	$(GO) run ./internal/benchreport -check < bench/out/smoke.txt
 
 ## schema: regenerate byokcred.schema.json from the Go config types

@@ -22,6 +22,7 @@ start=$(date +%s)
 
 echo "== building the benchmark binary and helpers"
 "$GO" test -c -o "$OUT/bench.test" ./bench
+"$GO" test -c -o "$OUT/proxy.test" ./proxy
 "$GO" build -o "$OUT/bin/" ./bench/internal/...
 export BYOKCRED_BENCH_BIN=$PWD/$OUT/bin
 
@@ -42,6 +43,7 @@ for i in $(seq "$RUNS"); do
 	bench -test.bench '^Benchmark(WarmToken|Herd|PluginFetch)$' -test.benchtime 1s
 	bench -test.bench '^BenchmarkScale$' -test.benchtime 2s
 	bench -test.bench '^Benchmark(RefreshStalls|Footprint)$' -test.benchtime 1x
+	(cd proxy && ../$OUT/proxy.test -test.run '^$' -test.benchmem -test.bench '^Benchmark(Direct|ViaProxy|BareReverseProxy)$' -test.benchtime 1s) | tee -a "$RAW"
 done
 echo "== end to end ($RUNS runs)"
 bench -test.bench '^BenchmarkEndToEnd$' -test.benchtime 25x -test.count "$RUNS"

@@ -32,6 +32,13 @@ const (
 	scale10k    = scalePrefix + "10000"
 
 	footprint = "BenchmarkFootprint"
+
+	// proxy/bench_test.go
+	proxySerial    = "BenchmarkViaProxy/serial"
+	directSerial   = "BenchmarkDirect/serial"
+	proxyParallel  = "BenchmarkViaProxy/parallel"
+	directParallel = "BenchmarkDirect/parallel"
+	bareSerial     = "BenchmarkBareReverseProxy/serial"
 )
 
 // byokcredReport is BENCHMARKS.md.
@@ -197,6 +204,25 @@ Every figure is compared with a baseline measured in the same run, because the m
 				return fmt.Sprintf("After the first session: %s.", formatNumber(Median(d.Values(footprint, "plugin-procs-first-session"))))
 			},
 			NotMeasured: "The plugin host (plugins/host) was not available to the benchmark in this run.",
+		},
+		{
+			Figure: "8. Proxy: latency per request",
+			Ours:   Ref{proxySerial, "ns/op"}, OursLabel: "through byokcred proxy",
+			Base: Ref{directSerial, "ns/op"}, BaseLabel: "direct to the upstream",
+			Ratio:  OursOverBase,
+			Target: Target{Text: "context (no target): the cost of one extra loopback HTTP hop"},
+			How:    "One chat-completions round trip, one request at a time, to a loopback upstream that checks the credential: sent directly with the key, or through proxy.Server (routing, credential from the provider's source, header rewrite, body kept for a 401 retry); client, proxy and upstream in one process.",
+			HowData: func(d *Data) string {
+				return fmt.Sprintf("A bare httputil.ReverseProxy with a fixed header, for reference: %s/op.", FormatDuration(Median(d.Values(bareSerial, "ns/op"))))
+			},
+		},
+		{
+			Figure: "8. Proxy: throughput",
+			Ours:   Ref{proxyParallel, "req/s"}, OursLabel: "through byokcred proxy",
+			Base: Ref{directParallel, "req/s"}, BaseLabel: "direct to the upstream",
+			Ratio:  OursOverBase,
+			Target: Target{Text: "context (no target)"},
+			How:    "The same round trip from GOMAXPROCS concurrent clients (b.RunParallel); requests per second.",
 		},
 	},
 	Method: methodText,
