@@ -115,8 +115,10 @@ type Cache struct {
 	opts CacheOptions
 
 	cur atomic.Pointer[entry]
+	// hits is counted on every warm call, from every core at once.
+	hits stripedCounter
 
-	hits, waits, fetches, failures atomic.Int64
+	waits, fetches, failures atomic.Int64
 
 	mu          sync.Mutex
 	inflight    *flight
@@ -180,7 +182,7 @@ func (c *Cache) Fresh() (*Token, bool) {
 	}
 	now := c.opts.Now()
 	if now.Before(e.refreshAt) {
-		c.hits.Add(1)
+		c.hits.Add()
 		return e.tok, true
 	}
 	return nil, false
@@ -192,14 +194,14 @@ func (c *Cache) Token(ctx context.Context) (*Token, error) {
 	if e != nil {
 		now := c.opts.Now()
 		if now.Before(e.refreshAt) {
-			c.hits.Add(1)
+			c.hits.Add()
 			return e.tok, nil
 		}
 		if now.Before(e.staleAt) {
 			// Due for refresh but still valid: refresh in the background
 			// and serve what we have.
 			c.refreshInBackground(now)
-			c.hits.Add(1)
+			c.hits.Add()
 			return e.tok, nil
 		}
 	}

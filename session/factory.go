@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	copilot "github.com/github/copilot-sdk/go"
@@ -283,18 +284,33 @@ func (f *Factory) Token(ctx context.Context, p *registry.Provider) (*provider.To
 // the current config at each call (so a reload reaches live sessions), and
 // each call is bounded by the token timeout.
 func (f *Factory) Callback(name string) copilot.BearerTokenProvider {
+	// The provider is resolved once per config generation, not per call:
+	// the runtime calls this before every model request, and a map lookup
+	// is a fair share of a warm call's cost.
+	type resolved struct {
+		set *registry.Set
+		p   *registry.Provider
+	}
+	var last atomic.Pointer[resolved]
 	return func(args copilot.ProviderTokenArgs) (string, error) {
 		// Never hand one provider's credential to another's request: the
 		// SDK routes by name, and a mismatch means a wiring bug.
 		if args.ProviderName != "" && args.ProviderName != "default" && args.ProviderName != name {
 			return "", fmt.Errorf("session: token requested for provider %q from the callback of %q", args.ProviderName, name)
 		}
-		p, err := f.src.Current().Provider(name)
-		if err != nil {
-			return "", err
+		set := f.src.Current()
+		r := last.Load()
+		if r == nil || r.set != set {
+			p, err := set.Provider(name)
+			if err != nil {
+				return "", err
+			}
+			r = &resolved{set: set, p: p}
+			last.Store(r)
 		}
+		p := r.p
 		// Fast path: a fresh cached token, with no context, timer or
-		// allocation. The runtime calls this before every model request.
+		// allocation.
 		if p.Cache != nil {
 			if tok, ok := p.Cache.Fresh(); ok {
 				return tok.Value.Reveal(), nil

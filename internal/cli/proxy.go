@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
@@ -78,13 +78,11 @@ own API-key setting can carry it).`,
 			if allowRemote && clientToken.IsZero() {
 				return usagef("--allow-remote needs --client-token-env: without a client token anyone who reaches the port uses the providers' credentials")
 			}
-			live, err := registry.NewLive(a.path(), registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger})
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()               // stops the SIGHUP watcher too
+			live, err := a.loadLive(ctx) // SIGHUP reloads
 			if err != nil {
-				var el config.ErrorList
-				if errors.As(err, &el) {
-					return err
-				}
-				return usageError{err}
+				return err
 			}
 			defer live.Close()
 			srv, err := proxy.New(proxy.Options{
@@ -102,8 +100,6 @@ own API-key setting can carry it).`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			live.ReloadOnSignal(ctx)
 			a.printRoutes("http://"+ln.Addr().String(), live.Current(), def)
 			if readyFile != "" {
 				if err := writeReadyFile(readyFile, "http://"+ln.Addr().String()); err != nil {
