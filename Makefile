@@ -20,6 +20,9 @@ deps: $(COPILOT_STAMP)
 $(COPILOT_STAMP):
 	@mkdir -p $(COPILOT_DIR)
 	npm install --prefix $(COPILOT_DIR) --no-audit --no-fund --no-save --loglevel=error @github/copilot@$(COPILOT_CLI_VERSION)
+	@# The first start unpacks ~200 MB into the user cache; do it once here,
+	@# not in several test packages starting the runtime at the same time.
+	env -u GH_TOKEN -u GITHUB_TOKEN -u COPILOT_GITHUB_TOKEN $(COPILOT_DIR)/node_modules/.bin/copilot --version
 	@touch $@
 
 ## build: bin/byokcred and the shipped plugins in bin/plugins/
