@@ -36,10 +36,10 @@ func CredentialHeader(typ string, kind provider.Kind) string {
 	return "Authorization"
 }
 
-// setCredential puts tok into h in the header the provider type expects.
-// This is the one place the proxy reveals a credential: on its way out to
-// the provider.
-func setCredential(h http.Header, typ string, tok *provider.Token) {
+// SetCredential puts tok into h in the header the provider type expects.
+// This is the one place the proxy (and `byokcred doctor --probe`) reveals a
+// credential: on its way out to the provider.
+func SetCredential(h http.Header, typ string, tok *provider.Token) {
 	switch name := CredentialHeader(typ, tok.Kind); name {
 	case "Authorization":
 		h.Set(name, "Bearer "+tok.Value.Reveal())

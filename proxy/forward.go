@@ -64,7 +64,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	for k, v := range x.p.Headers {
 		h.Set(k, v)
 	}
-	setCredential(h, x.p.Type, x.tok)
+	SetCredential(h, x.p.Type, x.tok)
 	if body := x.body; body != nil {
 		// Lets the transport resend on a stale keep-alive connection too.
 		pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
@@ -131,7 +131,7 @@ func (s *Server) retry(req *http.Request, resp *http.Response, x *exchange) (*ht
 	if x.body != nil {
 		again.Body = io.NopCloser(bytes.NewReader(x.body))
 	}
-	setCredential(again.Header, p.Type, fresh)
+	SetCredential(again.Header, p.Type, fresh)
 	x.tok, x.retried = fresh, true
 	resp, err = s.next.RoundTrip(again)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -217,15 +218,7 @@ func probeEndpoint(ctx context.Context, r *doctorReport, p *registry.Provider, t
 	for k, v := range p.Headers {
 		req.Header.Set(k, v)
 	}
-	v := tok.Value.Reveal()
-	switch {
-	case tok.Kind == provider.KindAPIKey && p.Type == config.TypeAzure:
-		req.Header.Set("api-key", v)
-	case tok.Kind == provider.KindAPIKey && p.Type == config.TypeAnthropic:
-		req.Header.Set("x-api-key", v)
-	default:
-		req.Header.Set("Authorization", "Bearer "+v)
-	}
+	proxy.SetCredential(req.Header, p.Type, tok)
 	if p.Type == config.TypeAnthropic {
 		req.Header.Set("anthropic-version", "2023-06-01")
 	}
