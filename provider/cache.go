@@ -169,9 +169,6 @@ func NewCache(src TokenSource, opts CacheOptions) *Cache {
 	return &Cache{src: src, opts: opts, ctx: ctx, cancel: cancel}
 }
 
-// Source returns the wrapped source.
-func (c *Cache) Source() TokenSource { return c.src }
-
 // Fresh returns the cached token if it may be served now, without blocking
 // and without starting a fetch. It is the allocation-free fast path for
 // callers that have no context at hand.
