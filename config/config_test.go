@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
 )
 
 func lookupFrom(m map[string]string) func(string) (string, bool) {
@@ -263,4 +264,75 @@ default_model: gpt-4.1
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
+}
+
+// Problems name the variable a value came from, never the value: a
+// variable may hold a secret, and error text reaches terminals and CI logs.
+func TestErrorsShowVariablesNotValues(t *testing.T) {
+	env := map[string]string{
+		"HOST":  "api.example.com-CANARY",
+		"SHORT": "ws",
+		"TYPE":  "CANARY-TYPE",
+	}
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{
+			name: "base url without a scheme",
+			yaml: "providers:\n  p: {type: openai, base_url: \"${HOST}/v1\", model: m, auth: {type: static, api_key: k}}\n",
+			want: []string{`s.yaml:2:31: providers.p.base_url: URL "${HOST}/v1" has no host; write it as https://host/path`},
+		},
+		{
+			name: "short value at its own key",
+			yaml: "providers:\n  p: {type: openai, base_url: \"${SHORT}://x\", model: m, auth: {type: static, api_key: k}}\n",
+			want: []string{`s.yaml:2:31: providers.p.base_url: unsupported URL scheme "${SHORT}"; use https`},
+		},
+		{
+			name: "expanded provider type",
+			yaml: "providers:\n  p: {type: \"${TYPE}\", base_url: https://x, model: m, auth: {type: static, api_key: k}}\n",
+			want: []string{`s.yaml:2:13: providers.p.type: unknown provider type "${TYPE}" (one of: anthropic, azure, openai)`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("s.yaml", []byte(tc.yaml), lookupFrom(env))
+			if err == nil {
+				err = cfg.Doc.Err()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if diff := cmp.Diff(tc.want, strings.Split(err.Error(), "\n")); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// An auth type may quote, at one key, a value expanded into another (the
+// registry reports provisioning errors at the auth block): long values are
+// replaced wherever they appear, short ones only at their own key.
+func TestDocScrubsValuesAtOtherKeys(t *testing.T) {
+	d := NewDoc("s.yaml", lookupFrom(map[string]string{"TENANT": "tenant-CANARY", "N": "42"}))
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte("auth: {tenant: '${TENANT}', n: '${N}'}\n"), &root); err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Auth struct {
+			Tenant string `yaml:"tenant" byok:"expand"`
+			N      string `yaml:"n" byok:"expand"`
+		} `yaml:"auth"`
+	}
+	d.Decode(&root, "", &v)
+	d.Errorf("auth", "cannot reach tenant %s with %s retries", v.Auth.Tenant, v.Auth.N)
+	d.Errorf("auth.n", "n=%s", v.Auth.N)
+	want := []string{
+		"s.yaml:1:1: auth: cannot reach tenant ${TENANT} with 42 retries",
+		"s.yaml:1:32: auth.n: n=${N}",
+	}
+	if diff := cmp.Diff(want, strings.Split(d.Err().Error(), "\n")); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
 }

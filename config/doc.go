@@ -33,22 +33,66 @@ type Doc struct {
 	errs   ErrorList
 	failed map[string]bool
 	visits int
+
+	// substituted maps each value a variable contributed to the document to
+	// the variable's name, and pathValues lists the values expanded into
+	// each key, so that problems are reported with ${NAME} where the value
+	// would be: an environment variable may hold a secret, and error text
+	// ends up in terminals, logs and CI output.
+	substituted map[string]string
+	pathValues  map[string][]string
 }
+
+// minScrubbed is the shortest variable value removed from problems at keys
+// other than its own: shorter values cannot be secrets worth hiding, and
+// replacing them everywhere would garble messages ("1", "true").
+const minScrubbed = 6
 
 // NewDoc returns a Doc for file that resolves variables with lookup.
 func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
-	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{}}
+	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{},
+		substituted: map[string]string{}, pathValues: map[string][]string{}}
 }
 
 // Errorf records a problem at path's position (or its nearest ancestor's).
+// A value that came from an environment variable is shown as ${NAME}.
 func (d *Doc) Errorf(path, format string, args ...any) {
 	d.failed[path] = true
-	d.errs = append(d.errs, &Error{File: d.File, Pos: d.Pos(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &Error{File: d.File, Pos: d.Pos(path), Path: path, Msg: d.scrub(path, fmt.Sprintf(format, args...))})
 }
 
 func (d *Doc) errorAt(n *yaml.Node, path, format string, args ...any) {
 	d.failed[path] = true
-	d.errs = append(d.errs, &Error{File: d.File, Pos: Pos{n.Line, n.Column}, Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &Error{File: d.File, Pos: Pos{n.Line, n.Column}, Path: path, Msg: d.scrub(path, fmt.Sprintf(format, args...))})
+}
+
+// scrub replaces the values variables contributed with ${NAME}: every value
+// expanded into path itself, and long values from anywhere else. Longer
+// values go first so that one value containing another is replaced whole.
+func (d *Doc) scrub(path, msg string) string {
+	if len(d.substituted) == 0 {
+		return msg
+	}
+	own := map[string]bool{}
+	for _, v := range d.pathValues[path] {
+		own[v] = true
+	}
+	values := make([]string, 0, len(d.substituted))
+	for v := range d.substituted {
+		if len(v) >= minScrubbed || own[v] {
+			values = append(values, v)
+		}
+	}
+	sort.Slice(values, func(i, j int) bool {
+		if len(values[i]) != len(values[j]) {
+			return len(values[i]) > len(values[j])
+		}
+		return values[i] < values[j]
+	})
+	for _, v := range values {
+		msg = strings.ReplaceAll(msg, v, "${"+d.substituted[v]+"}")
+	}
+	return msg
 }
 
 // Pos returns the position of path, or of its nearest ancestor that has one.
@@ -278,7 +322,14 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 	if !expand {
 		return n.Value, true
 	}
-	s, err := Expand(n.Value, d.lookup)
+	s, err := Expand(n.Value, func(name string) (string, bool) {
+		v, ok := d.lookup(name)
+		if ok && v != "" {
+			d.substituted[v] = name
+			d.pathValues[path] = append(d.pathValues[path], v)
+		}
+		return v, ok
+	})
 	if err != nil {
 		d.errorAt(n, path, "%v", err)
 		return "", false
