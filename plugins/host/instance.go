@@ -338,14 +338,26 @@ func (i *instance) call(ctx context.Context, p *process, op string, fn func(cont
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil {
+	code := status.Code(err)
+	// gRPC sends the remaining time to the plugin, whose deadline can pass
+	// a moment before ours does: a DeadlineExceeded from the plugin is
+	// whichever deadline was the earlier one.
+	callerBound := false
+	if d, ok := ctx.Deadline(); ok {
+		cd, _ := cctx.Deadline()
+		callerBound = !d.After(cd)
+	}
+	if ctx.Err() != nil || code == codes.DeadlineExceeded && callerBound {
 		// The caller gave up. The plugin may just be slow, and it serves
 		// other providers too, so it is left alone.
-		return fmt.Errorf("%s: %w", op, ctx.Err())
+		cause := ctx.Err()
+		if cause == nil {
+			cause = context.DeadlineExceeded
+		}
+		return fmt.Errorf("%s: %w", op, cause)
 	}
-	code := status.Code(err)
 	switch {
-	case cctx.Err() != nil:
+	case cctx.Err() != nil, code == codes.DeadlineExceeded:
 		reason := fmt.Sprintf("%s did not return within %s", op, i.cfg.CallTimeout)
 		i.discard(p, reason)
 		return fmt.Errorf("%w: %s; the process was killed and is restarted on the next call", ErrCallTimeout, reason)

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/byokcred/byokcred/plugins/shared"
 )
@@ -265,5 +269,55 @@ func TestCrashLoop(t *testing.T) {
 	// One start and two restarts, then the limit holds.
 	if diff := cmp.Diff([]string{"crashed", "crashed", "crashed", "limit", "limit"}, got); diff != "" {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+}
+
+// TestCallClassification covers outcomes a real plugin produces only by
+// timing: gRPC hands the plugin the caller's remaining time, so the plugin's
+// DeadlineExceeded can arrive before the caller's own context has noticed
+// its deadline. That is the caller giving up, not a hung plugin.
+func TestCallClassification(t *testing.T) {
+	i := &instance{name: "p", cfg: PluginConfig{CallTimeout: 10 * time.Second}, log: slog.New(slog.DiscardHandler), relay: newRelay(slog.New(slog.DiscardHandler))}
+	p := &process{client: &plugin.Client{}} // never started: Exited is false
+	tests := []struct {
+		name           string
+		callerDeadline bool // one earlier than CallTimeout's
+		rpcErr         error
+		wantIs         error
+		wantMsg        string
+	}{
+		{
+			name:           "plugin saw the caller's deadline first",
+			callerDeadline: true,
+			rpcErr:         status.Error(codes.DeadlineExceeded, "context deadline exceeded"),
+			wantIs:         context.DeadlineExceeded,
+			wantMsg:        "get token: context deadline exceeded",
+		},
+		{
+			name:    "plugin's own error",
+			rpcErr:  status.Error(codes.Unknown, "vault said no"),
+			wantIs:  ErrPlugin,
+			wantMsg: "plugin reported an error: get token: vault said no",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tc.callerDeadline {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, time.Now().Add(5*time.Second))
+				defer cancel()
+			}
+			err := i.call(ctx, p, "get token", func(context.Context) error { return tc.rpcErr })
+			if !errors.Is(err, tc.wantIs) {
+				t.Errorf("error %v does not wrap %v", err, tc.wantIs)
+			}
+			if err == nil || err.Error() != tc.wantMsg {
+				t.Errorf("error = %v, want %q", err, tc.wantMsg)
+			}
+			if i.cur != nil || i.lastFailure != "" {
+				t.Errorf("the process was discarded (%q); want it left running", i.lastFailure)
+			}
+		})
 	}
 }
