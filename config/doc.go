@@ -57,13 +57,16 @@ func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
 // Errorf records a problem at path's position (or its nearest ancestor's).
 // A value that came from an environment variable is shown as ${NAME}.
 func (d *Doc) Errorf(path, format string, args ...any) {
-	d.failed[path] = true
-	d.errs = append(d.errs, &Error{File: d.File, Pos: d.Pos(path), Path: path, Msg: d.scrub(path, fmt.Sprintf(format, args...))})
+	d.add(d.Pos(path), path, fmt.Sprintf(format, args...))
 }
 
 func (d *Doc) errorAt(n *yaml.Node, path, format string, args ...any) {
+	d.add(Pos{n.Line, n.Column}, path, fmt.Sprintf(format, args...))
+}
+
+func (d *Doc) add(pos Pos, path, msg string) {
 	d.failed[path] = true
-	d.errs = append(d.errs, &Error{File: d.File, Pos: Pos{n.Line, n.Column}, Path: path, Msg: d.scrub(path, fmt.Sprintf(format, args...))})
+	d.errs = append(d.errs, &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, msg)})
 }
 
 // scrub replaces the values variables contributed with ${NAME}: every value
