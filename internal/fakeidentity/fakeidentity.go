@@ -4,6 +4,12 @@
 // unsigned JWT-shaped tokens with short lifetimes and remembers them, so a
 // test can check that every token a model endpoint received was valid when
 // it arrived.
+//
+// azidentity (through MSAL) caches managed-identity tokens once per process,
+// keyed by scope and identity, with no way to reset it: a test must use a
+// scope or client id no other test in its package uses, and cannot run twice
+// in one process (go test -count=2), or it is served a token an earlier
+// Server minted.
 package fakeidentity
 
 import (
