@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,13 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/syncbuf"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
@@ -70,24 +69,6 @@ func init() {
 	registry.Register("proxytest-hanging", func() registry.AuthConfig { return new(hangingAuth) })
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is the variables ${VAR} and *_env keys resolve from in test configs.
 var env = map[string]string{
 	"KEY":     canaryKey,
@@ -124,14 +105,14 @@ type fixture struct {
 	live  *registry.Live
 	srv   *proxy.Server
 	url   string // the proxy's base URL
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 	close func()
 }
 
 // startProxy serves a proxy for live on loopback with a debug-level log.
 func startProxy(t *testing.T, live *registry.Live, opts proxy.Options) *fixture {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	opts.Providers = live
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -26,33 +26,16 @@ import (
 	"github.com/byokcred/byokcred/copilotcli"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/syncbuf"
 )
 
 const proxyClientToken = "CANARY-proxy-client-0123456789abcdef"
-
-// lockedBuffer is a writer the command's goroutines and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // runningProxy is `byokcred proxy` running in process.
 type runningProxy struct {
 	url    string
 	ready  string
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	cancel context.CancelFunc
 	code   chan int
 }
@@ -63,7 +46,7 @@ func startProxyCmd(t *testing.T, env map[string]string, global []string, flags .
 	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
 	ctx, cancel := context.WithCancel(context.Background())
-	rp := &runningProxy{ready: ready, stderr: &lockedBuffer{}, cancel: cancel, code: make(chan int, 1)}
+	rp := &runningProxy{ready: ready, stderr: &syncbuf.Buffer{}, cancel: cancel, code: make(chan int, 1)}
 	args := append(append(append([]string(nil), global...), "proxy"), flags...)
 	args = append(args, "--listen", "127.0.0.1:0", "--ready-file", ready)
 	go func() {
@@ -361,7 +344,7 @@ func TestCopilotCLIThroughProxy(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--acp"}, cliFlags...)...)
 	cmd.Env, cmd.Dir = azureEnv, work
-	var cliErr lockedBuffer
+	var cliErr syncbuf.Buffer
 	cmd.Stderr = &cliErr
 	acp, err := newACP(t, cmd)
 	if err != nil {

@@ -11,10 +11,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/byokcred/byokcred/internal/syncbuf"
 )
 
 // Binaries built once per test binary (one `go build` for both, so the
@@ -65,30 +66,11 @@ func goTool() string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// logBuf collects the host log; slog handlers write from go-plugin's
-// goroutines while the test reads.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newManager builds a Manager logging at debug into a buffer, and registers
 // its Close and the orphan check as cleanups.
-func newManager(t *testing.T, opts ManagerOptions) (*Manager, *logBuf) {
+func newManager(t *testing.T, opts ManagerOptions) (*Manager, *syncbuf.Buffer) {
 	t.Helper()
-	buf := &logBuf{}
+	buf := &syncbuf.Buffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := NewManager(opts)
 	t.Cleanup(func() {

@@ -7,10 +7,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/syncbuf"
 )
 
-func newTestRelay(level slog.Level) (*relay, *logBuf) {
-	buf := &logBuf{}
+func newTestRelay(level slog.Level) (*relay, *syncbuf.Buffer) {
+	buf := &syncbuf.Buffer{}
 	h := slog.NewTextHandler(buf, &slog.HandlerOptions{
 		Level: level,
 		// Drop the time so that lines compare.
