@@ -32,9 +32,7 @@ func startIdentity(t *testing.T, opts fakeidentity.Options) *fakeidentity.Server
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	for k, v := range s.Env() {
-		t.Setenv(k, v)
-	}
+	s.Setenv(t)
 	// Keep azidentity's other links quiet and local.
 	for _, k := range []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TOKEN_CREDENTIALS", "MSI_ENDPOINT", "MSI_SECRET", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT"} {
 		t.Setenv(k, "")

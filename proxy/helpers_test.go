@@ -174,10 +174,9 @@ var scopeSeq atomic.Int64
 // entraFixture is a fake managed-identity endpoint and a model endpoint
 // that accepts only tokens it minted that are valid on arrival.
 type entraFixture struct {
-	idp      *fakeidentity.Server
-	model    *fakemodel.Server
-	rejected atomic.Int64
-	scope    string
+	idp   *fakeidentity.Server
+	model *fakemodel.Server
+	scope string
 }
 
 func newEntra(t *testing.T, lifetime time.Duration) *entraFixture {
@@ -189,16 +188,8 @@ func newEntra(t *testing.T, lifetime time.Duration) *entraFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.idp.Close() })
-	for k, v := range f.idp.Env() {
-		t.Setenv(k, v)
-	}
-	f.model = startModel(t, fakemodel.Options{Reply: "entra ok", Check: func(r *fakemodel.Request) int {
-		if f.idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
-			f.rejected.Add(1)
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	f.idp.Setenv(t)
+	f.model = startModel(t, fakemodel.Options{Reply: "entra ok", Check: f.idp.Authorize})
 	return f
 }
 

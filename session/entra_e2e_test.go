@@ -38,8 +38,7 @@ func newEntraFixture(t *testing.T, lifetime time.Duration) *entraFixture {
 	t.Cleanup(func() { f.idp.Close() })
 	f.idp.Setenv(t)
 	f.model, err = fakemodel.Start(fakemodel.Options{Reply: "ok", Check: func(r *fakemodel.Request) int {
-		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if err := f.idp.Check(tok, r.Time); err != nil {
+		if err := f.idp.CheckRequest(r); err != nil {
 			f.bad.Add(1)
 			t.Logf("model endpoint refused a token: %v", err)
 			return http.StatusUnauthorized

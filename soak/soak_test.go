@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,12 +94,10 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	for k, v := range idp.Env() {
-		t.Setenv(k, v)
-	}
+	idp.Setenv(t)
 	var expiredRequests atomic.Int64
 	model, err := fakemodel.Start(fakemodel.Options{Reply: "ok", Check: func(r *fakemodel.Request) int {
-		if err := idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time); err != nil {
+		if err := idp.CheckRequest(r); err != nil {
 			expiredRequests.Add(1)
 			t.Logf("request with a bad token: %v", err)
 			return http.StatusUnauthorized

@@ -242,7 +242,7 @@ func (d *demo) entraLeg(ctx context.Context) error {
 	idp := d.idp
 	var rejected atomic.Int64
 	model, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from the Entra-protected loopback model.", Check: func(r *fakemodel.Request) int {
-		if idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
+		if idp.CheckRequest(r) != nil {
 			rejected.Add(1)
 			return http.StatusUnauthorized
 		}

@@ -262,12 +262,10 @@ func TestCopilotCLIThroughProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	for k, v := range idp.Env() {
-		t.Setenv(k, v) // azidentity reads the process environment
-	}
+	idp.Setenv(t) // azidentity reads the process environment
 	var rejected atomic.Int64
 	model := startModelT(t, fakemodel.Options{Reply: "Hello through the proxy.", Check: func(r *fakemodel.Request) int {
-		if err := idp.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time); err != nil {
+		if err := idp.CheckRequest(r); err != nil {
 			rejected.Add(1)
 			t.Logf("model endpoint refused a request: %v", err)
 			return http.StatusUnauthorized

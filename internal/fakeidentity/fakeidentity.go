@@ -269,11 +269,17 @@ func (s *Server) Setenv(t interface{ Setenv(key, value string) }) {
 	}
 }
 
+// CheckRequest is Check for the bearer token a model request carried, at
+// the time it arrived.
+func (s *Server) CheckRequest(r *fakemodel.Request) error {
+	return s.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time)
+}
+
 // Authorize is a fakemodel check that accepts only a bearer token minted by
 // s and valid when the request arrived, answering 401 otherwise: a model
 // endpoint protected by this identity provider.
 func (s *Server) Authorize(r *fakemodel.Request) int {
-	if s.Check(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Time) != nil {
+	if s.CheckRequest(r) != nil {
 		return http.StatusUnauthorized
 	}
 	return 0
