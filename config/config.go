@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -180,12 +182,7 @@ func (p *Provider) AuthType() string {
 
 // Names returns the provider names, sorted.
 func (c *Config) Names() []string {
-	names := make([]string, 0, len(c.Providers))
-	for n := range c.Providers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(c.Providers))
 }
 
 // Load reads and decodes path. The error is non-nil only when the file cannot

@@ -2,9 +2,10 @@ package proxy
 
 import (
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/byokcred/byokcred/provider"
@@ -42,11 +43,7 @@ func (l headerLog) LogValue() slog.Value {
 	for k := range l.extra {
 		configured[http.CanonicalHeaderKey(k)] = true
 	}
-	keys := make([]string, 0, len(l.h))
-	for k := range l.h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(l.h))
 	attrs := make([]slog.Attr, 0, len(keys))
 	for _, k := range keys {
 		v := strings.Join(l.h[k], ", ")

@@ -3,7 +3,9 @@ package registry
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -117,13 +119,8 @@ func (a *EntraAuth) Validate(ctx *Context) {
 		return
 	}
 	set := a.setKeys()
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if set[k] && !contains(allowed, k) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		if set[k] && !slices.Contains(allowed, k) {
 			ctx.Errorf(k, "%s does not apply to credential %s (it takes: %s)", k, kind, strings.Join(allowed, ", "))
 		}
 	}
@@ -166,15 +163,6 @@ func (a *EntraAuth) Validate(ctx *Context) {
 	default:
 		ctx.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func count(bs ...bool) int {

@@ -4,7 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/byokcred/byokcred/config"
@@ -39,11 +40,7 @@ func (a *PluginAuth) Validate(ctx *Context) {
 		return
 	}
 	if ctx.Config.Plugins[a.Plugin] == nil {
-		names := make([]string, 0, len(ctx.Config.Plugins))
-		for n := range ctx.Config.Plugins {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(ctx.Config.Plugins))
 		ctx.Errorf("plugin", "unknown plugin %q (configured under plugins: %s)", a.Plugin, strings.Join(names, ", "))
 		return
 	}
@@ -70,12 +67,7 @@ func (a *PluginAuth) Source(ctx *Context) (provider.TokenSource, error) {
 func pluginKey(p *config.Plugin) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q %q %q %v %v", p.Command, p.Args, p.SHA256, p.StartTimeout, p.CallTimeout)
-	keys := make([]string, 0, len(p.Env))
-	for k := range p.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
 		fmt.Fprintf(h, " %q=%q", k, p.Env[k])
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])

@@ -10,7 +10,8 @@ package registry
 import (
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,12 +102,7 @@ func Register(name string, newConfig func() AuthConfig) {
 func Types() []string {
 	mu.RLock()
 	defer mu.RUnlock()
-	names := make([]string, 0, len(types))
-	for n := range types {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(types))
 }
 
 // NewAuthConfig returns a zero config of the named auth type, for tools

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -134,7 +135,7 @@ func TestLoadReportsAuthProblems(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	if !sort.StringsAreSorted(Types()) || !contains(Types(), "static") {
+	if !sort.StringsAreSorted(Types()) || !slices.Contains(Types(), "static") {
 		t.Fatalf("Types() = %v, want a sorted list with static", Types())
 	}
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")

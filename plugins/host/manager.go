@@ -29,7 +29,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -199,12 +200,7 @@ func (m *Manager) Stats() map[string]Stats {
 
 // Plugins returns the names of the plugin entries, sorted.
 func (m *Manager) Plugins() []string {
-	names := make([]string, 0, len(m.instances))
-	for n := range m.instances {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(m.instances))
 }
 
 func (m *Manager) instance(pluginName, providerName string) (*instance, error) {

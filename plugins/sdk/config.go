@@ -2,8 +2,9 @@ package sdk
 
 import (
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -133,7 +134,7 @@ func (c *Config) StringMap(key string) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		s, ok := m[k].(string)
 		if !ok {
 			c.fail("config key %q: value of %q must be a string, not %s (quote it in YAML)", key, k, typeName(m[k]))
@@ -197,12 +198,9 @@ func (c *Config) Bool(key string, def bool) bool {
 // last getter.
 func (c *Config) Err() error {
 	errs := append([]error(nil), c.errs...)
-	known := make([]string, 0, len(c.read))
-	for k := range c.read {
-		known = append(known, k)
-	}
-	sort.Strings(known)
-	for _, k := range sortedKeys(c.m) {
+	known := slices.Sorted(maps.Keys(c.read))
+	// Sorted, so that errors come in the same order on every run.
+	for _, k := range slices.Sorted(maps.Keys(c.m)) {
 		if !c.read[k] {
 			errs = append(errs, fmt.Errorf("unknown config key %q (known keys: %s)", k, strings.Join(known, ", ")))
 		}
@@ -247,13 +245,4 @@ func typeName(v any) string {
 	default:
 		return fmt.Sprintf("%T", x)
 	}
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

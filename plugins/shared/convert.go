@@ -3,8 +3,9 @@ package shared
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +39,8 @@ var ErrExpiredToken = errors.New("plugin returned an expired token")
 // type is an error that names the key.
 func ConfigToStruct(config map[string]any) (*structpb.Struct, error) {
 	s := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(config))}
-	for _, k := range sortedKeys(config) {
+	// Sorted, so that the first reported error is the same on every run.
+	for _, k := range slices.Sorted(maps.Keys(config)) {
 		pv, err := toValue(k, config[k])
 		if err != nil {
 			return nil, err
@@ -126,7 +128,7 @@ func toValue(path string, v any) (*structpb.Value, error) {
 
 func nestedStruct(path string, m map[string]any) (*structpb.Struct, error) {
 	s := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(m))}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		pv, err := toValue(path+"."+k, m[k])
 		if err != nil {
 			return nil, err
@@ -223,14 +225,4 @@ func CheckExpiry(t *provider.Token, now time.Time) error {
 		return fmt.Errorf("%w: it expired at %s", ErrExpiredToken, t.Expiry.UTC().Format(time.RFC3339))
 	}
 	return nil
-}
-
-// sortedKeys makes the first reported error the same on every run.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
