@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	copilot "github.com/github/copilot-sdk/go"
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/copilotcli"
@@ -146,15 +147,20 @@ func (d *demo) load(cfg string) (*registry.Set, error) {
 	}})
 }
 
-// turn runs one chat turn on a fresh session of the named provider and
-// prints each request the endpoint saw.
-func (d *demo) turn(ctx context.Context, set *registry.Set, providerName, prompt string) ([]fakemodel.Request, error) {
-	d.model.Reset()
+// session opens a tool-free session on the named provider.
+func (d *demo) session(ctx context.Context, set *registry.Set, providerName string) (*copilot.Session, error) {
 	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, providerName, session.ToolFree())
 	if err != nil {
 		return nil, err
 	}
-	s, err := d.rt.Client.CreateSession(ctx, cfg)
+	return d.rt.Client.CreateSession(ctx, cfg)
+}
+
+// turn runs one chat turn on a fresh session of the named provider and
+// prints each request the endpoint saw.
+func (d *demo) turn(ctx context.Context, set *registry.Set, providerName, prompt string) ([]fakemodel.Request, error) {
+	d.model.Reset()
+	s, err := d.session(ctx, set, providerName)
 	if err != nil {
 		return nil, err
 	}
@@ -268,11 +274,7 @@ func (d *demo) entraLeg(ctx context.Context) error {
 	}
 	defer set.Close()
 	d.printf("\n[entra id] provider foundry (type azure, managed identity; tokens live %s)\n", identityLifetime)
-	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "foundry", session.ToolFree())
-	if err != nil {
-		return err
-	}
-	s, err := d.rt.Client.CreateSession(ctx, cfg)
+	s, err := d.session(ctx, set, "foundry")
 	if err != nil {
 		return err
 	}
@@ -472,11 +474,7 @@ providers:
 	}
 	defer set.Close()
 	d.printf("\n[plugin] provider gateway (type openai, exec plugin running a script that prints a Kubernetes ExecCredential; tokens live 6s)\n")
-	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "gateway", session.ToolFree())
-	if err != nil {
-		return err
-	}
-	s, err := d.rt.Client.CreateSession(ctx, cfg)
+	s, err := d.session(ctx, set, "gateway")
 	if err != nil {
 		return err
 	}
