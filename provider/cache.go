@@ -47,6 +47,10 @@ type CacheOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// FetchTimeout bounds one fetch from the source.
 	FetchTimeout time.Duration
+	// MaxAge bounds how long a token that states no expiry (an opaque token
+	// from a plugin) is served before it is re-fetched in the background.
+	// Zero keeps such a token until it is invalidated.
+	MaxAge time.Duration
 	// Now is the clock; Rand returns a float in [0,1). Both injectable for
 	// tests.
 	Now  func() time.Time
