@@ -15,6 +15,11 @@ import (
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/copilotcli"
 	"github.com/byokcred/byokcred/registry"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/plugin"
+	_ "github.com/byokcred/byokcred/auth/static"
 )
 
 func TestMain(m *testing.M) {

@@ -62,13 +62,13 @@ type simAuth struct {
 
 var simIdPs sync.Map // idp key → *simIdP
 
-func (a *simAuth) Validate(ctx *registry.Context) {
+func (a *simAuth) Validate(b *registry.Build) {
 	if _, ok := simIdPs.Load(a.IdP); !ok {
-		ctx.Errorf("idp", "no simulated identity provider %q", a.IdP)
+		b.Errorf("idp", "no simulated identity provider %q", a.IdP)
 	}
 }
 
-func (a *simAuth) Source(*registry.Context) (provider.TokenSource, error) {
+func (a *simAuth) Source(*registry.Build) (provider.TokenSource, error) {
 	p, _ := simIdPs.Load(a.IdP)
 	return p.(*simIdP), nil
 }

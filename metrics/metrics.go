@@ -96,8 +96,8 @@ func (m *Metrics) Observe(providers Providers) (metric.Registration, error) {
 				o.ObserveFloat64(expiry, time.Until(st.Expiry).Seconds(), attrs)
 			}
 		}
-		for name, st := range set.PluginStats() {
-			attrs := metric.WithAttributes(attribute.String("plugin", name))
+		for _, st := range set.Processes() {
+			attrs := metric.WithAttributes(attribute.String("plugin", st.Name))
 			o.ObserveInt64(starts, st.Starts, attrs)
 			o.ObserveInt64(restarts, max(st.Starts-1, 0), attrs)
 		}

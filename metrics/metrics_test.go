@@ -16,6 +16,10 @@ import (
 	"github.com/byokcred/byokcred/internal/plugintest"
 	"github.com/byokcred/byokcred/metrics"
 	"github.com/byokcred/byokcred/registry"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/plugin"
 )
 
 func TestMetrics(t *testing.T) {
@@ -63,7 +67,7 @@ providers:
 	}
 	// Kill the plugin and force a fetch: one restart.
 	gw, _ := set.Provider("gw")
-	syscall.Kill(set.PluginStats()["p"].PID, syscall.SIGKILL)
+	syscall.Kill(set.Processes()[0].PID, syscall.SIGKILL)
 	time.Sleep(200 * time.Millisecond)
 	gw.Cache.Invalidate(nil)
 	if _, err := gw.Source.Token(context.Background()); err != nil {

@@ -46,3 +46,28 @@ func ParseClaims(v Secret) (c Claims, ok bool) {
 	}
 	return c, true
 }
+
+// Claims are the JWT claims byokcred shows to operators.
+type Claims struct {
+	Audience string    `json:"aud"`
+	Issuer   string    `json:"iss"`
+	TenantID string    `json:"tid"`
+	ObjectID string    `json:"oid"`
+	AppID    string    `json:"appid"`
+	Expiry   time.Time `json:"-"`
+}
+
+// String is for operators; it contains no secret.
+func (c Claims) String() string {
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("aud", c.Audience)
+	add("tid", c.TenantID)
+	add("oid", c.ObjectID)
+	add("appid", c.AppID)
+	return strings.Join(parts, " ")
+}

@@ -21,6 +21,10 @@ import (
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/static"
 )
 
 // Canary secrets: tests check that none of them is ever printed.
@@ -35,8 +39,8 @@ const (
 // brokenAuth is an auth type whose source always fails, for the 503 path.
 type brokenAuth struct{}
 
-func (*brokenAuth) Validate(*registry.Context) {}
-func (*brokenAuth) Source(*registry.Context) (provider.TokenSource, error) {
+func (*brokenAuth) Validate(*registry.Build) {}
+func (*brokenAuth) Source(*registry.Build) (provider.TokenSource, error) {
 	return brokenSource{}, nil
 }
 func (*brokenAuth) SelfCaching() bool { return true }
@@ -51,8 +55,8 @@ func (brokenSource) Token(context.Context) (*provider.Token, error) {
 // identity provider.
 type hangingAuth struct{}
 
-func (*hangingAuth) Validate(*registry.Context) {}
-func (*hangingAuth) Source(*registry.Context) (provider.TokenSource, error) {
+func (*hangingAuth) Validate(*registry.Build) {}
+func (*hangingAuth) Source(*registry.Build) (provider.TokenSource, error) {
 	return hangingSource{}, nil
 }
 func (*hangingAuth) SelfCaching() bool { return true }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -66,13 +67,13 @@ type vaultAuth struct {
 	Role string `yaml:"role"`
 }
 
-func (a *vaultAuth) Validate(ctx *registry.Context) {
+func (a *vaultAuth) Validate(b *registry.Build) {
 	if a.Role == "" {
-		ctx.Errorf("role", "role is required")
+		b.Errorf("role", "role is required")
 	}
 }
 
-func (a *vaultAuth) Source(ctx *registry.Context) (provider.TokenSource, error) {
+func (a *vaultAuth) Source(b *registry.Build) (provider.TokenSource, error) {
 	// A real one would ask Vault; any provider.TokenSource will do.
 	return provider.NewStaticSource(provider.StaticOptions{Kind: provider.KindBearer, Value: provider.NewSecret("token-for-" + a.Role)})
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/byokcred/byokcred/internal/configtest"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -27,8 +28,8 @@ type closingSource struct{ provider.TokenSource }
 
 func (closingSource) Close() error { closed.Add(1); return nil }
 
-func (a *countingAuth) Validate(*Context) {}
-func (a *countingAuth) Source(*Context) (provider.TokenSource, error) {
+func (a *countingAuth) Validate(*Build) {}
+func (a *countingAuth) Source(*Build) (provider.TokenSource, error) {
 	if a.Value == "fail" {
 		return nil, errors.New("cannot build this source")
 	}
@@ -42,7 +43,7 @@ func init() { Register("test-counting", func() AuthConfig { return new(countingA
 func TestLiveReload(t *testing.T) {
 	nBuilt.Store(0)
 	closed.Store(0)
-	path := writeConfig(t, `providers:
+	path := configtest.Write(t, `providers:
   keep: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: same}}
   change: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: v1}}
   gone: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: bye}}
@@ -126,7 +127,7 @@ func TestLiveReload(t *testing.T) {
 }
 
 func TestLiveReloadOnSIGHUPAndNoFailedRequests(t *testing.T) {
-	path := writeConfig(t, "providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: static, api_key: k0}}\n")
+	path := configtest.Write(t, "providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-echo, value: k0}}\n")
 	live, err := NewLive(path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -162,13 +163,13 @@ func TestLiveReloadOnSIGHUPAndNoFailedRequests(t *testing.T) {
 		}()
 	}
 	for i := 1; i <= 20; i++ {
-		os.WriteFile(path, []byte(fmt.Sprintf("providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: static, api_key: k%d}}\n", i)), 0o600)
+		os.WriteFile(path, []byte(fmt.Sprintf("providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-echo, value: k%d}}\n", i)), 0o600)
 		if err := live.Reload(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// And once through the signal.
-	os.WriteFile(path, []byte("providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: static, api_key: by-signal}}\n"), 0o600)
+	os.WriteFile(path, []byte("providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-echo, value: by-signal}}\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -8,6 +8,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -20,20 +21,71 @@ import (
 	"github.com/byokcred/byokcred/provider"
 )
 
+// Refresh modes of bearer sources (see RefreshModer).
+const (
+	// RefreshPerRequest wires the cached source into the SDK's
+	// BearerTokenProvider: every model request gets a currently valid
+	// token, and a session lives as long as it is used.
+	RefreshPerRequest = "per_request"
+	// RefreshPerSession captures one token when the session is created (the
+	// SDK guide's pattern): simpler for runtimes without the callback, but
+	// the session fails once that token expires.
+	RefreshPerSession = "per_session"
+)
+
 // AuthConfig is the decoded `auth:` block of one auth type: a pointer to a
 // struct whose `yaml` tags name its keys (the `type` key is handled by the
 // registry).
 type AuthConfig interface {
-	// Validate reports every problem through ctx.Errorf. It runs after
+	// Validate reports every problem through b.Errorf. It runs after
 	// decoding and must not acquire credentials or start processes.
-	Validate(ctx *Context)
+	Validate(b *Build)
 	// Source builds the token source. It runs once per distinct config:
-	// providers whose auth blocks are identical share one source.
-	Source(ctx *Context) (provider.TokenSource, error)
+	// providers whose auth blocks are identical share one source. It must
+	// not block on the network — there is no caller to wait for it; tokens
+	// are fetched later through TokenSource.Token, under the caller's
+	// context.
+	Source(b *Build) (provider.TokenSource, error)
 }
 
-// Context is what an auth type sees of the load in progress.
-type Context struct {
+// SelfCaching is implemented by auth configs whose sources need no token
+// cache: their tokens do not expire (static keys) or they follow changes
+// themselves.
+type SelfCaching interface {
+	SelfCaching() bool
+}
+
+// RefreshModer is implemented by auth configs that let the user choose
+// between RefreshPerRequest and RefreshPerSession.
+type RefreshModer interface {
+	RefreshMode() string
+}
+
+// Enumer is implemented by auth configs with keys that take one of a closed
+// set of values: the JSON Schema lists them (by yaml key).
+type Enumer interface {
+	Enums() map[string][]string
+}
+
+// Diagnoser is implemented by auth configs that can show an operator
+// (`byokcred doctor`) how their credential is found: each candidate of a
+// credential chain tried on its own.
+type Diagnoser interface {
+	Diagnose(ctx context.Context) []ChainLink
+}
+
+// ChainLink is one credential of a chain, as tried by a Diagnoser.
+type ChainLink struct {
+	Name string `json:"name"`
+	// Answered is true for the first link that returned a token: the one
+	// the chain uses.
+	Answered bool `json:"answered"`
+	// Err is why the link did not answer ("" when it did).
+	Err string `json:"error,omitempty"`
+}
+
+// Build is what an auth type sees of the load in progress.
+type Build struct {
 	// Provider is the provider whose auth block this is (the first one, when
 	// several share the block).
 	Provider *config.Provider
@@ -57,7 +109,7 @@ type Context struct {
 
 // Errorf records a problem at key (relative to the auth block, "" for the
 // block itself).
-func (c *Context) Errorf(key, format string, args ...any) {
+func (c *Build) Errorf(key, format string, args ...any) {
 	path := c.Path
 	if key != "" {
 		path += "." + key
@@ -69,7 +121,7 @@ func (c *Context) Errorf(key, format string, args ...any) {
 // it with create on first use. Auth types use it for state that outlives one
 // provider, such as a plugin manager; a value that implements
 // provider.Closer is closed with the set.
-func (c *Context) Shared(key string, create func() any) any {
+func (c *Build) Shared(key string, create func() any) any {
 	c.used = append(c.used, key)
 	return c.set.shared(key, create)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,19 +59,6 @@ type Provider struct {
 	Refresh string
 }
 
-// SelfCaching is implemented by auth configs whose sources need no token
-// cache: their tokens do not expire (static keys) or they follow changes
-// themselves.
-type SelfCaching interface {
-	SelfCaching() bool
-}
-
-// RefreshModer is implemented by auth configs that let the user choose
-// between per-request and per-session tokens.
-type RefreshModer interface {
-	RefreshMode() string
-}
-
 // Set is a loaded config: every provider with its source. It is safe for
 // concurrent use.
 type Set struct {
@@ -118,7 +106,7 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 	opts.defaults()
 	s := &Set{Config: cfg, providers: map[string]*Provider{}, prev: prev, owned: map[string]any{}, taken: map[string]bool{}, built: map[string]built{}}
-	ctxs := map[string]*Context{}
+	ctxs := map[string]*Build{}
 	for _, name := range cfg.Names() {
 		p := cfg.Providers[name]
 		rp := &Provider{Provider: p, AuthType: p.AuthType()}
@@ -126,7 +114,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		if p.Auth == nil {
 			continue // reported by config
 		}
-		ctx := &Context{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Config: cfg, set: s}
+		ctx := &Build{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Config: cfg, set: s}
 		ctxs[name] = ctx
 		if rp.AuthType == "" {
 			ctx.Errorf("", "missing key \"type\" (known auth types: %s)", strings.Join(Types(), ", "))
@@ -191,6 +179,45 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 	}
 	s.prev = nil
 	return s, nil
+}
+
+// Process is a helper process a set runs on behalf of its providers (a
+// credential plugin), for metrics and diagnostics.
+type Process struct {
+	// Name is the process's config name (the plugin entry).
+	Name string
+	// Starts counts processes started; every start after the first is a
+	// restart.
+	Starts int64
+	// PID is the running process, 0 when none runs.
+	PID int
+	// LastFailure is the last start or call failure's message.
+	LastFailure string
+}
+
+// ProcessReporter is implemented by shared state (see Build.Shared) that runs
+// processes.
+type ProcessReporter interface {
+	Processes() []Process
+}
+
+// Processes returns the processes run by the set's shared state, sorted by
+// name.
+func (s *Set) Processes() []Process {
+	s.mu.Lock()
+	var reporters []ProcessReporter
+	for _, v := range s.owned {
+		if r, ok := v.(ProcessReporter); ok {
+			reporters = append(reporters, r)
+		}
+	}
+	s.mu.Unlock()
+	var out []Process
+	for _, r := range reporters {
+		out = append(out, r.Processes()...)
+	}
+	slices.SortFunc(out, func(a, b Process) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Names returns the provider names, sorted.

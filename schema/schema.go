@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,12 +28,15 @@ import (
 // ID is the schema's $id.
 const ID = "https://github.com/byokcred/byokcred/byokcred.schema.json"
 
-// enums are the closed value sets of string fields, by "Type.Field".
+// modulePath prefixes the import path of every package whose doc comments
+// are read.
+const modulePath = "github.com/byokcred/byokcred/"
+
+// enums are the closed value sets of the core config's string fields, by
+// "Type.Field"; auth types declare theirs with registry.Enumer.
 var enums = map[string][]string{
-	"Provider.Type":        {config.TypeAnthropic, config.TypeAzure, config.TypeOpenAI},
-	"Provider.WireAPI":     {"completions", "responses"},
-	"EntraAuth.Credential": registry.EntraCredentials(),
-	"EntraAuth.Refresh":    {registry.RefreshPerRequest, registry.RefreshPerSession},
+	"Provider.Type":    {config.TypeAnthropic, config.TypeAzure, config.TypeOpenAI},
+	"Provider.WireAPI": {"completions", "responses"},
 }
 
 const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
@@ -44,7 +48,7 @@ var (
 )
 
 type gen struct {
-	docs map[string]string // "Type.Field" → doc comment
+	docs map[string]string // "import/path.Type.Field" → doc comment
 	defs map[string]any
 }
 
@@ -52,8 +56,20 @@ type gen struct {
 // Go sources are read for the descriptions.
 func Generate(srcRoot string) ([]byte, error) {
 	g := &gen{docs: map[string]string{}, defs: map[string]any{}}
-	for _, dir := range []string{"config", "registry"} {
-		if err := g.readDocs(filepath.Join(srcRoot, dir)); err != nil {
+	// The core config's docs, and each auth type's from its own package.
+	pkgs := []string{modulePath + "config"}
+	for _, name := range registry.Types() {
+		cfg, _ := registry.NewAuthConfig(name)
+		if p := reflect.TypeOf(cfg).Elem().PkgPath(); !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	for _, pkg := range pkgs {
+		rel, ok := strings.CutPrefix(pkg, modulePath)
+		if !ok {
+			continue // an auth type from another module: no descriptions
+		}
+		if err := g.readDocs(filepath.Join(srcRoot, filepath.FromSlash(rel)), pkg); err != nil {
 			return nil, err
 		}
 	}
@@ -71,7 +87,7 @@ func Generate(srcRoot string) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-func (g *gen) readDocs(dir string) error {
+func (g *gen) readDocs(dir, importPath string) error {
 	fset := token.NewFileSet()
 	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
 		return !strings.HasSuffix(fi.Name(), "_test.go")
@@ -95,7 +111,7 @@ func (g *gen) readDocs(dir string) error {
 						continue
 					}
 					for _, name := range field.Names {
-						g.docs[ts.Name.Name+"."+name.Name] = strings.Join(strings.Fields(field.Doc.Text()), " ")
+						g.docs[importPath+"."+ts.Name.Name+"."+name.Name] = strings.Join(strings.Fields(field.Doc.Text()), " ")
 					}
 				}
 				return true
@@ -115,7 +131,7 @@ func (g *gen) object(t reflect.Type) map[string]any {
 			continue
 		}
 		s := g.field(t, f)
-		if doc := g.docs[t.Name()+"."+f.Name]; doc != "" {
+		if doc := g.docs[t.PkgPath()+"."+t.Name()+"."+f.Name]; doc != "" {
 			s["description"] = doc
 		}
 		props[name] = s
@@ -184,7 +200,15 @@ func (g *gen) auth() map[string]any {
 		cfg, _ := registry.NewAuthConfig(name)
 		t := reflect.TypeOf(cfg).Elem()
 		obj := g.object(t)
-		obj["properties"].(map[string]any)["type"] = map[string]any{"const": name}
+		props := obj["properties"].(map[string]any)
+		if e, ok := cfg.(registry.Enumer); ok {
+			for key, values := range e.Enums() {
+				if p, ok := props[key].(map[string]any); ok {
+					p["type"], p["enum"] = "string", values
+				}
+			}
+		}
+		props["type"] = map[string]any{"const": name}
 		g.defs["auth_"+name] = obj
 		branches = append(branches, map[string]any{
 			"if":   map[string]any{"properties": map[string]any{"type": map[string]any{"const": name}}, "required": []string{"type"}},

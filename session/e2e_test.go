@@ -17,6 +17,11 @@ import (
 	"github.com/byokcred/byokcred/internal/plugintest"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/plugin"
+	_ "github.com/byokcred/byokcred/auth/static"
 )
 
 // rt is one real Copilot CLI runtime shared by the package's end-to-end

@@ -20,6 +20,9 @@ import (
 	"github.com/byokcred/byokcred/internal/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
 )
 
 var (

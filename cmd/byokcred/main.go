@@ -9,6 +9,11 @@ import (
 	"syscall"
 
 	"github.com/byokcred/byokcred/internal/cli"
+
+	// The built-in credential kinds. A custom build adds its own here.
+	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/plugin"
+	_ "github.com/byokcred/byokcred/auth/static"
 )
 
 func main() {

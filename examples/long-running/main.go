@@ -23,6 +23,9 @@ import (
 	"github.com/byokcred/byokcred/copilotcli"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
 )
 
 const configYAML = `providers:

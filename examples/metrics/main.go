@@ -21,6 +21,9 @@ import (
 	"github.com/byokcred/byokcred/metrics"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
 )
 
 func main() {

@@ -19,6 +19,10 @@ import (
 	"github.com/byokcred/byokcred/copilotcli"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/static"
 )
 
 const configYAML = `providers:

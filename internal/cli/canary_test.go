@@ -21,8 +21,8 @@ type panicAuth struct {
 	Key provider.Secret `yaml:"key"`
 }
 
-func (a *panicAuth) Validate(*registry.Context) {}
-func (a *panicAuth) Source(*registry.Context) (provider.TokenSource, error) {
+func (a *panicAuth) Validate(*registry.Build) {}
+func (a *panicAuth) Source(*registry.Build) (provider.TokenSource, error) {
 	panic(fmt.Sprintf("source exploded holding %v / %+v / %#v", a.Key, a, a.Key))
 }
 

@@ -119,8 +119,8 @@ func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provide
 	start := time.Now()
 	tok, err := factory.Token(ctx, p)
 	took := time.Since(start).Round(time.Millisecond)
-	if ea, ok := p.Auth.(*registry.EntraAuth); ok {
-		r.Chain = ea.Diagnose(ctx)
+	if d, ok := p.Auth.(registry.Diagnoser); ok {
+		r.Chain = d.Diagnose(ctx)
 		if len(r.Chain) > 0 {
 			r.add("default chain", chainStatus(r.Chain), "%s", chainSummary(r.Chain))
 		}

@@ -6,6 +6,11 @@ import (
 	"testing"
 
 	"github.com/byokcred/byokcred/internal/plugintest"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/plugin"
+	_ "github.com/byokcred/byokcred/auth/static"
 )
 
 func TestMain(m *testing.M) {

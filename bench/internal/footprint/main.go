@@ -30,6 +30,11 @@ import (
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
+
+	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/plugin"
+	_ "github.com/byokcred/byokcred/auth/static"
 )
 
 // Report is what the command prints.

@@ -1,4 +1,4 @@
-package provider_test
+package entra_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/byokcred/byokcred/auth/entra"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/provider"
 )
@@ -73,7 +74,7 @@ func TestEntraManagedIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			scope := uniqueScope()
-			src, err := provider.NewEntraSource(provider.EntraOptions{Credential: cred, CredentialKind: "managed_identity", Scope: scope})
+			src, err := entra.NewSource(entra.SourceOptions{Credential: cred, CredentialKind: "managed_identity", Scope: scope})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,9 +124,9 @@ func TestEntraForcedRefreshBypassesAzidentityCache(t *testing.T) {
 	}
 }
 
-func mustEntra(t *testing.T, cred azcore.TokenCredential, scope string) *provider.EntraSource {
+func mustEntra(t *testing.T, cred azcore.TokenCredential, scope string) *entra.Source {
 	t.Helper()
-	src, err := provider.NewEntraSource(provider.EntraOptions{Credential: cred, CredentialKind: "managed_identity", Scope: scope})
+	src, err := entra.NewSource(entra.SourceOptions{Credential: cred, CredentialKind: "managed_identity", Scope: scope})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestEntraErrorsNameTheCredentialAndScope(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"provider: entra managed_identity credential, scope " + scope, "ManagedIdentityCredential"} {
+	for _, want := range []string{"entra: managed_identity credential, scope " + scope, "ManagedIdentityCredential"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -162,7 +163,7 @@ func TestEntraAzureCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := provider.NewEntraSource(provider.EntraOptions{Credential: cred, CredentialKind: "azure_cli"})
+	src, err := entra.NewSource(entra.SourceOptions{Credential: cred, CredentialKind: "azure_cli"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestCheckScope(t *testing.T) {
 		scope string
 		ok    bool
 	}{
-		{provider.DefaultEntraScope, true},
+		{entra.DefaultScope, true},
 		{"api://11111111-2222-3333-4444-555555555555/.default", true},
 		{"https://ai.azure.com/.default", true},
 		{"https://cognitiveservices.azure.com", false},
@@ -193,7 +194,7 @@ func TestCheckScope(t *testing.T) {
 		{"", false},
 	}
 	for _, tc := range tests {
-		if err := provider.CheckScope(tc.scope); (err == nil) != tc.ok {
+		if err := entra.CheckScope(tc.scope); (err == nil) != tc.ok {
 			t.Errorf("CheckScope(%q) = %v, want ok=%v", tc.scope, err, tc.ok)
 		}
 	}

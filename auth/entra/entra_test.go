@@ -1,4 +1,4 @@
-package registry
+package entra
 
 import (
 	"os"
@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/registry"
 )
 
 func TestEntraValidation(t *testing.T) {
@@ -50,8 +53,8 @@ func TestEntraValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeConfig(t, "providers:\n  p:\n    type: azure\n    base_url: https://r.openai.azure.com\n    model: m\n    auth: "+tc.auth+"\n")
-			set, err := Load(path, Options{LookupEnv: lookup(nil)})
+			path := configtest.Write(t, "providers:\n  p:\n    type: azure\n    base_url: https://r.openai.azure.com\n    model: m\n    auth: "+tc.auth+"\n")
+			set, err := registry.Load(path, registry.Options{LookupEnv: func(string) (string, bool) { return "", false }})
 			var got []string
 			if err != nil {
 				for _, line := range strings.Split(err.Error(), "\n") {

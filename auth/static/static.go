@@ -1,18 +1,24 @@
-package registry
+// Package static is the `auth.type: static` credential kind: an API key or a
+// bearer token from a literal, an environment variable or a file. Import it
+// for its side effect of registering the kind:
+//
+//	import _ "github.com/byokcred/byokcred/auth/static"
+package static
 
 import (
 	"os"
 
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
 )
 
 func init() {
-	Register("static", func() AuthConfig { return new(StaticAuth) })
+	registry.Register("static", func() registry.AuthConfig { return new(Auth) })
 }
 
-// StaticAuth is `auth.type: static`: an API key or a static bearer token from
+// Auth is `auth.type: static`: an API key or a static bearer token from
 // exactly one of a literal, an environment variable or a file.
-type StaticAuth struct {
+type Auth struct {
 	APIKey          provider.Secret `yaml:"api_key"`
 	APIKeyEnv       string          `yaml:"api_key_env"`
 	APIKeyFile      string          `yaml:"api_key_file" byok:"expand"`
@@ -21,7 +27,7 @@ type StaticAuth struct {
 	BearerTokenFile string          `yaml:"bearer_token_file" byok:"expand"`
 }
 
-func (a *StaticAuth) options() (key string, opts provider.StaticOptions, n int) {
+func (a *Auth) options() (key string, opts provider.StaticOptions, n int) {
 	set := func(k string, kind provider.Kind, ok bool, apply func(*provider.StaticOptions)) {
 		if ok {
 			n++
@@ -39,41 +45,41 @@ func (a *StaticAuth) options() (key string, opts provider.StaticOptions, n int) 
 	return key, opts, n
 }
 
-// SelfCaching implements SelfCaching: static credentials never expire, and a
+// SelfCaching implements registry.SelfCaching: static credentials never expire, and a
 // file-backed one notices rotation itself.
-func (a *StaticAuth) SelfCaching() bool { return true }
+func (a *Auth) SelfCaching() bool { return true }
 
-// Validate implements AuthConfig.
-func (a *StaticAuth) Validate(ctx *Context) {
+// Validate implements registry.AuthConfig.
+func (a *Auth) Validate(b *registry.Build) {
 	key, opts, n := a.options()
 	switch {
 	case n == 0:
-		ctx.Errorf("", "static auth needs one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file")
+		b.Errorf("", "static auth needs one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file")
 		return
 	case n > 1:
-		ctx.Errorf("", "static auth takes exactly one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file; %d are set", n)
+		b.Errorf("", "static auth takes exactly one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file; %d are set", n)
 		return
 	}
 	switch {
 	case opts.Env != "":
-		if v, ok := ctx.LookupEnv(opts.Env); !ok {
-			ctx.Errorf(key, "environment variable %s is not set; export it or change the config", opts.Env)
+		if v, ok := b.LookupEnv(opts.Env); !ok {
+			b.Errorf(key, "environment variable %s is not set; export it or change the config", opts.Env)
 		} else if v == "" {
-			ctx.Errorf(key, "environment variable %s is empty", opts.Env)
+			b.Errorf(key, "environment variable %s is empty", opts.Env)
 		}
 	case opts.File != "":
 		fi, err := os.Stat(opts.File)
 		if err != nil {
-			ctx.Errorf(key, "cannot read secret file: %v", err)
+			b.Errorf(key, "cannot read secret file: %v", err)
 		} else if err := provider.CheckSecretFileMode(opts.File, fi); err != nil {
-			ctx.Errorf(key, "%v", err)
+			b.Errorf(key, "%v", err)
 		}
 	}
 }
 
-// Source implements AuthConfig.
-func (a *StaticAuth) Source(ctx *Context) (provider.TokenSource, error) {
+// Source implements registry.AuthConfig.
+func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 	_, opts, _ := a.options()
-	opts.LookupEnv = ctx.LookupEnv
+	opts.LookupEnv = b.LookupEnv
 	return provider.NewStaticSource(opts)
 }

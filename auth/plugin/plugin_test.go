@@ -1,4 +1,4 @@
-package registry
+package plugin
 
 import (
 	"context"
@@ -8,11 +8,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/registry"
+
 	"github.com/byokcred/byokcred/internal/plugintest"
 )
 
 func TestPluginValidation(t *testing.T) {
-	path := writeConfig(t, `plugins:
+	path := configtest.Write(t, `plugins:
   good: {command: /bin/true}
   nocmd: {args: [x]}
   badsum: {command: /bin/true, sha256: abc}
@@ -20,7 +23,7 @@ providers:
   a: {type: openai, base_url: https://a.example, model: m, auth: {type: plugin, plugin: vault}}
   b: {type: openai, base_url: https://a.example, model: m, auth: {type: plugin}}
 `)
-	_, err := Load(path, Options{})
+	_, err := registry.Load(path, registry.Options{})
 	if err == nil {
 		t.Fatal("want errors")
 	}
@@ -57,8 +60,8 @@ providers:
   b: {type: openai, base_url: https://a.example, model: m, auth: {type: plugin, plugin: p, config: {command: /bin/echo, args: [tok-b]}}}
 `
 	}
-	path := writeConfig(t, cfg("5s"))
-	live, err := NewLive(path, Options{})
+	path := configtest.Write(t, cfg("5s"))
+	live, err := registry.NewLive(path, registry.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,276 @@
+// Package entra is the `auth.type: entra` credential kind: Entra ID bearer
+// tokens from any azidentity credential. Import it for its side effect of
+// registering the kind:
+//
+//	import _ "github.com/byokcred/byokcred/auth/entra"
+package entra
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+)
+
+func init() {
+	registry.Register("entra", func() registry.AuthConfig { return new(Auth) })
+}
+
+// Auth is `auth.type: entra`: Entra ID bearer tokens from any
+// azidentity credential.
+type Auth struct {
+	// Credential is the azidentity credential kind (see entraCredentials).
+	Credential string `yaml:"credential"`
+	// ClientID is a user-assigned managed identity's client id, or the
+	// application id for workload identity and service principals.
+	ClientID string `yaml:"client_id"`
+	// ResourceID and ObjectID identify a user-assigned managed identity
+	// the other ways.
+	ResourceID string `yaml:"resource_id"`
+	ObjectID   string `yaml:"object_id"`
+	TenantID   string `yaml:"tenant_id"`
+	// ClientSecretEnv / ClientSecretFile: the service principal's secret
+	// (client_secret). Never a literal in the file.
+	ClientSecretEnv  string `yaml:"client_secret_env"`
+	ClientSecretFile string `yaml:"client_secret_file" byok:"expand"`
+	// CertificateFile: PEM or PKCS#12 with the private key
+	// (client_certificate); CertificatePasswordEnv for an encrypted one.
+	CertificateFile        string `yaml:"certificate_file" byok:"expand"`
+	CertificatePasswordEnv string `yaml:"certificate_password_env"`
+	// TokenFile is workload identity's federated token file (default
+	// $AZURE_FEDERATED_TOKEN_FILE).
+	TokenFile string `yaml:"token_file" byok:"expand"`
+	// Scope defaults to https://cognitiveservices.azure.com/.default.
+	Scope string `yaml:"scope"`
+	// Refresh is per_request (default) or per_session.
+	Refresh string `yaml:"refresh"`
+}
+
+// entraCredentials lists each credential kind with the keys it accepts
+// besides credential, scope and refresh.
+var entraCredentials = map[string][]string{
+	"default":             {"client_id", "tenant_id"},
+	"managed_identity":    {"client_id", "resource_id", "object_id"},
+	"workload_identity":   {"client_id", "tenant_id", "token_file"},
+	"azure_cli":           {"tenant_id"},
+	"azure_developer_cli": {"tenant_id"},
+	"client_secret":       {"client_id", "tenant_id", "client_secret_env", "client_secret_file"},
+	"client_certificate":  {"client_id", "tenant_id", "certificate_file", "certificate_password_env"},
+	"environment":         {},
+}
+
+// Credentials returns the credential kinds `credential:` accepts,
+// sorted.
+func Credentials() []string {
+	kinds := make([]string, 0, len(entraCredentials))
+	for k := range entraCredentials {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+// Enums implements registry.Enumer.
+func (a *Auth) Enums() map[string][]string {
+	return map[string][]string{
+		"credential": Credentials(),
+		"refresh":    {registry.RefreshPerRequest, registry.RefreshPerSession},
+	}
+}
+
+func (a *Auth) kind() string {
+	if a.Credential == "" {
+		return "default"
+	}
+	return a.Credential
+}
+
+// RefreshMode implements the registry's optional refresh-mode interface.
+func (a *Auth) RefreshMode() string {
+	if a.Refresh == "" {
+		return registry.RefreshPerRequest
+	}
+	return a.Refresh
+}
+
+func (a *Auth) setKeys() map[string]bool {
+	return map[string]bool{
+		"client_id": a.ClientID != "", "resource_id": a.ResourceID != "", "object_id": a.ObjectID != "",
+		"tenant_id": a.TenantID != "", "client_secret_env": a.ClientSecretEnv != "", "client_secret_file": a.ClientSecretFile != "",
+		"certificate_file": a.CertificateFile != "", "certificate_password_env": a.CertificatePasswordEnv != "", "token_file": a.TokenFile != "",
+	}
+}
+
+// Validate implements registry.AuthConfig.
+func (a *Auth) Validate(b *registry.Build) {
+	kind := a.kind()
+	allowed, ok := entraCredentials[kind]
+	if !ok {
+		b.Errorf("credential", "unknown credential %q (one of: %s)", kind, strings.Join(Credentials(), ", "))
+		return
+	}
+	set := a.setKeys()
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		if set[k] && !slices.Contains(allowed, k) {
+			b.Errorf(k, "%s does not apply to credential %s (it takes: %s)", k, kind, strings.Join(allowed, ", "))
+		}
+	}
+	if n := count(set["client_id"], set["resource_id"], set["object_id"]); n > 1 {
+		b.Errorf("", "a managed identity is named by one of client_id, resource_id or object_id; %d are set", n)
+	}
+	switch kind {
+	case "client_secret", "client_certificate":
+		if a.TenantID == "" {
+			b.Errorf("", "credential %s needs tenant_id", kind)
+		}
+		if a.ClientID == "" {
+			b.Errorf("", "credential %s needs client_id (the application id)", kind)
+		}
+	}
+	if kind == "client_secret" {
+		switch count(set["client_secret_env"], set["client_secret_file"]) {
+		case 0:
+			b.Errorf("", "credential client_secret needs client_secret_env or client_secret_file")
+		case 2:
+			b.Errorf("", "set one of client_secret_env and client_secret_file, not both")
+		}
+		checkEnv(b, "client_secret_env", a.ClientSecretEnv)
+		checkSecretFile(b, "client_secret_file", a.ClientSecretFile)
+	}
+	if kind == "client_certificate" {
+		if a.CertificateFile == "" {
+			b.Errorf("", "credential client_certificate needs certificate_file")
+		}
+		checkSecretFile(b, "certificate_file", a.CertificateFile)
+		checkEnv(b, "certificate_password_env", a.CertificatePasswordEnv)
+	}
+	if a.Scope != "" {
+		if err := CheckScope(a.Scope); err != nil {
+			b.Errorf("scope", "%v", err)
+		}
+	}
+	switch a.Refresh {
+	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
+	default:
+		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
+	}
+}
+
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+func checkEnv(b *registry.Build, key, name string) {
+	if name == "" {
+		return
+	}
+	if v, ok := b.LookupEnv(name); !ok || v == "" {
+		b.Errorf(key, "environment variable %s is not set or empty; export it or change the config", name)
+	}
+}
+
+func checkSecretFile(b *registry.Build, key, path string) {
+	if path == "" {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Errorf(key, "cannot read file: %v", err)
+		return
+	}
+	if err := provider.CheckSecretFileMode(path, fi); err != nil {
+		b.Errorf(key, "%v", err)
+	}
+}
+
+// Source implements registry.AuthConfig.
+func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+	cred, err := a.credential(b)
+	if err != nil {
+		return nil, fmt.Errorf("entra %s credential: %w", a.kind(), err)
+	}
+	return NewSource(SourceOptions{Credential: cred, CredentialKind: a.kind(), Scope: a.Scope, TenantID: a.TenantID})
+}
+
+func (a *Auth) miID() azidentity.ManagedIDKind {
+	switch {
+	case a.ClientID != "":
+		return azidentity.ClientID(a.ClientID)
+	case a.ResourceID != "":
+		return azidentity.ResourceID(a.ResourceID)
+	case a.ObjectID != "":
+		return azidentity.ObjectID(a.ObjectID)
+	}
+	return nil
+}
+
+func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {
+	switch a.kind() {
+	case "default":
+		if a.ClientID == "" {
+			return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{TenantID: a.TenantID})
+		}
+		return a.defaultChain()
+	case "managed_identity":
+		return azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: a.miID()})
+	case "workload_identity":
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientID: a.ClientID, TenantID: a.TenantID, TokenFilePath: a.TokenFile})
+	case "azure_cli":
+		return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: a.TenantID})
+	case "azure_developer_cli":
+		return azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: a.TenantID})
+	case "environment":
+		return azidentity.NewEnvironmentCredential(nil)
+	case "client_secret":
+		secret, err := a.clientSecret(b)
+		if err != nil {
+			return nil, err
+		}
+		return azidentity.NewClientSecretCredential(a.TenantID, a.ClientID, secret.Reveal(), nil)
+	case "client_certificate":
+		data, err := os.ReadFile(a.CertificateFile)
+		if err != nil {
+			return nil, err
+		}
+		var password []byte
+		if a.CertificatePasswordEnv != "" {
+			v, _ := b.LookupEnv(a.CertificatePasswordEnv)
+			password = []byte(v)
+		}
+		certs, key, err := azidentity.ParseCertificates(data, password)
+		if err != nil {
+			return nil, fmt.Errorf("certificate_file %s: %w", a.CertificateFile, err)
+		}
+		return azidentity.NewClientCertificateCredential(a.TenantID, a.ClientID, certs, key, nil)
+	}
+	return nil, fmt.Errorf("unknown credential %q", a.kind())
+}
+
+func (a *Auth) clientSecret(b *registry.Build) (provider.Secret, error) {
+	if a.ClientSecretEnv != "" {
+		v, ok := b.LookupEnv(a.ClientSecretEnv)
+		if !ok || v == "" {
+			return provider.Secret{}, fmt.Errorf("environment variable %s is not set", a.ClientSecretEnv)
+		}
+		return provider.NewSecret(v), nil
+	}
+	fi, err := os.Stat(a.ClientSecretFile)
+	if err != nil {
+		return provider.Secret{}, err
+	}
+	return provider.ReadSecretFile(a.ClientSecretFile, fi, nil)
+}

@@ -1,0 +1,93 @@
+// Package plugin is the `auth.type: plugin` credential kind: tokens from an
+// external credential plugin (hashicorp/go-plugin) declared under
+// `plugins:`. Import it for its side effect of registering the kind:
+//
+//	import _ "github.com/byokcred/byokcred/auth/plugin"
+package plugin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/plugins/host"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+)
+
+func init() {
+	registry.Register("plugin", func() registry.AuthConfig { return new(Auth) })
+}
+
+// Auth is `auth.type: plugin`: tokens from an external credential
+// plugin declared under `plugins:`. The plugin's process is shared by every
+// provider that names it and is started on the first token request; its
+// tokens go through the same cache as every other source.
+type Auth struct {
+	// Plugin names the entry under `plugins:`.
+	Plugin string `yaml:"plugin"`
+	// Config is sent to the plugin as is (strings expand ${VAR}); the
+	// plugin checks it.
+	Config map[string]any `yaml:"config"`
+	// Entry is the plugin's `plugins:` entry, filled in by Validate. It is
+	// part of the config's identity, so that a reload that changes the
+	// entry rebuilds the providers that use it.
+	Entry *config.Plugin `yaml:"-"`
+}
+
+// Validate implements registry.AuthConfig.
+func (a *Auth) Validate(b *registry.Build) {
+	if a.Plugin == "" {
+		b.Errorf("", "missing key \"plugin\": the name of an entry under plugins:")
+		return
+	}
+	if b.Config.Plugins[a.Plugin] == nil {
+		names := slices.Sorted(maps.Keys(b.Config.Plugins))
+		b.Errorf("plugin", "unknown plugin %q (configured under plugins: %s)", a.Plugin, strings.Join(names, ", "))
+		return
+	}
+	a.Entry = b.Config.Plugins[a.Plugin]
+}
+
+// Source implements registry.AuthConfig.
+func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+	entry := a.Entry
+	// One manager (one process) per plugin entry, keyed by the entry's
+	// content: a reload that leaves the entry alone keeps the process.
+	m := b.Shared("plugin:"+a.Plugin+":"+pluginKey(entry), func() any {
+		return manager{host.NewManager(host.ManagerOptions{
+			Logger: b.Logger,
+			Plugins: map[string]host.PluginConfig{a.Plugin: {
+				Command: entry.Command, Args: entry.Args, SHA256: entry.SHA256, Env: entry.Env,
+				StartTimeout: entry.StartTimeout, CallTimeout: entry.CallTimeout,
+			}},
+		})}
+	}).(manager)
+	return m.Source(a.Plugin, b.Provider.Name, a.Config)
+}
+
+func pluginKey(p *config.Plugin) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q %v %v", p.Command, p.Args, p.SHA256, p.StartTimeout, p.CallTimeout)
+	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
+		fmt.Fprintf(h, " %q=%q", k, p.Env[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// manager is the shared state of one plugin entry: its process manager,
+// reported to the registry (and so to metrics) as the processes it runs.
+type manager struct{ *host.Manager }
+
+// Processes implements registry.ProcessReporter.
+func (m manager) Processes() []registry.Process {
+	var out []registry.Process
+	for name, st := range m.Stats() {
+		out = append(out, registry.Process{Name: name, Starts: st.Starts, PID: st.PID, LastFailure: st.LastFailure})
+	}
+	return out
+}
