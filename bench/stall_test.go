@@ -115,7 +115,7 @@ func BenchmarkRefreshStalls(b *testing.B) {
     model: gpt-4.1
     auth: {type: bench-sim, idp: %q}
 `, key), registry.Options{Now: clk.Now})
-			cb := session.NewFactory(set, session.Options{Now: clk.Now}).Callback("foundry")
+			cb := session.NewFactory(set, session.Options{}).Callback("foundry")
 			args := copilot.ProviderTokenArgs{ProviderName: "foundry"}
 			return func() error {
 				_, err := cb(args)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/byokcred/byokcred/provider"
 )
 
 // MaxFileSize bounds the config file; a real one is a few kilobytes.
@@ -85,6 +87,30 @@ type Provider struct {
 	// Auth is the raw `auth:` block, decoded by the registry according to
 	// its `type:`.
 	Auth *yaml.Node `yaml:"auth"`
+}
+
+// CredentialHeader returns the header that carries a credential of kind to
+// a provider of type typ: `Authorization` (as a Bearer token) for every
+// bearer token and for openai-type API keys, `Api-Key` for azure API keys,
+// `X-Api-Key` for anthropic API keys. It is the mapping the Copilot runtime
+// applies to the SDK's provider config, and the one place byokcred states it
+// (the session factory and the proxy both follow it).
+func CredentialHeader(typ string, kind provider.Kind) string {
+	if kind == provider.KindAPIKey {
+		switch typ {
+		case TypeAzure:
+			return "Api-Key"
+		case TypeAnthropic:
+			return "X-Api-Key"
+		}
+	}
+	return "Authorization"
+}
+
+// CredentialHeader returns the header that carries a credential of kind to
+// this provider (see the function CredentialHeader).
+func (p *Provider) CredentialHeader(kind provider.Kind) string {
+	return CredentialHeader(p.Type, kind)
 }
 
 // Plugin is one entry of `plugins:`: one plugin process, shared by every

@@ -17,11 +17,6 @@ import (
 // Meter name used for every instrument.
 const Name = "github.com/byokcred/byokcred"
 
-// Providers is a *registry.Set or a *registry.Live.
-type Providers interface {
-	Current() *registry.Set
-}
-
 // Metrics holds the instruments.
 type Metrics struct {
 	fetchDuration metric.Float64Histogram
@@ -50,7 +45,7 @@ func (m *Metrics) OnFetch(providerName string, took time.Duration, err error) {
 // Observe registers the observable instruments, read from the providers'
 // caches and plugin processes at each collection. Unregister the returned
 // registration when done.
-func (m *Metrics) Observe(providers Providers) (metric.Registration, error) {
+func (m *Metrics) Observe(providers registry.Providers) (metric.Registration, error) {
 	fetches, err := m.meter.Int64ObservableCounter("byokcred.token.fetches", metric.WithDescription("Fetches from the credential source, per provider."))
 	if err != nil {
 		return nil, err

@@ -19,28 +19,11 @@ const ClientTokenHeader = "X-Byokcred-Token"
 // provider's credential, and the client token must not leave the proxy.
 var clientCredentialHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", ClientTokenHeader}
 
-// CredentialHeader returns the header that carries a credential of kind to
-// a provider of type typ: `Authorization` (as a Bearer token) for every
-// bearer token and for openai-type API keys, `api-key` for azure API keys,
-// `x-api-key` for anthropic API keys. It is the same mapping the Copilot
-// runtime applies to the SDK's provider config.
-func CredentialHeader(typ string, kind provider.Kind) string {
-	if kind == provider.KindAPIKey {
-		switch typ {
-		case config.TypeAzure:
-			return "Api-Key"
-		case config.TypeAnthropic:
-			return "X-Api-Key"
-		}
-	}
-	return "Authorization"
-}
-
 // SetCredential puts tok into h in the header the provider type expects.
 // This is the one place the proxy (and `byokcred doctor --probe`) reveals a
 // credential: on its way out to the provider.
 func SetCredential(h http.Header, typ string, tok *provider.Token) {
-	switch name := CredentialHeader(typ, tok.Kind); name {
+	switch name := config.CredentialHeader(typ, tok.Kind); name {
 	case "Authorization":
 		h.Set(name, "Bearer "+tok.Value.Reveal())
 	default:

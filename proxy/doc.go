@@ -12,7 +12,7 @@
 // A request to /PROVIDER/REST goes to PROVIDER's base_url + /REST, query
 // kept. [Options.Default] also serves paths without a provider prefix. The
 // client's own credential headers are removed and the provider's credential
-// is set in the header its type expects (see [CredentialHeader]), along
+// is set in the header its type expects (see [config.CredentialHeader]), along
 // with the provider's configured headers. Responses stream through
 // unbuffered. When the upstream answers 401, the rejected token is dropped
 // from the provider's cache and the request is sent once more with a fresh

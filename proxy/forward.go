@@ -112,7 +112,7 @@ func (s *Server) retry(req *http.Request, resp *http.Response, x *exchange) (*ht
 		log.Warn("upstream rejected the credential; the request body was too large to keep, so the 401 goes to the client", "rejected", x.tok, "max_replay_body", s.opts.MaxReplayBody)
 		return resp, nil
 	}
-	fresh, err := s.token(req.Context(), p)
+	fresh, err := p.Token(req.Context())
 	if err != nil {
 		log.Warn("upstream rejected the credential and no fresh one is available", "rejected", x.tok, "err", err)
 		return resp, nil

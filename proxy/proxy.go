@@ -15,7 +15,6 @@ import (
 
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
-	"github.com/byokcred/byokcred/session"
 )
 
 // DefaultMaxReplayBody bounds the request body kept in memory so that a
@@ -28,16 +27,11 @@ const DefaultMaxReplayBody = 10 << 20
 // (model responses stream for a while) once its context is done.
 const DefaultDrainTimeout = 30 * time.Second
 
-// Providers is what the proxy reads providers from on every request: a
-// *registry.Live (reloadable) or a *registry.Set (fixed).
-type Providers interface {
-	Current() *registry.Set
-}
-
 // Options configure a Server.
 type Options struct {
-	// Providers is required.
-	Providers Providers
+	// Providers is required: read on every request, so a *registry.Live
+	// reload reaches the next request.
+	Providers registry.Providers
 	// Default names the provider that also serves paths without a provider
 	// prefix, for clients that cannot add one. Empty: every path must start
 	// with /PROVIDER.
@@ -59,9 +53,6 @@ type Options struct {
 	// http.DefaultTransport (which honours HTTPS_PROXY) without transparent
 	// compression, so bytes pass through as the upstream sent them.
 	Transport http.RoundTripper
-	// TokenTimeout overrides the config's token_timeout as the bound on each
-	// credential fetch.
-	TokenTimeout time.Duration
 	// MaxReplayBody overrides DefaultMaxReplayBody.
 	MaxReplayBody int64
 	// DrainTimeout overrides DefaultDrainTimeout.
@@ -72,11 +63,10 @@ type Options struct {
 // the address checks and graceful shutdown the command line uses. It is
 // safe for concurrent use.
 type Server struct {
-	opts    Options
-	factory *session.Factory
-	rp      *httputil.ReverseProxy
-	next    http.RoundTripper
-	log     *slog.Logger
+	opts Options
+	rp   *httputil.ReverseProxy
+	next http.RoundTripper
+	log  *slog.Logger
 	// clientSum is the SHA-256 of the client token: comparing digests keeps
 	// the comparison constant-time even for candidates of another length.
 	clientSum [sha256.Size]byte
@@ -123,10 +113,9 @@ func New(opts Options) (*Server, error) {
 		opts.Transport = t
 	}
 	s := &Server{
-		opts:    opts,
-		factory: session.NewFactory(opts.Providers, session.Options{TokenTimeout: opts.TokenTimeout}),
-		next:    opts.Transport,
-		log:     opts.Logger,
+		opts: opts,
+		next: opts.Transport,
+		log:  opts.Logger,
 	}
 	if !opts.ClientToken.IsZero() {
 		s.clientSum = sha256.Sum256([]byte(opts.ClientToken.Reveal()))
@@ -213,25 +202,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusBadRequest, fmt.Sprintf("proxy: reading the request body: %v", err))
 		return
 	}
-	x.tok, err = s.token(r.Context(), p)
+	x.tok, err = p.Token(r.Context())
 	if err != nil {
 		s.log.Warn("no credential for a request", "provider", p.Name, "err", err)
 		writeError(rec, http.StatusServiceUnavailable, "proxy: "+err.Error())
 		return
 	}
 	s.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
-}
-
-// token returns a currently valid credential for p, bounded by the token
-// timeout. A fresh cached token is served without a timer or allocation:
-// this is on every request's path.
-func (s *Server) token(ctx context.Context, p *registry.Provider) (*provider.Token, error) {
-	if p.Cache != nil {
-		if tok, ok := p.Cache.Fresh(); ok {
-			return tok, nil
-		}
-	}
-	return s.factory.Token(ctx, p)
 }
 
 func (s *Server) logDone(method, path string, x *exchange, rec *recorder, start time.Time, panicked any) {

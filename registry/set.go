@@ -57,6 +57,9 @@ type Provider struct {
 	Cache *provider.Cache
 	// Refresh is RefreshPerRequest or RefreshPerSession.
 	Refresh string
+
+	tokenTimeout time.Duration
+	now          func() time.Time
 }
 
 // Set is a loaded config: every provider with its source. It is safe for
@@ -109,7 +112,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 	ctxs := map[string]*Build{}
 	for _, name := range cfg.Names() {
 		p := cfg.Providers[name]
-		rp := &Provider{Provider: p, AuthType: p.AuthType()}
+		rp := &Provider{Provider: p, AuthType: p.AuthType(), tokenTimeout: cfg.TokenTimeout, now: opts.Now}
 		s.providers[name] = rp
 		if p.Auth == nil {
 			continue // reported by config

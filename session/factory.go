@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	copilot "github.com/github/copilot-sdk/go"
 	"github.com/github/copilot-sdk/go/rpc"
@@ -19,41 +18,22 @@ import (
 	"github.com/byokcred/byokcred/registry"
 )
 
-// Providers is what a Factory reads providers from: a *registry.Set (fixed)
-// or a *registry.Live (reloadable). Callbacks look the provider up at every
-// call, so after a reload the next request of an existing session uses the
-// new config.
-type Providers interface {
-	Current() *registry.Set
-}
-
 // Factory builds session configs from configured providers. It is safe for
 // concurrent use.
 type Factory struct {
-	src Providers
-	// tokenTimeout bounds each credential fetch the runtime triggers: the SDK
-	// callback carries no context, so without a bound a stuck source would
-	// hang a model request until the caller's own deadline.
-	tokenTimeout time.Duration
-	now          func() time.Time
+	// src is read at every callback call, so after a reload the next
+	// request of an existing session uses the new config.
+	src registry.Providers
 }
 
-// Options configure a Factory.
-type Options struct {
-	// TokenTimeout overrides the config's token_timeout.
-	TokenTimeout time.Duration
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
-}
+// Options configure a Factory. None exist yet; the parameter keeps
+// NewFactory's signature stable as options are added.
+type Options struct{}
 
 // NewFactory returns a factory over providers (a *registry.Set or a
 // *registry.Live).
-func NewFactory(providers Providers, opts Options) *Factory {
-	f := &Factory{src: providers, tokenTimeout: opts.TokenTimeout, now: opts.Now}
-	if f.now == nil {
-		f.now = time.Now
-	}
-	return f
+func NewFactory(providers registry.Providers, opts Options) *Factory {
+	return &Factory{src: providers}
 }
 
 // SessionConfig returns a copy of base (nil means an empty config) with
@@ -222,7 +202,9 @@ func (f *Factory) credential(ctx context.Context, p *registry.Provider) (wiring,
 		return wiring{}, err
 	}
 	switch {
-	case tok.Kind == provider.KindAPIKey && p.Type != config.TypeOpenAI:
+	case p.CredentialHeader(tok.Kind) != "Authorization":
+		// Azure's api-key and Anthropic's x-api-key: only the SDK's static
+		// APIKey field produces those headers.
 		return wiring{apiKey: tok.Value.Reveal()}, nil
 	case p.Refresh == registry.RefreshPerSession:
 		// The SDK guide's pattern, on request: one token for the session's
@@ -251,30 +233,14 @@ func copyHeaders(h map[string]string) map[string]string {
 	return out
 }
 
-// Token fetches a currently valid token for p within ctx and the factory's
-// token timeout: the path every model request takes.
+// Token fetches a currently valid token for p within ctx and the config's
+// token_timeout: the path every model request takes. The SDK callback
+// carries no context, so without that bound a stuck source would hang a
+// model request until the caller's own deadline.
 func (f *Factory) Token(ctx context.Context, p *registry.Provider) (*provider.Token, error) {
-	timeout := f.tokenTimeout
-	if timeout <= 0 {
-		timeout = f.src.Current().Config.TokenTimeout
-	}
-	if timeout <= 0 {
-		timeout = config.DefaultTokenTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tok, err := p.Source.Token(ctx)
+	tok, err := p.Token(ctx)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("session: provider %s: no credential within %s (token_timeout): %w", p.Name, timeout, err)
-		}
-		return nil, fmt.Errorf("session: provider %s: %w", p.Name, err)
-	}
-	if tok == nil || tok.Value.IsZero() {
-		return nil, fmt.Errorf("session: provider %s: source returned an empty credential", p.Name)
-	}
-	if tok.Expired(f.now()) {
-		return nil, fmt.Errorf("session: provider %s: source returned a token that expired at %s", p.Name, tok.Expiry.Format(time.RFC3339))
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	return tok, nil
 }
@@ -308,15 +274,7 @@ func (f *Factory) Callback(name string) copilot.BearerTokenProvider {
 			r = &resolved{set: set, p: p}
 			last.Store(r)
 		}
-		p := r.p
-		// Fast path: a fresh cached token, with no context, timer or
-		// allocation.
-		if p.Cache != nil {
-			if tok, ok := p.Cache.Fresh(); ok {
-				return tok.Value.Reveal(), nil
-			}
-		}
-		tok, err := f.Token(context.Background(), p)
+		tok, err := f.Token(context.Background(), r.p)
 		if err != nil {
 			return "", err
 		}

@@ -7,6 +7,7 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
 )
 
 // RefreshOnRejection returns a RoundTripper for the SDK's
@@ -20,7 +21,7 @@ import (
 // whose current token is already a different one ignores the report: a
 // burst of 401s for one old token causes one refresh. next defaults to the
 // SDK's transport.
-func RefreshOnRejection(providers Providers, next http.RoundTripper) http.RoundTripper {
+func RefreshOnRejection(providers registry.Providers, next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
 	}
@@ -29,12 +30,12 @@ func RefreshOnRejection(providers Providers, next http.RoundTripper) http.RoundT
 
 // RequestHandler wraps RefreshOnRejection for copilotcli.Options or
 // copilot.ClientOptions.
-func RequestHandler(providers Providers) *copilot.CopilotRequestHandler {
+func RequestHandler(providers registry.Providers) *copilot.CopilotRequestHandler {
 	return &copilot.CopilotRequestHandler{Transport: RefreshOnRejection(providers, nil)}
 }
 
 type rejectionTransport struct {
-	providers Providers
+	providers registry.Providers
 	next      http.RoundTripper
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/copilotcli"
+	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
 
@@ -50,7 +51,7 @@ takes effect for the session's next request.`,
 			defer cancel()
 			// An interactive session may run for hours: it follows the
 			// config file (SIGHUP reloads it) like a server would.
-			var providers session.Providers
+			var providers registry.Providers
 			if interactive {
 				live, err := a.loadLive(ctx)
 				if err != nil {
@@ -126,7 +127,7 @@ type chat struct {
 	multi   bool
 }
 
-func (a *app) openChat(ctx context.Context, providers session.Providers, model string, multi, stream bool) (*chat, error) {
+func (a *app) openChat(ctx context.Context, providers registry.Providers, model string, multi, stream bool) (*chat, error) {
 	factory := session.NewFactory(providers, session.Options{})
 	set := providers.Current()
 	if multi && model != "" && !strings.Contains(model, "/") {

@@ -1,0 +1,81 @@
+// Package layering holds the test that keeps byokcred's imports running the
+// right way: the contract and the registry link no cloud SDK and no plugin
+// host, plugin binaries link neither, and the proxy does not link the Copilot
+// SDK. A credential kind's SDK belongs to its own package under auth/.
+package layering
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const module = "github.com/byokcred/byokcred/"
+
+var (
+	cloudSDKs = []string{
+		"github.com/Azure/azure-sdk-for-go/",
+		"github.com/aws/aws-sdk-go-v2",
+		"cloud.google.com/go/",
+		"golang.org/x/oauth2/google",
+	}
+	copilotSDK = []string{"github.com/github/copilot-sdk/go"}
+	pluginHost = []string{module + "plugins/host"}
+	goPlugin   = []string{"github.com/hashicorp/go-plugin"}
+	authKinds  = []string{module + "auth/"}
+)
+
+func concat(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+func TestImportsRunTheRightWay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	core := concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds)
+	pluginBinary := concat(cloudSDKs, copilotSDK, pluginHost, authKinds, []string{module + "registry", module + "config"})
+	tests := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"provider", core},
+		{"config", core},
+		{"registry", core},
+		{"plugins/sdk", pluginBinary},
+		{"plugins/exec/cmd/byokcred-plugin-exec", pluginBinary},
+		{"plugins/file/cmd/byokcred-plugin-file", pluginBinary},
+		{"plugins/oauth2/cmd/byokcred-plugin-oauth2", pluginBinary},
+		{"proxy", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds, []string{module + "session"})},
+		{"metrics", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds)},
+		{"auth/static", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin)},
+		{"auth/plugin", concat(cloudSDKs, copilotSDK)},
+		{"auth/entra", concat(copilotSDK, pluginHost, goPlugin)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pkg, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", module+tc.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			var bad []string
+			for _, dep := range strings.Fields(string(out)) {
+				for _, f := range tc.forbidden {
+					if strings.HasPrefix(dep, f) {
+						bad = append(bad, dep)
+						break
+					}
+				}
+			}
+			if diff := cmp.Diff([]string(nil), bad); diff != "" {
+				t.Errorf("%s links what it must not (-want +got):\n%s", tc.pkg, diff)
+			}
+		})
+	}
+}

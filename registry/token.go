@@ -1,0 +1,55 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/provider"
+)
+
+// Providers is what consumers (session factories, the proxy, metrics) read
+// providers from: a *Set (fixed) or a *Live (reloadable). Reading Current
+// at each use is what lets a reload reach live sessions.
+type Providers interface {
+	Current() *Set
+}
+
+var (
+	_ Providers = (*Set)(nil)
+	_ Providers = (*Live)(nil)
+)
+
+// Token returns a currently valid credential for p: a fresh cached token at
+// once (one atomic load, no allocation: this is on every model request's
+// path), otherwise a fetch bounded by ctx and the config's token_timeout.
+// Errors name the provider once.
+func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
+	if p.Cache != nil {
+		if tok, ok := p.Cache.Fresh(); ok {
+			return tok, nil
+		}
+	}
+	timeout := p.tokenTimeout
+	if timeout <= 0 {
+		timeout = config.DefaultTokenTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tok, err := p.Source.Token(ctx)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("provider %s: no credential within %s (token_timeout): %w", p.Name, timeout, err)
+		}
+		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+	}
+	if tok == nil || tok.Value.IsZero() {
+		return nil, fmt.Errorf("provider %s: source returned an empty credential", p.Name)
+	}
+	if tok.Expired(p.now()) {
+		return nil, fmt.Errorf("provider %s: source returned a token that expired at %s", p.Name, tok.Expiry.Format(time.RFC3339))
+	}
+	return tok, nil
+}
