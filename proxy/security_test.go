@@ -240,3 +240,39 @@ func TestNoSecretsInLogsOrResponses(t *testing.T) {
 		t.Logf("log:\n%s", logs)
 	}
 }
+
+// TestURLQuerySecretsNeverLogged: a base_url may carry a key in its query
+// (?code=${X}, Azure Functions style), and clients may send one in theirs,
+// separated by ";" as well as "&". The debug log shows neither.
+func TestURLQuerySecretsNeverLogged(t *testing.T) {
+	model := startModel(t, fakemodel.Options{})
+	live, _ := loadLive(t, `providers:
+  fn:
+    type: openai
+    base_url: `+model.URL+`/v1?code=${URLCODE}&api-version=1
+    model: m
+    auth: {type: static, api_key_env: KEY}
+`)
+	px := startProxy(t, live, proxy.Options{})
+	r := do(t, http.MethodPost, px.url+"/fn/chat/completions?stream=false;token="+canaryOwn+"&tenant="+canaryOwn, `{}`, nil)
+	if r.Status != 200 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	if reqs := model.Requests(); len(reqs) != 1 || !strings.Contains(reqs[0].RawQuery, "code="+canaryURL) {
+		t.Fatalf("the base URL's query did not reach the upstream: the log check proves nothing (%+v)", reqs)
+	}
+	logs := px.logs.String()
+	for what, s := range map[string]string{"base_url's code": canaryURL, "client's query secret": canaryOwn} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log contains the %s", what)
+		}
+	}
+	for _, want := range []string{"code=[REDACTED]&api-version=1", "token=[REDACTED]", "tenant=[REDACTED]", "forwarding"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("log:\n%s", logs)
+	}
+}
