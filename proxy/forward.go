@@ -47,13 +47,15 @@ func (s *Server) buffer(w http.ResponseWriter, r *http.Request, x *exchange) err
 		}
 		b.held += size
 		chunk := make([]byte, size)
-		n, err := io.ReadFull(cb, chunk)
+		n, err := fill(cb, chunk)
 		if n > 0 {
 			b.chunks = append(b.chunks, chunk[:n])
 			b.size += int64(n)
 		}
 		switch {
-		case err == io.EOF || err == io.ErrUnexpectedEOF:
+		case b.size > limit:
+			return s.stream(r, b)
+		case err == io.EOF:
 			x.replay = true
 			if b.size == 0 {
 				b.drop()
@@ -67,10 +69,24 @@ func (s *Server) buffer(w http.ResponseWriter, r *http.Request, x *exchange) err
 			return nil
 		case err != nil:
 			return err
-		case b.size > limit:
-			return s.stream(r, b)
 		}
 	}
+}
+
+// fill reads into buf until it is full or the body ends (io.EOF). Unlike
+// io.ReadFull it passes on io.ErrUnexpectedEOF, which is how net/http
+// reports a client that hung up before sending its whole Content-Length:
+// such a body is not complete and must not be forwarded as if it were.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // stream forwards r with the part of its body already read in b first.

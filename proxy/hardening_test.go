@@ -281,3 +281,28 @@ func TestSlowClientsTimeOut(t *testing.T) {
 func errorsIsEOF(err error) bool {
 	return err == io.EOF || err == io.ErrUnexpectedEOF || strings.Contains(fmt.Sprint(err), "connection reset")
 }
+
+// TestTruncatedBodyNotForwarded: a client that hangs up before sending its
+// whole Content-Length does not get a cut body forwarded as if complete.
+func TestTruncatedBodyNotForwarded(t *testing.T) {
+	model := startModel(t, fakemodel.Options{})
+	live, _ := loadLive(t, staticConfig(model.URL))
+	px := startProxy(t, live, proxy.Options{})
+	c, err := net.Dial("tcp", strings.TrimPrefix(px.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /oai/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"model\":")
+	c.(*net.TCPConn).CloseWrite()
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %d, want 400", resp.StatusCode)
+		}
+	}
+	if n := len(model.Requests()); n != 0 {
+		t.Errorf("%d requests reached the upstream", n)
+	}
+}
