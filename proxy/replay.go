@@ -201,8 +201,12 @@ func (c *clientBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// timedOut reports whether a read of the body hit the timeout.
+// timedOut reports whether a read of the body hit the timeout (false
+// without a body).
 func (c *clientBody) timedOut() bool {
+	if c == nil {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return errors.Is(c.err, os.ErrDeadlineExceeded)
