@@ -518,3 +518,24 @@ func TestCacheMaxAgeRefreshesOpaqueTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheProactiveTimerFollowsTheBackoffOnAPastHint is the issue's
+// observation on real time: with the proactive timer, a source that keeps
+// answering with a past refresh hint made the timer fire at once after
+// every fetch (~31,000 fetches in 200 ms). With the first backoff step
+// (Rand 0: 500 ms) no second fetch may happen within 300 ms.
+func TestCacheProactiveTimerFollowsTheBackoffOnAPastHint(t *testing.T) {
+	var fetches atomic.Int64
+	src := sourceFunc(func(context.Context) (*Token, error) {
+		fetches.Add(1)
+		now := time.Now()
+		return &Token{Value: NewSecret("msal-cached"), Kind: KindBearer, Expiry: now.Add(time.Hour), RefreshAt: now.Add(-time.Minute)}, nil
+	})
+	c := NewCache(src, CacheOptions{Name: "msal", Proactive: true, Rand: func() float64 { return 0 }, Jitter: -1})
+	mustToken(t, c)
+	time.Sleep(300 * time.Millisecond)
+	c.Close()
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("fetches in 300 ms = %d, want 1 (the next is due after the 500 ms backoff)", n)
+	}
+}
