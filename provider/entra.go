@@ -93,6 +93,10 @@ type Claims struct {
 	ObjectID string    `json:"oid"`
 	AppID    string    `json:"appid"`
 	Expiry   time.Time `json:"-"`
+	// IssuedAt and NotBefore are iat and nbf (zero when absent): the cache
+	// checks that exp comes after them.
+	IssuedAt  time.Time `json:"-"`
+	NotBefore time.Time `json:"-"`
 }
 
 // String is for operators; it contains no secret.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/plugins/host"
@@ -16,6 +17,13 @@ import (
 func init() {
 	Register("plugin", func() AuthConfig { return new(PluginAuth) })
 }
+
+// DefaultPluginMaxAge is the max_age of a plugin provider that sets none:
+// an opaque token is re-fetched this often. Short-lived opaque tokens
+// (gcloud access tokens, gateway tokens) live 15 to 60 minutes, so a token
+// fetched just before its issuer rotated it is replaced well before it
+// expires, and running a CLI twelve times an hour costs nothing.
+const DefaultPluginMaxAge = 5 * time.Minute
 
 // PluginAuth is `auth.type: plugin`: tokens from an external credential
 // plugin declared under `plugins:`. The plugin's process is shared by every
@@ -27,6 +35,10 @@ type PluginAuth struct {
 	// Config is sent to the plugin as is (strings expand ${VAR}); the
 	// plugin checks it.
 	Config map[string]any `yaml:"config"`
+	// MaxAge is how long a token that states no expiry (an opaque token; a
+	// JWT's exp counts as an expiry) is served before it is re-fetched in
+	// the background. Default 5m (DefaultPluginMaxAge); 0s never re-fetches.
+	MaxAge *time.Duration `yaml:"max_age"`
 	// Entry is the plugin's `plugins:` entry, filled in by Validate. It is
 	// part of the config's identity, so that a reload that changes the
 	// entry rebuilds the providers that use it.
@@ -45,6 +57,14 @@ func (a *PluginAuth) Validate(ctx *Context) {
 		return
 	}
 	a.Entry = ctx.Config.Plugins[a.Plugin]
+}
+
+// tuneCache implements cacheTuner.
+func (a *PluginAuth) tuneCache(o *provider.CacheOptions) {
+	o.MaxAge = DefaultPluginMaxAge
+	if a.MaxAge != nil {
+		o.MaxAge = *a.MaxAge
+	}
 }
 
 // Source implements AuthConfig.

@@ -65,6 +65,12 @@ type SelfCaching interface {
 	SelfCaching() bool
 }
 
+// cacheTuner is implemented by auth configs that set options of the cache
+// around their source (a plugin's max_age).
+type cacheTuner interface {
+	tuneCache(*provider.CacheOptions)
+}
+
 // RefreshModer is implemented by auth configs that let the user choose
 // between per-request and per-session tokens.
 type RefreshModer interface {
@@ -175,6 +181,9 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			// Refresh on a timer: an agent idle for an hour must still find a
 			// valid token in hand when it wakes.
 			co.Proactive = true
+			if t, ok := rp.Auth.(cacheTuner); ok {
+				t.tuneCache(&co)
+			}
 			if opts.OnFetch != nil {
 				co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
 			}
