@@ -27,4 +27,10 @@
 //     10,000 providers.
 //  7. BenchmarkFootprint: RSS of a byokcred process with 100 providers and
 //     two plugins, and the number of plugin processes.
+//  9. BenchmarkOutageLoad: identity fetch attempts while the identity
+//     provider is down after the token expired, 100 callers, in simulated
+//     time, against x/oauth2's ReuseTokenSource (and the azcore model).
+//  10. BenchmarkPastRefreshHint: identity fetches per simulated minute from
+//     an MSAL-style source returning a past refresh hint, against asking
+//     the source per request.
 package bench

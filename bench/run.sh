@@ -42,7 +42,7 @@ for i in $(seq "$RUNS"); do
 	echo "== run $i of $RUNS"
 	bench -test.bench '^Benchmark(WarmToken|Herd|PluginFetch)$' -test.benchtime 1s
 	bench -test.bench '^BenchmarkScale$' -test.benchtime 2s
-	bench -test.bench '^Benchmark(RefreshStalls|Footprint)$' -test.benchtime 1x
+	bench -test.bench '^Benchmark(RefreshStalls|Footprint|OutageLoad|PastRefreshHint)$' -test.benchtime 1x
 	(cd proxy && ../$OUT/proxy.test -test.run '^$' -test.benchmem -test.bench '^Benchmark(Direct|ViaProxy|BareReverseProxy)$' -test.benchtime 1s) | tee -a "$RAW"
 done
 echo "== end to end ($RUNS runs)"

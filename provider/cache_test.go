@@ -219,6 +219,12 @@ func TestCacheIdentityProviderDownDuringRefresh(t *testing.T) {
 		}
 	}
 	src.set(nil, nil) // the identity provider recovers
+	// The next attempt waits for the backoff (2 s after the third failure):
+	// until then callers get the last error at once.
+	if _, err := c.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "next attempt in 2s") {
+		t.Errorf("within the backoff: err = %v, want the last error and when the next attempt is due", err)
+	}
+	clock.Advance(2 * time.Second)
 	if got := mustToken(t, c); !strings.HasPrefix(got, "tok-") || got == "tok-1" {
 		t.Errorf("after recovery got %q, want a new token", got)
 	}

@@ -3,6 +3,7 @@ package provider
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -24,6 +25,8 @@ func ParseClaims(v Secret) (c Claims, ok bool) {
 		Claims
 		Aud any     `json:"aud"`
 		Exp float64 `json:"exp"`
+		Iat float64 `json:"iat"`
+		Nbf float64 `json:"nbf"`
 	}
 	if err := json.Unmarshal(payload, &raw); err != nil {
 		return Claims{}, false
@@ -41,10 +44,38 @@ func ParseClaims(v Secret) (c Claims, ok bool) {
 		}
 		c.Audience = strings.Join(s, ",")
 	}
-	if raw.Exp > 0 {
-		c.Expiry = time.Unix(int64(raw.Exp), 0).UTC()
-	}
+	c.Expiry, c.IssuedAt, c.NotBefore = unixTime(raw.Exp), unixTime(raw.Iat), unixTime(raw.Nbf)
 	return c, true
+}
+
+func unixTime(secs float64) time.Time {
+	if secs <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(secs), 0).UTC()
+}
+
+// jwtExpiry is the expiry a JWT states (its exp): zero when v is not a JWT
+// or has no exp. An exp that is not after the token's iat or nbf is an
+// error: such a token was never valid, and serving it until a clock says
+// otherwise would only move the failure to the endpoint. An iat or nbf
+// ahead of this host's clock is accepted: issuer and host clocks differ by
+// seconds to minutes, and the endpoint applies its own leeway.
+func jwtExpiry(v Secret) (time.Time, error) {
+	c, ok := ParseClaims(v)
+	if !ok || c.Expiry.IsZero() {
+		return time.Time{}, nil
+	}
+	for _, claim := range []struct {
+		name string
+		at   time.Time
+	}{{"iat", c.IssuedAt}, {"nbf", c.NotBefore}} {
+		if !claim.at.IsZero() && !c.Expiry.After(claim.at) {
+			return time.Time{}, fmt.Errorf("source returned a JWT whose exp (%s) is not after its %s (%s)",
+				c.Expiry.Format(time.RFC3339), claim.name, claim.at.Format(time.RFC3339))
+		}
+	}
+	return c.Expiry, nil
 }
 
 // Claims are the JWT claims byokcred shows to operators.
@@ -55,6 +86,10 @@ type Claims struct {
 	ObjectID string    `json:"oid"`
 	AppID    string    `json:"appid"`
 	Expiry   time.Time `json:"-"`
+	// IssuedAt and NotBefore are iat and nbf (zero when absent): the cache
+	// checks that exp comes after them.
+	IssuedAt  time.Time `json:"-"`
+	NotBefore time.Time `json:"-"`
 }
 
 // String is for operators; it contains no secret.

@@ -20,6 +20,14 @@
 // refused as well, the token is not the problem: for a while the proxy
 // passes 401s through instead of forcing a new token per request.
 //
+// Bodies are kept for that replay within a memory budget shared by all
+// requests ([Options.MaxReplayMemory]); a body that does not fit streams
+// through without one. Only GET, HEAD, POST and DELETE are forwarded, paths
+// that some server could read as a dot segment are refused, and headers and
+// trailers that could carry a client's credential or reroute the request
+// are dropped. Unless remote use is allowed, requests from web pages
+// (Origin, Sec-Fetch-Site) are refused except from [Options.AllowOrigins].
+//
 // Providers are read through [Providers] (a *registry.Live) on every
 // request, so a config reload reaches the next request.
 //

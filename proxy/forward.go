@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,35 +12,95 @@ import (
 )
 
 // buffer reads r's body into memory, up to the replay bound, so that a
-// request rejected with 401 can be sent again. A larger body is streamed
-// through untouched (the part already read first) and the request is
-// marked as not replayable.
-func (s *Server) buffer(r *http.Request, x *exchange) error {
+// request rejected with 401 can be sent again. The memory grows with the
+// bytes that arrive, never with the length the client announces, and is
+// reserved from the budget all requests share. A body larger than the
+// bound, or one that finds the budget spent, is streamed through instead
+// (the part already read first) and the request is not replayable: its 401
+// reaches the client. Refusing it would turn a full budget into failed
+// requests, while the replay it loses is needed only when a token was
+// revoked early.
+func (s *Server) buffer(w http.ResponseWriter, r *http.Request, x *exchange) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		x.replay = true
 		return nil
 	}
+	cb := &clientBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: s.opts.ReadTimeout}
+	x.client = cb
+	r.Body = cb
 	limit := s.opts.MaxReplayBody
 	if r.ContentLength > limit {
 		return nil // known too large: do not hold it in memory
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+	b := &replayBody{budget: &s.replay}
+	x.buf = b
+	for size := int64(firstChunk); ; size = min(2*size, maxChunk) {
+		// One byte beyond the bound tells a body of exactly the bound
+		// from a larger one.
+		size = min(size, limit+1-b.size)
+		if cl := r.ContentLength; cl >= 0 {
+			size = min(size, max(cl-b.size, 1))
+		}
+		if !s.replay.reserve(size) {
+			s.log.Debug("replay memory spent: streaming the request body without a replay", "max_replay_memory", s.opts.MaxReplayMemory)
+			return s.stream(r, b)
+		}
+		b.held += size
+		chunk := make([]byte, size)
+		n, err := fill(cb, chunk)
+		if n > 0 {
+			b.chunks = append(b.chunks, chunk[:n])
+			b.size += int64(n)
+		}
+		switch {
+		case b.size > limit:
+			return s.stream(r, b)
+		case err == io.EOF:
+			x.replay = true
+			if b.size == 0 {
+				b.drop()
+				r.Body, r.ContentLength = http.NoBody, 0
+				return nil
+			}
+			// The request is sent with a reader of b that rewrite opens:
+			// ReverseProxy never closes the body it was given, the
+			// transport closes the one it sends, which lets b go.
+			r.ContentLength = b.size
+			return nil
+		case err != nil:
+			return err
+		}
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
-		return err
+}
+
+// fill reads into buf until it is full or the body ends (io.EOF). Unlike
+// io.ReadFull it passes on io.ErrUnexpectedEOF, which is how net/http
+// reports a client that hung up before sending its whole Content-Length:
+// such a body is not complete and must not be forwarded as if it were.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
 	}
-	if int64(buf.Len()) > limit {
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(buf.Bytes()), r.Body), r.Body}
+	return n, nil
+}
+
+// stream forwards r with the part of its body already read in b first.
+func (s *Server) stream(r *http.Request, b *replayBody) error {
+	if b.size == 0 {
+		b.drop()
 		return nil
 	}
-	x.body, x.replay = buf.Bytes(), true
-	r.Body = io.NopCloser(bytes.NewReader(x.body))
-	r.ContentLength = int64(len(x.body))
+	prefix, err := b.reader()
+	if err != nil {
+		return err
+	}
+	b.finish() // released once the prefix has been sent
+	r.Body = &prefixedBody{prefix: prefix.(*replayReader), rest: r.Body}
 	return nil
 }
 
@@ -61,13 +120,21 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	for _, k := range clientCredentialHeaders {
 		h.Del(k)
 	}
+	for _, k := range routingHeaders {
+		h.Del(k)
+	}
+	// Model APIs read no request trailers, and a client could put in them
+	// what the header checks removed (Authorization, the client token).
+	pr.Out.Trailer = nil
 	for k, v := range x.p.Headers {
 		h.Set(k, v)
 	}
 	SetCredential(h, x.p.Type, x.tok)
-	if body := x.body; body != nil {
+	if b := x.buf; x.replay && b != nil {
+		// A reader fails only once b is released, after the round trip.
+		pr.Out.Body, _ = b.reader()
 		// Lets the transport resend on a stale keep-alive connection too.
-		pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		pr.Out.GetBody = b.reader
 	}
 	if s.log.Enabled(pr.In.Context(), slog.LevelDebug) {
 		s.log.Debug("forwarding", "provider", x.p.Name, "url", redactURL(&u), "credential", x.tok, "headers", headerLog{h: h, extra: x.p.Headers})
@@ -78,6 +145,12 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 // token from the provider's cache and sends the request once more with a
 // fresh one, when it can.
 func (s *Server) roundTrip(req *http.Request) (*http.Response, error) {
+	if x, ok := req.Context().Value(exchangeKey{}).(*exchange); ok && x.buf != nil {
+		// Once this returns, the body is needed no more for a replay: its
+		// memory goes back to the budget as soon as the transport has sent
+		// it, not when a long streamed answer ends.
+		defer x.buf.finish()
+	}
 	resp, err := s.next.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
@@ -109,7 +182,8 @@ func (s *Server) retry(req *http.Request, resp *http.Response, x *exchange) (*ht
 		p.Cache.Invalidate(x.tok)
 	}
 	if !x.replay {
-		log.Warn("upstream rejected the credential; the request body was too large to keep, so the 401 goes to the client", "rejected", x.tok, "max_replay_body", s.opts.MaxReplayBody)
+		log.Warn("upstream rejected the credential; the request body was not kept (larger than max_replay_body, or the replay memory was in use), so the 401 goes to the client",
+			"rejected", x.tok, "max_replay_body", s.opts.MaxReplayBody, "max_replay_memory", s.opts.MaxReplayMemory)
 		return resp, nil
 	}
 	fresh, err := p.Token(req.Context())
@@ -128,8 +202,10 @@ func (s *Server) retry(req *http.Request, resp *http.Response, x *exchange) (*ht
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	again := req.Clone(req.Context())
-	if x.body != nil {
-		again.Body = io.NopCloser(bytes.NewReader(x.body))
+	if x.buf != nil {
+		if again.Body, err = x.buf.reader(); err != nil {
+			return nil, err
+		}
 	}
 	SetCredential(again.Header, p.Type, fresh)
 	x.tok, x.retried = fresh, true
@@ -160,6 +236,12 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	name := "?"
 	if x, ok := r.Context().Value(exchangeKey{}).(*exchange); ok {
 		name = x.p.Name
+		if x.client != nil && x.client.timedOut() {
+			// The client stalled while its body streamed upstream (the
+			// timeout also cancels the request's context).
+			s.bodyTimeout(w)
+			return
+		}
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; nobody is left to answer.
@@ -169,4 +251,12 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	}
 	s.log.Warn("upstream request failed", "provider", name, "err", err)
 	writeError(w, http.StatusBadGateway, fmt.Sprintf("proxy: provider %s: upstream request failed: %v", name, err))
+}
+
+// bodyTimeout answers a request whose body stopped arriving.
+func (s *Server) bodyTimeout(w http.ResponseWriter) {
+	// The rest of the body will not be read: the connection cannot serve
+	// another request.
+	w.Header().Set("Connection", "close")
+	writeError(w, http.StatusRequestTimeout, fmt.Sprintf("proxy: the request body stalled: nothing arrived for %s", s.opts.ReadTimeout))
 }

@@ -34,6 +34,7 @@ const (
 	canaryHeader = "CANARY-proxy-gateway-header-99aa88bb"
 	canaryClient = "CANARY-proxy-client-token-1234abcd"
 	canaryOwn    = "CANARY-client-own-key-77665544"
+	canaryURL    = "CANARY-proxy-url-code-24682468"
 )
 
 // brokenAuth is an auth type whose source always fails, for the 503 path.
@@ -78,6 +79,7 @@ var env = map[string]string{
 	"KEY":     canaryKey,
 	"BEARER":  canaryBearer,
 	"GATEWAY": canaryHeader,
+	"URLCODE": canaryURL,
 }
 
 func lookup(k string) (string, bool) { v, ok := env[k]; return v, ok }

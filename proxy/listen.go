@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// maxHeaderBytes bounds a request's header block.
+const maxHeaderBytes = 64 << 10
+
 // LoopbackAddr reports whether a listen address host:port binds to this
 // machine only: a loopback IP or "localhost". An empty host (":8080") binds
 // every interface and is not loopback.
@@ -51,9 +54,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// Slow clients must not pin connections before sending a request.
 		// There is no write timeout: a response streams as long as the
 		// model writes.
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: s.opts.ReadTimeout,
+		// Model API requests carry a few small headers; the default of
+		// 1 MiB per connection is memory any client could make the proxy
+		// hold.
+		MaxHeaderBytes: maxHeaderBytes,
+		IdleTimeout:    2 * time.Minute,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

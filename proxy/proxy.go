@@ -23,6 +23,14 @@ import (
 // through, and its 401 reaches the client.
 const DefaultMaxReplayBody = 10 << 20
 
+// DefaultMaxReplayMemory bounds the request bodies that all requests
+// together hold for replay.
+const DefaultMaxReplayMemory = 64 << 20
+
+// DefaultReadTimeout bounds how long a client may take to send its request
+// headers, and any pause while it sends a body.
+const DefaultReadTimeout = 30 * time.Second
+
 // DefaultDrainTimeout bounds how long Serve waits for in-flight requests
 // (model responses stream for a while) once its context is done.
 const DefaultDrainTimeout = 30 * time.Second
@@ -55,6 +63,19 @@ type Options struct {
 	Transport http.RoundTripper
 	// MaxReplayBody overrides DefaultMaxReplayBody.
 	MaxReplayBody int64
+	// MaxReplayMemory overrides DefaultMaxReplayMemory: the memory all
+	// requests together may hold for replay. A body that finds it spent is
+	// streamed through without a replay (its 401 reaches the client).
+	MaxReplayMemory int64
+	// ReadTimeout overrides DefaultReadTimeout: the time a client may take
+	// to send its request headers (Serve) and the longest pause in its
+	// body, after which the request ends with 408.
+	ReadTimeout time.Duration
+	// AllowOrigins lists web origins (scheme://host[:port]) whose pages may
+	// use the proxy, such as a local web UI. Requests from every other
+	// origin, loopback ones included, and requests a browser marks as
+	// coming from another site are refused.
+	AllowOrigins []string
 	// DrainTimeout overrides DefaultDrainTimeout.
 	DrainTimeout time.Duration
 }
@@ -70,6 +91,10 @@ type Server struct {
 	// clientSum is the SHA-256 of the client token: comparing digests keeps
 	// the comparison constant-time even for candidates of another length.
 	clientSum [sha256.Size]byte
+	// origins are the allowed web origins, normalised.
+	origins map[string]bool
+	// replay is the memory budget for request bodies kept for replay.
+	replay replayBudget
 	// refused maps a provider name to when its upstream last refused a
 	// freshly issued token (see refusedHold).
 	refused sync.Map
@@ -101,6 +126,16 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxReplayBody <= 0 {
 		opts.MaxReplayBody = DefaultMaxReplayBody
 	}
+	if opts.MaxReplayMemory <= 0 {
+		opts.MaxReplayMemory = DefaultMaxReplayMemory
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
+	origins, err := parseOrigins(opts.AllowOrigins)
+	if err != nil {
+		return nil, err
+	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = DefaultDrainTimeout
 	}
@@ -113,9 +148,11 @@ func New(opts Options) (*Server, error) {
 		opts.Transport = t
 	}
 	s := &Server{
-		opts: opts,
-		next: opts.Transport,
-		log:  opts.Logger,
+		opts:    opts,
+		next:    opts.Transport,
+		log:     opts.Logger,
+		origins: origins,
+		replay:  replayBudget{limit: opts.MaxReplayMemory},
 	}
 	if !opts.ClientToken.IsZero() {
 		s.clientSum = sha256.Sum256([]byte(opts.ClientToken.Reveal()))
@@ -148,9 +185,12 @@ type exchange struct {
 	p   *registry.Provider
 	url *url.URL // the upstream URL, without the client's query
 	tok *provider.Token
-	// body is the buffered request body; replay says whether the request
-	// can be sent again (its body is buffered, or it has none).
-	body    []byte
+	// client is the client's request body, nil without one.
+	client *clientBody
+	// buf holds the request body, or the part of it read before it turned
+	// out too large to keep; replay says whether the request can be sent
+	// again (its whole body is in buf, or it has none).
+	buf     *replayBody
 	replay  bool
 	retried bool
 	status  int
@@ -165,6 +205,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{}
 	method, path := r.Method, r.URL.EscapedPath()
 	defer func() {
+		if x.buf != nil {
+			x.buf.drop()
+		}
 		// ReverseProxy aborts a broken stream by panicking with
 		// http.ErrAbortHandler; log it, then let net/http see the panic.
 		v := recover()
@@ -179,6 +222,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if msg := s.checkOrigin(r); msg != "" {
 		writeError(rec, http.StatusForbidden, msg)
+		return
+	}
+	if !forwardedMethods[r.Method] {
+		rec.Header().Set("Allow", allowedMethods)
+		writeError(rec, http.StatusMethodNotAllowed, fmt.Sprintf("proxy: method %q is not forwarded; model APIs use %s", r.Method, allowedMethods))
 		return
 	}
 	if !s.authorized(r) {
@@ -198,7 +246,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusBadGateway, fmt.Sprintf("proxy: provider %s: %v", p.Name, err))
 		return
 	}
-	if err := s.buffer(r, x); err != nil {
+	if err := s.buffer(rec, r, x); err != nil {
+		if x.client.timedOut() {
+			s.bodyTimeout(rec)
+			return
+		}
 		writeError(rec, http.StatusBadRequest, fmt.Sprintf("proxy: reading the request body: %v", err))
 		return
 	}

@@ -11,13 +11,12 @@ import (
 	"github.com/byokcred/byokcred/provider"
 )
 
-// sensitiveWords mark header and query parameter names whose values are
-// never logged. Matching by word rather than by a fixed list also covers
-// gateway-specific names (X-Gateway-Key, X-Session-Token, sig=…).
+// sensitiveWords mark header names whose values are never logged.
+// Matching by word rather than by a fixed list also covers gateway-specific
+// names (X-Gateway-Key, X-Session-Token).
 var sensitiveWords = []string{"auth", "key", "token", "secret", "password", "cookie", "session", "signature", "sig", "credential"}
 
-// sensitive reports whether a header or parameter named name may carry a
-// secret.
+// sensitive reports whether a header named name may carry a secret.
 func sensitive(name string) bool {
 	n := strings.ToLower(name)
 	for _, w := range sensitiveWords {
@@ -55,30 +54,16 @@ func (l headerLog) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// redactQuery returns a raw query with the values of sensitive-looking
-// parameters replaced, keeping everything else (api-version is worth
-// seeing) as sent.
+// redactQuery returns a raw query for logs: provider.RedactURL's rules, so
+// that every URL byokcred prints is redacted alike.
 func redactQuery(raw string) string {
 	if raw == "" {
 		return ""
 	}
-	parts := strings.Split(raw, "&")
-	for i, kv := range parts {
-		k, _, hasValue := strings.Cut(kv, "=")
-		if name, err := url.QueryUnescape(k); hasValue && (err != nil || sensitive(name)) {
-			parts[i] = k + "=" + provider.Redacted
-		}
-	}
-	return strings.Join(parts, "&")
+	return strings.TrimPrefix(provider.RedactURL("?"+raw), "?")
 }
 
 // redactURL renders u for logs with its query redacted.
 func redactURL(u *url.URL) string {
-	c := *u
-	c.RawQuery = ""
-	s := c.String()
-	if q := redactQuery(u.RawQuery); q != "" {
-		s += "?" + q
-	}
-	return s
+	return provider.RedactURL(u.String())
 }

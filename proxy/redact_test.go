@@ -16,11 +16,13 @@ func TestRedactQuery(t *testing.T) {
 		{"empty", "", ""},
 		{"kept", "api-version=2024-10-21&stream=true", "api-version=2024-10-21&stream=true"},
 		{"key", "key=s3cret&api-version=1", "key=[REDACTED]&api-version=1"},
-		{"sas signature", "sv=2022&sig=abc%2Bdef", "sv=2022&sig=[REDACTED]"},
+		{"sas signature", "sv=2022&sig=abc%2Bdef", "sv=[REDACTED]&sig=[REDACTED]"},
 		{"access token", "access_token=abc", "access_token=[REDACTED]"},
+		{"name that does not look secret", "code=abc", "code=[REDACTED]"},
+		{"semicolon separator", "api-version=1;token=abc", "api-version=1;token=[REDACTED]"},
 		{"encoded name", "api%2Dkey=abc", "api%2Dkey=[REDACTED]"},
 		{"undecodable name", "%zz=abc", "%zz=[REDACTED]"},
-		{"flag without value", "token", "token"},
+		{"value without a name", "abc", "[REDACTED]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

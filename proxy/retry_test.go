@@ -207,3 +207,42 @@ func TestBurstOfUnauthorizedCausesOneRefresh(t *testing.T) {
 		t.Errorf("identity endpoint minted %d tokens, want 2 (one refresh for the whole burst)", n)
 	}
 }
+
+// TestRetryReplaysBodiesOfManyChunks: a body kept in several chunks is
+// sent again whole (the model field comes after the padding, so a body cut
+// or reordered has none).
+func TestRetryReplaysBodiesOfManyChunks(t *testing.T) {
+	pad := strings.Repeat("x", 300<<10)
+	tests := []struct {
+		name    string
+		chunked bool
+	}{
+		{"content-length", false},
+		{"chunked", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newEntra(t, time.Hour)
+			live, _ := loadLive(t, "providers:\n"+f.config("foundry"))
+			px := startProxy(t, live, proxy.Options{})
+			if r := do(t, http.MethodPost, px.url+chatPath, `{"model":"small"}`, nil); r.Status != 200 {
+				t.Fatalf("warm-up: %d %s", r.Status, r.Body)
+			}
+			f.idp.Revoke(f.idp.Issued()[0].Token)
+			var body io.Reader = strings.NewReader(`{"pad":"` + pad + `","model":"big"}`)
+			if tc.chunked {
+				body = io.MultiReader(body)
+			}
+			resp, err := http.Post(px.url+chatPath, "application/json", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			want := []seen{{200, "t1", "small"}, {401, "t1", "big"}, {200, "t2", "big"}}
+			if diff := cmp.Diff(want, f.seen()); diff != "" {
+				t.Errorf("upstream requests (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

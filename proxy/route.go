@@ -2,11 +2,14 @@ package proxy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/registry"
@@ -27,13 +30,8 @@ var apiRoots = map[string]map[string]bool{
 // else the default provider with the whole path. rest is the escaped path
 // that follows, to be appended to the provider's base URL.
 func (s *Server) route(set *registry.Set, r *http.Request) (p *registry.Provider, rest string, status int, err error) {
-	// A dot segment could climb out of the base URL's path on the upstream
-	// (https://gw/team-a/v1 + /../../team-b), to a place the credential was
-	// not configured for. No model API uses one.
-	for _, seg := range strings.Split(r.URL.Path, "/") {
-		if seg == "." || seg == ".." {
-			return nil, "", http.StatusBadRequest, fmt.Errorf("proxy: path %q has a dot segment", r.URL.EscapedPath())
-		}
+	if reason := unsafePath(r.URL.EscapedPath()); reason != "" {
+		return nil, "", http.StatusBadRequest, fmt.Errorf("proxy: path %q %s", r.URL.EscapedPath(), reason)
 	}
 	var def *registry.Provider
 	if s.opts.Default != "" {
@@ -62,6 +60,117 @@ func (s *Server) route(set *registry.Set, r *http.Request) (p *registry.Provider
 	return nil, "", http.StatusNotFound, fmt.Errorf("proxy: no provider named %q; the path must start with /PROVIDER/, one of: %s", first, strings.Join(set.Names(), ", "))
 }
 
+// maxDecodes bounds how many layers of percent-encoding unsafePath peels
+// off; a path encoded more often than that is refused.
+const maxDecodes = 4
+
+// unsafePath returns why an escaped request path must not be forwarded, or
+// "". A dot segment could climb out of the base URL's path on the upstream
+// (https://gw/team-a/v1 + /../../team-b), to a place the credential was not
+// configured for, and servers disagree on what a dot segment is: some
+// decode a path twice (%252e%252e), treat a backslash as a slash (..\),
+// drop ;parameters from a segment (..;/, Tomcat and Spring), or decode an
+// overlong UTF-8 dot (%c0%ae). So every layer of decoding is checked, with
+// those readings, and a path that is not valid UTF-8 or holds a control
+// character is refused outright. No model API path needs any of these.
+func unsafePath(escaped string) string {
+	p := escaped
+	for range maxDecodes {
+		d := unescapeLenient(p)
+		if !utf8.ValidString(d) {
+			return "is not valid UTF-8"
+		}
+		if strings.ContainsFunc(d, unicode.IsControl) {
+			return "has a control character"
+		}
+		if hasDotSegment(d) {
+			return "has a dot segment"
+		}
+		if d == p {
+			return ""
+		}
+		p = d
+	}
+	return "is percent-encoded too many times"
+}
+
+// unescapeLenient decodes every valid %XX in s and keeps any other "%" as
+// it is, as lenient servers do: /%2e%2e/%zz is /../%zz to them.
+func unescapeLenient(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// hasDotSegment reports whether a decoded path has a segment that some
+// server could read as "." or "..": segments split at "/" and "\\", cut at
+// ";", made of dots only (a trailing dot or space is dropped by some file
+// systems), counting the full-width and other look-alike dots that Unicode
+// normalisation turns into ".".
+func hasDotSegment(path string) bool {
+	for _, seg := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' }) {
+		seg, _, _ = strings.Cut(seg, ";")
+		dots := 0
+		only := strings.IndexFunc(seg, func(r rune) bool {
+			switch r {
+			case '.', '\uff0e', '\u2024', '\ufe52':
+				dots++
+				return false
+			case ' ':
+				return false
+			}
+			return true
+		}) < 0
+		if only && dots > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// routingHeaders are removed from every request: some servers and gateways
+// take the path or the method from them instead of the request line (IIS
+// and Symfony: X-Original-URL, X-Rewrite-URL; many frameworks:
+// X-HTTP-Method-Override), which would reach a path the dot-segment check
+// refused or a method the proxy does not forward.
+var routingHeaders = []string{
+	"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Forwarded-Prefix", "X-Forwarded-Path", "X-Forwarded-Uri",
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+}
+
+// forwardedMethods are the methods model APIs use (OpenAI, Azure OpenAI and
+// Anthropic: GET, POST, DELETE; HEAD is GET without a body). Others get 405:
+// TRACE would echo the credential back to the client, CONNECT asks for a
+// tunnel, and the rest have no use with a model API.
+var forwardedMethods = map[string]bool{http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodDelete: true}
+
+// allowedMethods is forwardedMethods for the Allow header.
+const allowedMethods = "GET, HEAD, POST, DELETE"
+
 // shadowed returns the providers whose names are API roots of the default
 // provider's type: with that default they cannot be reached by prefix.
 func shadowed(set *registry.Set, def string) []string {
@@ -83,7 +192,8 @@ func shadowed(set *registry.Set, def string) []string {
 func targetURL(base, rest string) (*url.URL, error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		return nil, fmt.Errorf("base_url: %w", err)
+		// url.Parse's error quotes the URL, whose query may hold a key.
+		return nil, errors.New("base_url does not parse")
 	}
 	esc := strings.TrimRight(u.EscapedPath(), "/") + rest
 	p, err := url.PathUnescape(esc)
@@ -108,9 +218,14 @@ func joinQuery(base, client string) string {
 // checkOrigin guards a loopback proxy against web pages. A page in the
 // user's browser can send requests to 127.0.0.1, and with DNS rebinding
 // read the answers; the proxy would add a real credential to them. So
-// unless remote use was allowed (which requires a client token), the Host
-// must be a loopback name and a browser's Origin, if sent, a loopback
-// origin. It returns the refusal message, or "".
+// unless remote use was allowed (which requires a client token, which a
+// page cannot know), the Host must be a loopback name, a browser's Origin,
+// if sent, one of the allowed origins — a page on another loopback port is
+// just another web page — and a request without an Origin must not be one
+// a browser marks as made by a page (Sec-Fetch-Site other than "none",
+// which is the user's own navigation: an <img> or a no-cors fetch sends no
+// Origin). The proxy serves no pages of its own, so "same-origin" is
+// refused too. It returns the refusal message, or "".
 func (s *Server) checkOrigin(r *http.Request) string {
 	if s.opts.AllowRemote {
 		return ""
@@ -119,12 +234,31 @@ func (s *Server) checkOrigin(r *http.Request) string {
 		return fmt.Sprintf("proxy: Host %q is not a loopback name; this proxy serves loopback clients only", r.Host)
 	}
 	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || !loopbackHost(u.Host) {
-			return fmt.Sprintf("proxy: requests from web origin %q are refused", o)
+		if s.origins[strings.ToLower(o)] {
+			return ""
 		}
+		return fmt.Sprintf("proxy: requests from web origin %q are refused (allow a trusted one with --allow-origin)", o)
 	}
-	return ""
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "", "none":
+		return ""
+	default:
+		return fmt.Sprintf("proxy: requests a web page makes the browser send are refused (Sec-Fetch-Site: %s)", site)
+	}
+}
+
+// parseOrigins checks and normalises Options.AllowOrigins.
+func parseOrigins(list []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(list))
+	for _, o := range list {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("proxy: allowed origin %q is not an origin; write it as scheme://host[:port], e.g. http://localhost:5173", o)
+		}
+		out[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+	}
+	return out, nil
 }
 
 // loopbackHost reports whether a host[:port] names this machine only.

@@ -118,6 +118,7 @@ func TestBrowserRequestsRefused(t *testing.T) {
 	model := startModel(t, fakemodel.Options{})
 	live, _ := loadLive(t, staticConfig(model.URL))
 	local := startProxy(t, live, proxy.Options{})
+	ui := startProxy(t, live, proxy.Options{AllowOrigins: []string{"http://localhost:5173"}})
 	remote := startProxy(t, live, proxy.Options{AllowRemote: true, ClientToken: provider.NewSecret(canaryClient)})
 	tests := []struct {
 		name   string
@@ -131,11 +132,22 @@ func TestBrowserRequestsRefused(t *testing.T) {
 		{"rebound host", local, "attacker.example:7787", nil, 403},
 		{"cross-site origin", local, "", map[string]string{"Origin": "https://attacker.example"}, 403},
 		{"opaque origin", local, "", map[string]string{"Origin": "null"}, 403},
-		{"loopback origin", local, "", map[string]string{"Origin": "http://localhost:5173"}, 200},
+		// A page served on another loopback port is just another web page.
+		{"loopback origin", local, "", map[string]string{"Origin": "http://localhost:5173"}, 403},
+		{"loopback origin, allowed", ui, "", map[string]string{"Origin": "http://localhost:5173", "Sec-Fetch-Site": "same-site"}, 200},
+		{"allowed origin in other case", ui, "", map[string]string{"Origin": "HTTP://LOCALHOST:5173"}, 200},
+		{"another origin than the allowed one", ui, "", map[string]string{"Origin": "http://localhost:5174"}, 403},
+		// An <img> or a no-cors fetch sends no Origin, but fetch metadata.
+		{"cross-site fetch without an origin", local, "", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"same-site fetch without an origin", local, "", map[string]string{"Sec-Fetch-Site": "same-site"}, 403},
+		{"same-origin fetch (the proxy serves no pages)", local, "", map[string]string{"Sec-Fetch-Site": "same-origin"}, 403},
+		{"allowed origin's page, no-cors", ui, "", map[string]string{"Sec-Fetch-Site": "same-site"}, 403},
+		{"the user's own navigation", local, "", map[string]string{"Sec-Fetch-Site": "none"}, 200},
 		{"remote mode: any host with the token", remote, "proxy.example:7787", map[string]string{proxy.ClientTokenHeader: canaryClient}, 200},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			model.Reset()
 			req, _ := http.NewRequest(http.MethodPost, tc.px.url+"/oai/chat/completions", strings.NewReader(`{}`))
 			if tc.host != "" {
 				req.Host = tc.host
@@ -151,7 +163,22 @@ func TestBrowserRequestsRefused(t *testing.T) {
 			if resp.StatusCode != tc.want {
 				t.Errorf("status %d, want %d", resp.StatusCode, tc.want)
 			}
+			if reached := len(model.Requests()) > 0; reached != (tc.want == 200) {
+				t.Errorf("reached the upstream: %v", reached)
+			}
 		})
+	}
+}
+
+func TestAllowOriginsMustBeOrigins(t *testing.T) {
+	live, _ := loadLive(t, staticConfig("http://127.0.0.1:9"))
+	for _, o := range []string{"localhost:5173", "http://localhost:5173/app", "ftp://localhost", "http://", "http://localhost?x=1"} {
+		if _, err := proxy.New(proxy.Options{Providers: live, AllowOrigins: []string{o}}); err == nil || !strings.Contains(err.Error(), "scheme://host[:port]") {
+			t.Errorf("AllowOrigins %q: err = %v, want a refusal showing the form", o, err)
+		}
+	}
+	if _, err := proxy.New(proxy.Options{Providers: live, AllowOrigins: []string{"http://localhost:5173", "https://ui.example/"}}); err != nil {
+		t.Errorf("valid origins refused: %v", err)
 	}
 }
 
@@ -232,6 +259,42 @@ func TestNoSecretsInLogsOrResponses(t *testing.T) {
 		"headers.x-tenant=[REDACTED]",
 		"api-version=1", "sig=[REDACTED]", "retrying once with a fresh one", "upstream request failed", "status=200",
 	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("log:\n%s", logs)
+	}
+}
+
+// TestURLQuerySecretsNeverLogged: a base_url may carry a key in its query
+// (?code=${X}, Azure Functions style), and clients may send one in theirs,
+// separated by ";" as well as "&". The debug log shows neither.
+func TestURLQuerySecretsNeverLogged(t *testing.T) {
+	model := startModel(t, fakemodel.Options{})
+	live, _ := loadLive(t, `providers:
+  fn:
+    type: openai
+    base_url: `+model.URL+`/v1?code=${URLCODE}&api-version=1
+    model: m
+    auth: {type: static, api_key_env: KEY}
+`)
+	px := startProxy(t, live, proxy.Options{})
+	r := do(t, http.MethodPost, px.url+"/fn/chat/completions?stream=false;token="+canaryOwn+"&tenant="+canaryOwn, `{}`, nil)
+	if r.Status != 200 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	if reqs := model.Requests(); len(reqs) != 1 || !strings.Contains(reqs[0].RawQuery, "code="+canaryURL) {
+		t.Fatalf("the base URL's query did not reach the upstream: the log check proves nothing (%+v)", reqs)
+	}
+	logs := px.logs.String()
+	for what, s := range map[string]string{"base_url's code": canaryURL, "client's query secret": canaryOwn} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log contains the %s", what)
+		}
+	}
+	for _, want := range []string{"code=[REDACTED]&api-version=1", "token=[REDACTED]", "tenant=[REDACTED]", "forwarding"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %q", want)
 		}

@@ -61,6 +61,12 @@ type RefreshModer interface {
 	RefreshMode() string
 }
 
+// CacheTuner is implemented by auth configs that set options of the cache
+// around their source (a plugin's max_age).
+type CacheTuner interface {
+	TuneCache(*provider.CacheOptions)
+}
+
 // Enumer is implemented by auth configs with keys that take one of a closed
 // set of values: the JSON Schema lists them (by yaml key).
 type Enumer interface {

@@ -166,6 +166,9 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			// Refresh on a timer: an agent idle for an hour must still find a
 			// valid token in hand when it wakes.
 			co.Proactive = true
+			if t, ok := rp.Auth.(CacheTuner); ok {
+				t.TuneCache(&co)
+			}
 			if opts.OnFetch != nil {
 				co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
 			}

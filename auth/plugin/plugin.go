@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/plugins/host"
@@ -23,6 +24,13 @@ func init() {
 	registry.Register("plugin", func() registry.AuthConfig { return new(Auth) })
 }
 
+// DefaultMaxAge is the max_age of a plugin provider that sets none:
+// an opaque token is re-fetched this often. Short-lived opaque tokens
+// (gcloud access tokens, gateway tokens) live 15 to 60 minutes, so a token
+// fetched just before its issuer rotated it is replaced well before it
+// expires, and running a CLI twelve times an hour costs nothing.
+const DefaultMaxAge = 5 * time.Minute
+
 // Auth is `auth.type: plugin`: tokens from an external credential
 // plugin declared under `plugins:`. The plugin's process is shared by every
 // provider that names it and is started on the first token request; its
@@ -33,6 +41,10 @@ type Auth struct {
 	// Config is sent to the plugin as is (strings expand ${VAR}); the
 	// plugin checks it.
 	Config map[string]any `yaml:"config"`
+	// MaxAge is how long a token that states no expiry (an opaque token; a
+	// JWT's exp counts as an expiry) is served before it is re-fetched in
+	// the background. Default 5m (DefaultMaxAge); 0s never re-fetches.
+	MaxAge *time.Duration `yaml:"max_age"`
 	// Entry is the plugin's `plugins:` entry, filled in by Validate. It is
 	// part of the config's identity, so that a reload that changes the
 	// entry rebuilds the providers that use it.
@@ -51,6 +63,14 @@ func (a *Auth) Validate(b *registry.Build) {
 		return
 	}
 	a.Entry = b.Config.Plugins[a.Plugin]
+}
+
+// TuneCache implements registry.CacheTuner.
+func (a *Auth) TuneCache(o *provider.CacheOptions) {
+	o.MaxAge = DefaultMaxAge
+	if a.MaxAge != nil {
+		o.MaxAge = *a.MaxAge
+	}
 }
 
 // Source implements registry.AuthConfig.

@@ -33,6 +33,13 @@ const (
 
 	footprint = "BenchmarkFootprint"
 
+	outageOurs   = "BenchmarkOutageLoad/byokcred-cache"
+	outageOAuth2 = "BenchmarkOutageLoad/oauth2-ReuseTokenSource"
+	outageAzcore = "BenchmarkOutageLoad/azcore-BearerTokenPolicy-model"
+
+	hintOurs = "BenchmarkPastRefreshHint/byokcred-cache"
+	hintBase = "BenchmarkPastRefreshHint/per-request"
+
 	// proxy/bench_test.go
 	proxySerial    = "BenchmarkViaProxy/serial"
 	directSerial   = "BenchmarkDirect/serial"
@@ -209,6 +216,28 @@ Every figure is compared with a baseline measured in the same run, because the m
 			NotMeasured: "The plugin host (plugins/host) was not available to the benchmark in this run.",
 		},
 		{
+			Figure: "9. Outage: identity fetch attempts in the 5 minutes after the token expired",
+			Ours:   Ref{outageOurs, "attempts"}, OursLabel: "provider.Cache",
+			Base: Ref{outageOAuth2, "attempts"}, BaseLabel: "oauth2.ReuseTokenSource (no backoff)",
+			Ratio:  BaseOverOurs,
+			Target: Target{Kind: OursAtMostRefMax, Ref: &Ref{outageOurs, "backoff-max"}, Text: "no more than the backoff schedule allows (1 s doubling to 30 s, each wait at least half its step: 24 in 5 min)"},
+			How:    "Simulated time: 100 callers each ask for a token every 200 ms; the identity provider fails from 10 minutes before the one-hour token in hand expires until 5 minutes after; attempts the provider received in those 5 minutes, when no caller holds a valid token. Then the provider recovers.",
+			HowData: func(d *Data) string {
+				return fmt.Sprintf("azcore model (30 s spacing only while the token is valid): %s. Time from the provider's recovery until callers get a token: byokcred %s s (the next backoff step), oauth2 %s s.",
+					FormatSamples(d.Values(outageAzcore, "attempts"), "attempts"),
+					formatNumber(Median(d.Values(outageOurs, "recovery-s"))),
+					formatNumber(Median(d.Values(outageOAuth2, "recovery-s"))))
+			},
+		},
+		{
+			Figure: "10. Past refresh hint: identity fetches per simulated minute",
+			Ours:   Ref{hintOurs, "fetches/min"}, OursLabel: "provider.Cache",
+			Base: Ref{hintBase, "fetches/min"}, BaseLabel: "source asked per request",
+			Ratio:  BaseOverOurs,
+			Target: Target{Kind: OursAtMostRefMax, Ref: &Ref{hintOurs, "backoff-max/min"}, Text: "no more than the backoff schedule allows (4.4/min over 10 min)"},
+			How:    "Simulated time: 20 requests/s for 10 minutes against an MSAL-style source that answers at once, without error, with its cached token (valid 30 more minutes) and a RefreshOn one minute in the past, as azidentity does while MSAL's own refresh fails. Baseline: the source asked on every request (a callback calling GetToken itself; byokcred's cache did the same before issue 12 once the hint had passed).",
+		},
+		{
 			Figure: "8. Proxy: latency per request",
 			Ours:   Ref{proxySerial, "ns/op"}, OursLabel: "through byokcred proxy",
 			Base: Ref{directSerial, "ns/op"}, BaseLabel: "direct to the upstream",
@@ -306,4 +335,6 @@ All benchmarks are in ` + "`bench/`" + `; every endpoint is on 127.0.0.1. ` + "`
 5. **End to end** (` + "`BenchmarkEndToEnd`" + `): one Copilot CLI runtime per benchmark binary; two sessions on one runtime, turns alternating between them so that drift cancels.
 6. **Scale** (` + "`BenchmarkScale`" + `): 10, 100, 1,000 and 10,000 providers. The YAML is generated in flow style with the base URL as an alias: 10,000 providers in block style exceed ` + "`config.MaxFileSize`" + ` (1 MiB).
 7. **Footprint** (` + "`BenchmarkFootprint`" + `): a separate host process (` + "`bench/internal/footprint`" + `), so that the benchmark binary's own memory does not count; plugin providers use ` + "`auth.type: plugin`" + ` over two ` + "`plugins:`" + ` entries running ` + "`bench/internal/tokenprog`" + `.
+
+Figures 9, **outage load** (` + "`BenchmarkOutageLoad`" + `), and 10, **past refresh hint** (` + "`BenchmarkPastRefreshHint`" + `): simulated time (the clock of figure 3, moved by the driver in fixed steps), sources that answer at once, ` + "`provider.NewCache`" + ` with the registry's defaults (` + "`bench/outage_test.go`" + `). The driver waits for every fetch the cache started to read the clock before moving it. The schedule's maximum is computed from ` + "`provider.DefaultMinBackoff`" + `/` + "`DefaultMaxBackoff`" + ` with every wait at its shortest (the jitter draws each wait from the upper half of its step).
 `

@@ -104,7 +104,7 @@ func (a *app) providersCmd() *cobra.Command {
 				rows := []row{}
 				for _, n := range set.Names() {
 					p, _ := set.Provider(n)
-					rows = append(rows, row{n, p.Type, p.AuthType, p.BaseURL, p.Model, n == set.Config.DefaultProvider})
+					rows = append(rows, row{n, p.Type, p.AuthType, provider.RedactURL(p.BaseURL), p.Model, n == set.Config.DefaultProvider})
 				}
 				return a.printJSON(rows)
 			}
@@ -116,7 +116,7 @@ func (a *app) providersCmd() *cobra.Command {
 				if n == set.Config.DefaultProvider {
 					name += " (default)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, p.BaseURL, p.Model)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, provider.RedactURL(p.BaseURL), p.Model)
 			}
 			return tw.Flush()
 		},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -115,7 +116,7 @@ func (silentFailure) Error() string { return "" }
 
 func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provider, probe bool) *doctorReport {
 	r := &doctorReport{Provider: p.Name, Type: p.Type, Auth: p.AuthType, OK: true}
-	r.add("config", statusOK, "valid (%s %s, model %s)", p.Type, p.BaseURL, p.Model)
+	r.add("config", statusOK, "valid (%s %s, model %s)", p.Type, provider.RedactURL(p.BaseURL), p.Model)
 	start := time.Now()
 	tok, err := factory.Token(ctx, p)
 	took := time.Since(start).Round(time.Millisecond)
@@ -196,23 +197,30 @@ func chainSummary(links []registry.ChainLink) string {
 // probeEndpoint lists the endpoint's models with the credential, the
 // cheapest authenticated call each API has.
 func probeEndpoint(ctx context.Context, r *doctorReport, p *registry.Provider, tok *provider.Token) {
-	base := strings.TrimRight(p.BaseURL, "/")
-	var target string
+	var path, query string
 	switch p.Type {
 	case config.TypeAzure:
 		if p.APIVersion != "" {
-			target = base + "/openai/models?api-version=" + p.APIVersion
+			path, query = "/openai/models", "api-version="+url.QueryEscape(p.APIVersion)
 		} else {
-			target = base + "/openai/v1/models"
+			path = "/openai/v1/models"
 		}
 	case config.TypeAnthropic:
-		target = base + "/v1/models"
+		path = "/v1/models"
 	default:
-		target = base + "/models"
+		path = "/models"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	target, err := probeURL(p.BaseURL, path, query)
 	if err != nil {
 		r.add("probe", statusFail, "%v", err)
+		return
+	}
+	// The base URL's query may hold a key (?code=…): what is printed is
+	// redacted, what is sent is not.
+	shown := provider.RedactURL(target)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		r.add("probe", statusFail, "GET %s: cannot build the request", shown)
 		return
 	}
 	for k, v := range p.Headers {
@@ -224,20 +232,41 @@ func probeEndpoint(ctx context.Context, r *doctorReport, p *registry.Provider, t
 	}
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
-		r.add("probe", statusFail, "GET %s: %v", target, err)
+		// A *url.Error quotes the whole URL; print its cause only.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		r.add("probe", statusFail, "GET %s: %v", shown, err)
 		return
 	}
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode/100 == 2:
-		r.add("probe", statusOK, "GET %s → %d: the endpoint accepts the credential", target, resp.StatusCode)
+		r.add("probe", statusOK, "GET %s → %d: the endpoint accepts the credential", shown, resp.StatusCode)
 	case resp.StatusCode == http.StatusUnauthorized:
-		r.add("probe", statusFail, "GET %s → 401: the endpoint rejects the credential (wrong key, wrong audience/scope, or expired)", target)
+		r.add("probe", statusFail, "GET %s → 401: the endpoint rejects the credential (wrong key, wrong audience/scope, or expired)", shown)
 	case resp.StatusCode == http.StatusForbidden:
-		r.add("probe", statusFail, "GET %s → 403: the credential is valid but lacks permission (for Entra ID: assign a role such as Cognitive Services OpenAI User)", target)
+		r.add("probe", statusFail, "GET %s → 403: the credential is valid but lacks permission (for Entra ID: assign a role such as Cognitive Services OpenAI User)", shown)
 	default:
-		r.add("probe", statusWarn, "GET %s → %d", target, resp.StatusCode)
+		r.add("probe", statusWarn, "GET %s → %d", shown, resp.StatusCode)
 	}
+}
+
+// probeURL appends path to base's path and query to its query: a base URL
+// may carry a query of its own (?code=… for a gateway's key).
+func probeURL(base, path, query string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", errors.New("base_url does not parse")
+	}
+	u = u.JoinPath(path)
+	switch {
+	case u.RawQuery == "":
+		u.RawQuery = query
+	case query != "":
+		u.RawQuery += "&" + query
+	}
+	return u.String(), nil
 }
 
 func printDoctor(a *app, reports []*doctorReport) {

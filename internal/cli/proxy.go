@@ -26,6 +26,7 @@ func (a *app) proxyCmd() *cobra.Command {
 	var (
 		listen, def, tokenEnv, readyFile string
 		allowRemote                      bool
+		allowOrigins                     []string
 		drain                            time.Duration
 	)
 	cmd := &cobra.Command{
@@ -51,7 +52,9 @@ accepting and let streaming responses finish (--drain-timeout).
 The proxy listens on loopback only, unless --allow-remote is given together
 with --client-token-env NAME: clients must then send the token in $NAME as
 X-Byokcred-Token, Authorization: Bearer, api-key or x-api-key (so a client's
-own API-key setting can carry it).`,
+own API-key setting can carry it). Requests from web pages are refused (their
+Origin, or a browser's Sec-Fetch-Site), pages on other loopback ports
+included, unless --allow-origin names the page's origin.`,
 		Example: `  # The Copilot CLI against an Entra-protected Azure provider named foundry:
   byokcred proxy --default foundry
   COPILOT_PROVIDER_TYPE=azure COPILOT_PROVIDER_BASE_URL=http://127.0.0.1:7787 \
@@ -90,6 +93,7 @@ own API-key setting can carry it).`,
 				Default:      def,
 				ClientToken:  clientToken,
 				AllowRemote:  allowRemote,
+				AllowOrigins: allowOrigins,
 				Logger:       a.logger,
 				DrainTimeout: drain,
 			})
@@ -116,6 +120,7 @@ own API-key setting can carry it).`,
 	cmd.Flags().StringVar(&listen, "listen", defaultProxyListen, "address to listen on (host:port; port 0 picks a free one)")
 	cmd.Flags().StringVar(&def, "default", "", "provider that also serves paths without a /PROVIDER prefix")
 	cmd.Flags().BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --listen address (requires --client-token-env)")
+	cmd.Flags().StringArrayVar(&allowOrigins, "allow-origin", nil, "web origin (scheme://host:port) whose pages may use the proxy, e.g. a local web UI; repeatable")
 	cmd.Flags().StringVar(&tokenEnv, "client-token-env", "", "environment variable holding the token clients must send")
 	cmd.Flags().StringVar(&readyFile, "ready-file", "", "write the proxy's URL to this file once it is listening (removed on exit)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", proxy.DefaultDrainTimeout, "on shutdown, how long in-flight responses may take to finish")
@@ -128,7 +133,7 @@ func (a *app) printRoutes(base string, set *registry.Set, def string) {
 	fmt.Fprintf(a.env.Stderr, "byokcred proxy: listening on %s\n", base)
 	for _, name := range set.Names() {
 		p, _ := set.Provider(name)
-		fmt.Fprintf(a.env.Stderr, "  %s/%s → %s (%s, %s)\n", base, name, p.BaseURL, p.Type, p.AuthType)
+		fmt.Fprintf(a.env.Stderr, "  %s/%s → %s (%s, %s)\n", base, name, provider.RedactURL(p.BaseURL), p.Type, p.AuthType)
 	}
 	if def != "" {
 		fmt.Fprintf(a.env.Stderr, "  %s → provider %s (--default)\n", base, def)
