@@ -211,9 +211,14 @@ func (c *Config) Names() []string {
 	return slices.Sorted(maps.Keys(c.Providers))
 }
 
-// Load reads and decodes path. The error is non-nil only when the file cannot
-// be read or is not YAML; every other problem is recorded in cfg.Doc so that
-// the registry can add its own before they are reported together.
+// Load reads, decodes and validates path. Every problem in the file is in
+// the error, as a list of FILE:LINE:COL lines (see ErrorList).
+//
+// When the file is YAML but has problems, Load returns the partly decoded
+// config along with the error: the registry checks the auth blocks of that
+// config too and adds its problems to the same list (cfg.Doc), so that a
+// user sees every problem at once. Other callers should treat a non-nil
+// error as fatal.
 func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -232,7 +237,8 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// Parse decodes data as the contents of file and validates it.
+// Parse decodes data as the contents of file and validates it, returning
+// errors as Load does.
 func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("config: %s is larger than %d bytes; refusing it", file, MaxFileSize)
@@ -249,7 +255,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	cfg := &Config{Doc: doc}
 	if len(root.Content) == 0 {
 		doc.Errorf("", "file is empty; it needs at least a providers: mapping")
-		return cfg, nil
+		return cfg, doc.Err()
 	}
 	doc.Decode(&root, "", cfg)
 	for name, p := range cfg.Providers {
@@ -273,7 +279,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if cfg.TokenTimeout == 0 {
 		cfg.TokenTimeout = DefaultTokenTimeout
 	}
-	return cfg, nil
+	return cfg, doc.Err()
 }
 
 var (

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,8 +96,8 @@ providers:
     auth: {type: static}
 `
 	cfg, err := Parse("bad.yaml", []byte(src), lookupFrom(nil))
-	if err != nil {
-		t.Fatal(err)
+	if cfg == nil || err == nil {
+		t.Fatalf("Parse = %v, %v; want the partly decoded config and an error", cfg, err)
 	}
 	want := []string{
 		`bad.yaml:1:19: default_provider: unknown provider "nope" (configured: a, b, c, d/e, f)`,
@@ -169,7 +171,7 @@ func TestParseRefusesAliasBomb(t *testing.T) {
 	b.WriteString("providers:\n  p:\n    type: openai\n    base_url: https://x\n    model: m\n    auth: {type: static, bomb: *a8}\n")
 	start := time.Now()
 	cfg, err := Parse("bomb.yaml", []byte(b.String()), lookupFrom(nil))
-	if err == nil {
+	if cfg != nil {
 		// Top-level anchors are unknown keys; decoding the auth block (done
 		// by the registry) is what would expand the bomb.
 		var sink any
@@ -241,8 +243,8 @@ default_model: foundry/gpt-4.1
   - {provider: foundry}
 default_model: gpt-4.1
 `), lookupFrom(nil))
-		if err != nil {
-			t.Fatal(err)
+		if cfg == nil || err == nil {
+			t.Fatalf("Parse = %v, %v; want the partly decoded config and an error", cfg, err)
 		}
 		want := []string{
 			`m.yaml:6:10: models[1].id: model "gpt-4.1" is listed twice for provider foundry (first at models[0])`,
@@ -334,5 +336,22 @@ func TestDocScrubsValuesAtOtherKeys(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, strings.Split(d.Err().Error(), "\n")); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadReturnsTheProblems: a file with problems is an error from Load
+// itself, not only a list hidden in cfg.Doc for the caller to remember.
+func TestLoadReturnsTheProblems(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("providers:\n  p: {type: openia, base_url: https://x, model: m, auth: {type: static, api_key: k}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, lookupFrom(nil))
+	want := path + `:2:13: providers.p.type: unknown provider type "openia" (one of: anthropic, azure, openai)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	if cfg == nil || cfg.Providers["p"] == nil {
+		t.Fatalf("cfg = %v: the partly decoded config comes with the error, for the registry", cfg)
 	}
 }

@@ -49,7 +49,7 @@ func (l *Live) Reload() error {
 	defer l.mu.Unlock()
 	old := l.cur.Load()
 	cfg, err := config.Load(l.path, l.opts.LookupEnv)
-	if err != nil {
+	if cfg == nil {
 		l.opts.Logger.Error("config reload rejected; the previous config keeps serving", "file", l.path, "err", err)
 		return err
 	}

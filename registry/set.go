@@ -94,9 +94,11 @@ type built struct {
 func Load(path string, opts Options) (*Set, error) {
 	opts.defaults()
 	cfg, err := config.Load(path, opts.LookupEnv)
-	if err != nil {
+	if cfg == nil {
 		return nil, err
 	}
+	// A config with problems is still checked here, so that the auth
+	// blocks' problems join the same list (cfg.Doc).
 	return New(cfg, opts)
 }
 
