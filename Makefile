@@ -31,12 +31,15 @@ build: bin/byokcred $(addprefix bin/plugins/byokcred-plugin-,$(PLUGINS))
 bin/byokcred: $(GOFILES) go.mod go.sum
 	$(GO) build -o $@ ./cmd/byokcred
 
+bin/byokcred-demo: $(GOFILES) go.mod go.sum
+	$(GO) build -o $@ ./cmd/byokcred-demo
+
 bin/plugins/byokcred-plugin-%: $(GOFILES) go.mod go.sum
 	$(GO) build -o $@ ./plugins/$*/cmd/byokcred-plugin-$*
 
 ## demo: real chat turns through the Copilot runtime against loopback endpoints
-demo: deps build
-	./bin/byokcred demo
+demo: deps build bin/byokcred-demo
+	./bin/byokcred-demo
 
 ## test: every test, including end-to-end tests against the real runtime,
 ## the short soak, and short fuzz runs of the config loader

@@ -5,8 +5,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/plugintest"
-
 	// The credential kinds its configs use.
 	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/plugin"
@@ -16,6 +14,5 @@ import (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	plugintest.Cleanup() // plugins built for the demo test
 	os.Exit(code)
 }

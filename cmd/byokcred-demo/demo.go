@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"time"
 
 	copilot "github.com/github/copilot-sdk/go"
-	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/copilotcli"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
@@ -24,27 +23,7 @@ import (
 	"github.com/byokcred/byokcred/session"
 )
 
-func (a *app) demoCmd() *cobra.Command {
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run real chat turns through the Copilot runtime against loopback endpoints (no cloud account)",
-		Long: `Start a loopback model endpoint in this process, write a config into a
-temporary directory, and run real chat turns through the Copilot CLI runtime
-with credentials from that config. Everything stays on this machine and in
-the temporary directory, which is removed at the end.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			return a.runDemo(ctx)
-		},
-	}
-	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "give up after this long")
-	return cmd
-}
-
-// demo is one run of `byokcred demo`.
+// demo is one run of byokcred-demo.
 type demo struct {
 	// execPlugin is the exec plugin binary, or "" when it is not built.
 	execPlugin string
@@ -72,13 +51,15 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func (a *app) runDemo(ctx context.Context) (err error) {
+// run runs every leg of the demo, printing to out. pluginDir holds the
+// shipped plugins ("": plugins/ beside this executable).
+func run(ctx context.Context, out io.Writer, pluginDir string) (err error) {
 	dir, err := os.MkdirTemp("", "byokcred-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d := &demo{out: a.env.Stdout, dir: dir, env: map[string]string{}, execPlugin: findPlugin(a.env.getenv("BYOKCRED_PLUGIN_DIR"), "exec"),
+	d := &demo{out: out, dir: dir, env: map[string]string{}, execPlugin: findPlugin(pluginDir, "exec"),
 		clientID: "demo-" + randomHex(8)}
 	d.model, err = fakemodel.Start(fakemodel.Options{Reply: "Hello from the loopback model."})
 	if err != nil {
@@ -92,7 +73,10 @@ func (a *app) runDemo(ctx context.Context) (err error) {
 	}
 	defer d.idp.Close()
 	// azidentity reads its managed identity endpoint from the process
-	// environment; point it at the loopback fake for the demo's duration.
+	// environment and has no option for it; point it at the loopback fake
+	// for the demo's duration. This is why the demo is a program of its own,
+	// not a command of the shipped byokcred: nothing else runs in this
+	// process.
 	for k, v := range d.idp.Env() {
 		old, had := os.LookupEnv(k)
 		os.Setenv(k, v)
@@ -440,16 +424,14 @@ func (d *demo) pluginLeg(ctx context.Context) error {
 		d.printf("\n[plugin] skipped: bin/plugins/byokcred-plugin-exec is not built (make build builds it)\n")
 		return nil
 	}
-	script := filepath.Join(d.dir, "mint-token.sh")
-	counter := filepath.Join(d.dir, "minted")
-	body := `#!/bin/sh
-n=$(cat ` + counter + ` 2>/dev/null || echo 0); n=$((n+1)); echo $n > ` + counter + `
-exp=$(date -u -d "@$(( $(date +%s) + 6 ))" +%Y-%m-%dT%H:%M:%SZ)
-printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"demo-plugin-token-%s-` + randomHex(8) + `","expirationTimestamp":"%s"}}' "$n" "$exp"
-`
-	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+	// The token command is this program itself (see mintToken): a shell
+	// script would need GNU date to print an RFC 3339 expiry, and the demo
+	// runs on macOS too.
+	self, err := os.Executable()
+	if err != nil {
 		return err
 	}
+	counter := filepath.Join(d.dir, "minted")
 	model, err := fakemodel.Start(fakemodel.Options{Reply: "Hello through a plugin credential."})
 	if err != nil {
 		return err
@@ -467,13 +449,13 @@ providers:
     auth:
       type: plugin
       plugin: minter
-      config: {command: %s, format: exec_credential}
-`, d.execPlugin, model.URL, script))
+      config: {command: %s, args: [%s, %s], format: exec_credential}
+`, d.execPlugin, model.URL, self, mintTokenArg, counter))
 	if err != nil {
 		return err
 	}
 	defer set.Close()
-	d.printf("\n[plugin] provider gateway (type openai, exec plugin running a script that prints a Kubernetes ExecCredential; tokens live 6s)\n")
+	d.printf("\n[plugin] provider gateway (type openai, exec plugin running a command that prints a Kubernetes ExecCredential; tokens live 6s)\n")
 	s, err := d.session(ctx, set, "gateway")
 	if err != nil {
 		return err

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/byokcred/byokcred/internal/plugintest"
+)
+
+func TestMain(m *testing.M) {
+	// The demo's plugin leg runs this executable as its token command.
+	if len(os.Args) == 3 && os.Args[1] == mintTokenArg {
+		if err := mintToken(os.Stdout, os.Args[2], time.Now()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	code := m.Run()
+	plugintest.Cleanup()
+	os.Exit(code)
+}
+
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Copilot runtime")
+	}
+	execPlugin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := run(ctx, &out, filepath.Dir(execPlugin)); err != nil {
+		t.Fatalf("demo: %v\noutput:\n%s", err, out.String())
+	}
+	for _, w := range []string{
+		"[static key] provider local-openai", "→ POST /v1/chat/completions  Authorization: demo…",
+		"→ POST /openai/v1/chat/completions  api-key: demo…", `← reply: "Hello from the loopback model."`,
+		"[entra id] provider foundry", "turn 4 → POST /openai/v1/responses  Bearer eyJh…", "(rotated)", "0 requests rejected",
+		"[plugin] provider gateway", "one plugin process served", "gateway: exec plugin",
+		"[multi-provider] one session over 3 providers", "anthropic/claude-sonnet  → anthropic /v1/messages  x-api-key: demo…",
+		"gateway/llama-3.3-70b    → gateway /v1/chat/completions  Authorization: demo…", "each endpoint saw only its own credential", "demo finished",
+	} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("demo output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+func TestMintToken(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "n")
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	var first, second bytes.Buffer
+	if err := mintToken(&first, counter, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := mintToken(&second, counter, now); err != nil {
+		t.Fatal(err)
+	}
+	for i, out := range []string{first.String(), second.String()} {
+		for _, w := range []string{`"kind":"ExecCredential"`, `"expirationTimestamp":"2026-12-02T10:00:06Z"`, fmt.Sprintf(`"token":"demo-plugin-token-%d-`, i+1)} {
+			if !strings.Contains(out, w) {
+				t.Errorf("token %d = %s, want it to contain %s", i+1, out, w)
+			}
+		}
+	}
+}
