@@ -104,12 +104,15 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 	return ExitFailure
 }
 
-// isCobraUsage recognises cobra's own argument and flag errors, which it
-// returns as plain errors.
+// isCobraUsage recognises cobra's own command and argument errors, which it
+// returns as plain errors (flag errors come through the FlagErrorFunc as
+// usageError). Only a message that starts like cobra's counts: a runtime
+// failure that merely contains such words (EINVAL's "invalid argument")
+// is a failure, exit 1.
 func isCobraUsage(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most"} {
-		if strings.Contains(msg, p) {
+	for _, p := range []string{`unknown command "`, "accepts ", "requires at least ", "requires at most ", `invalid argument "`} {
+		if strings.HasPrefix(msg, p) {
 			return true
 		}
 	}

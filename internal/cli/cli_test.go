@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -321,5 +324,28 @@ func TestOutputJSON(t *testing.T) {
 	}
 	if r := run(t, env, "-c", cfg, "providers", "-o", "yaml"); r.code != ExitUsage {
 		t.Errorf("-o yaml: exit %d", r.code)
+	}
+}
+
+func TestIsCobraUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"unknown command", errors.New(`unknown command "frob" for "byokcred"`), true},
+		{"too many args", errors.New("accepts at most 1 arg(s), received 2"), true},
+		{"too few args", errors.New("requires at least 1 arg(s), only received 0"), true},
+		{"invalid positional", errors.New(`invalid argument "x" for "byokcred completion"`), true},
+		{"EINVAL from a write", fmt.Errorf("chat: write /dev/pts/9: %w", syscall.EINVAL), false},
+		{"bare EINVAL", syscall.EINVAL, false},
+		{"runtime text", errors.New("session: the runtime accepts no such model"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isCobraUsage(tc.err); got != tc.want {
+				t.Errorf("isCobraUsage(%q) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
 	}
 }

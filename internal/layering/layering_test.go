@@ -1,7 +1,7 @@
 // Package layering holds the test that keeps byokcred's imports running the
 // right way: the contract and the registry link no cloud SDK and no plugin
-// host, plugin binaries link neither, and the proxy does not link the Copilot
-// SDK. A credential kind's SDK belongs to its own package under auth/.
+// host, plugin binaries link neither, the proxy does not link the Copilot
+// SDK, and the shipped binary links no test fake. A credential kind's SDK belongs to its own package under auth/.
 package layering
 
 import (
@@ -57,6 +57,9 @@ func TestImportsRunTheRightWay(t *testing.T) {
 		{"auth/static", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin)},
 		{"auth/plugin", concat(cloudSDKs, copilotSDK)},
 		{"auth/entra", concat(copilotSDK, pluginHost, goPlugin)},
+		// The shipped binary carries no test fakes (the demo is its own
+		// program).
+		{"cmd/byokcred", []string{module + "internal/fake"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.pkg, func(t *testing.T) {
