@@ -140,7 +140,9 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	conn.SetReadDeadline(time.Now().Add(readTimeout))
 	var req Request
 	resp := Response{V: Version}
-	if err := json.NewDecoder(io.LimitReader(conn, maxRequest)).Decode(&req); err != nil {
+	if err := json.NewDecoder(io.LimitReader(conn, maxRequest)).Decode(&req); errors.Is(err, io.EOF) {
+		return // connected and left without asking (a liveness probe)
+	} else if err != nil {
 		resp.Code, resp.Error = CodeBadInput, "unreadable request"
 	} else {
 		resp = s.answer(ctx, req)
