@@ -23,7 +23,7 @@ start=$(date +%s)
 echo "== building the benchmark binary and helpers"
 "$GO" test -c -o "$OUT/bench.test" ./bench
 "$GO" test -c -o "$OUT/proxy.test" ./proxy
-"$GO" build -o "$OUT/bin/" ./bench/internal/...
+"$GO" build -o "$OUT/bin/" ./bench/internal/... ./cmd/byokcred
 export BYOKCRED_BENCH_BIN=$PWD/$OUT/bin
 
 {
@@ -42,7 +42,7 @@ for i in $(seq "$RUNS"); do
 	echo "== run $i of $RUNS"
 	bench -test.bench '^Benchmark(WarmToken|Herd|PluginFetch)$' -test.benchtime 1s
 	bench -test.bench '^BenchmarkScale$' -test.benchtime 2s
-	bench -test.bench '^Benchmark(RefreshStalls|Footprint)$' -test.benchtime 1x
+	bench -test.bench '^Benchmark(RefreshStalls|Footprint|KeyCommand)$' -test.benchtime 1x
 	(cd proxy && ../$OUT/proxy.test -test.run '^$' -test.benchmem -test.bench '^Benchmark(Direct|ViaProxy|BareReverseProxy)$' -test.benchtime 1s) | tee -a "$RAW"
 done
 echo "== end to end ($RUNS runs)"
