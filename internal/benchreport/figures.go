@@ -236,7 +236,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Ratio:       OursOverBase,
 			PairedRatio: &Ref{keyCommand, "agent/floor-p50"},
 			Target:      Target{Kind: RatioAtMost, Value: 1.5, Text: "≤ 1.5× the floor"},
-			How:         "The command the Copilot CLI runs before every model request (COPILOT_PROVIDER_API_KEY_COMMAND), timed as a whole process from fork to exit, as the CLI runs it: `byokcred credential --agent require foundry` answered by a running `byokcred agent` over its unix socket (Entra managed-identity provider, fake identity endpoint on loopback), vs. starting the same binary with `--version`; the two alternate, 1,000 invocations each per run.",
+			How:         "The command the Copilot CLI runs before every model request (COPILOT_PROVIDER_API_KEY_COMMAND), timed as a whole process from fork to exit, as the CLI runs it: `byokcred credential --agent require foundry` answered by a running `byokcred agent` over its unix socket (Entra managed-identity provider, fake identity endpoint on loopback), vs. starting the same binary with `--version`; the two alternate, 1,000 invocations each, in one run (bench/run.sh runs this benchmark once: 2,100 processes).",
 			HowData: func(d *Data) string {
 				return fmt.Sprintf("Without the agent (--agent off: load the config, fetch from the identity endpoint): %s p50.", FormatValue(Median(d.Values(keyCommand, "alone-p50-ns")), "alone-p50-ns"))
 			},
@@ -259,7 +259,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Base: Ref{keyCommand, "alone-fetches"}, BaseLabel: "without (each process fetches)",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: OursEquals, Value: 1, Text: "exactly 1"},
-			How:    "Token requests the fake identity endpoint received, one-hour tokens (one token lifetime): with the agent over its 1,000 invocations, including the agent's own first fetch (a fresh agent per run); without it, measured over 100 invocations and scaled to 1,000 by that rate (every process fetches once: azidentity's cache lives in the process).",
+			How:    "Token requests the fake identity endpoint received, one-hour tokens (one token lifetime): with the agent over its 1,000 invocations, including the agent's own first fetch (a fresh agent per run); without it, measured over 100 invocations interleaved with those (a second provider with a scope of its own) and scaled to 1,000 by that rate (every process fetches once: azidentity's cache lives in the process).",
 		},
 	},
 	Method: methodText,

@@ -165,6 +165,27 @@ func TestCopilotCLIKeyCommand(t *testing.T) {
 	}
 	t.Logf("agent killed: 1 turn, %d model requests, %d identity fetches", afterReqs, afterFetches)
 
+	// The control, why copilot-env changes the type: left as type azure,
+	// the CLI sends the key command's output as api-key, where an Entra
+	// token is no use.
+	before := len(model.Requests())
+	script := `eval "$("$BYOKCRED" -c "$CFG" copilot-env foundry)" && COPILOT_PROVIDER_TYPE=azure COPILOT_PROVIDER_BASE_URL="$MODEL" ` +
+		`exec "$COPILOT" -p "say hello" -s --available-tools=none --no-auto-update --no-custom-instructions --disable-builtin-mcps`
+	cmd := exec.CommandContext(ctx, "sh", "-c", script)
+	cmd.Env = append(env, "BYOKCRED="+bin, "CFG="+cfg, "COPILOT="+copilotBin, "MODEL="+model.URL)
+	cmd.Dir, cmd.Stdin = work, strings.NewReader("")
+	if out, err := cmd.CombinedOutput(); err == nil && strings.TrimSpace(string(out)) == reply {
+		t.Errorf("control: type azure with an Entra token succeeded; copilot-env's type change would be needless")
+	}
+	control := model.Requests()[before:]
+	if len(control) == 0 {
+		t.Fatal("control: the CLI sent no request")
+	}
+	if h, _ := control[0].Credential(); h != "api-key" {
+		t.Errorf("control: type azure sent the key command's output in %q, want api-key", h)
+	}
+	rejected.Store(0) // the control's requests were meant to be refused
+
 	for _, is := range idp.Issued() {
 		if strings.Contains(ap.log.String(), is.Token) {
 			t.Fatal("an Entra token reached the agent's debug log")
