@@ -111,12 +111,13 @@ func Ask(ctx context.Context, socket string, req Request) (*Response, error) {
 		deadline = d
 	}
 	conn.SetDeadline(deadline)
+	// A refused peer's connection is closed without an answer, possibly
+	// before the request is written.
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		return nil, fmt.Errorf("agent: %s: sending request: %w", socket, err)
+		return nil, fmt.Errorf("agent: %s: no answer (refused, or the agent stopped): %w", socket, err)
 	}
 	var resp Response
 	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
-		// A refused peer's connection is closed without an answer.
 		return nil, fmt.Errorf("agent: %s: no answer (refused, or the agent stopped): %w", socket, err)
 	}
 	if resp.Code != "" || resp.Error != "" {

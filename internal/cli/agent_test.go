@@ -260,7 +260,18 @@ func TestAgentAndHelper(t *testing.T) {
 		t.Fatalf("the started agent's log names no pid:\n%s", started)
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGTERM) })
+	t.Cleanup(func() {
+		// Not our child (the helper started it): wait for it to go before
+		// its directory is removed.
+		syscall.Kill(pid, syscall.SIGTERM)
+		for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("the started agent (pid %d) did not stop on SIGTERM", pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+				return
+			}
+		}
+	})
 	if r := helper("--agent", "require", "gw"); r.stdout != agentKeyB+"\n" {
 		t.Errorf("the started agent does not answer: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
