@@ -12,5 +12,6 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
 	plugintest.Cleanup() // plugins built for the demo test
+	removeBuiltBinary()
 	os.Exit(code)
 }
