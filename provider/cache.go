@@ -277,6 +277,8 @@ func (c *Cache) fetch(f *flight) {
 			err = errors.New("source returned an empty token")
 		case tok.Expired(now):
 			err = fmt.Errorf("source returned a token that expired at %s", tok.Expiry.UTC().Format(time.RFC3339))
+		default:
+			err = checkFetched(tok)
 		}
 	}
 
