@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/syncbuf"
+)
+
+// runWithin runs byokcred in process and fails the test if it has not
+// returned within limit (a hang).
+func runWithin(t *testing.T, ctx context.Context, limit time.Duration, env Env, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env.Stdout, env.Stderr = &out, &errb
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, args, env) }()
+	select {
+	case code := <-done:
+		return result{code, out.String(), errb.String()}
+	case <-time.After(limit):
+		t.Fatalf("byokcred %s did not return within %s", strings.Join(args, " "), limit)
+	}
+	return result{}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+// A config path that is a FIFO used to block every command in open(2), deaf
+// to SIGINT (issue 19.10).
+func TestConfigThatIsNotARegularFileIsRefusedAtOnce(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "byokcred.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"validate"}, {"providers"}, {"models"}, {"token"}, {"doctor"}, {"chat", "hi"}, {"proxy"}} {
+		t.Run(args[0], func(t *testing.T) {
+			r := runWithin(t, context.Background(), 10*time.Second, Env{LookupEnv: noEnv}, append([]string{"-c", fifo}, args...)...)
+			want := "byokcred: config: " + fifo + " is not a regular file (p---------); pass the path of a YAML file\n"
+			if diff := cmp.Diff(result{code: ExitUsage, stderr: want}, r, cmp.AllowUnexported(result{})); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestScrubRemovesEveryShapeOfACredential(t *testing.T) {
+	const key = "CANARY-scrub-0123456789abcdef"
+	tests := []struct {
+		name, value, text, want string
+	}{
+		{name: "as is", value: key, text: "bad header: " + key + " (x)", want: "bad header: [REDACTED] (x)"},
+		{name: "with its stray newline", value: key + "\n", text: "value for x-api-key: " + key + "\n", want: "value for x-api-key: [REDACTED]"},
+		{name: "Go-quoted", value: key + "\x01", text: `header "` + key + `\x01" refused`, want: `header "[REDACTED]" refused`},
+		{name: "JSON-escaped", value: key + "\r\n", text: `{"value":"` + key + `\r\n"}`, want: `{"value":"[REDACTED]"}`},
+		{name: "cut at a control character", value: "abcdefghij\x7fklmnopqrstu", text: "got abcdefghij then klmnopqrstu", want: "got [REDACTED] then [REDACTED]"},
+		{name: "short pieces are left alone", value: "abc\x01" + key, text: "abc was [REDACTED]" + key, want: "abc was [REDACTED][REDACTED]"},
+		{name: "too short to be a credential", value: "ka", text: "kangaroo", want: "kangaroo"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s secretSet
+			s.add(tc.value)
+			if diff := cmp.Diff(tc.want, s.scrub(tc.text)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A key file with an extra newline (a Kubernetes secret written with echo)
+// used to pass validate, token and doctor, and then `chat` printed the whole
+// key in the runtime's "Invalid native model HTTP header value for
+// x-api-key: <key>" (issue 19.1). It is refused at load, naming the file and
+// the byte, and no command prints it.
+func TestCredentialThatCannotBeAHeaderIsNeverPrinted(t *testing.T) {
+	model, err := fakemodel.Start(fakemodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	keyFile := writeFile(t, "key", canary+"\n\n")
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  claude: {type: anthropic, base_url: `+model.URL+`, model: c1, auth: {type: static, api_key_file: `+keyFile+`}}
+  gw: {type: openai, base_url: `+model.URL+`, model: g1, auth: {type: static, bearer_token_env: GW_TOKEN}}
+`)
+	want := "provider: secret file " + keyFile + ": byte 31 of 32 is a line feed (0x0a), which an HTTP header cannot carry (trailing whitespace or an extra newline"
+	commands := [][]string{{"validate"}, {"token", "claude"}, {"doctor"}, {"chat", "-m", "claude", "hi"}}
+	if testing.Short() {
+		commands = commands[:3]
+	}
+	env := Env{LookupEnv: func(k string) (string, bool) {
+		if k == "GW_TOKEN" {
+			return "gw-" + canary + "\x01", true
+		}
+		return "", false
+	}}
+	for _, args := range commands {
+		t.Run(args[0], func(t *testing.T) {
+			r := runWithin(t, context.Background(), 2*time.Minute, env, append([]string{"-c", cfg}, args...)...)
+			if r.code != ExitUsage || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "environment variable GW_TOKEN: byte 34 of 35 is a control character (0x01)") {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", r.code, r.stderr, ExitUsage, want)
+			}
+			if strings.Contains(r.stdout+r.stderr, canary) {
+				t.Errorf("output reveals the credential:\n%s%s", r.stdout, r.stderr)
+			}
+		})
+	}
+	if n := len(model.Requests()); n != 0 {
+		t.Errorf("%d requests reached the model", n)
+	}
+}
+
+// The runtime's own error text is scrubbed of every credential it was
+// handed, whatever the shape: here a header value with a control character,
+// which the runtime refuses and quotes in full.
+func TestChatScrubsRuntimeErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Copilot runtime")
+	}
+	model, err := fakemodel.Start(fakemodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  gw: {type: openai, base_url: `+model.URL+`, model: g1, headers: {X-Tenant: "${TENANT}"}, auth: {type: static, api_key: "${KEY}"}}
+`)
+	env := Env{LookupEnv: func(k string) (string, bool) {
+		switch k {
+		case "TENANT":
+			return "tenant-" + canary + "\x01", true
+		case "KEY":
+			return "key-" + canary, true
+		}
+		return "", false
+	}}
+	r := runWithin(t, context.Background(), 2*time.Minute, env, "-c", cfg, "chat", "--timeout", "60s", "hi")
+	if want := "Invalid native model HTTP header value for X-Tenant: [REDACTED]"; r.code != ExitFailure || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", r.code, r.stderr, want)
+	}
+	if strings.Contains(r.stdout+r.stderr, canary) {
+		t.Errorf("output reveals a credential:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
+// `chat -i` waiting for a line on a terminal ends on SIGINT/SIGTERM (the
+// cancelled context) instead of waiting for input that never comes.
+func TestInteractiveChatEndsWhenInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no Copilot runtime")
+	}
+	model, err := fakemodel.Start(fakemodel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  a: {type: openai, base_url: `+model.URL+`, model: m1, auth: {type: static, api_key: key-a-123}}
+`)
+	stdin, w := io.Pipe() // nothing is ever typed
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errb syncbuf.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"-c", cfg, "chat", "-i"}, Env{Stdin: stdin, Stdout: io.Discard, Stderr: &errb, LookupEnv: noEnv})
+	}()
+	for deadline := time.Now().Add(90 * time.Second); !strings.Contains(errb.String(), "a/m1> "); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt; stderr:\n%s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitFailure || !strings.Contains(errb.String(), "context canceled") {
+			t.Errorf("exit %d, stderr:\n%s", code, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("chat -i kept waiting for input after its context was cancelled")
+	}
+}
