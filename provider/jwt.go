@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// maxExp is 9999-12-31T23:59:59Z in Unix seconds.
+const maxExp = 253402300799
+
 // ParseClaims reads the payload of a JWT without verifying its signature:
 // byokcred only shows the claims to an operator and reads the expiry of a
 // token it got from a trusted channel; the endpoint that receives the token
@@ -41,7 +44,9 @@ func ParseClaims(v Secret) (c Claims, ok bool) {
 		}
 		c.Audience = strings.Join(s, ",")
 	}
-	if raw.Exp > 0 {
+	// An exp past year 9999 is "never" in practice; as a time it would
+	// overflow durations and cannot be written as RFC 3339 or JSON.
+	if raw.Exp > 0 && raw.Exp <= maxExp {
 		c.Expiry = time.Unix(int64(raw.Exp), 0).UTC()
 	}
 	return c, true

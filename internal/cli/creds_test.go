@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -190,5 +192,75 @@ func TestInteractiveChatEndsWhenInterrupted(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("chat -i kept waiting for input after its context was cancelled")
+	}
+}
+
+func TestExpiresIn(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		exp      time.Time
+		want     string
+		wantJSON string
+	}{
+		{"an hour", now.Add(time.Hour + 1500*time.Millisecond), "in 1h0m2s", "1h0m2s"},
+		{"under two days", now.Add(47 * time.Hour), "in 47h0m0s", "47h0m0s"},
+		{"days", now.Add(400 * 24 * time.Hour), "in 400 days", "9600h0m0s"},
+		{"years", time.Date(2040, 12, 1, 0, 0, 0, 0, time.UTC), "in 13 years", "122703h0m0s"},
+		{"past a time.Duration", time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC), "in 473 years", ""},
+		{"year 9999", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), "in 7973 years", ""},
+		{"expired", now.Add(-90 * time.Second), "expired 1m30s ago", "-1m30s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := []string{expiresIn(tc.exp, now), expiresInDuration(tc.exp, now)}
+			if diff := cmp.Diff([]string{tc.want, tc.wantJSON}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// testJWT is an unsigned JWT with exp (byokcred reads claims, never
+// verifies them).
+func testJWT(exp int64) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(fmt.Sprintf(`{"exp":%d,"aud":"api://gw"}`, exp))) + ".sig"
+}
+
+// Static bearer_token* JWTs carry their exp into `token` and `doctor`
+// (issue 12.5); a far-away exp prints as years, not as a saturated duration
+// (issue 19.12); an expired one is refused naming provider and source.
+func TestStaticBearerJWTExpiryInCommands(t *testing.T) {
+	far := time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  far: {type: openai, base_url: https://gw.example.com/v1, model: m, auth: {type: static, bearer_token_env: FAR}}
+  beyond: {type: openai, base_url: https://gw.example.com/v1, model: m, auth: {type: static, bearer_token_env: BEYOND}}
+  old: {type: openai, base_url: https://gw.example.com/v1, model: m, auth: {type: static, bearer_token_env: OLD}}
+`)
+	env := map[string]string{"FAR": testJWT(far), "BEYOND": testJWT(1e13), "OLD": testJWT(time.Now().Add(-time.Hour).Unix())}
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"far exp in token", []string{"token", "far"}, ExitOK, "2500-01-01T00:00:00Z (in 473 years)", ""},
+		{"far exp in token JSON", []string{"token", "far", "--json"}, ExitOK, `"expires_at": "2500-01-01T00:00:00Z"`, ""},
+		{"far exp in doctor", []string{"doctor", "far"}, ExitOK, "expires in 473 years", ""},
+		{"exp past year 9999 is never", []string{"token", "beyond", "--json"}, ExitOK, `"masked": true`, ""},
+		{"expired", []string{"token", "old"}, ExitFailure, "", "session: provider old: provider: the JWT in environment variable OLD expired at "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, env, append([]string{"-c", cfg}, tc.args...)...)
+			if r.code != tc.wantCode || !strings.Contains(r.stdout, tc.wantStdout) || !strings.Contains(r.stderr, tc.wantStderr) {
+				t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			}
+			if strings.Contains(r.stdout+r.stderr, "2562047h") {
+				t.Errorf("saturated duration printed:\n%s%s", r.stdout, r.stderr)
+			}
+		})
 	}
 }
