@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/plugintest"
 	"github.com/byokcred/byokcred/internal/syncbuf"
 )
 
@@ -260,6 +262,43 @@ func TestStaticBearerJWTExpiryInCommands(t *testing.T) {
 			}
 			if strings.Contains(r.stdout+r.stderr, "2562047h") {
 				t.Errorf("saturated duration printed:\n%s%s", r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// A plugin's token with a control character is refused by the token cache,
+// naming the provider and the byte, never the value (issue 19.1): the check
+// covers every fetched token, whatever its source.
+func TestPluginTokenThatCannotBeAHeaderIsRefused(t *testing.T) {
+	execPlugin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := writeFile(t, "mint.sh", `#!/bin/sh
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"tok-`+canary+`\u0001x"}}'
+`)
+	if err := os.Chmod(script, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "byokcred.yaml", `plugins:
+  minter: {command: `+execPlugin+`, env: {PATH: /usr/bin:/bin}}
+providers:
+  gateway:
+    type: openai
+    base_url: https://gw.example.com/v1
+    model: m
+    auth: {type: plugin, plugin: minter, config: {command: `+script+`, format: exec_credential}}
+`)
+	for _, args := range [][]string{{"token", "gateway"}, {"doctor", "gateway"}} {
+		t.Run(args[0], func(t *testing.T) {
+			r := runWithin(t, context.Background(), time.Minute, Env{LookupEnv: noEnv}, append([]string{"-c", cfg}, args...)...)
+			want := "gateway: no token: source returned a token that cannot be sent: byte 35 of 37 is a control character (0x01)"
+			if r.code != ExitFailure || !strings.Contains(r.stdout+r.stderr, want) {
+				t.Errorf("exit %d\nstdout: %s\nstderr: %s\nwant exit 1 and %q", r.code, r.stdout, r.stderr, want)
+			}
+			if strings.Contains(r.stdout+r.stderr, canary) {
+				t.Errorf("output reveals the token:\n%s%s", r.stdout, r.stderr)
 			}
 		})
 	}
