@@ -226,7 +226,7 @@ func (c *chat) interact(ctx context.Context, a *app) error {
 	fmt.Fprintf(a.env.Stderr, "chatting with %s; /model PROVIDER/MODEL to switch, /quit to leave\n", c.current)
 	for {
 		fmt.Fprintf(a.env.Stderr, "%s> ", c.current)
-		var l line
+		var l inputLine
 		select {
 		case l = <-lines:
 		case <-ctx.Done():
@@ -262,9 +262,9 @@ func (c *chat) interact(ctx context.Context, a *app) error {
 	}
 }
 
-// line is one line of input, or the end of it (eof, with the read error if
-// any).
-type line struct {
+// inputLine is one line of input, or the end of it (eof, with the read
+// error if any).
+type inputLine struct {
 	text string
 	eof  bool
 	err  error
@@ -272,13 +272,13 @@ type line struct {
 
 // readLines reads r line by line on its own goroutine until ctx ends; a
 // read already blocked when ctx ends stays blocked until input or EOF comes.
-func readLines(ctx context.Context, r io.Reader) <-chan line {
-	ch := make(chan line)
+func readLines(ctx context.Context, r io.Reader) <-chan inputLine {
+	ch := make(chan inputLine)
 	go func() {
 		in := bufio.NewScanner(r)
 		in.Buffer(make([]byte, 64<<10), 1<<20)
 		for {
-			l := line{eof: !in.Scan()}
+			l := inputLine{eof: !in.Scan()}
 			if l.eof {
 				l.err = in.Err()
 			} else {
