@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -189,7 +190,10 @@ func (c *Config) Names() []string {
 // be read or is not YAML; every other problem is recorded in cfg.Doc so that
 // the registry can add its own before they are reported together.
 func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO for reading would otherwise block until a
+	// writer appears, in a system call no signal interrupts. What was
+	// opened is checked, not the path, so a swap in between changes nothing.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("config: %s does not exist; pass -c FILE or set BYOKCRED_CONFIG (config.example.yaml is a start)", path)
@@ -197,6 +201,13 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("config: %s is not a regular file (%s); pass the path of a YAML file", path, fi.Mode().Type())
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)

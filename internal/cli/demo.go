@@ -58,6 +58,9 @@ type demo struct {
 	clientID string
 	env      map[string]string
 	rt       *copilotcli.Runtime
+	// secrets records what the sessions hand the runtime, to scrub its
+	// errors.
+	secrets *secretSet
 }
 
 // identityLifetime is how long the demo's Entra tokens live: short, so that
@@ -78,7 +81,7 @@ func (a *app) runDemo(ctx context.Context) (err error) {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d := &demo{out: a.env.Stdout, dir: dir, env: map[string]string{}, execPlugin: findPlugin(a.env.getenv("BYOKCRED_PLUGIN_DIR"), "exec"),
+	d := &demo{secrets: &a.secrets, out: a.env.Stdout, dir: dir, env: map[string]string{}, execPlugin: findPlugin(a.env.getenv("BYOKCRED_PLUGIN_DIR"), "exec"),
 		clientID: "demo-" + randomHex(8)}
 	d.model, err = fakemodel.Start(fakemodel.Options{Reply: "Hello from the loopback model."})
 	if err != nil {
@@ -153,6 +156,7 @@ func (d *demo) session(ctx context.Context, set *registry.Set, providerName stri
 	if err != nil {
 		return nil, err
 	}
+	d.secrets.remember(cfg)
 	return d.rt.Client.CreateSession(ctx, cfg)
 }
 
@@ -371,6 +375,7 @@ default_model: foundry/gpt-4.1
 	if err != nil {
 		return err
 	}
+	d.secrets.remember(cfg)
 	d.printf("\n[multi-provider] one session over %d providers: %s\n", len(cfg.Providers), strings.Join(set.Config.ModelRefs(), ", "))
 	d.printf("    (foundry: Entra ID; anthropic: static key; gateway: %s)\n", gatewayHow)
 	s, err := d.rt.Client.CreateSession(ctx, cfg)
