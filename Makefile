@@ -2,7 +2,7 @@
 # Both work on a fresh clone: they install what they need first.
 
 GO            ?= go
-COPILOT_CLI_VERSION := 1.0.79
+COPILOT_CLI_VERSION := 1.0.102
 TOOLS         := .tools
 COPILOT_DIR   := $(TOOLS)/copilot
 COPILOT_STAMP := $(COPILOT_DIR)/.installed-$(COPILOT_CLI_VERSION)

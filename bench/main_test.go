@@ -91,7 +91,8 @@ func binary(tb testing.TB, name string) string {
 		cmd := exec.Command(goTool(), "build", "-o", binDir+string(filepath.Separator),
 			"github.com/byokcred/byokcred/bench/internal/tokenprog",
 			"github.com/byokcred/byokcred/bench/internal/tokenexec",
-			"github.com/byokcred/byokcred/bench/internal/footprint")
+			"github.com/byokcred/byokcred/bench/internal/footprint",
+			"github.com/byokcred/byokcred/cmd/byokcred")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building the benchmark helpers: %v\n%s", err, out)

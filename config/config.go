@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -220,7 +221,10 @@ func (c *Config) Names() []string {
 // user sees every problem at once. Other callers should treat a non-nil
 // error as fatal.
 func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO for reading would otherwise block until a
+	// writer appears, in a system call no signal interrupts. What was
+	// opened is checked, not the path, so a swap in between changes nothing.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("config: %s does not exist; pass -c FILE or set BYOKCRED_CONFIG (config.example.yaml is a start)", path)
@@ -228,6 +232,13 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("config: %s is not a regular file (%s); pass the path of a YAML file", path, fi.Mode().Type())
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)

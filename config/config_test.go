@@ -295,6 +295,11 @@ func TestErrorsShowVariablesNotValues(t *testing.T) {
 			yaml: "providers:\n  p: {type: \"${TYPE}\", base_url: https://x, model: m, auth: {type: static, api_key: k}}\n",
 			want: []string{`s.yaml:2:13: providers.p.type: unknown provider type "${TYPE}" (one of: anthropic, azure, openai)`},
 		},
+		{
+			name: "value reached through a nested default",
+			yaml: "providers:\n  p: {type: openai, base_url: \"${NOPE:-${HOST}}/v1\", model: m, auth: {type: static, api_key: k}}\n",
+			want: []string{`s.yaml:2:31: providers.p.base_url: URL "${HOST}/v1" has no host; write it as https://host/path`},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

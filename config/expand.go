@@ -5,14 +5,27 @@ import (
 	"strings"
 )
 
+// maxNesting bounds ${A:-${B:-${C}}} chains: enough for any real fallback
+// list, and a bound on the work a hostile value can cause.
+const maxNesting = 8
+
 // Expand replaces ${VAR} and ${VAR:-default} in s. `$$` is a literal `$`; a
 // `$` not followed by `{` or `$` is kept as it is. With `:-` the default is
-// used when VAR is unset or empty, as in the shell.
+// used when VAR is unset or empty, as in the shell, and the default is itself
+// expanded, so ${A:-${B}} falls back to B (up to 8 levels deep). Values of
+// variables are never expanded again.
 //
 // Errors name the variable, never its value.
 func Expand(s string, lookup func(string) (string, bool)) (string, error) {
+	return expand(s, lookup, 0)
+}
+
+func expand(s string, lookup func(string) (string, bool), depth int) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
+	}
+	if depth > maxNesting {
+		return "", fmt.Errorf("${...} nested more than %d deep", maxNesting)
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -31,11 +44,11 @@ func Expand(s string, lookup func(string) (string, bool)) (string, error) {
 			b.WriteByte(c)
 			continue
 		}
-		end := strings.IndexByte(s[i+2:], '}')
+		end := closingBrace(s, i+2)
 		if end < 0 {
 			return "", fmt.Errorf("unterminated ${ at offset %d", i)
 		}
-		expr := s[i+2 : i+2+end]
+		expr := s[i+2 : end]
 		name, def, hasDef := strings.Cut(expr, ":-")
 		if !validVarName(name) {
 			return "", fmt.Errorf("invalid variable name %q in ${...}", name)
@@ -43,14 +56,41 @@ func Expand(s string, lookup func(string) (string, bool)) (string, error) {
 		v, ok := lookup(name)
 		switch {
 		case hasDef && v == "":
-			v = def
+			// Expanded only when used, as in the shell: an unset
+			// variable in an unused default is no error.
+			d, err := expand(def, lookup, depth+1)
+			if err != nil {
+				return "", err
+			}
+			v = d
 		case !ok:
 			return "", fmt.Errorf("environment variable %s is not set; export it or use ${%s:-default}", name, name)
 		}
 		b.WriteString(v)
-		i += 2 + end
+		i = end
 	}
 	return b.String(), nil
+}
+
+// closingBrace returns the index of the `}` that closes a `${` whose body
+// starts at from, skipping nested `${...}` and `$$`; -1 if there is none.
+func closingBrace(s string, from int) int {
+	open := 0
+	for j := from; j < len(s); j++ {
+		switch {
+		case s[j] == '$' && j+1 < len(s) && s[j+1] == '$':
+			j++
+		case s[j] == '$' && j+1 < len(s) && s[j+1] == '{':
+			open++
+			j++
+		case s[j] == '}':
+			if open == 0 {
+				return j
+			}
+			open--
+		}
+	}
+	return -1
 }
 
 func validVarName(s string) bool {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestExpand(t *testing.T) {
-	env := map[string]string{"HOST": "example.com", "EMPTY": "", "SECRET": "CANARY-expand-42"}
+	env := map[string]string{"HOST": "example.com", "EMPTY": "", "SECRET": "CANARY-expand-42", "DOLLAR": "${HOST}"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	tests := []struct {
 		name, in, want, wantErr string
@@ -27,6 +27,17 @@ func TestExpand(t *testing.T) {
 		{name: "unset names the variable", in: "${MISSING_VAR}", wantErr: "environment variable MISSING_VAR is not set"},
 		{name: "unterminated", in: "${HOST", wantErr: "unterminated ${"},
 		{name: "bad name", in: "${1X}", wantErr: "invalid variable name"},
+		{name: "nested default used", in: "${NOPE:-${HOST}}", want: "example.com"},
+		{name: "nested default unused", in: "${HOST:-${MISSING_VAR}}", want: "example.com"},
+		{name: "nested default of default", in: "${NOPE:-${EMPTY:-${HOST}/v1}}", want: "example.com/v1"},
+		{name: "nested default with text around", in: "https://${NOPE:-api.${HOST}}/x", want: "https://api.example.com/x"},
+		{name: "nested unset names the variable", in: "${NOPE:-${MISSING_VAR}}", wantErr: "environment variable MISSING_VAR is not set"},
+		{name: "escaped dollar in a default", in: "${NOPE:-$${HOST}}", want: "${HOST}"},
+		{name: "brace in a default", in: "${NOPE:-a}b}", want: "ab}"},
+		{name: "unterminated nested", in: "${NOPE:-${HOST}", wantErr: "unterminated ${"},
+		{name: "values are not expanded again", in: "${DOLLAR}", want: "${HOST}"},
+		{name: "nesting is bounded", in: strings.Repeat("${NOPE:-", 10) + "x" + strings.Repeat("}", 10), wantErr: "nested more than 8 deep"},
+		{name: "nesting at the bound", in: strings.Repeat("${NOPE:-", 9) + "x" + strings.Repeat("}", 9), want: "x"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,6 +29,9 @@ func addSeeds(f *testing.F) {
 	f.Add([]byte("providers:\n  a:\n    - 1\n    - 2\n"))
 	// CI's fuzzing found the base_url check quoting an expanded value.
 	f.Add([]byte("providers:\n  - {base_url: \"${X}\"}\n"))
+	// Nested defaults expand (issue 19.12): the fallback's value is a
+	// variable's value too and must not appear in errors.
+	f.Add([]byte("providers: {a: {type: openai, base_url: '${NOPE:-${X}}', model: m, auth: {type: static, api_key: '${NOPE:-${K}'}}}"))
 }
 
 // FuzzParse: no input panics the loader, decoding stays bounded, and every
@@ -72,7 +75,8 @@ func FuzzParse(f *testing.F) {
 // FuzzExpand: expansion never panics, and its errors name variables, never
 // values.
 func FuzzExpand(f *testing.F) {
-	for _, s := range []string{"${A}", "${A:-b}", "$${A}", "x${", "${}", "${A:-${B}}", "$", "${A}${B:-}", "${1}"} {
+	for _, s := range []string{"${A}", "${A:-b}", "$${A}", "x${", "${}", "${A:-${B}}", "$", "${A}${B:-}", "${1}",
+		"${B:-${A}}", "${B:-${B:-${A}}}", "${B:-${A}", "${B:-$${A}}", "${B:-}}", "${B:-${}}", "${B:-${B:-${B:-${B:-${B:-${B:-${B:-${B:-${B:-${A}}}}}}}}}}"} {
 		f.Add(s)
 	}
 	const value = "EXPAND-CANARY"

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -17,11 +18,18 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 )
 
-// PathEnv names the variable that overrides where the runtime binary is.
+// PathEnv names the variable that overrides where the runtime is: the
+// runtime binary, or a directory holding it (an npm --prefix install
+// directory, a global node_modules/@github/copilot, or the directory of a
+// standalone binary).
 const PathEnv = "COPILOT_CLI_PATH"
 
+// PinnedVersion is the @github/copilot version byokcred is tested with
+// (the Makefile installs it).
+const PinnedVersion = "1.0.102"
+
 // LocalInstallDir is where `make deps` installs the npm package
-// @github/copilot, relative to the repository root.
+// @github/copilot, relative to the byokcred repository's root.
 const LocalInstallDir = ".tools/copilot"
 
 // githubTokenVars are kept out of the runtime's environment: in BYOK mode the
@@ -40,34 +48,59 @@ func platformPackage() string {
 	return "copilot-" + runtime.GOOS + "-" + arch
 }
 
-// RelativeBinary is the runtime binary's path inside LocalInstallDir.
+// RelativeBinary is the runtime binary's path inside an npm install
+// directory (npm install --prefix DIR @github/copilot), such as
+// LocalInstallDir.
 func RelativeBinary() string {
 	return filepath.Join("node_modules", "@github", platformPackage(), "copilot")
 }
 
-// Find returns the runtime binary: $COPILOT_CLI_PATH, else the local install
-// found by walking up from the working directory and from the running
-// executable's directory.
+// InstallHint is the one command that installs the runtime Find looks for.
+func InstallHint() string {
+	return "npm install -g @github/copilot@" + PinnedVersion
+}
+
+// Find returns the runtime binary, looking in this order:
+//
+//  1. $COPILOT_CLI_PATH: the binary itself, or a directory holding it;
+//  2. a byokcred checkout's local install (.tools/copilot, from `make deps`),
+//     walking up from the working directory and from the executable's;
+//  3. `copilot` on PATH (a global npm install or a standalone binary).
+//
+// The npm package's `copilot` command is a Node launcher; Find returns the
+// platform binary next to it, so that the SDK starts the runtime directly.
+// The error lists every place searched and the command that installs the
+// runtime.
 func Find() (string, error) {
-	if p := os.Getenv(PathEnv); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("copilotcli: %s=%s: %w", PathEnv, p, err)
-		}
-		return p, nil
+	return finder{getenv: os.Getenv, getwd: os.Getwd, executable: os.Executable, lookPath: exec.LookPath}.find()
+}
+
+type finder struct {
+	getenv     func(string) string
+	getwd      func() (string, error)
+	executable func() (string, error)
+	lookPath   func(string) (string, error)
+}
+
+func (f finder) find() (string, error) {
+	if p := f.getenv(PathEnv); p != "" {
+		return fromEnv(p)
 	}
+	var searched []string
 	var starts []string
-	if wd, err := os.Getwd(); err == nil {
+	if wd, err := f.getwd(); err == nil {
 		starts = append(starts, wd)
 	}
-	if exe, err := os.Executable(); err == nil {
+	if exe, err := f.executable(); err == nil {
 		if exe, err = filepath.EvalSymlinks(exe); err == nil {
 			starts = append(starts, filepath.Dir(exe))
 		}
 	}
 	for _, dir := range starts {
+		searched = append(searched, filepath.Join(dir, LocalInstallDir)+" and its parents' (make deps)")
 		for {
 			p := filepath.Join(dir, LocalInstallDir, RelativeBinary())
-			if _, err := os.Stat(p); err == nil {
+			if isExecutable(p) {
 				return p, nil
 			}
 			parent := filepath.Dir(dir)
@@ -77,7 +110,59 @@ func Find() (string, error) {
 			dir = parent
 		}
 	}
-	return "", errors.New("copilotcli: Copilot CLI runtime not found; run `make deps` (installs @github/copilot into " + LocalInstallDir + ") or set " + PathEnv)
+	if p, err := f.lookPath("copilot"); err == nil {
+		return platformBinary(p), nil
+	}
+	searched = append(searched, "`copilot` on PATH")
+	return "", fmt.Errorf("copilotcli: Copilot CLI runtime not found; searched $%s (unset), %s; install it with `%s`, or set %s to its install directory or binary",
+		PathEnv, strings.Join(searched, ", "), InstallHint(), PathEnv)
+}
+
+// fromEnv resolves $COPILOT_CLI_PATH: a binary, or a directory holding one.
+func fromEnv(p string) (string, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("copilotcli: %s=%s: %w", PathEnv, p, err)
+	}
+	if !fi.IsDir() {
+		if fi.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("copilotcli: %s=%s: not executable; point it at the runtime binary or its install directory", PathEnv, p)
+		}
+		return platformBinary(p), nil
+	}
+	candidates := []string{
+		filepath.Join(p, RelativeBinary()),                   // npm --prefix DIR
+		filepath.Join(p, "lib", RelativeBinary()),            // a global npm prefix
+		filepath.Join(p, "..", platformPackage(), "copilot"), // node_modules/@github/copilot
+		filepath.Join(p, "copilot"),                          // the platform package, or a standalone binary's directory
+	}
+	for _, c := range candidates {
+		if isExecutable(c) {
+			return filepath.Clean(c), nil
+		}
+	}
+	return "", fmt.Errorf("copilotcli: %s=%s is a directory without the runtime; looked for %s; install it with `npm install --prefix %s @github/copilot@%s`",
+		PathEnv, p, strings.Join(candidates, ", "), p, PinnedVersion)
+}
+
+// platformBinary returns the platform package's binary when p is the npm
+// package's Node launcher (as `copilot` on PATH is after npm install -g),
+// else p.
+func platformBinary(p string) string {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil || filepath.Ext(real) != ".js" {
+		return p
+	}
+	bin := filepath.Join(filepath.Dir(real), "..", platformPackage(), "copilot")
+	if isExecutable(bin) {
+		return filepath.Clean(bin)
+	}
+	return p
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // BYOKEnv returns environ without GitHub tokens.

@@ -395,6 +395,9 @@ func (c *Cache) check(tok *Token, now time.Time) (*Token, error) {
 	if tok == nil || tok.Value.IsZero() {
 		return nil, errors.New("source returned an empty token")
 	}
+	if err := checkFetched(tok); err != nil {
+		return nil, err
+	}
 	if tok.Expiry.IsZero() {
 		exp, err := jwtExpiry(tok.Value)
 		if err != nil {

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// maxExp is 9999-12-31T23:59:59Z in Unix seconds.
+const maxExp = 253402300799
+
 // ParseClaims reads the payload of a JWT without verifying its signature:
 // byokcred only shows the claims to an operator and reads the expiry of a
 // token it got from a trusted channel; the endpoint that receives the token
@@ -48,8 +51,11 @@ func ParseClaims(v Secret) (c Claims, ok bool) {
 	return c, true
 }
 
+// unixTime is a JWT time claim; zero when absent. A time past year 9999 is
+// "never" in practice; as a time it would overflow durations and cannot be
+// written as RFC 3339 or JSON.
 func unixTime(secs float64) time.Time {
-	if secs <= 0 {
+	if secs <= 0 || secs > maxExp {
 		return time.Time{}
 	}
 	return time.Unix(int64(secs), 0).UTC()

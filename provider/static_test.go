@@ -2,9 +2,12 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,6 +138,235 @@ func TestStaticSourceFileRefusals(t *testing.T) {
 		os.Chmod(p, 0o644)
 		if _, err := s.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "mode 0644") {
 			t.Fatalf("err = %v, want a mode error", err)
+		}
+	})
+}
+
+// testJWT builds an unsigned JWT carrying exp (the static source reads, never
+// verifies, the claims).
+func testJWT(exp time.Time, tag string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(fmt.Sprintf(`{"exp":%d,"sub":%q}`, exp.Unix(), tag))) + ".sig"
+}
+
+// A credential that cannot be an HTTP header value is refused where it is
+// loaded, naming the source and byte offset, never the value (issue 19.1).
+func TestStaticSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
+	dir := t.TempDir()
+	const secret = "CANARY-static-91be"
+	env := map[string]string{"K8S_KEY": secret + "\n", "CRLF_TOKEN": secret + "\r\nX: y"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	twoNewlines := file("two-newlines", secret+"\n\n")
+	innerSpace := file("inner-space", "Bearer "+secret+"\n")
+	tests := []struct {
+		name    string
+		opts    StaticOptions
+		wantErr string
+	}{
+		{"env with a second newline", StaticOptions{Kind: KindAPIKey, Env: "K8S_KEY"}, "provider: environment variable K8S_KEY: byte 18 of 19 is a line feed"},
+		{"env with CRLF inside", StaticOptions{Kind: KindBearer, Env: "CRLF_TOKEN"}, "provider: environment variable CRLF_TOKEN: byte 18 of 24 is a carriage return"},
+		{"file with two trailing newlines", StaticOptions{Kind: KindAPIKey, File: twoNewlines}, "provider: secret file " + twoNewlines + ": byte 18 of 19 is a line feed"},
+		{"bearer file with a space", StaticOptions{Kind: KindBearer, File: innerSpace}, "provider: secret file " + innerSpace + ": byte 6 of 25 is a space"},
+		{"literal with a control character", StaticOptions{Kind: KindBearer, Value: NewSecret(secret + "\x01")}, "provider: the bearer_token value: byte 18 of 19 is a control character (0x01)"},
+		{"literal API key with DEL", StaticOptions{Kind: KindAPIKey, Value: NewSecret("\x7f" + secret)}, "provider: the api_key value: byte 0 of 19 is a DEL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.LookupEnv = lookup
+			_, err := NewStaticSource(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("error reveals the value: %v", err)
+			}
+		})
+	}
+	t.Run("a rotated file with a bad value is refused too", func(t *testing.T) {
+		p := file("rotated", "good-key\n")
+		s, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, File: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(p, []byte(secret+"\n\n"), 0o600)
+		if _, err := s.Token(context.Background()); err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "line feed") {
+			t.Fatalf("err = %v, want a line-feed error without the value", err)
+		}
+	})
+}
+
+// Secret files are capped and must be regular files (issue 19.9).
+func TestStaticSourceFileSizeAndType(t *testing.T) {
+	dir := t.TempDir()
+	sparse := filepath.Join(dir, "sparse")
+	f, err := os.OpenFile(sparse, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(2 << 30); err != nil { // 2 GiB, no blocks used
+		t.Fatal(err)
+	}
+	f.Close()
+	justOver := filepath.Join(dir, "just-over")
+	os.WriteFile(justOver, []byte(strings.Repeat("k", MaxSecretFileSize+1)), 0o600)
+	atCap := filepath.Join(dir, "at-cap")
+	os.WriteFile(atCap, []byte(strings.Repeat("k", MaxSecretFileSize)), 0o600)
+	subdir := filepath.Join(dir, "subdir")
+	os.Mkdir(subdir, 0o700)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, wantErr string
+	}{
+		{"2 GiB sparse file", sparse, "is 2147483648 bytes; a credential file holds at most 65536"},
+		{"one byte over the cap", justOver, "is 65537 bytes; a credential file holds at most 65536"},
+		{"at the cap", atCap, ""},
+		{"FIFO", fifo, "is not a regular file (p"},
+		{"directory", subdir, "is not a regular file (d"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, File: tc.path})
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("reading the secret file blocked")
+			}
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+	t.Run("a pseudo-file reporting size 0 is read only up to the cap and NULs are refused", func(t *testing.T) {
+		// /proc/self/environ is a regular 0400 file of "size 0" holding
+		// NUL-separated variables.
+		fi, err := os.Stat("/proc/self/environ")
+		if err != nil {
+			t.Skip("no /proc")
+		}
+		_, err = ReadSecretFile("/proc/self/environ", fi, nil)
+		if err == nil || !strings.Contains(err.Error(), "is a NUL byte; it is not a text credential file") {
+			t.Fatalf("err = %v, want a NUL refusal", err)
+		}
+	})
+	t.Run("a file swapped for a FIFO after stat is refused without blocking", func(t *testing.T) {
+		done := make(chan error, 1)
+		go func() {
+			_, err := ReadCredentialFile(fifo)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Fatalf("err = %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("opening a FIFO blocked")
+		}
+	})
+}
+
+// A static bearer token that is a JWT expires at its exp claim (issue 12.5):
+// `token` shows it, an expired one is an error naming where it came from, and
+// a re-written file is picked up.
+func TestStaticSourceBearerJWTExpiry(t *testing.T) {
+	clock := newFakeClock()
+	exp := clock.Now().Add(time.Hour)
+	first, second := testJWT(exp, "first"), testJWT(exp.Add(time.Hour), "second")
+	path := filepath.Join(t.TempDir(), "token")
+	write := func(content string, mtime time.Time) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(path, mtime, mtime)
+	}
+	t0 := time.Now().Add(-time.Hour)
+	write(first, t0)
+	env := map[string]string{"TOKEN": first}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	sources := map[string]StaticOptions{
+		"bearer_token":      {Kind: KindBearer, Value: NewSecret(first)},
+		"bearer_token_env":  {Kind: KindBearer, Env: "TOKEN"},
+		"bearer_token_file": {Kind: KindBearer, File: path},
+	}
+	for name, opts := range sources {
+		t.Run(name, func(t *testing.T) {
+			opts.LookupEnv, opts.Now = lookup, clock.Now
+			s, err := NewStaticSource(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := s.Token(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(exp.Truncate(time.Second).UTC(), tok.Expiry); diff != "" {
+				t.Errorf("expiry (-want +got):\n%s", diff)
+			}
+		})
+	}
+	clock.Advance(time.Hour)
+	wantErr := map[string]string{
+		"bearer_token":      "provider: the JWT in the bearer_token value expired at 2026-01-01T13:00:00Z",
+		"bearer_token_env":  "provider: the JWT in environment variable TOKEN expired at 2026-01-01T13:00:00Z",
+		"bearer_token_file": "provider: the JWT in secret file " + path + " expired at 2026-01-01T13:00:00Z",
+	}
+	for name, opts := range sources {
+		t.Run(name+" expired", func(t *testing.T) {
+			opts.LookupEnv, opts.Now = lookup, clock.Now
+			s, err := NewStaticSource(opts) // an expired token still loads
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := s.Token(context.Background())
+			if err == nil || !strings.Contains(err.Error(), wantErr[name]) || strings.Contains(err.Error(), first) {
+				t.Fatalf("token %v, err = %v; want %q", tok, err, wantErr[name])
+			}
+		})
+	}
+	t.Run("a re-written file is picked up", func(t *testing.T) {
+		s, err := NewStaticSource(StaticOptions{Kind: KindBearer, File: path, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(second, t0.Add(time.Second))
+		tok, err := s.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.Value.Reveal() != second || !tok.Expiry.Equal(exp.Add(time.Hour).Truncate(time.Second)) {
+			t.Errorf("got expiry %v, want the new token's", tok.Expiry)
+		}
+	})
+	t.Run("API keys are not parsed", func(t *testing.T) {
+		s, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, Value: NewSecret(first), Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.Token(context.Background())
+		if err != nil || !tok.Expiry.IsZero() {
+			t.Fatalf("token expiry %v, err %v: want an API key without expiry", tok.Expiry, err)
 		}
 	})
 }

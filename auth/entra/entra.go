@@ -242,7 +242,7 @@ func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {
 		}
 		return azidentity.NewClientSecretCredential(a.TenantID, a.ClientID, secret.Reveal(), nil)
 	case "client_certificate":
-		data, err := os.ReadFile(a.CertificateFile)
+		data, err := provider.ReadCredentialFile(a.CertificateFile)
 		if err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/byokcred/byokcred/copilotcli"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/scrub"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
@@ -37,6 +38,9 @@ type demo struct {
 	clientID string
 	env      map[string]string
 	rt       *copilotcli.Runtime
+	// secrets records what the sessions hand the runtime, to scrub its
+	// errors.
+	secrets *scrub.Set
 }
 
 // identityLifetime is how long the demo's Entra tokens live: short, so that
@@ -53,13 +57,15 @@ func randomHex(n int) string {
 
 // run runs every leg of the demo, printing to out. pluginDir holds the
 // shipped plugins ("": plugins/ beside this executable).
-func run(ctx context.Context, out io.Writer, pluginDir string) (err error) {
+// Every credential handed to the runtime is remembered in secrets, so that
+// the caller can scrub them from the runtime's error text.
+func run(ctx context.Context, out io.Writer, pluginDir string, secrets *scrub.Set) (err error) {
 	dir, err := os.MkdirTemp("", "byokcred-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	d := &demo{out: out, dir: dir, env: map[string]string{}, execPlugin: findPlugin(pluginDir, "exec"),
+	d := &demo{secrets: secrets, out: out, dir: dir, env: map[string]string{}, execPlugin: findPlugin(pluginDir, "exec"),
 		clientID: "demo-" + randomHex(8)}
 	d.model, err = fakemodel.Start(fakemodel.Options{Reply: "Hello from the loopback model."})
 	if err != nil {
@@ -137,6 +143,7 @@ func (d *demo) session(ctx context.Context, set *registry.Set, providerName stri
 	if err != nil {
 		return nil, err
 	}
+	d.secrets.Remember(cfg)
 	return d.rt.Client.CreateSession(ctx, cfg)
 }
 
@@ -355,6 +362,7 @@ default_model: foundry/gpt-4.1
 	if err != nil {
 		return err
 	}
+	d.secrets.Remember(cfg)
 	d.printf("\n[multi-provider] one session over %d providers: %s\n", len(cfg.Providers), strings.Join(set.Config.ModelRefs(), ", "))
 	d.printf("    (foundry: Entra ID; anthropic: static key; gateway: %s)\n", gatewayHow)
 	s, err := d.rt.Client.CreateSession(ctx, cfg)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/internal/plugintest"
+	"github.com/byokcred/byokcred/internal/scrub"
 )
 
 func TestMain(m *testing.M) {
@@ -38,7 +39,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if err := run(ctx, &out, filepath.Dir(execPlugin)); err != nil {
+	if err := run(ctx, &out, filepath.Dir(execPlugin), new(scrub.Set)); err != nil {
 		t.Fatalf("demo: %v\noutput:\n%s", err, out.String())
 	}
 	for _, w := range []string{

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/byokcred/byokcred/internal/scrub"
+
 	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
@@ -38,11 +40,13 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	err := run(ctx, os.Stdout, *pluginDir)
+	var secrets scrub.Set
+	err := run(ctx, os.Stdout, *pluginDir, &secrets)
 	cancel()
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "byokcred-demo:", err)
+		// The runtime's error text may quote a credential.
+		fmt.Fprintln(os.Stderr, "byokcred-demo:", secrets.Scrub(err.Error()))
 		os.Exit(1)
 	}
 }

@@ -90,6 +90,8 @@ models:
 		{"chat", "-m", "lit", "hi"}, {"chat", "-m", "env", "hi"}, {"chat", "-m", "bear", "hi"}, {"chat", "-m", "entra", "hi"}, {"chat", "-m", "env/x", "hi"},
 		{"-c", bad, "validate"}, {"-c", bad, "token", "a"}, {"-c", bad, "chat", "hi"},
 		{"-c", panicky, "validate"}, {"-c", panicky, "token"},
+		{"copilot-env", "--agent", "off", "lit"}, {"copilot-env", "--agent", "off", "env"}, {"copilot-env", "--agent", "off", "bear"}, {"copilot-env", "--agent", "off", "entra"},
+		{"credential", "--agent", "off", "nope"}, {"-c", bad, "credential", "--agent", "off", "a"}, {"-c", bad, "copilot-env", "a"},
 	}
 	if testing.Short() {
 		commands = commands[:10]

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -166,6 +167,7 @@ func (a *app) openChat(ctx context.Context, providers registry.Providers, model 
 		}
 		return nil, err
 	}
+	a.secrets.Remember(sc)
 	rtOpts := copilotcli.Options{}
 	if set.Config.RefreshOnRejection {
 		rtOpts.RequestHandler = session.RequestHandler(providers)
@@ -218,19 +220,27 @@ func (c *chat) send(ctx context.Context, prompt string) (string, error) {
 	return session.Reply(ctx, c.s, prompt)
 }
 
-// interact reads prompts from stdin until EOF or /quit. Replies stream to
-// stdout through the delta events.
+// interact reads prompts from stdin until EOF, /quit or ctx ends (SIGINT,
+// SIGTERM, --timeout). Replies stream to stdout through the delta events.
 func (c *chat) interact(ctx context.Context, a *app) error {
-	in := bufio.NewScanner(a.env.Stdin)
-	in.Buffer(make([]byte, 64<<10), 1<<20)
+	lines := readLines(ctx, a.env.Stdin)
 	fmt.Fprintf(a.env.Stderr, "chatting with %s; /model PROVIDER/MODEL to switch, /quit to leave\n", c.current)
 	for {
 		fmt.Fprintf(a.env.Stderr, "%s> ", c.current)
-		if !in.Scan() {
+		var l inputLine
+		select {
+		case l = <-lines:
+		case <-ctx.Done():
+			// A read from a terminal cannot be cancelled: stop waiting
+			// for it instead, so that Ctrl-C ends the chat at once.
 			fmt.Fprintln(a.env.Stderr)
-			return in.Err()
+			return ctx.Err()
 		}
-		line := strings.TrimSpace(in.Text())
+		if l.eof {
+			fmt.Fprintln(a.env.Stderr)
+			return l.err
+		}
+		line := strings.TrimSpace(l.text)
 		switch {
 		case line == "":
 			continue
@@ -239,7 +249,7 @@ func (c *chat) interact(ctx context.Context, a *app) error {
 		case strings.HasPrefix(line, "/model"):
 			ref := strings.TrimSpace(strings.TrimPrefix(line, "/model"))
 			if err := c.switchModel(ctx, ref); err != nil {
-				fmt.Fprintln(a.env.Stderr, "byokcred:", err)
+				fmt.Fprintln(a.env.Stderr, "byokcred:", a.scrub(err.Error()))
 			}
 			continue
 		case strings.HasPrefix(line, "/"):
@@ -251,6 +261,41 @@ func (c *chat) interact(ctx context.Context, a *app) error {
 		}
 		fmt.Fprintln(a.env.Stdout)
 	}
+}
+
+// inputLine is one line of input, or the end of it (eof, with the read
+// error if any).
+type inputLine struct {
+	text string
+	eof  bool
+	err  error
+}
+
+// readLines reads r line by line on its own goroutine until ctx ends; a
+// read already blocked when ctx ends stays blocked until input or EOF comes.
+func readLines(ctx context.Context, r io.Reader) <-chan inputLine {
+	ch := make(chan inputLine)
+	go func() {
+		in := bufio.NewScanner(r)
+		in.Buffer(make([]byte, 64<<10), 1<<20)
+		for {
+			l := inputLine{eof: !in.Scan()}
+			if l.eof {
+				l.err = in.Err()
+			} else {
+				l.text = in.Text()
+			}
+			select {
+			case ch <- l:
+			case <-ctx.Done():
+				return
+			}
+			if l.eof {
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 // completeModels completes -m with provider names and provider/model ids

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/internal/scrub"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -56,7 +57,13 @@ type app struct {
 	logFormat  string
 	output     string
 	logger     *slog.Logger
+	// secrets are the credentials handed to the Copilot runtime in this
+	// run; its error text is scrubbed of them before it is printed.
+	secrets scrub.Set
 }
+
+// scrub removes every credential handed to the runtime from text.
+func (a *app) scrub(text string) string { return a.secrets.Scrub(text) }
 
 // Run runs byokcred with args (without the program name) and returns the
 // exit code.
@@ -73,15 +80,15 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 	if env.LookupEnv == nil {
 		env.LookupEnv = os.LookupEnv
 	}
+	a := &app{env: &env}
 	// A panic must not escape with a partial stack of values: report it as
 	// an internal error (every secret type formats as [REDACTED]).
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(env.Stderr, "byokcred: internal error: %v\n", r)
+			fmt.Fprintf(env.Stderr, "byokcred: internal error: %s\n", a.scrub(fmt.Sprint(r)))
 			code = ExitFailure
 		}
 	}()
-	a := &app{env: &env}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
@@ -92,7 +99,9 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 		return ExitOK
 	}
 	if err.Error() != "" {
-		fmt.Fprintln(env.Stderr, "byokcred:", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		// Scrubbed before the newlines are indented: a credential may
+		// hold one.
+		fmt.Fprintln(env.Stderr, "byokcred:", strings.ReplaceAll(a.scrub(err.Error()), "\n", "\n  "))
 	}
 	var ue usageError
 	var el config.ErrorList
@@ -140,7 +149,7 @@ The config file is -c FILE, else $BYOKCRED_CONFIG, else ./byokcred.yaml.`,
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format for data: text or json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.doctorCmd(), a.proxyCmd())
+	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.doctorCmd(), a.proxyCmd(), a.agentCmd(), a.credentialCmd(), a.copilotEnvCmd())
 	return root
 }
 

@@ -164,10 +164,11 @@ it is the one way byokcred prints a secret.`,
 				return err
 			}
 			out := tokenOutput{Provider: p.Name, Kind: tok.Kind.String(), Value: tok.Value.Mask(), Masked: !show}
+			now := time.Now()
 			if !tok.Expiry.IsZero() {
 				e := tok.Expiry.UTC()
 				out.ExpiresAt = &e
-				out.ExpiresIn = time.Until(tok.Expiry).Round(time.Second).String()
+				out.ExpiresIn = expiresInDuration(tok.Expiry, now)
 			}
 			if c, ok := provider.ParseClaims(tok.Value); ok {
 				out.Claims = &c
@@ -186,7 +187,7 @@ it is the one way byokcred prints a secret.`,
 			fmt.Fprintf(tw, "provider:\t%s\n", out.Provider)
 			fmt.Fprintf(tw, "kind:\t%s\n", out.Kind)
 			if out.ExpiresAt != nil {
-				fmt.Fprintf(tw, "expires:\t%s (in %s)\n", out.ExpiresAt.Format(time.RFC3339), out.ExpiresIn)
+				fmt.Fprintf(tw, "expires:\t%s (%s)\n", out.ExpiresAt.Format(time.RFC3339), expiresIn(tok.Expiry, now))
 			} else {
 				fmt.Fprintf(tw, "expires:\tnever\n")
 			}

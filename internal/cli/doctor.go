@@ -132,7 +132,7 @@ func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provide
 	}
 	exp := "never expires"
 	if !tok.Expiry.IsZero() {
-		exp = "expires in " + time.Until(tok.Expiry).Round(time.Second).String()
+		exp = "expires " + expiresIn(tok.Expiry, time.Now())
 	}
 	r.add("credential", statusOK, "%s, %s, %s (took %s)", tok.Kind, tok.Value.Mask(), exp, took)
 	if c, ok := provider.ParseClaims(tok.Value); ok {

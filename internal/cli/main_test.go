@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/byokcred/byokcred/internal/plugintest"
+
 	// The credential kinds its configs use.
 	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/plugin"
@@ -14,5 +16,7 @@ import (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
+	plugintest.Cleanup() // plugins built by the tests
+	removeBuiltBinary()
 	os.Exit(code)
 }
