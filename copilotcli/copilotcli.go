@@ -28,9 +28,9 @@ const PathEnv = "COPILOT_CLI_PATH"
 // (the Makefile installs it).
 const PinnedVersion = "1.0.102"
 
-// LocalInstallDir is where `make deps` installs the npm package
+// localInstallDir is where `make deps` installs the npm package
 // @github/copilot, relative to the byokcred repository's root.
-const LocalInstallDir = ".tools/copilot"
+const localInstallDir = ".tools/copilot"
 
 // githubTokenVars are kept out of the runtime's environment: in BYOK mode the
 // runtime needs no GitHub identity, and with one present it calls
@@ -48,15 +48,15 @@ func platformPackage() string {
 	return "copilot-" + runtime.GOOS + "-" + arch
 }
 
-// RelativeBinary is the runtime binary's path inside an npm install
+// relativeBinary is the runtime binary's path inside an npm install
 // directory (npm install --prefix DIR @github/copilot), such as
-// LocalInstallDir.
-func RelativeBinary() string {
+// localInstallDir.
+func relativeBinary() string {
 	return filepath.Join("node_modules", "@github", platformPackage(), "copilot")
 }
 
-// InstallHint is the one command that installs the runtime Find looks for.
-func InstallHint() string {
+// installHint is the one command that installs the runtime Find looks for.
+func installHint() string {
 	return "npm install -g @github/copilot@" + PinnedVersion
 }
 
@@ -97,9 +97,9 @@ func (f finder) find() (string, error) {
 		}
 	}
 	for _, dir := range starts {
-		searched = append(searched, filepath.Join(dir, LocalInstallDir)+" and its parents' (make deps)")
+		searched = append(searched, filepath.Join(dir, localInstallDir)+" and its parents' (make deps)")
 		for {
-			p := filepath.Join(dir, LocalInstallDir, RelativeBinary())
+			p := filepath.Join(dir, localInstallDir, relativeBinary())
 			if isExecutable(p) {
 				return p, nil
 			}
@@ -115,7 +115,7 @@ func (f finder) find() (string, error) {
 	}
 	searched = append(searched, "`copilot` on PATH")
 	return "", fmt.Errorf("copilotcli: Copilot CLI runtime not found; searched $%s (unset), %s; install it with `%s`, or set %s to its install directory or binary",
-		PathEnv, strings.Join(searched, ", "), InstallHint(), PathEnv)
+		PathEnv, strings.Join(searched, ", "), installHint(), PathEnv)
 }
 
 // fromEnv resolves $COPILOT_CLI_PATH: a binary, or a directory holding one.
@@ -131,8 +131,8 @@ func fromEnv(p string) (string, error) {
 		return platformBinary(p), nil
 	}
 	candidates := []string{
-		filepath.Join(p, RelativeBinary()),                   // npm --prefix DIR
-		filepath.Join(p, "lib", RelativeBinary()),            // a global npm prefix
+		filepath.Join(p, relativeBinary()),                   // npm --prefix DIR
+		filepath.Join(p, "lib", relativeBinary()),            // a global npm prefix
 		filepath.Join(p, "..", platformPackage(), "copilot"), // node_modules/@github/copilot
 		filepath.Join(p, "copilot"),                          // the platform package, or a standalone binary's directory
 	}

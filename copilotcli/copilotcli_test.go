@@ -44,7 +44,7 @@ func TestFind(t *testing.T) {
 	standalone := mk(filepath.Join("standalone", "copilot"), 0o755)
 	notExec := mk(filepath.Join("noexec", "copilot"), 0o644)
 	// A byokcred checkout with `make deps` done, and a directory inside it.
-	localBin := mk(filepath.Join("checkout", LocalInstallDir, RelativeBinary()), 0o755)
+	localBin := mk(filepath.Join("checkout", localInstallDir, relativeBinary()), 0o755)
 	sub := filepath.Join(root, "checkout", "a", "b")
 	os.MkdirAll(sub, 0o755)
 	empty := t.TempDir()
@@ -76,7 +76,7 @@ func TestFind(t *testing.T) {
 		{name: "PATH: global npm install", wd: empty, lookPath: onPath(filepath.Join(root, "global", "bin", "copilot")), want: globalBin},
 		{name: "PATH: standalone binary", wd: empty, lookPath: onPath(standalone), want: standalone},
 		{name: "nothing: the error lists what was searched and the fix", wd: empty, lookPath: noPath,
-			wantErr: []string{"$" + PathEnv + " (unset)", filepath.Join(empty, LocalInstallDir), "`copilot` on PATH", "npm install -g @github/copilot@" + PinnedVersion}},
+			wantErr: []string{"$" + PathEnv + " (unset)", filepath.Join(empty, localInstallDir), "`copilot` on PATH", "npm install -g @github/copilot@" + PinnedVersion}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

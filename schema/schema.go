@@ -2,7 +2,9 @@
 // the Go types that decode it (config.Config and every registered auth
 // type), with each field's doc comment as its description. The generated
 // file, byokcred.schema.json at the repository root, lets editors complete
-// and check keys; a test fails when it drifts from the types.
+// and check keys; a test fails when it drifts from the types, and
+// `make schema` rewrites it. The generator reads doc comments from this
+// repository's sources, so it runs as that test rather than as an API.
 package schema
 
 import (
@@ -52,9 +54,9 @@ type gen struct {
 	defs map[string]any
 }
 
-// Generate returns the schema. srcRoot is the repository root, where the
+// generate returns the schema. srcRoot is the repository root, where the
 // Go sources are read for the descriptions.
-func Generate(srcRoot string) ([]byte, error) {
+func generate(srcRoot string) ([]byte, error) {
 	g := &gen{docs: map[string]string{}, defs: map[string]any{}}
 	// The core config's docs, and each auth type's from its own package.
 	pkgs := []string{modulePath + "config"}

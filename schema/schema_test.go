@@ -24,7 +24,7 @@ const file = "../byokcred.schema.json"
 // TestSchemaIsCurrent fails when the committed schema drifts from the Go
 // types; `make schema` (go test ./schema -update) regenerates it.
 func TestSchemaIsCurrent(t *testing.T) {
-	got, err := Generate("..")
+	got, err := generate("..")
 	if err != nil {
 		t.Fatal(err)
 	}
