@@ -94,9 +94,13 @@ const (
 	// goes into an error message.
 	maxStderr     = 64 << 10
 	stderrInError = 512
-	// waitDelay bounds the wait for the command's pipes after it was killed
-	// (a grandchild can hold them open).
+	// waitDelay bounds the wait for the command to exit after it was
+	// killed at its timeout.
 	waitDelay = time.Second
+	// pipeGrace is how long, once the command has exited, its output may
+	// take to reach end of file. A command whose stdout is still open after
+	// it left a process holding it.
+	pipeGrace = 250 * time.Millisecond
 )
 
 // Options configures a [Source].
@@ -211,19 +215,14 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	var stdout, stderr capBuffer
-	stdout.max, stderr.max = maxStdout, maxStderr
-	cmd := osexec.CommandContext(cctx, s.path, s.opts.Args...)
-	cmd.Env = s.env
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = waitDelay
-	setProcessGroup(cmd)
-	runErr := cmd.Run()
-
+	stdout, stderr, stdoutOpen, runErr := s.run(cctx)
 	out := stdout.buf.Bytes()
 	if runErr != nil {
 		return nil, s.failure(ctx, cctx, timeout, runErr, out, stderr.buf.String())
+	}
+	if stdoutOpen {
+		return nil, fmt.Errorf("exec: command %s exited but left its stdout open: a process it started in the background still held it, and was killed; "+
+			"redirect background processes' output (cmd >/dev/null 2>&1 &) or wait for them", s.opts.Command)
 	}
 	if stdout.overflow {
 		return nil, fmt.Errorf("exec: command %s printed more than %d bytes on stdout", s.opts.Command, maxStdout)

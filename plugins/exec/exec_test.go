@@ -385,3 +385,51 @@ func TestConfigure(t *testing.T) {
 		})
 	}
 }
+
+// TestNothingOutlivesARun: whatever a command starts is killed when the
+// command has exited, and a process left holding stdout gives a clear error
+// at once instead of a wait for the pipe.
+func TestNothingOutlivesARun(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  string
+		marker  string
+		want    string // token, when no error
+		wantErr string
+	}{
+		{"background process with its output redirected", "sleep 7.781 >/dev/null 2>&1 & echo tok-bg", "7.781", "tok-bg", ""},
+		{"background process holding stderr", "sleep 7.782 >/dev/null & echo tok-err", "7.782", "tok-err", ""},
+		{
+			"background process holding stdout", "sleep 7.783 & echo tok-open", "7.783", "",
+			"exec: command /bin/sh exited but left its stdout open: a process it started in the background still held it, and was killed; " +
+				"redirect background processes' output (cmd >/dev/null 2>&1 &) or wait for them",
+		},
+		{"failing command leaving a process", "sleep 7.784 >/dev/null 2>&1 & exit 3", "7.784", "", "exec: command /bin/sh exited with status 3"},
+		{"process in a subshell", "(sleep 7.785 >/dev/null 2>&1 &); echo tok-sub", "7.785", "tok-sub", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := configure(t, sh(tc.script))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			tok, err := src.Token(context.Background())
+			took := time.Since(start)
+			got, gotErr := "", ""
+			if err != nil {
+				gotErr = err.Error()
+			} else {
+				got = tok.Value.Reveal()
+			}
+			if diff := cmp.Diff([2]string{tc.want, tc.wantErr}, [2]string{got, gotErr}); diff != "" {
+				t.Errorf("token, error (-want +got):\n%s", diff)
+			}
+			// Well under os/exec's WaitDelay, which a held pipe used to cost.
+			if took > 900*time.Millisecond {
+				t.Errorf("took %s", took)
+			}
+			waitNoProcess(t, tc.marker)
+		})
+	}
+}
