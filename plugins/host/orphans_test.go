@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // The helper host: this test binary, run again with helperEnv set, starts
@@ -146,4 +150,62 @@ func TestExecCommandLeftoversKilled(t *testing.T) {
 			waitMarkerGone(t, tc.marker)
 		})
 	}
+}
+
+// TestStaleSocketsOfAKilledHostRemoved: a host killed with SIGKILL cannot
+// remove its plugins' sockets; the next host removes them when it starts a
+// plugin, and leaves nothing in the temp dir once it is closed.
+func TestStaleSocketsOfAKilledHostRemoved(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	tmp := t.TempDir()
+	host := startHelperHost(t, "exec sleep 7.99$((4+3))", "7.997", tmp)
+	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = host.Wait()
+	for deadline := time.Now().Add(5 * time.Second); len(pluginProcesses(t, "7.997")) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin processes left running: %v", pluginProcesses(t, "7.997"))
+		}
+	}
+	if len(tempFiles(t, tmp)) == 0 {
+		t.Fatal("the killed host left no socket: the test no longer reproduces the problem")
+	}
+
+	t.Setenv("TMPDIR", tmp)
+	m, _ := newManager(t, ManagerOptions{Plugins: map[string]PluginConfig{"exec": {
+		Command: execPlugin,
+		Env:     raceEnv(map[string]string{"PATH": "/usr/bin:/bin", "TMPDIR": tmp}),
+	}}})
+	if err := m.Start(context.Background(), "exec"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string(nil), tempFiles(t, tmp)); diff != "" {
+		t.Errorf("left in the temp dir (-want +got):\n%s", diff)
+	}
+}
+
+// tempFiles lists everything under dir, relative to it.
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path != dir {
+			rel, _ := filepath.Rel(dir, path)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
