@@ -49,8 +49,9 @@
 //	                    with "{" is raw.
 //
 // A failing command is reported with its exit status and the start of its
-// stderr, from which the token (anything it printed on stdout) and anything
-// token-shaped is redacted. Stdout itself is never reported.
+// stderr, from which the token (anything it printed on stdout), the values
+// of the config's env (except PATH) and anything token-shaped are redacted.
+// Stdout itself is never reported.
 package exec
 
 import (
@@ -247,6 +248,14 @@ func (s *Source) failure(ctx, cctx context.Context, timeout time.Duration, runEr
 	}
 	if t, err := s.parse(stdout); err == nil {
 		secrets = append(secrets, t.Value.Reveal())
+	}
+	// The config's env is where a command's own secrets go (VAULT_TOKEN,
+	// a client secret), and a failing tool may well quote them. PATH is
+	// not one, and is what "not found" messages are about.
+	for k, v := range s.opts.Env {
+		if k != "PATH" {
+			secrets = append(secrets, v)
+		}
 	}
 	detail := ""
 	if e := strings.TrimSpace(stderr); e != "" {

@@ -188,6 +188,11 @@ func TestFormats(t *testing.T) {
 			result{}, `exec: command /bin/sh exited with status 3; stderr: "renew failed for [REDACTED] with Bearer [REDACTED]"`,
 		},
 		{
+			"failing command quoting its env",
+			sh(`echo "vault: permission denied for token $VAULT_TOKEN at $VAULT_ADDR" >&2; exit 2`, "env", map[string]any{"VAULT_TOKEN": canary, "VAULT_ADDR": "https://vault.internal:8200"}),
+			result{}, `exec: command /bin/sh exited with status 2; stderr: "vault: permission denied for token [REDACTED] at [REDACTED]"`,
+		},
+		{
 			"failing command without stderr",
 			sh("exit 5"),
 			result{}, "exec: command /bin/sh exited with status 5",
