@@ -98,9 +98,9 @@ const (
 	// waitDelay bounds the wait for the command to exit after it was
 	// killed at its timeout.
 	waitDelay = time.Second
-	// pipeGrace is how long, once the command has exited, its output may
-	// take to reach end of file. A command whose stdout is still open after
-	// it left a process holding it.
+	// pipeGrace is how long, once the command has exited, its stdout may
+	// take to reach end of file; still open after that, it is held by a
+	// process the command left behind.
 	pipeGrace = 250 * time.Millisecond
 )
 
