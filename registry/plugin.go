@@ -81,7 +81,11 @@ func (a *PluginAuth) Source(ctx *Context) (provider.TokenSource, error) {
 			}},
 		})
 	}).(*host.Manager)
-	return m.Source(a.Plugin, ctx.Provider.Name, a.Config)
+	// The plugin answers about the config it was sent, which may hold
+	// values from environment variables: its errors are scrubbed like the
+	// loader's own.
+	scrub := ctx.Config.Doc.Scrubber(ctx.Path, "plugins."+a.Plugin)
+	return m.Source(a.Plugin, ctx.Provider.Name, a.Config, host.Scrub(scrub))
 }
 
 func pluginKey(p *config.Plugin) string {
