@@ -360,3 +360,41 @@ func TestLoadReturnsTheProblems(t *testing.T) {
 		t.Fatalf("cfg = %v: the partly decoded config comes with the error, for the registry", cfg)
 	}
 }
+
+// TestScrubber: text about a block, produced after loading (a plugin's
+// errors about its config), is scrubbed like Doc.Errorf's problems.
+func TestScrubber(t *testing.T) {
+	env := map[string]string{"URL": "http://gw-CANARY.internal/token", "STYLE": "basc", "T": "5", "OTHER": "7"}
+	d := NewDoc("s.yaml", lookupFrom(env))
+	var root yaml.Node
+	src := "plugins:\n  p: {env: {URL: '${URL}'}}\nproviders:\n  a: {auth: {config: {auth_style: '${STYLE}', list: ['${T}']}}}\n  b: {auth: {config: {n: '${OTHER}'}}}\n"
+	if err := yaml.Unmarshal([]byte(src), &root); err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Plugins map[string]struct {
+			Env map[string]string `yaml:"env" byok:"expand"`
+		} `yaml:"plugins"`
+		Providers map[string]struct {
+			Auth struct {
+				Config map[string]any `yaml:"config"`
+			} `yaml:"auth"`
+		} `yaml:"providers"`
+	}
+	d.Decode(&root, "", &v)
+	scrub := d.Scrubber("providers.a.auth", "plugins.p")
+	tests := []struct{ name, in, want string }{
+		{"long value anywhere", "token_url http://gw-CANARY.internal/token is not https", "token_url ${URL} is not https"},
+		{"short value of the block, quoted", `auth_style must be one of auto, header, params, not "basc"`, `auth_style must be one of auto, header, params, not "${STYLE}"`},
+		{"short value of the block, not quoted", "retry 5 times; basc", "retry 5 times; basc"},
+		{"short value in a list of the block", `timeout: "5" is not a duration`, `timeout: "${T}" is not a duration`},
+		{"short value of another block", `n: "7" is not a number`, `n: "7" is not a number`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, scrub(tc.in)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

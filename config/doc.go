@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,8 +71,7 @@ func (d *Doc) add(pos Pos, path, msg string) {
 }
 
 // scrub replaces the values variables contributed with ${NAME}: every value
-// expanded into path itself, and long values from anywhere else. Longer
-// values go first so that one value containing another is replaced whole.
+// expanded into path itself, and long values from anywhere else.
 func (d *Doc) scrub(path, msg string) string {
 	if len(d.substituted) == 0 {
 		return msg
@@ -80,8 +80,46 @@ func (d *Doc) scrub(path, msg string) string {
 	for _, v := range d.pathValues[path] {
 		own[v] = true
 	}
-	values := make([]string, 0, len(d.substituted))
-	for v := range d.substituted {
+	return scrubValues(msg, d.substituted, own, false)
+}
+
+// Scrubber returns a function that scrubs text about the config blocks at
+// paths (and everything under them) the way [Doc.Errorf] scrubs its
+// problems, for text that is produced later and elsewhere: a plugin's
+// errors about the config it was sent. Values of six bytes or more that
+// variables contributed anywhere become ${NAME}; shorter values expanded
+// under paths become "${NAME}" where the text quotes them ("v"), since the
+// key a message is about is not known and a bare "1" or "5s" is too common
+// to replace everywhere. The function sees the Doc as it is now.
+func (d *Doc) Scrubber(paths ...string) func(string) string {
+	substituted := make(map[string]string, len(d.substituted))
+	for v, name := range d.substituted {
+		substituted[v] = name
+	}
+	own := map[string]bool{}
+	for path, values := range d.pathValues {
+		for _, p := range paths {
+			if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+				for _, v := range values {
+					own[v] = true
+				}
+			}
+		}
+	}
+	return func(msg string) string { return scrubValues(msg, substituted, own, true) }
+}
+
+// scrubValues replaces in msg the values in substituted (value → variable
+// name) with ${NAME}: values of minScrubbed bytes or more everywhere, and
+// shorter ones in own everywhere, or with ownQuoted only in their quoted
+// form. Longer values go first so that one value containing another is
+// replaced whole.
+func scrubValues(msg string, substituted map[string]string, own map[string]bool, ownQuoted bool) string {
+	if len(substituted) == 0 {
+		return msg
+	}
+	values := make([]string, 0, len(substituted))
+	for v := range substituted {
 		if len(v) >= minScrubbed || own[v] {
 			values = append(values, v)
 		}
@@ -93,7 +131,12 @@ func (d *Doc) scrub(path, msg string) string {
 		return values[i] < values[j]
 	})
 	for _, v := range values {
-		msg = strings.ReplaceAll(msg, v, "${"+d.substituted[v]+"}")
+		ref := "${" + substituted[v] + "}"
+		if len(v) < minScrubbed && ownQuoted {
+			msg = strings.ReplaceAll(msg, strconv.Quote(v), strconv.Quote(ref))
+			continue
+		}
+		msg = strings.ReplaceAll(msg, v, ref)
 	}
 	return msg
 }

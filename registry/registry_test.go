@@ -139,3 +139,21 @@ func TestProviderSelection(t *testing.T) {
 		t.Errorf("Provider(two) = %v, %v", p, err)
 	}
 }
+
+func TestUnknownTypeSaysWhatToImport(t *testing.T) {
+	tests := []struct {
+		name  string
+		known []string
+		want  string
+	}{
+		{"some registered", []string{"entra", "static"}, `unknown auth type "statik" (known: entra, static)`},
+		{"none registered", nil, `unknown auth type "statik": no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/entra, …/auth/plugin, …/auth/static)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, unknownType("statik", tc.known).Error()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -87,7 +87,11 @@ func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 			}},
 		})}
 	}).(manager)
-	return m.Source(a.Plugin, b.Provider.Name, a.Config)
+	// The plugin answers about the config it was sent, which may hold
+	// values from environment variables: its errors are scrubbed like the
+	// loader's own.
+	scrub := b.Config.Doc.Scrubber(b.Path, "plugins."+a.Plugin)
+	return m.Source(a.Plugin, b.Provider.Name, a.Config, host.Scrub(scrub))
 }
 
 func pluginKey(p *config.Plugin) string {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -104,5 +105,78 @@ providers:
 	live.Close()
 	if left := plugintest.PIDs(bin); len(left) != 0 {
 		t.Errorf("processes left after Close: %v", left)
+	}
+}
+
+// TestPluginConfigErrorsShowVariablesNotValues: a plugin's errors about its
+// config show ${NAME} where a value came from an environment variable,
+// like the loader's own errors (a variable may hold a secret).
+func TestPluginConfigErrorsShowVariablesNotValues(t *testing.T) {
+	execBin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oauthBin, err := plugintest.Build("oauth2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plugintest.Cleanup()
+	env := map[string]string{
+		"EXEC_TIMEOUT": "CANARY-timeout-4f1e",
+		"SHORT":        "abc",
+		"TOOL":         "CANARY-tool-9b2d",
+		"STYLE":        "CANARY-style-77aa",
+		"IDP_HOST":     "idp-CANARY-31c5.example",
+		"CLIENT":       "client-CANARY-0d9e",
+	}
+	path := configtest.Write(t, `plugins:
+  exec: {command: `+execBin+`, env: {PATH: /usr/bin:/bin}}
+  oauth2: {command: `+oauthBin+`}
+providers:
+  timeout: {type: openai, base_url: https://a.example, model: m, auth: {type: plugin, plugin: exec, config: {command: /bin/echo, timeout: "${EXEC_TIMEOUT}"}}}
+  short: {type: openai, base_url: https://a.example, model: m, auth: {type: plugin, plugin: exec, config: {command: /bin/echo, format: "${SHORT}"}}}
+  tool: {type: openai, base_url: https://a.example, model: m, auth: {type: plugin, plugin: exec, config: {command: "${TOOL}"}}}
+  style: {type: openai, base_url: https://a.example, model: m, auth: {type: plugin, plugin: oauth2, config: {token_url: https://idp.example/token, client_id: c, client_secret: s, auth_style: "${STYLE}"}}}
+  http: {type: openai, base_url: https://a.example, model: m, auth: {type: plugin, plugin: oauth2, config: {token_url: "http://${IDP_HOST}/token", client_id: "${CLIENT}", client_secret: s}}}
+`)
+	set, err := registry.Load(path, registry.Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	want := map[string]string{
+		"timeout": `exec: config key "timeout": "${EXEC_TIMEOUT}" is not a positive duration such as "30s"`,
+		"short":   `exec: config key "format" must be one of auto, raw, exec_credential, credential_process, azure_cli, gcloud, not "${SHORT}"`,
+		"tool":    `exec: command "${TOOL}" not found in PATH`,
+		"style":   `oauth2: config key "auth_style" must be one of auto, header, params, not "${STYLE}"`,
+		"http":    `oauth2: token_url http://${IDP_HOST}/token is not https; plain http is allowed only to a loopback host`,
+	}
+	got := map[string]string{}
+	for _, name := range set.Names() {
+		p, err := set.Provider(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err = p.Source.Token(ctx)
+		cancel()
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		msg := err.Error()
+		for k, v := range env {
+			if len(v) > 3 && strings.Contains(msg, v) || strings.Contains(msg, `"`+v+`"`) {
+				t.Errorf("%s: error shows the value of %s: %s", name, k, msg)
+			}
+		}
+		// Only the part that the test is about.
+		got[name] = msg
+		if strings.Contains(msg, want[name]) {
+			got[name] = want[name]
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 }

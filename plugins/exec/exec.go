@@ -15,7 +15,8 @@
 //	         group is killed when it expires. The host's deadline, if
 //	         shorter, wins (minus a small margin, so that the plugin
 //	         reports the timeout before the host gives up on it).
-//	format   auto (default) | raw | exec_credential | credential_process.
+//	format   auto (default) | raw | exec_credential | credential_process |
+//	         azure_cli | gcloud.
 //	kind     bearer (default) | api_key: how the host sends the token.
 //
 // Output formats:
@@ -34,14 +35,23 @@
 //	                    Expiration is optional; other keys are ignored.
 //	                    (AWS key pairs — AccessKeyId/SecretAccessKey — are
 //	                    not bearer credentials and are refused.)
+//	azure_cli           `az account get-access-token -o json`:
+//	                    accessToken, expires_on (epoch seconds, preferred)
+//	                    or expiresOn (local time, "2006-01-02 15:04:05.999999"),
+//	                    tokenType Bearer if present.
+//	gcloud              `gcloud config config-helper --format=json`:
+//	                    credential.access_token and
+//	                    credential.token_expiry (RFC 3339).
 //	auto                JSON with "kind": "ExecCredential" is read as
 //	                    exec_credential, other JSON with "Version" as
-//	                    credential_process; output not starting with "{"
-//	                    is raw.
+//	                    credential_process, with "accessToken" as azure_cli,
+//	                    with "credential" as gcloud; output not starting
+//	                    with "{" is raw.
 //
 // A failing command is reported with its exit status and the start of its
-// stderr, from which the token (anything it printed on stdout) and anything
-// token-shaped is redacted. Stdout itself is never reported.
+// stderr, from which the token (anything it printed on stdout), the values
+// of the config's env (except PATH) and anything token-shaped are redacted.
+// Stdout itself is never reported.
 package exec
 
 import (
@@ -53,6 +63,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +81,8 @@ const (
 	FormatRaw               Format = "raw"
 	FormatExecCredential    Format = "exec_credential"
 	FormatCredentialProcess Format = "credential_process"
+	FormatAzureCLI          Format = "azure_cli"
+	FormatGcloud            Format = "gcloud"
 )
 
 const (
@@ -82,9 +95,13 @@ const (
 	// goes into an error message.
 	maxStderr     = 64 << 10
 	stderrInError = 512
-	// waitDelay bounds the wait for the command's pipes after it was killed
-	// (a grandchild can hold them open).
+	// waitDelay bounds the wait for the command to exit after it was
+	// killed at its timeout.
 	waitDelay = time.Second
+	// pipeGrace is how long, once the command has exited, its stdout may
+	// take to reach end of file; still open after that, it is held by a
+	// process the command left behind.
+	pipeGrace = 250 * time.Millisecond
 )
 
 // Options configures a [Source].
@@ -118,7 +135,7 @@ func NewSource(opts Options) (*Source, error) {
 	switch opts.Format {
 	case "":
 		opts.Format = FormatAuto
-	case FormatAuto, FormatRaw, FormatExecCredential, FormatCredentialProcess:
+	case FormatAuto, FormatRaw, FormatExecCredential, FormatCredentialProcess, FormatAzureCLI, FormatGcloud:
 	default:
 		return nil, fmt.Errorf("exec: unknown format %q", opts.Format)
 	}
@@ -199,19 +216,14 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	var stdout, stderr capBuffer
-	stdout.max, stderr.max = maxStdout, maxStderr
-	cmd := osexec.CommandContext(cctx, s.path, s.opts.Args...)
-	cmd.Env = s.env
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = waitDelay
-	setProcessGroup(cmd)
-	runErr := cmd.Run()
-
+	stdout, stderr, stdoutOpen, runErr := s.run(cctx)
 	out := stdout.buf.Bytes()
 	if runErr != nil {
 		return nil, s.failure(ctx, cctx, timeout, runErr, out, stderr.buf.String())
+	}
+	if stdoutOpen {
+		return nil, fmt.Errorf("exec: command %s exited but left its stdout open: a process it started in the background still held it, and was killed; "+
+			"redirect background processes' output (cmd >/dev/null 2>&1 &) or wait for them", s.opts.Command)
 	}
 	if stdout.overflow {
 		return nil, fmt.Errorf("exec: command %s printed more than %d bytes on stdout", s.opts.Command, maxStdout)
@@ -236,6 +248,14 @@ func (s *Source) failure(ctx, cctx context.Context, timeout time.Duration, runEr
 	}
 	if t, err := s.parse(stdout); err == nil {
 		secrets = append(secrets, t.Value.Reveal())
+	}
+	// The config's env is where a command's own secrets go (VAULT_TOKEN,
+	// a client secret), and a failing tool may well quote them. PATH is
+	// not one, and is what "not found" messages are about.
+	for k, v := range s.opts.Env {
+		if k != "PATH" {
+			secrets = append(secrets, v)
+		}
 	}
 	detail := ""
 	if e := strings.TrimSpace(stderr); e != "" {
@@ -267,8 +287,10 @@ func (s *Source) parse(out []byte) (*provider.Token, error) {
 			format = FormatRaw
 		} else {
 			var probe struct {
-				Kind    string          `json:"kind"`
-				Version json.RawMessage `json:"Version"`
+				Kind        string          `json:"kind"`
+				Version     json.RawMessage `json:"Version"`
+				AccessToken json.RawMessage `json:"accessToken"`
+				Credential  json.RawMessage `json:"credential"`
 			}
 			if err := json.Unmarshal(trimmed, &probe); err != nil {
 				return nil, s.jsonError("JSON", err)
@@ -278,8 +300,12 @@ func (s *Source) parse(out []byte) (*provider.Token, error) {
 				format = FormatExecCredential
 			case probe.Version != nil:
 				format = FormatCredentialProcess
+			case probe.AccessToken != nil:
+				format = FormatAzureCLI
+			case probe.Credential != nil:
+				format = FormatGcloud
 			default:
-				return nil, fmt.Errorf("exec: output of %s is JSON but neither an ExecCredential (\"kind\": \"ExecCredential\") nor a credential_process document (\"Version\": 1)", s.opts.Command)
+				return nil, fmt.Errorf("exec: output of %s is JSON but none of the known documents: an ExecCredential (\"kind\": \"ExecCredential\"), a credential_process document (\"Version\": 1), Azure CLI's get-access-token (\"accessToken\") or gcloud's config-helper (\"credential\"); set format", s.opts.Command)
 			}
 		}
 	}
@@ -293,6 +319,10 @@ func (s *Source) parse(out []byte) (*provider.Token, error) {
 		return &provider.Token{Value: provider.NewSecret(line)}, nil
 	case FormatExecCredential:
 		return s.parseExecCredential(trimmed)
+	case FormatAzureCLI:
+		return s.parseAzureCLI(trimmed)
+	case FormatGcloud:
+		return s.parseGcloud(trimmed)
 	default:
 		return s.parseCredentialProcess(trimmed)
 	}
@@ -367,6 +397,78 @@ func (s *Source) parseCredentialProcess(b []byte) (*provider.Token, error) {
 	return t, nil
 }
 
+// azureCLILocalTime is the layout of Azure CLI's expiresOn: the machine's
+// local time without a zone.
+const azureCLILocalTime = "2006-01-02 15:04:05.999999"
+
+// parseAzureCLI reads `az account get-access-token -o json`. expires_on
+// (epoch seconds, Azure CLI 2.54 and later) is preferred: expiresOn is local
+// time without a zone, so it is only as right as the plugin's idea of the
+// local zone (TZ in its env, else /etc/localtime).
+func (s *Source) parseAzureCLI(b []byte) (*provider.Token, error) {
+	var doc struct {
+		AccessToken string          `json:"accessToken"`
+		ExpiresOn   string          `json:"expiresOn"`
+		ExpiresOnTS json.RawMessage `json:"expires_on"`
+		TokenType   string          `json:"tokenType"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, s.jsonError("Azure CLI output", err)
+	}
+	if doc.AccessToken == "" {
+		return nil, fmt.Errorf("exec: output of %s: Azure CLI output has no accessToken", s.opts.Command)
+	}
+	if doc.TokenType != "" && !strings.EqualFold(doc.TokenType, "Bearer") {
+		return nil, fmt.Errorf("exec: output of %s: Azure CLI tokenType %q is not Bearer", s.opts.Command, doc.TokenType)
+	}
+	t := &provider.Token{Value: provider.NewSecret(doc.AccessToken)}
+	switch {
+	case len(doc.ExpiresOnTS) > 0 && string(doc.ExpiresOnTS) != "null":
+		// A number in current releases; a string of digits in some older
+		// ones and in MSAL-style documents.
+		raw := strings.Trim(string(doc.ExpiresOnTS), `"`)
+		secs, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || secs <= 0 {
+			return nil, fmt.Errorf("exec: output of %s: Azure CLI expires_on is not a number of seconds since 1970", s.opts.Command)
+		}
+		t.Expiry = time.Unix(secs, 0)
+	case doc.ExpiresOn != "":
+		exp, err := time.ParseInLocation(azureCLILocalTime, doc.ExpiresOn, time.Local)
+		if err != nil {
+			return nil, fmt.Errorf("exec: output of %s: Azure CLI expiresOn is not a local time such as \"2030-01-02 03:04:05.000000\"", s.opts.Command)
+		}
+		t.Expiry = exp
+	}
+	return t, nil
+}
+
+// parseGcloud reads `gcloud config config-helper --format=json`: the
+// credential block's access_token and token_expiry (RFC 3339). The rest of
+// the document (configuration, sentinels, id_token) is ignored.
+func (s *Source) parseGcloud(b []byte) (*provider.Token, error) {
+	var doc struct {
+		Credential *struct {
+			AccessToken string `json:"access_token"`
+			TokenExpiry string `json:"token_expiry"`
+		} `json:"credential"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, s.jsonError("gcloud config-helper output", err)
+	}
+	if doc.Credential == nil || doc.Credential.AccessToken == "" {
+		return nil, fmt.Errorf("exec: output of %s: gcloud config-helper output has no credential.access_token", s.opts.Command)
+	}
+	t := &provider.Token{Value: provider.NewSecret(doc.Credential.AccessToken)}
+	if doc.Credential.TokenExpiry != "" {
+		exp, err := time.Parse(time.RFC3339, doc.Credential.TokenExpiry)
+		if err != nil {
+			return nil, fmt.Errorf("exec: output of %s: gcloud credential.token_expiry is not RFC 3339", s.opts.Command)
+		}
+		t.Expiry = exp
+	}
+	return t, nil
+}
+
 // jsonError describes a decoding failure by position and field only:
 // encoding/json's own messages can quote a piece of the input.
 func (s *Source) jsonError(what string, err error) error {
@@ -422,7 +524,8 @@ func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (pro
 		Args:    c.StringSlice("args"),
 		Env:     c.StringMap("env"),
 		Timeout: c.Duration("timeout", DefaultTimeout),
-		Format:  Format(c.OneOf("format", string(FormatAuto), string(FormatAuto), string(FormatRaw), string(FormatExecCredential), string(FormatCredentialProcess))),
+		Format: Format(c.OneOf("format", string(FormatAuto), string(FormatAuto), string(FormatRaw), string(FormatExecCredential),
+			string(FormatCredentialProcess), string(FormatAzureCLI), string(FormatGcloud))),
 	}
 	switch c.OneOf("kind", "bearer", "bearer", "api_key") {
 	case "api_key":

@@ -38,6 +38,10 @@ func sh(script string, extra ...any) map[string]any {
 }
 
 func TestFormats(t *testing.T) {
+	// A zone far from UTC, so that reading Azure CLI's local time as UTC
+	// would be noticed.
+	defer func(l *time.Location) { time.Local = l }(time.Local)
+	time.Local = time.FixedZone("test", 5*3600+30*60)
 	const canary = "CANARY-exec-0b5e2a-token"
 	exp := "2030-01-02T03:04:05Z"
 	expT := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -104,7 +108,69 @@ func TestFormats(t *testing.T) {
 		{
 			"unrecognised json",
 			sh(`echo '{"token":"` + canary + `"}'`),
-			result{}, `exec: output of /bin/sh is JSON but neither an ExecCredential ("kind": "ExecCredential") nor a credential_process document ("Version": 1)`,
+			result{}, `exec: output of /bin/sh is JSON but none of the known documents: an ExecCredential ("kind": "ExecCredential"), a credential_process document ("Version": 1), Azure CLI's get-access-token ("accessToken") or gcloud's config-helper ("credential"); set format`,
+		},
+		{
+			// What `az account get-access-token -o json` prints (2.54+):
+			// expires_on wins over the zone-less local expiresOn, which
+			// here names another time on purpose.
+			"azure cli auto, expires_on preferred",
+			sh(`printf '%s' '{"accessToken":"az-tok","expiresOn":"2031-05-06 07:08:09.000000","expires_on":` + strconv.FormatInt(expT.Unix(), 10) + `,"subscription":"00000000-0000-0000-0000-000000000000","tenant":"11111111-1111-1111-1111-111111111111","tokenType":"Bearer"}'`),
+			result{Value: "az-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+		},
+		{
+			"azure cli expires_on as a string",
+			sh(`echo '{"accessToken":"az-tok","expires_on":"`+strconv.FormatInt(expT.Unix(), 10)+`","tokenType":"Bearer"}'`, "format", "azure_cli"),
+			result{Value: "az-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+		},
+		{
+			// Older Azure CLI: only the local time. TZ=UTC in the
+			// command's env does not matter: the plugin reads the time in
+			// its own local zone, which the test pins below.
+			"azure cli expiresOn only, local time",
+			sh(`echo '{"accessToken":"az-tok","expiresOn":"` + expT.In(time.Local).Format("2006-01-02 15:04:05.000000") + `","tokenType":"Bearer"}'`),
+			result{Value: "az-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+		},
+		{
+			"azure cli bad expires_on",
+			sh(`echo '{"accessToken":"` + canary + `","expires_on":"soon"}'`),
+			result{}, "exec: output of /bin/sh: Azure CLI expires_on is not a number of seconds since 1970",
+		},
+		{
+			"azure cli bad expiresOn",
+			sh(`echo '{"accessToken":"` + canary + `","expiresOn":"tomorrow"}'`),
+			result{}, `exec: output of /bin/sh: Azure CLI expiresOn is not a local time such as "2030-01-02 03:04:05.000000"`,
+		},
+		{
+			"azure cli other token type",
+			sh(`echo '{"accessToken":"` + canary + `","tokenType":"pop"}'`),
+			result{}, `exec: output of /bin/sh: Azure CLI tokenType "pop" is not Bearer`,
+		},
+		{
+			"azure cli format without a token",
+			sh(`echo '{"Version":1}'`, "format", "azure_cli"),
+			result{}, "exec: output of /bin/sh: Azure CLI output has no accessToken",
+		},
+		{
+			// What `gcloud config config-helper --format=json` prints.
+			"gcloud config-helper auto",
+			sh(`echo '{"configuration":{"active_configuration":"default","properties":{"core":{"account":"me@example.com","project":"p"}}},"credential":{"access_token":"ya29.gc-tok","id_token":"x.y.z","token_expiry":"` + exp + `"},"sentinels":{"config_sentinel":"/home/me/.config/gcloud/config_sentinel"}}'`),
+			result{Value: "ya29.gc-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+		},
+		{
+			"gcloud fractional expiry, format explicit",
+			sh(`echo '{"credential":{"access_token":"ya29.gc-tok","token_expiry":"2030-01-02T03:04:05.000Z"}}'`, "format", "gcloud"),
+			result{Value: "ya29.gc-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+		},
+		{
+			"gcloud without a token",
+			sh(`echo '{"credential":{"token_expiry":"` + exp + `"}}'`),
+			result{}, "exec: output of /bin/sh: gcloud config-helper output has no credential.access_token",
+		},
+		{
+			"gcloud bad expiry",
+			sh(`echo '{"credential":{"access_token":"` + canary + `","token_expiry":"2030-01-02 03:04"}}'`),
+			result{}, "exec: output of /bin/sh: gcloud credential.token_expiry is not RFC 3339",
 		},
 		{
 			"broken json never quoted",
@@ -120,6 +186,11 @@ func TestFormats(t *testing.T) {
 			"failing command: status and redacted stderr",
 			sh("echo " + canary + "; echo \"renew failed for " + canary + " with Bearer abcdefgh12345\" >&2; exit 3"),
 			result{}, `exec: command /bin/sh exited with status 3; stderr: "renew failed for [REDACTED] with Bearer [REDACTED]"`,
+		},
+		{
+			"failing command quoting its env",
+			sh(`echo "vault: permission denied for token $VAULT_TOKEN at $VAULT_ADDR" >&2; exit 2`, "env", map[string]any{"VAULT_TOKEN": canary, "VAULT_ADDR": "https://vault.internal:8200"}),
+			result{}, `exec: command /bin/sh exited with status 2; stderr: "vault: permission denied for token [REDACTED] at [REDACTED]"`,
 		},
 		{
 			"failing command without stderr",
@@ -295,7 +366,7 @@ func TestConfigure(t *testing.T) {
 		{"missing path", map[string]any{"command": dir + "/nope"}, "", "exec: command " + dir + "/nope: stat " + dir + "/nope: no such file or directory"},
 		{"missing command", map[string]any{}, "", `exec: config key "command" is required`},
 		{"unknown key", map[string]any{"command": tool, "timout": "1s"}, "", `exec: unknown config key "timout" (known keys: args, command, env, format, kind, timeout)`},
-		{"bad format", map[string]any{"command": tool, "format": "yaml"}, "", `exec: config key "format" must be one of auto, raw, exec_credential, credential_process, not "yaml"`},
+		{"bad format", map[string]any{"command": tool, "format": "yaml"}, "", `exec: config key "format" must be one of auto, raw, exec_credential, credential_process, azure_cli, gcloud, not "yaml"`},
 		{"bad timeout", map[string]any{"command": tool, "timeout": 5.0}, "", `exec: config key "timeout" must be a duration string such as "30s", not a number`},
 	}
 	for _, tc := range tests {
@@ -316,6 +387,54 @@ func TestConfigure(t *testing.T) {
 			if diff := cmp.Diff([2]string{tc.want, tc.wantErr}, [2]string{got, gotErr}); diff != "" {
 				t.Errorf("token, error (-want +got):\n%s", diff)
 			}
+		})
+	}
+}
+
+// TestNothingOutlivesARun: whatever a command starts is killed when the
+// command has exited, and a process left holding stdout gives a clear error
+// at once instead of a wait for the pipe.
+func TestNothingOutlivesARun(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  string
+		marker  string
+		want    string // token, when no error
+		wantErr string
+	}{
+		{"background process with its output redirected", "sleep 7.781 >/dev/null 2>&1 & echo tok-bg", "7.781", "tok-bg", ""},
+		{"background process holding stderr", "sleep 7.782 >/dev/null & echo tok-err", "7.782", "tok-err", ""},
+		{
+			"background process holding stdout", "sleep 7.783 & echo tok-open", "7.783", "",
+			"exec: command /bin/sh exited but left its stdout open: a process it started in the background still held it, and was killed; " +
+				"redirect background processes' output (cmd >/dev/null 2>&1 &) or wait for them",
+		},
+		{"failing command leaving a process", "sleep 7.784 >/dev/null 2>&1 & exit 3", "7.784", "", "exec: command /bin/sh exited with status 3"},
+		{"process in a subshell", "(sleep 7.785 >/dev/null 2>&1 &); echo tok-sub", "7.785", "tok-sub", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := configure(t, sh(tc.script))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			tok, err := src.Token(context.Background())
+			took := time.Since(start)
+			got, gotErr := "", ""
+			if err != nil {
+				gotErr = err.Error()
+			} else {
+				got = tok.Value.Reveal()
+			}
+			if diff := cmp.Diff([2]string{tc.want, tc.wantErr}, [2]string{got, gotErr}); diff != "" {
+				t.Errorf("token, error (-want +got):\n%s", diff)
+			}
+			// Well under os/exec's WaitDelay, which a held pipe used to cost.
+			if took > 900*time.Millisecond {
+				t.Errorf("took %s", took)
+			}
+			waitNoProcess(t, tc.marker)
 		})
 	}
 }

@@ -21,3 +21,11 @@ func setProcessGroup(cmd *osexec.Cmd) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
+
+// killGroup SIGKILLs the process group whose id is pid (the command's, by
+// Setpgid). Errors are ignored: ESRCH means the group is already gone.
+func killGroup(pid int) {
+	if pid > 0 {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}

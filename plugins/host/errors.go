@@ -62,3 +62,13 @@ var (
 
 // Token faults (empty value, unknown kind, already expired) wrap
 // shared.ErrInvalidToken and shared.ErrExpiredToken.
+
+// scrubbedError shows err's text with config values replaced (see [Scrub])
+// and keeps err for errors.Is and errors.As.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,6 +54,8 @@ type process struct {
 	cred   *shared.GRPCClient
 	pid    int
 	once   sync.Once
+	// release removes the process's socket directory once it has ended.
+	release func()
 }
 
 type startOp struct {
@@ -205,6 +208,16 @@ func (i *instance) spawn(gen uint64) (p *process, spawned bool, err error) {
 
 	cmd := exec.Command(path, i.cfg.Args...)
 	cmd.Env = envList(i.cfg.Env)
+	release := func() {}
+	if runtime.GOOS != "windows" {
+		dir, rel, err := socketDir()
+		if err != nil {
+			i.log.Debug("no private socket directory for the plugin; go-plugin uses its temp dir", "err", err)
+		} else {
+			cmd.Env = append(cmd.Env, socketEnv+"="+dir)
+			release = rel
+		}
+	}
 	setProcAttr(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  shared.Handshake,
@@ -220,7 +233,7 @@ func (i *instance) spawn(gen uint64) (p *process, spawned bool, err error) {
 		// redacting relay sees it. SyncStdout stays nil too (io.Discard).
 		SyncStderr: i.relay.stdioWriter(),
 	})
-	p = &process{gen: gen, client: client}
+	p = &process{gen: gen, client: client, release: release}
 	rpc, err := client.Client()
 	if id := client.ID(); id != "" {
 		p.pid, _ = strconv.Atoi(id)
@@ -414,5 +427,6 @@ func (p *process) kill(force bool) {
 		}
 		p.client.Kill()
 		killGroup(p.pid)
+		p.release()
 	})
 }

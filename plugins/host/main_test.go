@@ -26,7 +26,12 @@ var (
 	execPlugin string // the shipped exec plugin
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(helperHost())
+	}
+	os.Exit(run(m))
+}
 
 func run(m *testing.M) int {
 	flag.Parse() // for testing.Verbose
@@ -110,10 +115,23 @@ func raceEnv(env map[string]string) map[string]string {
 // plugins, or whose command line holds marker (for what a plugin started).
 func pluginProcesses(t *testing.T, marker string) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
+	return processes(func(exe string, cmdline []byte) bool {
+		return strings.HasPrefix(exe, binDir+string(filepath.Separator)) ||
+			marker != "" && bytes.Contains(cmdline, []byte(marker))
+	})
+}
+
+// markerProcesses lists live processes whose command line holds marker.
+func markerProcesses(marker string) []int {
+	return processes(func(_ string, cmdline []byte) bool { return bytes.Contains(cmdline, []byte(marker)) })
+}
+
+// processes lists the processes (other than this one) that match.
+func processes(match func(exe string, cmdline []byte) bool) []int {
+	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -121,15 +139,9 @@ func pluginProcesses(t *testing.T, marker string) []int {
 			continue
 		}
 		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if strings.HasPrefix(exe, binDir+string(filepath.Separator)) {
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if match(exe, cmdline) {
 			pids = append(pids, pid)
-			continue
-		}
-		if marker != "" {
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if bytes.Contains(cmdline, []byte(marker)) {
-				pids = append(pids, pid)
-			}
 		}
 	}
 	return pids

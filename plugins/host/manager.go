@@ -141,10 +141,21 @@ func checkConfig(cfg *PluginConfig) ([]byte, error) {
 	return sum, nil
 }
 
+// SourceOption configures one provider's source; see [Scrub].
+type SourceOption func(*source)
+
+// Scrub passes the text of every error the provider's source returns
+// through scrub: the loader knows which config values came from
+// environment variables (config.Doc.Scrubber), and a plugin that quotes one
+// in an error (a bad value, a URL) must not put it in a log.
+func Scrub(scrub func(string) string) SourceOption {
+	return func(s *source) { s.scrub = scrub }
+}
+
 // Source returns the token source of one provider that uses plugin
 // pluginName with the given config (the provider's `auth.config`). It starts
 // nothing: the plugin starts on the first Token call. The config is copied.
-func (m *Manager) Source(pluginName, providerName string, config map[string]any) (provider.TokenSource, error) {
+func (m *Manager) Source(pluginName, providerName string, config map[string]any, opts ...SourceOption) (provider.TokenSource, error) {
 	inst, err := m.instance(pluginName, providerName)
 	if err != nil {
 		return nil, err
@@ -155,7 +166,11 @@ func (m *Manager) Source(pluginName, providerName string, config map[string]any)
 	if err != nil {
 		return nil, &Error{Plugin: pluginName, Provider: providerName, Err: fmt.Errorf("%w: %v", ErrInvalidConfig, err)}
 	}
-	return &source{inst: inst, provider: providerName, config: st.AsMap(), sem: make(chan struct{}, 1)}, nil
+	src := &source{inst: inst, provider: providerName, config: st.AsMap(), sem: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(src)
+	}
+	return src, nil
 }
 
 // Start starts the named plugin now, if it is not running, and waits for

@@ -137,6 +137,7 @@ func TestEnvIsolation(t *testing.T) {
 		"PLUGIN_MAX_PORT",
 		"PLUGIN_MIN_PORT",
 		"PLUGIN_PROTOCOL_VERSIONS",
+		"PLUGIN_UNIX_SOCKET_DIR", // the host's private socket directory
 		"VAULT_ADDR",
 	}
 	if !raceEnabled {

@@ -15,6 +15,7 @@ type source struct {
 	inst     *instance
 	provider string
 	config   map[string]any
+	scrub    func(string) string // nil: errors as they are
 
 	// sem serialises Configure for this provider, without blocking a
 	// caller past its ctx.
@@ -32,6 +33,9 @@ var _ provider.TokenSource = (*source)(nil)
 func (s *source) Token(ctx context.Context) (*provider.Token, error) {
 	tok, err := s.token(ctx)
 	if err != nil {
+		if s.scrub != nil {
+			err = &scrubbedError{msg: s.scrub(err.Error()), err: err}
+		}
 		return nil, &Error{Plugin: s.inst.name, Provider: s.provider, Err: err}
 	}
 	return tok, nil

@@ -7,4 +7,11 @@ import (
 	"github.com/byokcred/byokcred/plugins/sdk"
 )
 
-func main() { sdk.Serve(exec.Plugin{}) }
+// Supervise must run on the main thread; init functions do.
+func init() { exec.Supervise() }
+
+func main() {
+	sdk.Serve(exec.Plugin{})
+	// The host stopped the plugin: nothing the commands started may stay.
+	exec.KillDescendants()
+}
