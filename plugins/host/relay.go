@@ -37,12 +37,20 @@ import (
 // lines are held back and released, redacted, when the calls have returned
 // and their tokens are known. Calls are bounded by CallTimeout, so lines are
 // held at most that long.
+//
+// Logging happens on a goroutine of its own, never under mu and never on
+// the plugin's output path or a token call's: a slow log sink must not stall
+// the plugin (whose stderr pipe would fill) or a model request. Lines wait in
+// a bounded queue; past it they are counted and reported as dropped.
 type relay struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
+	idle     *sync.Cond // signalled when the emitter has nothing left to log
 	inflight int
 	held     []logLine
+	queue    []queued // lines waiting for the emitter
+	emitting bool     // an emitter goroutine is running
 	dropped  int
 	secrets  []string // most recent last
 	partial  []byte   // an unfinished line from the hclog writer
@@ -63,8 +71,16 @@ type logLine struct {
 	attrs []slog.Attr
 }
 
+// queued is a line with the secrets known when it was released.
+type queued struct {
+	line    logLine
+	secrets []string
+}
+
 func newRelay(log *slog.Logger) *relay {
-	return &relay{log: log}
+	r := &relay{log: log}
+	r.idle = sync.NewCond(&r.mu)
+	return r
 }
 
 // hclogger is the logger handed to go-plugin: JSON lines into the relay.
@@ -101,13 +117,26 @@ func (r *relay) end(value string) {
 	if r.inflight > 0 {
 		return
 	}
-	for _, l := range r.held {
-		r.emit(l)
-	}
+	held := r.held
 	r.held = nil
-	if r.dropped > 0 {
-		r.emit(logLine{msg: fmt.Sprintf("dropped %d plugin log lines written during a long call", r.dropped)})
-		r.dropped = 0
+	for _, l := range held {
+		r.sendLocked(l)
+	}
+	r.reportDroppedLocked()
+}
+
+// reportDroppedLocked queues a note of the lines dropped so far, if any;
+// r.mu is held.
+func (r *relay) reportDroppedLocked() {
+	if r.dropped == 0 || r.inflight > 0 {
+		return
+	}
+	n := r.dropped
+	r.dropped = 0
+	r.queue = append(r.queue, queued{line: logLine{msg: fmt.Sprintf("dropped %d plugin log lines written during a long call or while the log was slow", n)}})
+	if !r.emitting {
+		r.emitting = true
+		go r.drain()
 	}
 }
 
@@ -142,22 +171,65 @@ func (r *relay) line(l logLine) {
 		r.held = append(r.held, l)
 		return
 	}
-	r.emit(l)
+	r.sendLocked(l)
 }
 
-// emit redacts and logs; r.mu is held.
-func (r *relay) emit(l logLine) {
+// sendLocked queues l for the emitter, with the secrets known now, and
+// starts the emitter if none runs; r.mu is held.
+func (r *relay) sendLocked(l logLine) {
+	if len(r.queue) >= maxHeld {
+		r.dropped++
+		return
+	}
+	r.queue = append(r.queue, queued{line: l, secrets: append([]string(nil), r.secrets...)})
+	if !r.emitting {
+		r.emitting = true
+		go r.drain()
+	}
+}
+
+// drain logs the queue until it is empty, outside r.mu.
+func (r *relay) drain() {
+	r.mu.Lock()
+	for len(r.queue) > 0 {
+		batch := r.queue
+		r.queue = nil
+		r.mu.Unlock()
+		for _, q := range batch {
+			r.emit(q.line, q.secrets)
+		}
+		r.mu.Lock()
+		if len(r.queue) == 0 {
+			r.reportDroppedLocked() // lines dropped while the log was slow
+		}
+	}
+	r.emitting = false
+	r.idle.Broadcast()
+	r.mu.Unlock()
+}
+
+// flush waits until every released line has been logged.
+func (r *relay) flush() {
+	r.mu.Lock()
+	for r.emitting {
+		r.idle.Wait()
+	}
+	r.mu.Unlock()
+}
+
+// emit redacts and logs one line.
+func (r *relay) emit(l logLine, secrets []string) {
 	if !r.log.Enabled(context.Background(), slog.LevelDebug) {
 		return // skip the redaction work
 	}
 	attrs := make([]slog.Attr, 0, len(l.attrs))
 	for _, a := range l.attrs {
 		if a.Value.Kind() == slog.KindString {
-			a.Value = slog.StringValue(shared.Truncate(shared.Redact(a.Value.String(), r.secrets...), maxLine))
+			a.Value = slog.StringValue(shared.Truncate(shared.Redact(a.Value.String(), secrets...), maxLine))
 		}
 		attrs = append(attrs, a)
 	}
-	msg := shared.Truncate(shared.Redact(l.msg, r.secrets...), maxLine)
+	msg := shared.Truncate(shared.Redact(l.msg, secrets...), maxLine)
 	r.log.LogAttrs(context.Background(), slog.LevelDebug, msg, attrs...)
 }
 

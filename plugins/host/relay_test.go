@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -91,13 +92,14 @@ func TestRelayRedaction(t *testing.T) {
 				r.end("")
 			},
 			want: append(repeat(`level=DEBUG msg=x plugin=p stream=stderr`, maxHeld),
-				`level=DEBUG msg="dropped 2 plugin log lines written during a long call" plugin=p`),
+				`level=DEBUG msg="dropped 2 plugin log lines written during a long call or while the log was slow" plugin=p`),
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r, buf := newTestRelay(slog.LevelDebug)
 			tc.write(r)
+			r.flush()
 			got := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("log (-want +got):\n%s", diff)
@@ -120,6 +122,7 @@ func TestRelayQuietAboveDebug(t *testing.T) {
 	r, buf := newTestRelay(slog.LevelInfo)
 	r.stdioWriter().Write([]byte("anything\n"))
 	r.hclogger().Error("an error in the plugin")
+	r.flush()
 	if buf.String() != "" {
 		t.Errorf("logged %q", buf.String())
 	}
@@ -158,5 +161,50 @@ func TestStderrCanaryNotRelayed(t *testing.T) {
 		if strings.Contains(line, "canary-marker") && !(strings.Contains(line, "level=DEBUG") && strings.Contains(line, "plugin=p")) {
 			t.Errorf("relayed line %q is not level=DEBUG with plugin=p", line)
 		}
+	}
+}
+
+// blockingHandler is a log sink that stalls until released.
+type blockingHandler struct {
+	release chan struct{}
+	buf     *syncbuf.Buffer
+}
+
+func (h blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h blockingHandler) Handle(_ context.Context, r slog.Record) error {
+	<-h.release
+	h.buf.Write([]byte(r.Message + "\n"))
+	return nil
+}
+func (h blockingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h blockingHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestSlowLogSinkStallsNothing: while the host's log sink is stuck, the
+// plugin's output is still consumed and token calls still begin and end —
+// the relay logs on a goroutine of its own — and the lines arrive, in
+// order, once the sink moves again.
+func TestSlowLogSinkStallsNothing(t *testing.T) {
+	h := blockingHandler{release: make(chan struct{}), buf: &syncbuf.Buffer{}}
+	r := newRelay(slog.New(h))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w := r.stdioWriter()
+		w.Write([]byte("first\n"))
+		r.begin()
+		w.Write([]byte("second\n"))
+		r.end("tok-value-1234")
+		w.Write([]byte("third\n"))
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		close(h.release)
+		t.Fatal("writes and token calls blocked on a stuck log sink")
+	}
+	close(h.release)
+	r.flush()
+	if diff := cmp.Diff("first\nsecond\nthird\n", h.buf.String()); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
 	}
 }
