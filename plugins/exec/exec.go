@@ -67,6 +67,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/byokcred/byokcred/plugins/internal/redact"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/provider"
@@ -259,7 +260,7 @@ func (s *Source) failure(ctx, cctx context.Context, timeout time.Duration, runEr
 	}
 	detail := ""
 	if e := strings.TrimSpace(stderr); e != "" {
-		detail = fmt.Sprintf("; stderr: %q", shared.Truncate(shared.Redact(e, secrets...), stderrInError))
+		detail = fmt.Sprintf("; stderr: %q", redact.Truncate(redact.Redact(e, secrets...), stderrInError))
 	}
 	switch {
 	case ctx.Err() != nil:

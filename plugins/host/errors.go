@@ -3,6 +3,8 @@ package host
 import (
 	"errors"
 	"fmt"
+
+	"github.com/byokcred/byokcred/plugins/internal/wire"
 )
 
 // Error is every error that the host returns. Its message is
@@ -58,10 +60,13 @@ var (
 	ErrPlugin = errors.New("plugin reported an error")
 	// ErrClosed: the Manager was closed.
 	ErrClosed = errors.New("plugin manager is closed")
+	// ErrInvalidToken: the plugin returned an empty token or one of an
+	// unknown kind.
+	ErrInvalidToken = wire.ErrInvalidToken
+	// ErrExpiredToken: the plugin returned a token that had already
+	// expired.
+	ErrExpiredToken = wire.ErrExpiredToken
 )
-
-// Token faults (empty value, unknown kind, already expired) wrap
-// shared.ErrInvalidToken and shared.ErrExpiredToken.
 
 // scrubbedError shows err's text with config values replaced (see [Scrub])
 // and keeps err for errors.Is and errors.As.

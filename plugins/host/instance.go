@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/byokcred/byokcred/plugins/internal/redact"
+	"github.com/byokcred/byokcred/plugins/internal/wire"
 	"github.com/byokcred/byokcred/plugins/shared"
 )
 
@@ -51,7 +53,7 @@ type instance struct {
 type process struct {
 	gen    uint64
 	client *plugin.Client
-	cred   *shared.GRPCClient
+	cred   *wire.GRPCClient
 	pid    int
 	once   sync.Once
 	// release removes the process's socket directory once it has ended.
@@ -221,7 +223,7 @@ func (i *instance) spawn(gen uint64) (p *process, spawned bool, err error) {
 	setProcAttr(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  shared.Handshake,
-		Plugins:          shared.PluginSet(nil),
+		Plugins:          wire.PluginSet(nil),
 		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -247,7 +249,7 @@ func (i *instance) spawn(gen uint64) (p *process, spawned bool, err error) {
 		p.kill(true)
 		return nil, true, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
-	cred, ok := raw.(*shared.GRPCClient)
+	cred, ok := raw.(*wire.GRPCClient)
 	if !ok {
 		p.kill(true)
 		return nil, true, fmt.Errorf("%w: unexpected client type %T", ErrHandshake, raw)
@@ -339,7 +341,7 @@ func (i *instance) startError(err error) error {
 	}
 	// An exec failure (permission denied, exec format error) or a TLS
 	// problem: the message is go-plugin's or the OS's, not the plugin's.
-	return fmt.Errorf("%w: %s", ErrHandshake, shared.Truncate(i.relay.redact(msg), 300))
+	return fmt.Errorf("%w: %s", ErrHandshake, redact.Truncate(i.relay.redact(msg), 300))
 }
 
 // call runs one RPC with CallTimeout on top of ctx and turns its failure
@@ -385,7 +387,7 @@ func (i *instance) call(ctx context.Context, p *process, op string, fn func(cont
 // pluginMessage is the plugin's own error text, redacted and bounded: it is
 // the one piece of plugin output that reaches an error message.
 func (i *instance) pluginMessage(err error) string {
-	return shared.Truncate(i.relay.redact(status.Convert(err).Message()), 512)
+	return redact.Truncate(i.relay.redact(status.Convert(err).Message()), 512)
 }
 
 // discard takes p out of service and kills it (with its process group).

@@ -14,8 +14,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/byokcred/byokcred/plugins/shared"
 )
 
 // TestFaults covers the faults that end one call with a clear error and
@@ -89,19 +87,19 @@ func TestFaults(t *testing.T) {
 		{
 			name:   "empty token",
 			config: map[string]any{"behavior": "empty"},
-			wantIs: shared.ErrInvalidToken,
+			wantIs: ErrInvalidToken,
 			wantIn: []string{prefix, "value is empty"},
 		},
 		{
 			name:   "unknown kind",
 			config: map[string]any{"behavior": "badkind"},
-			wantIs: shared.ErrInvalidToken,
+			wantIs: ErrInvalidToken,
 			wantIn: []string{prefix, "unknown kind 0"},
 		},
 		{
 			name:   "expired token",
 			config: map[string]any{"behavior": "expired"},
-			wantIs: shared.ErrExpiredToken,
+			wantIs: ErrExpiredToken,
 			wantIn: []string{prefix, "expired at"},
 		},
 		{

@@ -35,7 +35,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/byokcred/byokcred/plugins/shared"
+	"github.com/byokcred/byokcred/plugins/internal/wire"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -162,7 +162,7 @@ func (m *Manager) Source(pluginName, providerName string, config map[string]any,
 	}
 	// Convert now, so that a value that cannot cross the wire is reported
 	// at load time; the round trip also deep-copies the map.
-	st, err := shared.ConfigToStruct(config)
+	st, err := wire.ConfigToStruct(config)
 	if err != nil {
 		return nil, &Error{Plugin: pluginName, Provider: providerName, Err: fmt.Errorf("%w: %v", ErrInvalidConfig, err)}
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/byokcred/byokcred/plugins/shared"
+	"github.com/byokcred/byokcred/plugins/internal/redact"
 )
 
 // The relay carries a plugin's log output to the host's *slog.Logger, at
@@ -30,7 +30,7 @@ import (
 // A plugin's stdout never reaches it: its first line is the handshake and
 // go-plugin discards the rest (and its post-Serve stdout goes to io.Discard).
 //
-// Redaction: every line is passed through shared.Redact with the tokens that
+// Redaction: every line is passed through redact.Redact with the tokens that
 // the plugin has returned recently (and JWT- and header-shaped text). A
 // plugin that logs a token while computing it would print it before the
 // host has seen it; so while any GetToken call to the plugin is in flight,
@@ -157,7 +157,7 @@ func (r *relay) redact(s string) string {
 	r.mu.Lock()
 	secrets := append([]string(nil), r.secrets...)
 	r.mu.Unlock()
-	return shared.Redact(s, secrets...)
+	return redact.Redact(s, secrets...)
 }
 
 func (r *relay) line(l logLine) {
@@ -225,11 +225,11 @@ func (r *relay) emit(l logLine, secrets []string) {
 	attrs := make([]slog.Attr, 0, len(l.attrs))
 	for _, a := range l.attrs {
 		if a.Value.Kind() == slog.KindString {
-			a.Value = slog.StringValue(shared.Truncate(shared.Redact(a.Value.String(), secrets...), maxLine))
+			a.Value = slog.StringValue(redact.Truncate(redact.Redact(a.Value.String(), secrets...), maxLine))
 		}
 		attrs = append(attrs, a)
 	}
-	msg := shared.Truncate(shared.Redact(l.msg, secrets...), maxLine)
+	msg := redact.Truncate(redact.Redact(l.msg, secrets...), maxLine)
 	r.log.LogAttrs(context.Background(), slog.LevelDebug, msg, attrs...)
 }
 

@@ -6,8 +6,9 @@ import (
 	"time"
 
 	pb "github.com/byokcred/byokcred/plugins/proto"
-	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/provider"
+
+	"github.com/byokcred/byokcred/plugins/internal/wire"
 )
 
 // source is one provider's view of a plugin.
@@ -23,7 +24,7 @@ type source struct {
 
 	mu     sync.Mutex
 	gen    uint64 // generation of the process that remote belongs to
-	remote *shared.RemoteSource
+	remote *wire.RemoteSource
 }
 
 var _ provider.TokenSource = (*source)(nil)
@@ -63,11 +64,11 @@ func (s *source) token(ctx context.Context) (*provider.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := shared.TokenFromProto(resp)
+	tok, err := wire.TokenFromProto(resp)
 	if err != nil {
 		return nil, err
 	}
-	if err := shared.CheckExpiry(tok, time.Now()); err != nil {
+	if err := wire.CheckExpiry(tok, time.Now()); err != nil {
 		return nil, err
 	}
 	return tok, nil
@@ -76,7 +77,7 @@ func (s *source) token(ctx context.Context) (*provider.Token, error) {
 // configured returns this provider's handle in process p, sending
 // Configure first if p is a process it has not been configured in (the first
 // call, or the first after a restart).
-func (s *source) configured(ctx context.Context, p *process) (*shared.RemoteSource, error) {
+func (s *source) configured(ctx context.Context, p *process) (*wire.RemoteSource, error) {
 	if rs := s.current(p); rs != nil {
 		return rs, nil
 	}
@@ -89,7 +90,7 @@ func (s *source) configured(ctx context.Context, p *process) (*shared.RemoteSour
 	if rs := s.current(p); rs != nil {
 		return rs, nil // configured by the caller we waited for
 	}
-	var rs *shared.RemoteSource
+	var rs *wire.RemoteSource
 	err := s.inst.call(ctx, p, "configure", func(cctx context.Context) error {
 		var err error
 		rs, err = p.cred.ConfigureRemote(cctx, s.provider, s.config)
@@ -105,7 +106,7 @@ func (s *source) configured(ctx context.Context, p *process) (*shared.RemoteSour
 	return rs, nil
 }
 
-func (s *source) current(p *process) *shared.RemoteSource {
+func (s *source) current(p *process) *wire.RemoteSource {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.remote != nil && s.gen == p.gen {

@@ -40,6 +40,7 @@ import (
 	xoauth2 "golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/byokcred/byokcred/plugins/internal/redact"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/provider"
@@ -203,14 +204,14 @@ func (s *Source) describe(err error, secret string) error {
 		case re.ErrorCode != "":
 			msg += fmt.Sprintf(": error %q", re.ErrorCode)
 			if re.ErrorDescription != "" {
-				msg += fmt.Sprintf(" (%s)", shared.Truncate(re.ErrorDescription, 300))
+				msg += fmt.Sprintf(" (%s)", redact.Truncate(re.ErrorDescription, 300))
 			}
 		case len(re.Body) > 0:
-			msg += fmt.Sprintf(": body %q", shared.Truncate(shared.Redact(string(re.Body), secret), 200))
+			msg += fmt.Sprintf(": body %q", redact.Truncate(redact.Redact(string(re.Body), secret), 200))
 		}
-		return errors.New(shared.Redact(msg, secret))
+		return errors.New(redact.Redact(msg, secret))
 	}
-	return fmt.Errorf("oauth2: token request to %s: %s", s.opts.TokenURL, shared.Redact(err.Error(), secret))
+	return fmt.Errorf("oauth2: token request to %s: %s", s.opts.TokenURL, redact.Redact(err.Error(), secret))
 }
 
 // seconds reads a JSON number or numeric string of seconds.

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/byokcred/byokcred/plugins/internal/wire"
 	"github.com/byokcred/byokcred/plugins/shared"
 )
 
@@ -37,7 +38,7 @@ var stderr io.Writer = os.Stderr
 func Serve(impl shared.Credential) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: shared.Handshake,
-		Plugins:         shared.PluginSet(impl),
+		Plugins:         wire.PluginSet(impl),
 		GRPCServer:      plugin.DefaultGRPCServer,
 		Logger:          Logger("go-plugin"),
 	})

@@ -1,8 +1,8 @@
 // Package shared is the contract between the byokcred host and its credential
-// plugins: the go-plugin handshake, the plugin-map name, the Go interface a
-// plugin implements ([Credential]) and the go-plugin [GRPCPlugin] that carries
-// it over gRPC, translating between the wire messages of package
-// plugins/proto and [provider.Token].
+// plugins: the go-plugin handshake, the plugin-map name and the Go interface
+// a plugin implements ([Credential]). How it travels over gRPC is an internal
+// matter of the host and plugins/sdk (plugins/internal/wire); a plugin author
+// needs only this package and plugins/sdk.
 //
 // Both sides import this package, so the handshake is defined in exactly one
 // place: a host and a plugin built from different versions of it fail the
@@ -32,11 +32,4 @@ var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  ProtocolVersion,
 	MagicCookieKey:   "BYOKCRED_PLUGIN_MAGIC_COOKIE",
 	MagicCookieValue: "4f7a2c9e-byokcred-credential-plugin",
-}
-
-// PluginSet returns the go-plugin plugin map with impl served under
-// [PluginName]. A host passes a nil impl: the map is then only used to build
-// clients.
-func PluginSet(impl Credential) plugin.PluginSet {
-	return plugin.PluginSet{PluginName: &GRPCPlugin{Impl: impl}}
 }

@@ -12,8 +12,7 @@ func TestHandshake(t *testing.T) {
 	if Handshake.MagicCookieKey != "BYOKCRED_PLUGIN_MAGIC_COOKIE" || Handshake.MagicCookieValue != "4f7a2c9e-byokcred-credential-plugin" {
 		t.Errorf("magic cookie changed: %s=%s", Handshake.MagicCookieKey, Handshake.MagicCookieValue)
 	}
-	set := PluginSet(nil)
-	if _, ok := set[PluginName].(*GRPCPlugin); !ok || len(set) != 1 || PluginName != "credential" {
-		t.Errorf("plugin set %v", set)
+	if PluginName != "credential" {
+		t.Errorf("plugin name %q", PluginName)
 	}
 }

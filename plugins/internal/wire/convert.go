@@ -1,4 +1,4 @@
-package shared
+package wire
 
 import (
 	"errors"
@@ -10,9 +10,10 @@ import (
 	"time"
 
 	pb "github.com/byokcred/byokcred/plugins/proto"
-	"github.com/byokcred/byokcred/provider"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/byokcred/byokcred/provider"
 )
 
 // ErrInvalidToken is wrapped by the error for a token that no host can use:

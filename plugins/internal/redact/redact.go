@@ -1,4 +1,7 @@
-package shared
+// Package redact keeps credentials out of the text plugins and the host
+// log or return: known secret values and credential-shaped text are
+// replaced, and long text is cut.
+package redact
 
 import (
 	"regexp"

@@ -1,4 +1,4 @@
-package shared
+package wire
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -23,8 +24,8 @@ type fake struct {
 	deadline  time.Duration
 }
 
-func (f *fake) Describe(context.Context) (Info, error) {
-	return Info{Name: "fake", Version: "v0.0.1"}, nil
+func (f *fake) Describe(context.Context) (shared.Info, error) {
+	return shared.Info{Name: "fake", Version: "v0.0.1"}, nil
 }
 
 func (f *fake) Configure(_ context.Context, providerName string, config map[string]any) (provider.TokenSource, error) {
@@ -73,7 +74,7 @@ func connect(t *testing.T, f *fake) *GRPCClient {
 	t.Helper()
 	client, _ := plugin.TestPluginGRPCConn(t, false, PluginSet(f))
 	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(PluginName)
+	raw, err := client.Dispense(shared.PluginName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestGRPCRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Info{Name: "fake", Version: "v0.0.1"}, info); diff != "" {
+	if diff := cmp.Diff(shared.Info{Name: "fake", Version: "v0.0.1"}, info); diff != "" {
 		t.Errorf("info (-want +got):\n%s", diff)
 	}
 
@@ -184,5 +185,12 @@ func TestGRPCDeadlinePropagates(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.deadline <= 0 || f.deadline > 2*time.Second {
 		t.Errorf("plugin saw %s left, want (0, 2s]", f.deadline)
+	}
+}
+
+func TestPluginSet(t *testing.T) {
+	set := PluginSet(nil)
+	if _, ok := set[shared.PluginName].(*GRPCPlugin); !ok || len(set) != 1 {
+		t.Errorf("plugin set %v", set)
 	}
 }

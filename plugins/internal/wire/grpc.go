@@ -1,4 +1,8 @@
-package shared
+// Package wire carries the plugin contract (package shared) over gRPC: the
+// go-plugin plugin, its server and client, and the conversions between the
+// messages of package plugins/proto and provider.Token. Only the host and
+// plugins/sdk use it.
+package wire
 
 import (
 	"context"
@@ -14,16 +18,18 @@ import (
 
 	pb "github.com/byokcred/byokcred/plugins/proto"
 	"github.com/byokcred/byokcred/provider"
+
+	"github.com/byokcred/byokcred/plugins/shared"
 )
 
-// GRPCPlugin is the go-plugin plugin for [Credential] over gRPC. The plugin
+// GRPCPlugin is the go-plugin plugin for [shared.Credential] over gRPC. The plugin
 // side sets Impl; the host side leaves it nil and gets a [*GRPCClient] from
 // Dispense.
 type GRPCPlugin struct {
 	// net/rpc is refused: the host allows only the gRPC protocol.
 	plugin.NetRPCUnsupportedPlugin
 
-	Impl Credential
+	Impl shared.Credential
 }
 
 var _ plugin.GRPCPlugin = (*GRPCPlugin)(nil)
@@ -42,20 +48,20 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 	return NewGRPCClient(pb.NewCredentialClient(c)), nil
 }
 
-// GRPCServer serves a [Credential] over gRPC. It keeps the token source of
+// GRPCServer serves a [shared.Credential] over gRPC. It keeps the token source of
 // every configured provider under a random handle for the life of the
 // process; a restarted process starts empty and the host configures again.
 type GRPCServer struct {
 	pb.UnimplementedCredentialServer
 
-	impl Credential
+	impl shared.Credential
 
 	mu      sync.RWMutex
 	sources map[string]provider.TokenSource
 }
 
 // NewGRPCServer wraps impl.
-func NewGRPCServer(impl Credential) *GRPCServer {
+func NewGRPCServer(impl shared.Credential) *GRPCServer {
 	return &GRPCServer{impl: impl, sources: make(map[string]provider.TokenSource)}
 }
 
@@ -135,7 +141,7 @@ func recoverPanic(op string, err *error) {
 }
 
 // GRPCClient is the host side of the credential service. It implements
-// [Credential]: Configure returns a [provider.TokenSource] bound to the
+// [shared.Credential]: Configure returns a [provider.TokenSource] bound to the
 // plugin's handle for that config.
 //
 // Errors from the plugin are returned as gRPC status errors, unwrapped, so a
@@ -145,18 +151,18 @@ type GRPCClient struct {
 	client pb.CredentialClient
 }
 
-var _ Credential = (*GRPCClient)(nil)
+var _ shared.Credential = (*GRPCClient)(nil)
 
 // NewGRPCClient wraps a generated client.
 func NewGRPCClient(c pb.CredentialClient) *GRPCClient { return &GRPCClient{client: c} }
 
 // Describe calls the plugin.
-func (c *GRPCClient) Describe(ctx context.Context) (Info, error) {
+func (c *GRPCClient) Describe(ctx context.Context) (shared.Info, error) {
 	r, err := c.client.Describe(ctx, &pb.DescribeRequest{})
 	if err != nil {
-		return Info{}, err
+		return shared.Info{}, err
 	}
-	return Info{Name: r.GetName(), Version: r.GetVersion()}, nil
+	return shared.Info{Name: r.GetName(), Version: r.GetVersion()}, nil
 }
 
 // Configure sends one provider's config and returns a source for it.
@@ -201,4 +207,11 @@ func (s *RemoteSource) Token(ctx context.Context) (*provider.Token, error) {
 // the plugin's log).
 func (s *RemoteSource) Fetch(ctx context.Context) (*pb.GetTokenResponse, error) {
 	return s.client.GetToken(ctx, &pb.GetTokenRequest{Handle: s.handle})
+}
+
+// PluginSet returns the go-plugin plugin map with impl served under
+// [shared.PluginName]. A host passes a nil impl: the map is then only used to build
+// clients.
+func PluginSet(impl shared.Credential) plugin.PluginSet {
+	return plugin.PluginSet{shared.PluginName: &GRPCPlugin{Impl: impl}}
 }
