@@ -399,7 +399,7 @@ func (c *Cache) check(tok *Token, now time.Time) (*Token, error) {
 		return nil, err
 	}
 	if tok.Expiry.IsZero() {
-		exp, err := jwtExpiry(tok.Value)
+		exp, err := JWTExpiry(tok.Value)
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// checkHeaderValue reports why v cannot be sent as the value of an HTTP
+// CheckHeaderValue reports why v cannot be sent as the value of an HTTP
 // header carrying a credential of kind k, or nil.
 //
 // The Copilot runtime refuses such a header and quotes the whole value in its
@@ -18,7 +18,7 @@ import (
 // whitespace. API keys travel in their own header (`api-key`, `x-api-key`),
 // where HTTP allows inner spaces; leading or trailing whitespace is refused
 // for both, because HTTP strips it and the server would see another value.
-func checkHeaderValue(v string, k Kind) error {
+func CheckHeaderValue(v string, k Kind) error {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch {
@@ -67,7 +67,7 @@ func hint(rest string) string {
 // value: whatever its source (a plugin, Entra, a custom source), it is caught
 // here rather than quoted in full by the runtime's error.
 func checkFetched(tok *Token) error {
-	if err := checkHeaderValue(tok.Value.Reveal(), tok.Kind); err != nil {
+	if err := CheckHeaderValue(tok.Value.Reveal(), tok.Kind); err != nil {
 		return fmt.Errorf("source returned a token that cannot be sent: %w", err)
 	}
 	return nil

@@ -34,7 +34,7 @@ func TestCheckHeaderValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkHeaderValue(tc.value, tc.kind)
+			err := CheckHeaderValue(tc.value, tc.kind)
 			got := ""
 			if err != nil {
 				got = err.Error()

@@ -61,13 +61,13 @@ func unixTime(secs float64) time.Time {
 	return time.Unix(int64(secs), 0).UTC()
 }
 
-// jwtExpiry is the expiry a JWT states (its exp): zero when v is not a JWT
+// JWTExpiry is the expiry a JWT states (its exp): zero when v is not a JWT
 // or has no exp. An exp that is not after the token's iat or nbf is an
 // error: such a token was never valid, and serving it until a clock says
 // otherwise would only move the failure to the endpoint. An iat or nbf
 // ahead of this host's clock is accepted: issuer and host clocks differ by
 // seconds to minutes, and the endpoint applies its own leeway.
-func jwtExpiry(v Secret) (time.Time, error) {
+func JWTExpiry(v Secret) (time.Time, error) {
 	c, ok := ParseClaims(v)
 	if !ok || c.Expiry.IsZero() {
 		return time.Time{}, nil

@@ -91,3 +91,13 @@ type TokenSource interface {
 type Closer interface {
 	Close() error
 }
+
+// StaticTokenSource returns a source that always returns tok, as x/oauth2's
+// StaticTokenSource does: for tests and for credentials that never change.
+// (The `static` auth type, with env and file keys that follow rotation, is
+// package auth/static.)
+func StaticTokenSource(tok *Token) TokenSource { return staticTokenSource{tok} }
+
+type staticTokenSource struct{ tok *Token }
+
+func (s staticTokenSource) Token(context.Context) (*Token, error) { return s.tok, nil }

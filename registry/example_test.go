@@ -75,7 +75,7 @@ func (a *vaultAuth) Validate(b *registry.Build) {
 
 func (a *vaultAuth) Source(b *registry.Build) (provider.TokenSource, error) {
 	// A real one would ask Vault; any provider.TokenSource will do.
-	return provider.NewStaticSource(provider.StaticOptions{Kind: provider.KindBearer, Value: provider.NewSecret("token-for-" + a.Role)})
+	return provider.StaticTokenSource(&provider.Token{Kind: provider.KindBearer, Value: provider.NewSecret("token-for-" + a.Role)}), nil
 }
 
 // Register a custom auth type, usable as `auth: {type: example-vault, role: …}`.

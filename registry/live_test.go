@@ -34,8 +34,7 @@ func (a *countingAuth) Source(*Build) (provider.TokenSource, error) {
 		return nil, errors.New("cannot build this source")
 	}
 	nBuilt.Add(1)
-	s, err := provider.NewStaticSource(provider.StaticOptions{Kind: provider.KindBearer, Value: provider.NewSecret(a.Value)})
-	return closingSource{s}, err
+	return closingSource{provider.StaticTokenSource(&provider.Token{Kind: provider.KindBearer, Value: provider.NewSecret(a.Value)})}, nil
 }
 
 func init() { Register("test-counting", func() AuthConfig { return new(countingAuth) }) }

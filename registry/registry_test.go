@@ -54,7 +54,7 @@ func (a *echoAuth) Validate(b *Build) {
 }
 
 func (a *echoAuth) Source(*Build) (provider.TokenSource, error) {
-	return provider.NewStaticSource(provider.StaticOptions{Kind: provider.KindBearer, Value: provider.NewSecret(a.Value)})
+	return provider.StaticTokenSource(&provider.Token{Kind: provider.KindBearer, Value: provider.NewSecret(a.Value)}), nil
 }
 
 func init() { Register("test-echo", func() AuthConfig { return new(echoAuth) }) }

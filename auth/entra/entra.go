@@ -18,6 +18,7 @@ import (
 
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/secretfile"
 )
 
 func init() {
@@ -192,7 +193,7 @@ func checkSecretFile(b *registry.Build, key, path string) {
 		b.Errorf(key, "cannot read file: %v", err)
 		return
 	}
-	if err := provider.CheckSecretFileMode(path, fi); err != nil {
+	if err := secretfile.CheckMode(path, fi); err != nil {
 		b.Errorf(key, "%v", err)
 	}
 }
@@ -242,7 +243,7 @@ func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {
 		}
 		return azidentity.NewClientSecretCredential(a.TenantID, a.ClientID, secret.Reveal(), nil)
 	case "client_certificate":
-		data, err := provider.ReadCredentialFile(a.CertificateFile)
+		data, err := secretfile.ReadBytes(a.CertificateFile)
 		if err != nil {
 			return nil, err
 		}
@@ -272,5 +273,5 @@ func (a *Auth) clientSecret(b *registry.Build) (provider.Secret, error) {
 	if err != nil {
 		return provider.Secret{}, err
 	}
-	return provider.ReadSecretFile(a.ClientSecretFile, fi, nil)
+	return secretfile.Read(a.ClientSecretFile, fi, nil)
 }

@@ -38,7 +38,7 @@ func TestEntraValidation(t *testing.T) {
 			"providers.p.auth: credential client_secret needs client_secret_env or client_secret_file",
 		}},
 		{name: "service principal secret file too open", auth: "{type: entra, credential: client_secret, tenant_id: t, client_id: c, client_secret_file: " + loose + "}", want: []string{
-			"providers.p.auth.client_secret_file: provider: secret file " + loose + " is readable by group or others (mode 0644); run: chmod 600 " + loose,
+			"providers.p.auth.client_secret_file: secretfile: " + loose + " is readable by group or others (mode 0644); run: chmod 600 " + loose,
 		}},
 		{name: "bad scope and refresh", auth: "{type: entra, scope: 'https://x/.default&a=b', refresh: hourly}", want: []string{
 			`providers.p.auth.scope: invalid scope "https://x/.default&a=b": want a resource followed by /.default, such as https://cognitiveservices.azure.com/.default, using only letters, digits and . _ ~ : / -`,

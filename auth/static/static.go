@@ -10,6 +10,7 @@ import (
 
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/secretfile"
 )
 
 func init() {
@@ -27,8 +28,8 @@ type Auth struct {
 	BearerTokenFile string          `yaml:"bearer_token_file" byok:"expand"`
 }
 
-func (a *Auth) options() (key string, opts provider.StaticOptions, n int) {
-	set := func(k string, kind provider.Kind, ok bool, apply func(*provider.StaticOptions)) {
+func (a *Auth) options() (key string, opts SourceOptions, n int) {
+	set := func(k string, kind provider.Kind, ok bool, apply func(*SourceOptions)) {
 		if ok {
 			n++
 			key = k
@@ -36,12 +37,12 @@ func (a *Auth) options() (key string, opts provider.StaticOptions, n int) {
 			apply(&opts)
 		}
 	}
-	set("api_key", provider.KindAPIKey, !a.APIKey.IsZero(), func(o *provider.StaticOptions) { o.Value = a.APIKey })
-	set("api_key_env", provider.KindAPIKey, a.APIKeyEnv != "", func(o *provider.StaticOptions) { o.Env = a.APIKeyEnv })
-	set("api_key_file", provider.KindAPIKey, a.APIKeyFile != "", func(o *provider.StaticOptions) { o.File = a.APIKeyFile })
-	set("bearer_token", provider.KindBearer, !a.BearerToken.IsZero(), func(o *provider.StaticOptions) { o.Value = a.BearerToken })
-	set("bearer_token_env", provider.KindBearer, a.BearerTokenEnv != "", func(o *provider.StaticOptions) { o.Env = a.BearerTokenEnv })
-	set("bearer_token_file", provider.KindBearer, a.BearerTokenFile != "", func(o *provider.StaticOptions) { o.File = a.BearerTokenFile })
+	set("api_key", provider.KindAPIKey, !a.APIKey.IsZero(), func(o *SourceOptions) { o.Value = a.APIKey })
+	set("api_key_env", provider.KindAPIKey, a.APIKeyEnv != "", func(o *SourceOptions) { o.Env = a.APIKeyEnv })
+	set("api_key_file", provider.KindAPIKey, a.APIKeyFile != "", func(o *SourceOptions) { o.File = a.APIKeyFile })
+	set("bearer_token", provider.KindBearer, !a.BearerToken.IsZero(), func(o *SourceOptions) { o.Value = a.BearerToken })
+	set("bearer_token_env", provider.KindBearer, a.BearerTokenEnv != "", func(o *SourceOptions) { o.Env = a.BearerTokenEnv })
+	set("bearer_token_file", provider.KindBearer, a.BearerTokenFile != "", func(o *SourceOptions) { o.File = a.BearerTokenFile })
 	return key, opts, n
 }
 
@@ -71,7 +72,7 @@ func (a *Auth) Validate(b *registry.Build) {
 		fi, err := os.Stat(opts.File)
 		if err != nil {
 			b.Errorf(key, "cannot read secret file: %v", err)
-		} else if err := provider.CheckSecretFileMode(opts.File, fi); err != nil {
+		} else if err := secretfile.CheckMode(opts.File, fi); err != nil {
 			b.Errorf(key, "%v", err)
 		}
 	}
@@ -81,5 +82,5 @@ func (a *Auth) Validate(b *registry.Build) {
 func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 	_, opts, _ := a.options()
 	opts.LookupEnv = b.LookupEnv
-	return provider.NewStaticSource(opts)
+	return NewSource(opts)
 }

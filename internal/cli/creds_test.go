@@ -68,7 +68,7 @@ func TestCredentialThatCannotBeAHeaderIsNeverPrinted(t *testing.T) {
   claude: {type: anthropic, base_url: `+model.URL+`, model: c1, auth: {type: static, api_key_file: `+keyFile+`}}
   gw: {type: openai, base_url: `+model.URL+`, model: g1, auth: {type: static, bearer_token_env: GW_TOKEN}}
 `)
-	want := "provider: secret file " + keyFile + ": byte 31 of 32 is a line feed (0x0a), which an HTTP header cannot carry (trailing whitespace or an extra newline"
+	want := "static: secret file " + keyFile + ": byte 31 of 32 is a line feed (0x0a), which an HTTP header cannot carry (trailing whitespace or an extra newline"
 	commands := [][]string{{"validate"}, {"token", "claude"}, {"doctor"}, {"chat", "-m", "claude", "hi"}}
 	if testing.Short() {
 		commands = commands[:3]
@@ -223,7 +223,7 @@ func TestStaticBearerJWTExpiryInCommands(t *testing.T) {
 		{"far exp in token JSON", []string{"token", "far", "--json"}, ExitOK, `"expires_at": "2500-01-01T00:00:00Z"`, ""},
 		{"far exp in doctor", []string{"doctor", "far"}, ExitOK, "expires in 473 years", ""},
 		{"exp past year 9999 is never", []string{"token", "beyond", "--json"}, ExitOK, `"masked": true`, ""},
-		{"expired", []string{"token", "old"}, ExitFailure, "", "session: provider old: provider: the JWT in environment variable OLD expired at "},
+		{"expired", []string{"token", "old"}, ExitFailure, "", "session: provider old: static: the JWT in environment variable OLD expired at "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

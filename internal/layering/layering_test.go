@@ -45,7 +45,8 @@ func TestImportsRunTheRightWay(t *testing.T) {
 		pkg       string
 		forbidden []string
 	}{
-		{"provider", core},
+		{"provider", concat(core, []string{module + "secretfile"})},
+		{"secretfile", core},
 		{"config", core},
 		{"registry", core},
 		{"plugins/sdk", pluginBinary},

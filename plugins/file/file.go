@@ -10,7 +10,7 @@
 //
 // The file is re-read whenever its size or modification time changes, and
 // its mode is checked on every call: it must not be readable by group or
-// others (provider.ReadSecretFile's rule). One trailing newline is trimmed.
+// others (secretfile.Read's rule). One trailing newline is trimmed.
 //
 // When the content is a JWT (three dot-separated base64url segments whose
 // middle one is a JSON object), the token's expiry is its `exp` claim. The
@@ -35,6 +35,7 @@ import (
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/secretfile"
 )
 
 // Source serves the token in one file.
@@ -80,7 +81,7 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	}
 	// Checked on every call, not only on change: chmod does not change
 	// the modification time.
-	if err := provider.CheckSecretFileMode(s.path, fi); err != nil {
+	if err := secretfile.CheckMode(s.path, fi); err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
 	s.mu.Lock()
@@ -99,7 +100,7 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 }
 
 func (s *Source) read(fi fs.FileInfo) (*provider.Token, error) {
-	v, err := provider.ReadSecretFile(s.path, fi, nil)
+	v, err := secretfile.Read(s.path, fi, nil)
 	if err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}

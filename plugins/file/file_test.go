@@ -141,7 +141,7 @@ func TestRotation(t *testing.T) {
 	want := []string{
 		"initial: first",
 		"rewritten: second",
-		"chmod 644: file: provider: secret file PATH is readable by group or others (mode 0644); run: chmod 600 PATH",
+		"chmod 644: file: secretfile: PATH is readable by group or others (mode 0644); run: chmod 600 PATH",
 		"chmod 600: second",
 		"deleted: file: stat PATH: no such file or directory",
 	}

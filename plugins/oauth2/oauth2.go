@@ -44,6 +44,7 @@ import (
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/secretfile"
 )
 
 // Options configures a [Source].
@@ -139,7 +140,7 @@ func (s *Source) config() (*clientcredentials.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("oauth2: client_secret_file: %w", err)
 		}
-		if secret, err = provider.ReadSecretFile(s.opts.ClientSecretFile, fi, nil); err != nil {
+		if secret, err = secretfile.Read(s.opts.ClientSecretFile, fi, nil); err != nil {
 			return nil, fmt.Errorf("oauth2: client_secret_file: %w", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package provider
+package static
 
 import (
 	"context"
@@ -12,28 +12,32 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/fakeclock"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/secretfile"
 )
 
-func TestStaticSourceValueAndEnv(t *testing.T) {
+func TestSourceValueAndEnv(t *testing.T) {
 	env := map[string]string{"KEY": "from-env", "EMPTY": ""}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	tests := []struct {
 		name    string
-		opts    StaticOptions
+		opts    SourceOptions
 		want    string
 		wantErr string
 	}{
-		{name: "literal", opts: StaticOptions{Kind: KindAPIKey, Value: NewSecret("lit")}, want: "lit"},
-		{name: "env", opts: StaticOptions{Kind: KindBearer, Env: "KEY"}, want: "from-env"},
-		{name: "missing env names the variable", opts: StaticOptions{Kind: KindAPIKey, Env: "NOPE"}, wantErr: "environment variable NOPE is not set"},
-		{name: "empty env", opts: StaticOptions{Kind: KindAPIKey, Env: "EMPTY"}, wantErr: "environment variable EMPTY is empty"},
-		{name: "two sources", opts: StaticOptions{Kind: KindAPIKey, Env: "KEY", Value: NewSecret("x")}, wantErr: "exactly one"},
-		{name: "no kind", opts: StaticOptions{Env: "KEY"}, wantErr: "needs a kind"},
+		{name: "literal", opts: SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret("lit")}, want: "lit"},
+		{name: "env", opts: SourceOptions{Kind: provider.KindBearer, Env: "KEY"}, want: "from-env"},
+		{name: "missing env names the variable", opts: SourceOptions{Kind: provider.KindAPIKey, Env: "NOPE"}, wantErr: "environment variable NOPE is not set"},
+		{name: "empty env", opts: SourceOptions{Kind: provider.KindAPIKey, Env: "EMPTY"}, wantErr: "environment variable EMPTY is empty"},
+		{name: "two sources", opts: SourceOptions{Kind: provider.KindAPIKey, Env: "KEY", Value: provider.NewSecret("x")}, wantErr: "exactly one"},
+		{name: "no kind", opts: SourceOptions{Env: "KEY"}, wantErr: "needs a kind"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.LookupEnv = lookup
-			s, err := NewStaticSource(tc.opts)
+			s, err := NewSource(tc.opts)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
@@ -57,7 +61,7 @@ func TestStaticSourceValueAndEnv(t *testing.T) {
 	}
 }
 
-func TestStaticSourceFileRotation(t *testing.T) {
+func TestSourceFileRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "key")
 	write := func(content string, mtime time.Time) {
 		t.Helper()
@@ -70,7 +74,7 @@ func TestStaticSourceFileRotation(t *testing.T) {
 	}
 	t0 := time.Now().Add(-time.Hour)
 	write("first-key\n", t0)
-	s, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, File: path})
+	s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +98,7 @@ func TestStaticSourceFileRotation(t *testing.T) {
 	}
 }
 
-func TestStaticSourceFileRefusals(t *testing.T) {
+func TestSourceFileRefusals(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name    string
@@ -115,14 +119,14 @@ func TestStaticSourceFileRefusals(t *testing.T) {
 			if err := os.Chmod(p, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			_, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, File: p})
+			_, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {
-		_, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, File: filepath.Join(dir, "nope")})
+		_, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: filepath.Join(dir, "nope")})
 		if err == nil || !strings.Contains(err.Error(), "no such file") {
 			t.Fatalf("err = %v", err)
 		}
@@ -130,7 +134,7 @@ func TestStaticSourceFileRefusals(t *testing.T) {
 	t.Run("file made world-readable after load is refused", func(t *testing.T) {
 		p := filepath.Join(dir, "later")
 		os.WriteFile(p, []byte("k1"), 0o600)
-		s, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, File: p})
+		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +155,7 @@ func testJWT(exp time.Time, tag string) string {
 
 // A credential that cannot be an HTTP header value is refused where it is
 // loaded, naming the source and byte offset, never the value (issue 19.1).
-func TestStaticSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
+func TestSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
 	dir := t.TempDir()
 	const secret = "CANARY-static-91be"
 	env := map[string]string{"K8S_KEY": secret + "\n", "CRLF_TOKEN": secret + "\r\nX: y"}
@@ -167,20 +171,20 @@ func TestStaticSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
 	innerSpace := file("inner-space", "Bearer "+secret+"\n")
 	tests := []struct {
 		name    string
-		opts    StaticOptions
+		opts    SourceOptions
 		wantErr string
 	}{
-		{"env with a second newline", StaticOptions{Kind: KindAPIKey, Env: "K8S_KEY"}, "provider: environment variable K8S_KEY: byte 18 of 19 is a line feed"},
-		{"env with CRLF inside", StaticOptions{Kind: KindBearer, Env: "CRLF_TOKEN"}, "provider: environment variable CRLF_TOKEN: byte 18 of 24 is a carriage return"},
-		{"file with two trailing newlines", StaticOptions{Kind: KindAPIKey, File: twoNewlines}, "provider: secret file " + twoNewlines + ": byte 18 of 19 is a line feed"},
-		{"bearer file with a space", StaticOptions{Kind: KindBearer, File: innerSpace}, "provider: secret file " + innerSpace + ": byte 6 of 25 is a space"},
-		{"literal with a control character", StaticOptions{Kind: KindBearer, Value: NewSecret(secret + "\x01")}, "provider: the bearer_token value: byte 18 of 19 is a control character (0x01)"},
-		{"literal API key with DEL", StaticOptions{Kind: KindAPIKey, Value: NewSecret("\x7f" + secret)}, "provider: the api_key value: byte 0 of 19 is a DEL"},
+		{"env with a second newline", SourceOptions{Kind: provider.KindAPIKey, Env: "K8S_KEY"}, "static: environment variable K8S_KEY: byte 18 of 19 is a line feed"},
+		{"env with CRLF inside", SourceOptions{Kind: provider.KindBearer, Env: "CRLF_TOKEN"}, "static: environment variable CRLF_TOKEN: byte 18 of 24 is a carriage return"},
+		{"file with two trailing newlines", SourceOptions{Kind: provider.KindAPIKey, File: twoNewlines}, "static: secret file " + twoNewlines + ": byte 18 of 19 is a line feed"},
+		{"bearer file with a space", SourceOptions{Kind: provider.KindBearer, File: innerSpace}, "static: secret file " + innerSpace + ": byte 6 of 25 is a space"},
+		{"literal with a control character", SourceOptions{Kind: provider.KindBearer, Value: provider.NewSecret(secret + "\x01")}, "static: the bearer_token value: byte 18 of 19 is a control character (0x01)"},
+		{"literal API key with DEL", SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret("\x7f" + secret)}, "static: the api_key value: byte 0 of 19 is a DEL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opts.LookupEnv = lookup
-			_, err := NewStaticSource(tc.opts)
+			_, err := NewSource(tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
 			}
@@ -191,7 +195,7 @@ func TestStaticSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
 	}
 	t.Run("a rotated file with a bad value is refused too", func(t *testing.T) {
 		p := file("rotated", "good-key\n")
-		s, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, File: p})
+		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,8 +206,8 @@ func TestStaticSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
 	})
 }
 
-// Secret files are capped and must be regular files (issue 19.9).
-func TestStaticSourceFileSizeAndType(t *testing.T) {
+// provider.Secret files are capped and must be regular files (issue 19.9).
+func TestSourceFileSizeAndType(t *testing.T) {
 	dir := t.TempDir()
 	sparse := filepath.Join(dir, "sparse")
 	f, err := os.OpenFile(sparse, os.O_CREATE|os.O_WRONLY, 0o600)
@@ -215,9 +219,9 @@ func TestStaticSourceFileSizeAndType(t *testing.T) {
 	}
 	f.Close()
 	justOver := filepath.Join(dir, "just-over")
-	os.WriteFile(justOver, []byte(strings.Repeat("k", MaxSecretFileSize+1)), 0o600)
+	os.WriteFile(justOver, []byte(strings.Repeat("k", secretfile.MaxSize+1)), 0o600)
 	atCap := filepath.Join(dir, "at-cap")
-	os.WriteFile(atCap, []byte(strings.Repeat("k", MaxSecretFileSize)), 0o600)
+	os.WriteFile(atCap, []byte(strings.Repeat("k", secretfile.MaxSize)), 0o600)
 	subdir := filepath.Join(dir, "subdir")
 	os.Mkdir(subdir, 0o700)
 	fifo := filepath.Join(dir, "fifo")
@@ -237,7 +241,7 @@ func TestStaticSourceFileSizeAndType(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			done := make(chan error, 1)
 			go func() {
-				_, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, File: tc.path})
+				_, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: tc.path})
 				done <- err
 			}()
 			var err error
@@ -264,7 +268,7 @@ func TestStaticSourceFileSizeAndType(t *testing.T) {
 		if err != nil {
 			t.Skip("no /proc")
 		}
-		_, err = ReadSecretFile("/proc/self/environ", fi, nil)
+		_, err = secretfile.Read("/proc/self/environ", fi, nil)
 		if err == nil || !strings.Contains(err.Error(), "is a NUL byte; it is not a text credential file") {
 			t.Fatalf("err = %v, want a NUL refusal", err)
 		}
@@ -272,7 +276,7 @@ func TestStaticSourceFileSizeAndType(t *testing.T) {
 	t.Run("a file swapped for a FIFO after stat is refused without blocking", func(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
-			_, err := ReadCredentialFile(fifo)
+			_, err := secretfile.ReadBytes(fifo)
 			done <- err
 		}()
 		select {
@@ -289,8 +293,8 @@ func TestStaticSourceFileSizeAndType(t *testing.T) {
 // A static bearer token that is a JWT expires at its exp claim (issue 12.5):
 // `token` shows it, an expired one is an error naming where it came from, and
 // a re-written file is picked up.
-func TestStaticSourceBearerJWTExpiry(t *testing.T) {
-	clock := newFakeClock()
+func TestSourceBearerJWTExpiry(t *testing.T) {
+	clock := fakeclock.New()
 	exp := clock.Now().Add(time.Hour)
 	first, second := testJWT(exp, "first"), testJWT(exp.Add(time.Hour), "second")
 	path := filepath.Join(t.TempDir(), "token")
@@ -305,15 +309,15 @@ func TestStaticSourceBearerJWTExpiry(t *testing.T) {
 	write(first, t0)
 	env := map[string]string{"TOKEN": first}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	sources := map[string]StaticOptions{
-		"bearer_token":      {Kind: KindBearer, Value: NewSecret(first)},
-		"bearer_token_env":  {Kind: KindBearer, Env: "TOKEN"},
-		"bearer_token_file": {Kind: KindBearer, File: path},
+	sources := map[string]SourceOptions{
+		"bearer_token":      {Kind: provider.KindBearer, Value: provider.NewSecret(first)},
+		"bearer_token_env":  {Kind: provider.KindBearer, Env: "TOKEN"},
+		"bearer_token_file": {Kind: provider.KindBearer, File: path},
 	}
 	for name, opts := range sources {
 		t.Run(name, func(t *testing.T) {
 			opts.LookupEnv, opts.Now = lookup, clock.Now
-			s, err := NewStaticSource(opts)
+			s, err := NewSource(opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -328,14 +332,14 @@ func TestStaticSourceBearerJWTExpiry(t *testing.T) {
 	}
 	clock.Advance(time.Hour)
 	wantErr := map[string]string{
-		"bearer_token":      "provider: the JWT in the bearer_token value expired at 2026-01-01T13:00:00Z",
-		"bearer_token_env":  "provider: the JWT in environment variable TOKEN expired at 2026-01-01T13:00:00Z",
-		"bearer_token_file": "provider: the JWT in secret file " + path + " expired at 2026-01-01T13:00:00Z",
+		"bearer_token":      "static: the JWT in the bearer_token value expired at 2026-01-01T13:00:00Z",
+		"bearer_token_env":  "static: the JWT in environment variable TOKEN expired at 2026-01-01T13:00:00Z",
+		"bearer_token_file": "static: the JWT in secret file " + path + " expired at 2026-01-01T13:00:00Z",
 	}
 	for name, opts := range sources {
 		t.Run(name+" expired", func(t *testing.T) {
 			opts.LookupEnv, opts.Now = lookup, clock.Now
-			s, err := NewStaticSource(opts) // an expired token still loads
+			s, err := NewSource(opts) // an expired token still loads
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -346,7 +350,7 @@ func TestStaticSourceBearerJWTExpiry(t *testing.T) {
 		})
 	}
 	t.Run("a re-written file is picked up", func(t *testing.T) {
-		s, err := NewStaticSource(StaticOptions{Kind: KindBearer, File: path, Now: clock.Now})
+		s, err := NewSource(SourceOptions{Kind: provider.KindBearer, File: path, Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,7 +364,7 @@ func TestStaticSourceBearerJWTExpiry(t *testing.T) {
 		}
 	})
 	t.Run("API keys are not parsed", func(t *testing.T) {
-		s, err := NewStaticSource(StaticOptions{Kind: KindAPIKey, Value: NewSecret(first), Now: clock.Now})
+		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret(first), Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}

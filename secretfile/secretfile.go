@@ -1,0 +1,101 @@
+// Package secretfile reads credentials from files under one set of rules,
+// whoever reads them (static keys, Entra client secrets and certificates,
+// cloud key files, the file and oauth2 plugins): a regular file, readable by
+// its owner only, at most MaxSize bytes, opened without blocking.
+package secretfile
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/byokcred/byokcred/provider"
+)
+
+// MaxSize caps a secret file. A credential is bytes, not
+// megabytes: API keys are under 200 bytes and the largest bearer tokens seen
+// (Entra tokens with many group claims, client certificates with a chain) are
+// a few KiB, while servers refuse request headers beyond 8–64 KiB anyway. The
+// cap stops a wrong path (a log, a disk image, a 2 GiB sparse file) from
+// being read into memory.
+const MaxSize = 64 << 10
+
+// CheckMode refuses a secret file that group or others can read,
+// that is not a regular file (a FIFO would block the reader; a device never
+// ends) or that is larger than [MaxSize].
+func CheckMode(path string, fi fs.FileInfo) error {
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("secretfile: %s is readable by group or others (mode %04o); run: chmod 600 %s", path, perm, path)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("secretfile: %s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxSize {
+		return fmt.Errorf("secretfile: %s is %d bytes; a credential file holds at most %d", path, fi.Size(), MaxSize)
+	}
+	return nil
+}
+
+// ReadBytes reads a secret file (a key, a client secret, a
+// certificate) safely: it opens without blocking, checks what it opened
+// (the path may have been swapped since it was stat'ed) with
+// [CheckMode], and reads at most [MaxSize] bytes, since a
+// pseudo-file such as /proc/self/environ reports size 0 whatever it holds.
+func ReadBytes(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("secretfile: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("secretfile: %w", err)
+	}
+	if err := CheckMode(path, fi); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("secretfile: %w", err)
+	}
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("secretfile: %s holds more than %d bytes; a credential file holds at most that", path, MaxSize)
+	}
+	return b, nil
+}
+
+// Read checks the mode of an already-stat'ed file, reads it, and
+// trims one trailing newline (editors and `echo` add one; keys never end in one).
+// read defaults to [ReadBytes]. A NUL byte is refused: text
+// credentials never hold one, and it marks a binary or pseudo-file read by
+// mistake.
+func Read(path string, fi fs.FileInfo, read func(string) ([]byte, error)) (provider.Secret, error) {
+	if err := CheckMode(path, fi); err != nil {
+		return provider.Secret{}, err
+	}
+	var b []byte
+	var err error
+	if read == nil {
+		b, err = ReadBytes(path)
+	} else if b, err = read(path); err != nil {
+		err = fmt.Errorf("secretfile: %w", err)
+	}
+	if err != nil {
+		return provider.Secret{}, err
+	}
+	if len(b) > MaxSize {
+		return provider.Secret{}, fmt.Errorf("secretfile: %s holds more than %d bytes; a credential file holds at most that", path, MaxSize)
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return provider.Secret{}, fmt.Errorf("secretfile: %s: byte %d is a NUL byte; it is not a text credential file", path, i)
+	}
+	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if v == "" {
+		return provider.Secret{}, fmt.Errorf("secretfile: %s is empty", path)
+	}
+	return provider.NewSecret(v), nil
+}
