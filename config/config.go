@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -392,7 +391,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 		} else {
 			d.Errorf(path+".base_url", "base_url is empty")
 		}
-	} else if err := CheckURL(p.BaseURL); err != nil {
+	} else if err := endpoint.Check(p.BaseURL); err != nil {
 		d.Errorf(path+".base_url", "%v", err)
 	} else if p.Type == TypeAnthropic && strings.HasSuffix(strings.TrimRight(p.BaseURL, "/"), "/v1") {
 		d.Errorf(path+".base_url", "for anthropic leave /v1 out of base_url: the runtime appends /v1/messages")
@@ -405,39 +404,4 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	if p.Auth == nil {
 		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
 	}
-}
-
-// CheckURL enforces the transport rule for anything that carries a
-// credential: https, or plain http only to a loopback host.
-func CheckURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("not a valid URL: %v", strings.TrimPrefix(err.Error(), "parse "+fmt.Sprintf("%q", raw)+": "))
-	}
-	if u.Host == "" {
-		return fmt.Errorf("URL %q has no host; write it as https://host/path", raw)
-	}
-	if u.User != nil {
-		return errors.New("URL must not carry user:password; configure the credential under auth:")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if IsLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("plain http to %s would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)", u.Hostname())
-	default:
-		return fmt.Errorf("unsupported URL scheme %q; use https", u.Scheme)
-	}
-}
-
-// IsLoopback reports whether host names this machine only.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

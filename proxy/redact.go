@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -60,10 +61,10 @@ func redactQuery(raw string) string {
 	if raw == "" {
 		return ""
 	}
-	return strings.TrimPrefix(provider.RedactURL("?"+raw), "?")
+	return strings.TrimPrefix(endpoint.Redact("?"+raw), "?")
 }
 
 // redactURL renders u for logs with its query redacted.
 func redactURL(u *url.URL) string {
-	return provider.RedactURL(u.String())
+	return endpoint.Redact(u.String())
 }

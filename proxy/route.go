@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -268,7 +269,7 @@ func loopbackHost(hostport string) bool {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-	return config.IsLoopback(host)
+	return endpoint.IsLoopback(host)
 }
 
 // writeError answers with a JSON error that OpenAI-style clients

@@ -149,7 +149,7 @@ providers:
 		"short":   `exec: config key "format" must be one of auto, raw, exec_credential, credential_process, azure_cli, gcloud, not "${SHORT}"`,
 		"tool":    `exec: command "${TOOL}" not found in PATH`,
 		"style":   `oauth2: config key "auth_style" must be one of auto, header, params, not "${STYLE}"`,
-		"http":    `oauth2: token_url http://${IDP_HOST}/token is not https; plain http is allowed only to a loopback host`,
+		"http":    `oauth2: token_url: plain http to ${IDP_HOST} would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)`,
 	}
 	got := map[string]string{}
 	for _, name := range set.Names() {

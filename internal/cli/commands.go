@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
@@ -104,7 +105,7 @@ func (a *app) providersCmd() *cobra.Command {
 				rows := []row{}
 				for _, n := range set.Names() {
 					p, _ := set.Provider(n)
-					rows = append(rows, row{n, p.Type, p.AuthType, provider.RedactURL(p.BaseURL), p.Model, n == set.Config.DefaultProvider})
+					rows = append(rows, row{n, p.Type, p.AuthType, endpoint.Redact(p.BaseURL), p.Model, n == set.Config.DefaultProvider})
 				}
 				return a.printJSON(rows)
 			}
@@ -116,7 +117,7 @@ func (a *app) providersCmd() *cobra.Command {
 				if n == set.Config.DefaultProvider {
 					name += " (default)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, provider.RedactURL(p.BaseURL), p.Model)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, endpoint.Redact(p.BaseURL), p.Model)
 			}
 			return tw.Flush()
 		},

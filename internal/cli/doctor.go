@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
@@ -116,7 +117,7 @@ func (silentFailure) Error() string { return "" }
 
 func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provider, probe bool) *doctorReport {
 	r := &doctorReport{Provider: p.Name, Type: p.Type, Auth: p.AuthType, OK: true}
-	r.add("config", statusOK, "valid (%s %s, model %s)", p.Type, provider.RedactURL(p.BaseURL), p.Model)
+	r.add("config", statusOK, "valid (%s %s, model %s)", p.Type, endpoint.Redact(p.BaseURL), p.Model)
 	start := time.Now()
 	tok, err := factory.Token(ctx, p)
 	took := time.Since(start).Round(time.Millisecond)
@@ -217,7 +218,7 @@ func probeEndpoint(ctx context.Context, r *doctorReport, p *registry.Provider, t
 	}
 	// The base URL's query may hold a key (?code=…): what is printed is
 	// redacted, what is sent is not.
-	shown := provider.RedactURL(target)
+	shown := endpoint.Redact(target)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		r.add("probe", statusFail, "GET %s: cannot build the request", shown)

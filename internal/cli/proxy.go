@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
@@ -133,7 +134,7 @@ func (a *app) printRoutes(base string, set *registry.Set, def string) {
 	fmt.Fprintf(a.env.Stderr, "byokcred proxy: listening on %s\n", base)
 	for _, name := range set.Names() {
 		p, _ := set.Provider(name)
-		fmt.Fprintf(a.env.Stderr, "  %s/%s → %s (%s, %s)\n", base, name, provider.RedactURL(p.BaseURL), p.Type, p.AuthType)
+		fmt.Fprintf(a.env.Stderr, "  %s/%s → %s (%s, %s)\n", base, name, endpoint.Redact(p.BaseURL), p.Type, p.AuthType)
 	}
 	if def != "" {
 		fmt.Fprintf(a.env.Stderr, "  %s → provider %s (--default)\n", base, def)

@@ -47,6 +47,7 @@ func TestImportsRunTheRightWay(t *testing.T) {
 	}{
 		{"provider", concat(core, []string{module + "secretfile"})},
 		{"secretfile", core},
+		{"endpoint", concat(core, []string{module + "provider/", module + "config"})},
 		{"config", core},
 		{"registry", core},
 		{"plugins/sdk", pluginBinary},

@@ -28,18 +28,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	xoauth2 "golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/plugins/internal/redact"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
@@ -102,32 +101,10 @@ func checkTokenURL(raw string) error {
 	if raw == "" {
 		return errors.New("oauth2: token_url is required")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return errors.New("oauth2: token_url is not an absolute URL")
+	if err := endpoint.Check(raw); err != nil {
+		return fmt.Errorf("oauth2: token_url: %w", err)
 	}
-	if u.User != nil {
-		return fmt.Errorf("oauth2: token_url %s must not carry credentials; use client_id and client_secret", u.Redacted())
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("oauth2: token_url %s is not https; plain http is allowed only to a loopback host, since the client secret would cross the network in clear text", raw)
-	default:
-		return fmt.Errorf("oauth2: token_url %s must be an https URL", raw)
-	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return nil
 }
 
 // config returns the clientcredentials config for the current secret,

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -42,7 +42,7 @@ var _ registry.AuthConfig = (*Auth)(nil)
 func (a *Auth) Validate(b *registry.Build) {
 	if a.TokenURL == "" {
 		b.Errorf("", `missing key "token_url"`)
-	} else if err := config.CheckURL(a.TokenURL); err != nil {
+	} else if err := endpoint.Check(a.TokenURL); err != nil {
 		b.Errorf("token_url", "%v", err)
 	}
 	if a.ClientID == "" {

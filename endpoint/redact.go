@@ -1,11 +1,13 @@
-package provider
+package endpoint
 
 import (
 	"net/url"
 	"strings"
+
+	"github.com/byokcred/byokcred/provider"
 )
 
-// harmlessQueryParams are the query parameters whose values RedactURL
+// harmlessQueryParams are the query parameters whose values Redact
 // keeps: they select an API version or a mode, and seeing them helps to
 // diagnose a request. Any other value may be a secret (?api-key=, ?code=,
 // ?sig=, a gateway's own name for its key), so it is not printed.
@@ -15,13 +17,13 @@ var harmlessQueryParams = map[string]bool{
 	"stream":      true,
 }
 
-// RedactURL returns raw fit for printing: the value of every query
+// Redact returns raw fit for printing: the value of every query
 // parameter except known harmless ones (api-version), a parameter without a
-// value, any user info and the fragment are replaced by [REDACTED]. The
+// value, any user info and the fragment are replaced by [provider.Redacted]. The
 // rest is kept as written. It works on the text, so a URL that does not
 // parse is redacted too. Query parameters are split on both "&" and ";":
 // some servers accept either.
-func RedactURL(raw string) string {
+func Redact(raw string) string {
 	rest, frag, hasFrag := strings.Cut(raw, "#")
 	rest, query, hasQuery := strings.Cut(rest, "?")
 	var b strings.Builder
@@ -34,7 +36,7 @@ func RedactURL(raw string) string {
 	if hasFrag {
 		b.WriteByte('#')
 		if frag != "" {
-			b.WriteString(Redacted)
+			b.WriteString(provider.Redacted)
 		}
 	}
 	return b.String()
@@ -54,7 +56,7 @@ func redactUserInfo(s string) string {
 	if at < 0 {
 		return s
 	}
-	return scheme + "://" + Redacted + after[at:]
+	return scheme + "://" + provider.Redacted + after[at:]
 }
 
 // redactQuery redacts a raw query (without the "?").
@@ -76,10 +78,10 @@ func redactQuery(q string) string {
 			case err == nil && harmlessQueryParams[strings.ToLower(decoded)]:
 				b.WriteString(part)
 			case hasValue:
-				b.WriteString(name + "=" + Redacted)
+				b.WriteString(name + "=" + provider.Redacted)
 			default:
 				// A bare value (?s3cret) may be the secret itself.
-				b.WriteString(Redacted)
+				b.WriteString(provider.Redacted)
 			}
 		}
 		b.WriteString(sep)

@@ -1,14 +1,14 @@
-package provider_test
+package endpoint_test
 
 import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/endpoint"
 )
 
-func TestRedactURL(t *testing.T) {
+func TestRedact(t *testing.T) {
 	const canary = "CANARY-url-secret-3141"
 	tests := []struct {
 		name, in, want string
@@ -33,8 +33,8 @@ func TestRedactURL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, provider.RedactURL(tc.in)); diff != "" {
-				t.Errorf("RedactURL(%q) (-want +got):\n%s", tc.in, diff)
+			if diff := cmp.Diff(tc.want, endpoint.Redact(tc.in)); diff != "" {
+				t.Errorf("Redact(%q) (-want +got):\n%s", tc.in, diff)
 			}
 		})
 	}

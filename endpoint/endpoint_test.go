@@ -1,0 +1,38 @@
+package endpoint
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct{ url, wantErr string }{
+		{"https://api.openai.com/v1", ""},
+		{"http://127.0.0.1:8080", ""},
+		{"http://127.9.9.9", ""},
+		{"http://localhost:1234/v1", ""},
+		{"http://[::1]:8080", ""},
+		{"http://10.0.0.1", "plain http to 10.0.0.1"},
+		{"http://localhost.evil.com", "plain http"},
+		{"https://user:pw@host", "must not carry user:password"},
+		{"api.openai.com", "has no host"},
+		{"ws://x", "unsupported URL scheme"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			err := Check(tc.url)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("Check(%q) = %v, want %q", tc.url, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestCheckNeverQuotesAQueryValue: a URL that fails the check is quoted
+// redacted, since its query may hold a key.
+func TestCheckNeverQuotesAQueryValue(t *testing.T) {
+	err := Check("/v1?api-key=CANARY-q-5150")
+	if err == nil || strings.Contains(err.Error(), "CANARY") {
+		t.Fatalf("err = %v; want an error without the query value", err)
+	}
+}
