@@ -47,7 +47,7 @@ func TestImportsRunTheRightWay(t *testing.T) {
 	}{
 		{"provider", concat(core, []string{module + "secretfile"})},
 		{"secretfile", core},
-		{"endpoint", concat(core, []string{module + "provider/", module + "config"})},
+		{"endpoint", concat(core, []string{module + "config", module + "registry"})},
 		{"config", core},
 		{"registry", core},
 		{"plugins/sdk", pluginBinary},
