@@ -261,7 +261,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		}
 		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
 	}
-	doc := NewDoc(file, lookup)
+	doc := newDoc(file, lookup)
 	cfg := &Config{Doc: doc}
 	if len(root.Content) == 0 {
 		doc.Errorf("", "file is empty; it needs at least a providers: mapping")

@@ -298,7 +298,7 @@ func TestErrorsShowVariablesNotValues(t *testing.T) {
 // registry reports provisioning errors at the auth block): long values are
 // replaced wherever they appear, short ones only at their own key.
 func TestDocScrubsValuesAtOtherKeys(t *testing.T) {
-	d := NewDoc("s.yaml", lookupFrom(map[string]string{"TENANT": "tenant-CANARY", "N": "42"}))
+	d := newDoc("s.yaml", lookupFrom(map[string]string{"TENANT": "tenant-CANARY", "N": "42"}))
 	var root yaml.Node
 	if err := yaml.Unmarshal([]byte("auth: {tenant: '${TENANT}', n: '${N}'}\n"), &root); err != nil {
 		t.Fatal(err)
@@ -342,7 +342,7 @@ func TestLoadReturnsTheProblems(t *testing.T) {
 // errors about its config), is scrubbed like Doc.Errorf's problems.
 func TestScrubber(t *testing.T) {
 	env := map[string]string{"URL": "http://gw-CANARY.internal/token", "STYLE": "basc", "T": "5", "OTHER": "7"}
-	d := NewDoc("s.yaml", lookupFrom(env))
+	d := newDoc("s.yaml", lookupFrom(env))
 	var root yaml.Node
 	src := "plugins:\n  p: {env: {URL: '${URL}'}}\nproviders:\n  a: {auth: {config: {auth_style: '${STYLE}', list: ['${T}']}}}\n  b: {auth: {config: {n: '${OTHER}'}}}\n"
 	if err := yaml.Unmarshal([]byte(src), &root); err != nil {

@@ -49,8 +49,8 @@ type Doc struct {
 // replacing them everywhere would garble messages ("1", "true").
 const minScrubbed = 6
 
-// NewDoc returns a Doc for file that resolves variables with lookup.
-func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
+// newDoc returns a Doc for file that resolves variables with lookup.
+func newDoc(file string, lookup func(string) (string, bool)) *Doc {
 	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{},
 		substituted: map[string]string{}, pathValues: map[string][]string{}}
 }
@@ -368,7 +368,7 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 	if !expand {
 		return n.Value, true
 	}
-	s, err := Expand(n.Value, func(name string) (string, bool) {
+	s, err := expandVars(n.Value, func(name string) (string, bool) {
 		v, ok := d.lookup(name)
 		if ok && v != "" {
 			d.substituted[v] = name

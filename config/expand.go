@@ -9,14 +9,14 @@ import (
 // list, and a bound on the work a hostile value can cause.
 const maxNesting = 8
 
-// Expand replaces ${VAR} and ${VAR:-default} in s. `$$` is a literal `$`; a
+// expandVars replaces ${VAR} and ${VAR:-default} in s. `$$` is a literal `$`; a
 // `$` not followed by `{` or `$` is kept as it is. With `:-` the default is
 // used when VAR is unset or empty, as in the shell, and the default is itself
 // expanded, so ${A:-${B}} falls back to B (up to 8 levels deep). Values of
 // variables are never expanded again.
 //
 // Errors name the variable, never its value.
-func Expand(s string, lookup func(string) (string, bool)) (string, error) {
+func expandVars(s string, lookup func(string) (string, bool)) (string, error) {
 	return expand(s, lookup, 0)
 }
 

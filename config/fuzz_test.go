@@ -81,7 +81,7 @@ func FuzzExpand(f *testing.F) {
 	}
 	const value = "EXPAND-CANARY"
 	f.Fuzz(func(t *testing.T, s string) {
-		out, err := Expand(s, func(k string) (string, bool) {
+		out, err := expandVars(s, func(k string) (string, bool) {
 			if k == "A" {
 				return value, true
 			}
@@ -94,7 +94,7 @@ func FuzzExpand(f *testing.F) {
 			return
 		}
 		if !strings.Contains(s, "$") && out != s {
-			t.Fatalf("Expand(%q) = %q: text without $ must pass through", s, out)
+			t.Fatalf("expandVars(%q) = %q: text without $ must pass through", s, out)
 		}
 	})
 }

@@ -165,8 +165,8 @@ func isExecutable(p string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// BYOKEnv returns environ without GitHub tokens.
-func BYOKEnv(environ []string) []string {
+// byokEnv returns environ without GitHub tokens.
+func byokEnv(environ []string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
@@ -235,7 +235,7 @@ func Start(ctx context.Context, opts Options) (*Runtime, error) {
 		mode = copilot.ModeCopilotCli
 	}
 	r.Client = copilot.NewClient(&copilot.ClientOptions{
-		Connection:      copilot.StdioConnection{Path: opts.Path, Env: BYOKEnv(opts.Env)},
+		Connection:      copilot.StdioConnection{Path: opts.Path, Env: byokEnv(opts.Env)},
 		BaseDirectory:   opts.BaseDirectory,
 		UseLoggedInUser: copilot.Bool(false),
 		LogLevel:        opts.LogLevel,

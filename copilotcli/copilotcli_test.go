@@ -13,7 +13,7 @@ import (
 func TestBYOKEnvDropsGitHubTokens(t *testing.T) {
 	in := []string{"PATH=/bin", "GH_TOKEN=ghp_x", "GITHUB_TOKEN=ghs_y", "COPILOT_GITHUB_TOKEN=z", "HOME=/h", "GITHUB_TOKENISH=keep", "GH_ENTERPRISE_TOKEN=e"}
 	want := []string{"PATH=/bin", "HOME=/h", "GITHUB_TOKENISH=keep"}
-	if diff := cmp.Diff(want, BYOKEnv(in)); diff != "" {
+	if diff := cmp.Diff(want, byokEnv(in)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

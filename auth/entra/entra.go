@@ -68,9 +68,9 @@ var entraCredentials = map[string][]string{
 	"environment":         {},
 }
 
-// Credentials returns the credential kinds `credential:` accepts,
+// credentials returns the credential kinds `credential:` accepts,
 // sorted.
-func Credentials() []string {
+func credentials() []string {
 	kinds := make([]string, 0, len(entraCredentials))
 	for k := range entraCredentials {
 		kinds = append(kinds, k)
@@ -82,7 +82,7 @@ func Credentials() []string {
 // Enums implements registry.Enumer.
 func (a *Auth) Enums() map[string][]string {
 	return map[string][]string{
-		"credential": Credentials(),
+		"credential": credentials(),
 		"refresh":    {registry.RefreshPerRequest, registry.RefreshPerSession},
 	}
 }
@@ -115,7 +115,7 @@ func (a *Auth) Validate(b *registry.Build) {
 	kind := a.kind()
 	allowed, ok := entraCredentials[kind]
 	if !ok {
-		b.Errorf("credential", "unknown credential %q (one of: %s)", kind, strings.Join(Credentials(), ", "))
+		b.Errorf("credential", "unknown credential %q (one of: %s)", kind, strings.Join(credentials(), ", "))
 		return
 	}
 	set := a.setKeys()
@@ -154,7 +154,7 @@ func (a *Auth) Validate(b *registry.Build) {
 		checkEnv(b, "certificate_password_env", a.CertificatePasswordEnv)
 	}
 	if a.Scope != "" {
-		if err := CheckScope(a.Scope); err != nil {
+		if err := checkScope(a.Scope); err != nil {
 			b.Errorf("scope", "%v", err)
 		}
 	}

@@ -19,10 +19,10 @@ const DefaultScope = "https://cognitiveservices.azure.com/.default"
 
 var scopePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~:/-]*/\.default$`)
 
-// CheckScope validates an Entra ID scope: a resource URI or app id URI
+// checkScope validates an Entra ID scope: a resource URI or app id URI
 // followed by /.default, with no characters that could smuggle anything into
 // a query string or a command line (azidentity passes the scope to `az`).
-func CheckScope(scope string) error {
+func checkScope(scope string) error {
 	if !scopePattern.MatchString(scope) {
 		return fmt.Errorf("invalid scope %q: want a resource followed by /.default, such as %s, using only letters, digits and . _ ~ : / -", scope, DefaultScope)
 	}
@@ -57,7 +57,7 @@ func NewSource(opts SourceOptions) (*Source, error) {
 	if opts.Scope == "" {
 		opts.Scope = DefaultScope
 	}
-	if err := CheckScope(opts.Scope); err != nil {
+	if err := checkScope(opts.Scope); err != nil {
 		return nil, fmt.Errorf("entra: %w", err)
 	}
 	return &Source{opts: opts}, nil
