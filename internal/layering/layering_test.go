@@ -56,6 +56,7 @@ func TestImportsRunTheRightWay(t *testing.T) {
 		{"plugins/oauth2/cmd/byokcred-plugin-oauth2", pluginBinary},
 		{"proxy", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds, []string{module + "session"})},
 		{"metrics", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds)},
+		{"schema", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds)},
 		{"auth/static", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin)},
 		{"auth/plugin", concat(cloudSDKs, copilotSDK)},
 		{"auth/entra", concat(copilotSDK, pluginHost, goPlugin)},
