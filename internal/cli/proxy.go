@@ -33,8 +33,9 @@ func (a *app) proxyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "proxy [--listen 127.0.0.1:PORT] [--default PROVIDER]",
 		Short: "Serve the providers on loopback, putting a fresh credential on every request",
-		Long: `Run a local gateway for clients that are not the Go SDK, such as the
-interactive Copilot CLI, which reads a BYOK key once at start.
+		Long: `Run a local gateway for clients that are not the Go SDK: tools that read
+a key once at start, and the Copilot CLI where its key command cannot put the
+credential in the right header (see byokcred copilot-env).
 
 A request to http://LISTEN/PROVIDER/REST goes to PROVIDER's base_url + /REST
 (query kept) with the client's credential headers removed and the provider's
