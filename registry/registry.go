@@ -80,6 +80,14 @@ type Diagnoser interface {
 	Diagnose(ctx context.Context) []ChainLink
 }
 
+// TokenDescriber is implemented by auth configs that know more about a
+// token than its kind and expiry (which service account or project it
+// speaks for): `byokcred token` and `doctor` print the lines. The lines
+// describe the token and never contain it.
+type TokenDescriber interface {
+	DescribeToken(tok *provider.Token) []string
+}
+
 // ChainLink is one credential of a chain, as tried by a Diagnoser.
 type ChainLink struct {
 	Name string `json:"name"`
