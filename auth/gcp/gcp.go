@@ -146,10 +146,12 @@ func (a *Auth) checkVertexURL(b *registry.Build) {
 		return
 	}
 	providerPath := strings.TrimSuffix(b.Path, ".auth")
-	if a.Project != "" && v.Project != a.Project {
+	// An invalid project or location is reported once, not again as a
+	// mismatch.
+	if a.Project != "" && v.Project != a.Project && !b.Config.Doc.Failed(b.Path+".project") {
 		b.Config.Doc.Errorf(providerPath+".base_url", "base_url is Vertex AI project %q, but auth.project is %q", v.Project, a.Project)
 	}
-	if a.Location != "" && v.Location != a.Location {
+	if a.Location != "" && v.Location != a.Location && !b.Config.Doc.Failed(b.Path+".location") {
 		b.Config.Doc.Errorf(providerPath+".base_url", "base_url is Vertex AI location %q, but auth.location is %q", v.Location, a.Location)
 	}
 	if v.Location != "global" && v.Host != v.Location+"-aiplatform.googleapis.com" {

@@ -9,7 +9,11 @@ package fakegcp
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -24,7 +28,7 @@ import (
 // Issued is one token the server minted.
 type Issued struct {
 	Token string
-	// Via is "metadata", "sts" or "iam".
+	// Via is "metadata", "oauth2" (a service-account key), "sts" or "iam".
 	Via string
 	// Account is the service account the token speaks for ("" for an STS
 	// federated token).
@@ -97,7 +101,7 @@ func (s *Server) Setenv(t interface{ Setenv(key, value string) }) {
 func (s *Server) Close() error { return s.srv.Close() }
 
 // Requests counts requests by kind: "metadata-token", "project-id",
-// "email", "sts", "iam".
+// "email", "oauth2", "sts", "iam".
 func (s *Server) Requests(kind string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -175,6 +179,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metadata(w, r, strings.TrimPrefix(r.URL.Path, md))
 	case r.URL.Path == "/v1/token":
 		s.sts(w, r)
+	case r.URL.Path == "/token":
+		s.oauth2(w, r)
 	case strings.HasSuffix(r.URL.Path, ":generateAccessToken"):
 		s.iam(w, r)
 	default:
@@ -234,6 +240,58 @@ func (s *Server) sts(w http.ResponseWriter, r *http.Request) {
 		"access_token": is.Token, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
 		"token_type": "Bearer", "expires_in": int(time.Until(is.Expiry).Round(time.Second).Seconds()),
 	})
+}
+
+// oauth2 is Google's OAuth2 token endpoint for a service-account key (the
+// key file's token_uri): a JWT assertion signed with the key, whose issuer
+// is the service account. The signature is not checked; the issuer must be
+// opts.Email.
+func (s *Server) oauth2(w http.ResponseWriter, r *http.Request) {
+	s.count("oauth2")
+	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
+		s.reject(w, http.StatusBadRequest, "want a POSTed form")
+		return
+	}
+	if g := r.PostForm.Get("grant_type"); g != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
+		s.reject(w, http.StatusBadRequest, "grant_type "+g)
+		return
+	}
+	var claims struct {
+		Iss   string `json:"iss"`
+		Scope string `json:"scope"`
+	}
+	parts := strings.Split(r.PostForm.Get("assertion"), ".")
+	if len(parts) != 3 {
+		s.reject(w, http.StatusBadRequest, "assertion is not a JWT")
+		return
+	}
+	body, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	if json.Unmarshal(body, &claims) != nil || claims.Iss != s.opts.Email {
+		s.reject(w, http.StatusUnauthorized, "assertion issuer "+claims.Iss)
+		return
+	}
+	is := s.mint("oauth2", claims.Iss, claims.Scope)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"access_token": is.Token, "token_type": "Bearer", "expires_in": int(time.Until(is.Expiry).Round(time.Second).Seconds()),
+	})
+}
+
+// ServiceAccountKey returns a service-account key file whose token_uri is
+// s, with a fresh RSA key (its PEM is returned too, for canary checks).
+func (s *Server) ServiceAccountKey() (file []byte, keyPEM string) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	keyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	file, _ = json.Marshal(map[string]string{
+		"type": "service_account", "project_id": s.opts.Project, "private_key_id": "0123456789abcdef",
+		"private_key": keyPEM, "client_email": s.opts.Email, "client_id": "1234567890",
+		"token_uri": s.URL + "/token",
+	})
+	return file, keyPEM
 }
 
 // iam is generateAccessToken: the caller's own token, minted here, buys a
