@@ -196,7 +196,7 @@ func lookupType(name string) (func() AuthConfig, error) {
 func unknownType(name string, known []string) error {
 	if len(known) == 0 {
 		// A library program that imported no credential kind.
-		return fmt.Errorf("unknown auth type %q: no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/entra, …/auth/plugin, …/auth/static)", name)
+		return fmt.Errorf("unknown auth type %q: no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/entra, …/auth/gcp, …/auth/plugin, …/auth/static)", name)
 	}
 	return fmt.Errorf("unknown auth type %q (known: %s)", name, strings.Join(known, ", "))
 }
