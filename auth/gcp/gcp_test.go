@@ -2,6 +2,7 @@ package gcp
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,6 +200,37 @@ func TestDiagnose(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBrokenKeyFileErrorsShowNoKeyMaterial: a key file whose key cannot be
+// parsed fails with an error naming the file, never quoting the key.
+func TestBrokenKeyFileErrorsShowNoKeyMaterial(t *testing.T) {
+	const canary = "CANARYKEYMATERIAL0a1b2c3d4e5f"
+	isolateADC(t)
+	tests := []struct {
+		name, key string
+	}{
+		{"not PEM", canary},
+		{"PEM of garbage", "-----BEGIN PRIVATE KEY-----\n" + canary + "\n-----END PRIVATE KEY-----\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := json.Marshal(map[string]string{"type": "service_account", "private_key": tc.key, "private_key_id": canary,
+				"client_email": "x@byok-test-project.iam.gserviceaccount.com", "token_uri": "http://127.0.0.1:1/token"})
+			file := writeFile(t, "sa.json", string(b))
+			src, err := (&Auth{CredentialsFile: file}).Source(&registry.Build{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = src.Token(context.Background())
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), "gcp: credentials_file "+file+": ") || strings.Contains(err.Error(), canary) {
+				t.Errorf("error %q: want it to name the file and not quote the key", err)
 			}
 		})
 	}
