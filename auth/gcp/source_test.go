@@ -101,15 +101,20 @@ const canarySubject = "CANARY-SUBJECT-TOKEN-5f1e2d"
 
 // externalAccount writes a workload identity federation file whose
 // subject token comes from a file and whose token_url is srv's STS.
+// With subject "URL" the subject token comes from srv's URL source
+// instead (as on Azure, from IMDS).
 func externalAccount(t *testing.T, srv *fakegcp.Server, subject, impersonate string) string {
 	t.Helper()
-	subjectFile := writeFile(t, "subject.jwt", subject)
+	source := map[string]any{"file": writeFile(t, "subject.jwt", subject)}
+	if subject == "URL" {
+		source = map[string]any{"url": srv.URL + "/subject-token", "headers": map[string]string{"Metadata": "true"}}
+	}
 	m := map[string]any{
 		"type":               "external_account",
 		"audience":           "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/providers/prov",
 		"subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
 		"token_url":          srv.URL + "/v1/token",
-		"credential_source":  map[string]any{"file": subjectFile},
+		"credential_source":  source,
 	}
 	if impersonate != "" {
 		m["service_account_impersonation_url"] = srv.URL + "/v1/projects/-/serviceAccounts/" + impersonate + ":generateAccessToken"
@@ -137,6 +142,11 @@ func TestExternalAccount(t *testing.T) {
 			name: "federated token impersonating a service account", subject: canarySubject, impersonate: sa,
 			wantVia:  []string{"sts", "iam", "sts", "iam"},
 			wantDesc: []string{"credential: credentials_file FILE (external_account)", "service account: " + sa},
+		},
+		{
+			name: "subject token from a URL", subject: "URL",
+			wantVia:  []string{"sts", "sts"},
+			wantDesc: []string{"credential: credentials_file FILE (external_account)"},
 		},
 		{
 			name: "subject token refused", subject: "CANARY-WRONG-SUBJECT-77aa",

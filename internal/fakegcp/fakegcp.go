@@ -101,7 +101,7 @@ func (s *Server) Setenv(t interface{ Setenv(key, value string) }) {
 func (s *Server) Close() error { return s.srv.Close() }
 
 // Requests counts requests by kind: "metadata-token", "project-id",
-// "email", "oauth2", "sts", "iam".
+// "email", "oauth2", "sts", "iam", "subject".
 func (s *Server) Requests(kind string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,6 +181,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.sts(w, r)
 	case r.URL.Path == "/token":
 		s.oauth2(w, r)
+	case r.URL.Path == "/subject-token":
+		// A URL-sourced subject token (an external_account file's
+		// credential_source.url), behind a header the file names.
+		s.count("subject")
+		if r.Header.Get("Metadata") != "true" {
+			s.reject(w, http.StatusForbidden, "subject token request without its header")
+			return
+		}
+		fmt.Fprint(w, s.opts.SubjectToken)
 	case strings.HasSuffix(r.URL.Path, ":generateAccessToken"):
 		s.iam(w, r)
 	default:
