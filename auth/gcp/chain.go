@@ -119,7 +119,7 @@ func (l adcLink) try(ctx context.Context, scopes []string) error {
 	if l.file == nil {
 		// The metadata server's token endpoint, asked the way the SDK's
 		// compute credential asks it.
-		c := metadata.NewWithOptions(&metadata.Options{})
+		c := metadata.NewWithOptions(&metadata.Options{Logger: sdkLog})
 		body, err := c.GetWithContext(ctx, "instance/service-accounts/default/token?scopes="+strings.Join(scopes, ","))
 		if err != nil {
 			return err
@@ -136,7 +136,7 @@ func (l adcLink) try(ctx context.Context, scopes []string) error {
 	if err != nil {
 		return err
 	}
-	creds, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: scopes, CredentialsJSON: b, DisableAsyncRefresh: true})
+	creds, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: scopes, CredentialsJSON: b, DisableAsyncRefresh: true, Logger: sdkLog})
 	if err != nil {
 		return err
 	}

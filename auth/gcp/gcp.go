@@ -202,7 +202,6 @@ func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 		Scopes:                    a.scopes(),
 		ImpersonateServiceAccount: a.ImpersonateServiceAccount,
 		Project:                   a.Project,
-		Logger:                    b.Logger,
 	}
 	if a.CredentialsFile != "" {
 		data, err := provider.ReadCredentialFile(a.CredentialsFile)

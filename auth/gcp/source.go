@@ -27,6 +27,12 @@ import (
 // early refresh with the token the cache is trying to replace).
 const alwaysStale = 100 * 365 * 24 * time.Hour
 
+// sdkLog is the only logger Google's SDK gets. Its debug logs carry whole
+// request and response bodies — access tokens, STS subject tokens — so
+// they never reach the host's logger, and a non-nil logger keeps
+// GOOGLE_SDK_GO_LOGGING_LEVEL from turning them on behind our back.
+var sdkLog = slog.New(slog.DiscardHandler)
+
 // SourceOptions configure a Source.
 type SourceOptions struct {
 	// Scopes of the access token; default DefaultScope.
@@ -42,8 +48,6 @@ type SourceOptions struct {
 	ImpersonateServiceAccount string
 	// Project, when set, is reported instead of the credential's own.
 	Project string
-	// Logger receives the SDK's debug logs (default: none).
-	Logger *slog.Logger
 
 	// transport, when set, carries the SDK's requests (tests: a loopback
 	// stand-in for iamcredentials.googleapis.com behind TLS).
@@ -77,9 +81,6 @@ func NewSource(opts SourceOptions) (*Source, error) {
 		if err := CheckScope(s); err != nil {
 			return nil, fmt.Errorf("gcp: %w", err)
 		}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Source{opts: opts}, nil
 }
@@ -124,7 +125,7 @@ func (s *Source) detectOptions() *credentials.DetectOptions {
 		CredentialsJSON:     s.opts.CredentialsJSON,
 		EarlyTokenRefresh:   alwaysStale,
 		DisableAsyncRefresh: true,
-		Logger:              s.opts.Logger,
+		Logger:              sdkLog,
 	}
 }
 
@@ -153,7 +154,7 @@ func (s *Source) impersonate(base *auth.Credentials) (*auth.Credentials, error) 
 		TargetPrincipal: s.opts.ImpersonateServiceAccount,
 		Scopes:          s.opts.Scopes,
 		Credentials:     base,
-		Logger:          s.opts.Logger,
+		Logger:          sdkLog,
 	}
 	if s.opts.transport != nil {
 		c, err := httptransport.NewClient(&httptransport.Options{
@@ -192,7 +193,7 @@ func (s *Source) describe(ctx context.Context) description {
 		}
 	} else if strings.HasPrefix(s.from, "metadata server") {
 		d.credType = "compute"
-		c := metadata.NewWithOptions(&metadata.Options{Logger: s.opts.Logger})
+		c := metadata.NewWithOptions(&metadata.Options{Logger: sdkLog})
 		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if email, err := c.EmailWithContext(mctx, "default"); err == nil {

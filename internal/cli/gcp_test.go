@@ -84,3 +84,55 @@ func TestTokenAndDoctorDescribeGCP(t *testing.T) {
 		}
 	}
 }
+
+// TestGCPSecretsNeverPrinted: with metadata-server tokens, a
+// service-account key file and a refused external_account subject token,
+// no command at any log level prints an access token, key material or the
+// subject token.
+func TestGCPSecretsNeverPrinted(t *testing.T) {
+	const subject = "CANARY-gcp-subject-4c3b2a19"
+	srv, err := fakegcp.Start(fakegcp.Options{SubjectToken: "another-subject"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	srv.Setenv(t)
+	key, keyPEM := srv.ServiceAccountKey()
+	keyFile := writeFile(t, "sa.json", string(key))
+	subjectFile := writeFile(t, "subject", subject)
+	ext := writeFile(t, "ext.json", `{"type":"external_account","audience":"//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
+"subject_token_type":"urn:ietf:params:oauth:token-type:jwt","token_url":"`+srv.URL+`/v1/token","credential_source":{"file":"`+subjectFile+`"}}`)
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  md: {type: openai, base_url: https://x.example/v1, model: m, auth: {type: gcp}}
+  key: {type: openai, base_url: https://x.example/v1, model: m, auth: {type: gcp, credentials_file: `+keyFile+`}}
+  ext: {type: openai, base_url: https://x.example/v1, model: m, auth: {type: gcp, credentials_file: `+ext+`}}
+`)
+	keyLines := strings.Split(keyPEM, "\n")[1:4]
+	for _, level := range []string{"debug", "error"} {
+		for _, format := range []string{"text", "json"} {
+			for _, c := range [][]string{
+				{"validate"}, {"providers"}, {"doctor"}, {"doctor", "--json"},
+				{"token", "md"}, {"token", "key", "--json"}, {"token", "ext"},
+				{"copilot-env", "--agent", "off", "md"}, {"copilot-env", "--agent", "off", "ext"},
+			} {
+				r := run(t, nil, append([]string{"-c", cfg, "--log-level", level, "--log-format", format}, c...)...)
+				all := r.stdout + r.stderr
+				secrets := append([]string{subject}, keyLines...)
+				for _, is := range srv.Issued() {
+					secrets = append(secrets, is.Token)
+				}
+				for _, s := range secrets {
+					if strings.Contains(all, s) {
+						t.Errorf("%v (%s/%s, exit %d) printed a secret:\n%s", c, level, format, r.code, all)
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(srv.Issued()) == 0 || len(srv.Rejected()) == 0 {
+		t.Errorf("want tokens minted and the subject token refused: issued %d, rejected %v", len(srv.Issued()), srv.Rejected())
+	}
+}
