@@ -264,3 +264,46 @@ func TestImpersonateServiceAccount(t *testing.T) {
 		t.Errorf("description (-want +got):\n%s", diff)
 	}
 }
+
+// TestRejectedTokenSearchesAgain: after the endpoint rejects a token (the
+// cache's Invalidate), the next fetch runs ADC's search again, so a
+// credential that was replaced — here GOOGLE_APPLICATION_CREDENTIALS set to
+// a workload identity file while the metadata server was in use — is
+// picked up without a restart; an ordinary refresh keeps the credential.
+func TestRejectedTokenSearchesAgain(t *testing.T) {
+	srv := startGCP(t, fakegcp.Options{SubjectToken: canarySubject})
+	src, err := NewSource(SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := provider.NewCache(src, provider.CacheOptions{Name: "vertex"})
+	defer cache.Close()
+	ctx := context.Background()
+	first, err := cache.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envCredentials, externalAccount(t, srv, canarySubject, ""))
+	// An unforced fetch keeps the credential it found.
+	if _, err := src.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cache.Invalidate(first)
+	second, err := cache.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var via []string
+	for _, is := range srv.Issued() {
+		via = append(via, is.Via)
+	}
+	if diff := cmp.Diff([]string{"metadata", "metadata", "sts"}, via); diff != "" {
+		t.Errorf("tokens minted (-want +got):\n%s", diff)
+	}
+	if second.Value.Equal(first.Value) {
+		t.Error("the rejected token was handed out again")
+	}
+	if !strings.HasPrefix(src.desc.from, envCredentials+" ") {
+		t.Errorf("source now %q, want the GOOGLE_APPLICATION_CREDENTIALS file", src.desc.from)
+	}
+}
