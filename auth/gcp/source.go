@@ -160,6 +160,7 @@ func (s *Source) impersonate(base *auth.Credentials) (*auth.Credentials, error) 
 		c, err := httptransport.NewClient(&httptransport.Options{
 			Credentials:      base,
 			BaseRoundTripper: s.opts.transport,
+			Logger:           sdkLog,
 			InternalOptions:  &httptransport.InternalOptions{SkipUniverseDomainValidation: true},
 		})
 		if err != nil {
