@@ -11,6 +11,7 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 	"golang.org/x/oauth2"
 
+	"github.com/byokcred/byokcred/internal/fakegcp"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
@@ -28,6 +29,9 @@ const benchScope = "https://cognitiveservices.azure.com/.default"
 //     asked directly, answered from its own (MSAL) cache.
 //   - oauth2-ReuseTokenSource: x/oauth2's caching wrapper around a source
 //     that holds a one-hour token.
+//   - byokcred-callback-gcp: the same callback over a Vertex AI provider
+//     (auth.type gcp, metadata-server credentials against the loopback
+//     fakegcp): the same provider.Cache, whatever the cloud.
 func BenchmarkWarmToken(b *testing.B) {
 	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: time.Hour})
 	if err != nil {
@@ -59,6 +63,43 @@ func BenchmarkWarmToken(b *testing.B) {
 				}
 			}
 		})
+	})
+
+	b.Run("byokcred-callback-gcp", func(b *testing.B) {
+		md, err := fakegcp.Start(fakegcp.Options{Lifetime: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer md.Close()
+		setEnv(b, md.Env())
+		setEnv(b, map[string]string{"HOME": b.TempDir(), "GOOGLE_APPLICATION_CREDENTIALS": ""})
+		set := loadSet(b, `providers:
+  vertex:
+    type: openai
+    base_url: http://127.0.0.1:9/v1/projects/byok-test-project/locations/us-central1/endpoints/openapi
+    model: google/gemini-2.5-flash
+    auth: {type: gcp}
+`, registry.Options{})
+		cb := session.NewFactory(set, session.Options{}).Callback("vertex")
+		args := copilot.ProviderTokenArgs{ProviderName: "vertex"}
+		if tok, err := cb(args); err != nil || tok == "" { // warm the cache
+			b.Fatalf("warming: %q, %v", tok, err)
+		}
+		before := md.Requests("metadata-token")
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if tok, err := cb(args); err != nil || tok == "" {
+					b.Errorf("callback: %q, %v", tok, err)
+					return
+				}
+			}
+		})
+		b.StopTimer()
+		if n := md.Requests("metadata-token") - before; n != 0 {
+			b.Fatalf("the warm path went to the metadata server %d times", n)
+		}
 	})
 
 	b.Run("azidentity-GetToken", func(b *testing.B) {

@@ -13,6 +13,7 @@ import (
 
 	// The schema covers the built-in auth types, as the CLI registers them.
 	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
 )

@@ -12,6 +12,7 @@ import (
 
 	// The built-in credential kinds. A custom build adds its own here.
 	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
 )

@@ -134,6 +134,10 @@ type tokenOutput struct {
 	Masked    bool       `json:"masked"`
 	// Claims of a JWT bearer token, read without checking its signature.
 	Claims *provider.Claims `json:"claims,omitempty"`
+	// Details are what the auth type knows about the token
+	// (registry.TokenDescriber): which credential source answered, the
+	// service account, the project.
+	Details []string `json:"details,omitempty"`
 }
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -174,6 +178,9 @@ it is the one way byokcred prints a secret.`,
 			if c, ok := provider.ParseClaims(tok.Value); ok {
 				out.Claims = &c
 			}
+			if d, ok := p.Auth.(registry.TokenDescriber); ok {
+				out.Details = d.DescribeToken(tok)
+			}
 			if show {
 				out.Value = tok.Value.Reveal()
 			}
@@ -193,6 +200,10 @@ it is the one way byokcred prints a secret.`,
 				fmt.Fprintf(tw, "expires:\tnever\n")
 			}
 			fmt.Fprintf(tw, "value:\t%s\n", out.Value)
+			for _, line := range out.Details {
+				k, v, _ := strings.Cut(line, ": ")
+				fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+			}
 			if c := out.Claims; c != nil {
 				fmt.Fprintf(tw, "audience:\t%s\n", c.Audience)
 				fmt.Fprintf(tw, "tenant:\t%s\n", c.TenantID)

@@ -136,6 +136,11 @@ func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provide
 		exp = "expires " + expiresIn(tok.Expiry, time.Now())
 	}
 	r.add("credential", statusOK, "%s, %s, %s (took %s)", tok.Kind, tok.Value.Mask(), exp, took)
+	if d, ok := p.Auth.(registry.TokenDescriber); ok {
+		if lines := d.DescribeToken(tok); len(lines) > 0 {
+			r.add("identity", statusOK, "%s", strings.Join(lines, "; "))
+		}
+	}
 	if c, ok := provider.ParseClaims(tok.Value); ok {
 		r.add("claims", statusOK, "%s (read without a signature check)", c)
 		if want := expectedAudiences(p); want != nil && !audienceOK(c.Audience, want) {

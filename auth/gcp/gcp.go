@@ -1,0 +1,225 @@
+// Package gcp is the `auth.type: gcp` credential kind: Google OAuth2 access
+// tokens from Application Default Credentials (metadata server, a
+// service-account key file, workload identity federation, service-account
+// impersonation), for Vertex AI's OpenAI-compatible endpoint. Import it for
+// its side effect of registering the kind:
+//
+//	import _ "github.com/byokcred/byokcred/auth/gcp"
+package gcp
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/secretfile"
+)
+
+func init() {
+	registry.Register("gcp", func() registry.AuthConfig { return new(Auth) })
+}
+
+// DefaultScope is the scope Vertex AI accepts.
+const DefaultScope = "https://www.googleapis.com/auth/cloud-platform"
+
+// Auth is `auth.type: gcp`: Google OAuth2 access tokens from Application
+// Default Credentials.
+type Auth struct {
+	// CredentialsFile is a credentials JSON file (a service-account key, an
+	// external_account workload identity federation config, …) used instead
+	// of Application Default Credentials' search. It must not be readable
+	// by group or others.
+	CredentialsFile string `yaml:"credentials_file" byok:"expand"`
+	// ImpersonateServiceAccount is the email of a service account whose
+	// tokens the found credential mints (it needs
+	// roles/iam.serviceAccountTokenCreator on it).
+	ImpersonateServiceAccount string `yaml:"impersonate_service_account"`
+	// Scopes of the access token; default
+	// https://www.googleapis.com/auth/cloud-platform.
+	Scopes []string `yaml:"scopes"`
+	// Project is the Google Cloud project of the Vertex AI endpoint; when
+	// set, a Vertex base_url must name the same project.
+	Project string `yaml:"project"`
+	// Location is the Vertex AI region (us-central1, europe-west4, global,
+	// …); when set, a Vertex base_url must name the same location.
+	Location string `yaml:"location"`
+	// Refresh is per_request (default) or per_session.
+	Refresh string `yaml:"refresh"`
+}
+
+// Enums implements registry.Enumer.
+func (a *Auth) Enums() map[string][]string {
+	return map[string][]string{"refresh": {registry.RefreshPerRequest, registry.RefreshPerSession}}
+}
+
+// RefreshMode implements registry.RefreshModer.
+func (a *Auth) RefreshMode() string {
+	if a.Refresh == "" {
+		return registry.RefreshPerRequest
+	}
+	return a.Refresh
+}
+
+func (a *Auth) scopes() []string {
+	if len(a.Scopes) == 0 {
+		return []string{DefaultScope}
+	}
+	return a.Scopes
+}
+
+var (
+	// scopePattern is a Google OAuth scope URL; the characters are limited
+	// so that nothing can be smuggled into the token request.
+	scopePattern = regexp.MustCompile(`^https://www\.googleapis\.com/auth/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
+	// Google's rules for ids: project ids are 6–30 lowercase letters,
+	// digits and hyphens; service accounts are emails; locations are
+	// region names.
+	projectPattern  = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	locationPattern = regexp.MustCompile(`^[a-z]+(-[a-z]+[0-9]*)*$`)
+	emailPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.[a-z]+$`)
+	// vertexPath is the OpenAI-compatible endpoint's path.
+	vertexPath = regexp.MustCompile(`^/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)/endpoints/openapi/?$`)
+)
+
+// CheckScope validates a Google OAuth scope.
+func CheckScope(scope string) error {
+	if !scopePattern.MatchString(scope) {
+		return fmt.Errorf("invalid scope %q: want a Google OAuth scope URL such as %s", scope, DefaultScope)
+	}
+	return nil
+}
+
+// Validate implements registry.AuthConfig.
+func (a *Auth) Validate(b *registry.Build) {
+	if a.CredentialsFile != "" {
+		fi, err := os.Stat(a.CredentialsFile)
+		switch {
+		case err != nil:
+			b.Errorf("credentials_file", "cannot read credentials file: %v", err)
+		default:
+			if err := secretfile.CheckMode(a.CredentialsFile, fi); err != nil {
+				b.Errorf("credentials_file", "%v", err)
+			}
+		}
+	}
+	if s := a.ImpersonateServiceAccount; s != "" && !emailPattern.MatchString(s) {
+		b.Errorf("impersonate_service_account", "invalid service account %q: want an email such as vertex@PROJECT.iam.gserviceaccount.com", s)
+	}
+	seen := map[string]bool{}
+	for i, s := range a.Scopes {
+		key := fmt.Sprintf("scopes[%d]", i)
+		if err := CheckScope(s); err != nil {
+			b.Errorf(key, "%v", err)
+		} else if seen[s] {
+			b.Errorf(key, "scope %s is listed twice", s)
+		}
+		seen[s] = true
+	}
+	if a.Project != "" && !projectPattern.MatchString(a.Project) {
+		b.Errorf("project", "invalid project id %q: 6 to 30 lowercase letters, digits or hyphens, starting with a letter", a.Project)
+	}
+	if a.Location != "" && !locationPattern.MatchString(a.Location) {
+		b.Errorf("location", "invalid location %q: want a Vertex AI region such as us-central1 or global", a.Location)
+	}
+	switch a.Refresh {
+	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
+	default:
+		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
+	}
+	a.checkVertexURL(b)
+}
+
+// checkVertexURL holds a Vertex AI base_url to the project and location of
+// the auth block: a token for one project sent to another's endpoint fails
+// with a 403 far from its cause.
+func (a *Auth) checkVertexURL(b *registry.Build) {
+	p := b.Provider
+	if p == nil {
+		return
+	}
+	v, ok := ParseVertexURL(p.BaseURL)
+	if !ok {
+		return
+	}
+	providerPath := strings.TrimSuffix(b.Path, ".auth")
+	// An invalid project or location is reported once, not again as a
+	// mismatch.
+	if a.Project != "" && v.Project != a.Project && !b.Config.Doc.Failed(b.Path+".project") {
+		b.Config.Doc.Errorf(providerPath+".base_url", "base_url is Vertex AI project %q, but auth.project is %q", v.Project, a.Project)
+	}
+	if a.Location != "" && v.Location != a.Location && !b.Config.Doc.Failed(b.Path+".location") {
+		b.Config.Doc.Errorf(providerPath+".base_url", "base_url is Vertex AI location %q, but auth.location is %q", v.Location, a.Location)
+	}
+	if v.Location != "global" && v.Host != v.Location+"-aiplatform.googleapis.com" {
+		b.Config.Doc.Errorf(providerPath+".base_url", "base_url host %s does not serve location %q (want %s-aiplatform.googleapis.com)", v.Host, v.Location, v.Location)
+	}
+	if p.Type != config.TypeOpenAI {
+		b.Config.Doc.Errorf(providerPath+".type", "Vertex AI's OpenAI-compatible endpoint needs type openai, not %q", p.Type)
+	}
+	if p.WireAPI == "responses" {
+		b.Config.Doc.Errorf(providerPath+".wire_api", "Vertex AI's OpenAI-compatible endpoint serves chat completions, not the responses API")
+	}
+}
+
+// VertexURL is what a Vertex AI OpenAI-compatible base URL names.
+type VertexURL struct {
+	Host, Project, Location string
+}
+
+// ParseVertexURL recognises a Vertex AI OpenAI-compatible base URL
+// (https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/{location}/endpoints/openapi).
+func ParseVertexURL(s string) (VertexURL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || !strings.HasSuffix(u.Hostname(), "aiplatform.googleapis.com") {
+		return VertexURL{}, false
+	}
+	m := vertexPath.FindStringSubmatch(u.Path)
+	if m == nil {
+		return VertexURL{}, false
+	}
+	return VertexURL{Host: u.Hostname(), Project: m[1], Location: m[2]}, true
+}
+
+// VertexBaseURL is the OpenAI-compatible endpoint of project in location.
+func VertexBaseURL(project, location string) string {
+	host := location + "-aiplatform.googleapis.com"
+	if location == "global" {
+		host = "aiplatform.googleapis.com"
+	}
+	return "https://" + host + "/v1/projects/" + project + "/locations/" + location + "/endpoints/openapi"
+}
+
+// Source implements registry.AuthConfig. It reads the credentials file (so
+// a file opened up since validation is still refused) but leaves finding
+// the credential to the first Token call: the search may ask the metadata
+// server.
+func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+	opts := SourceOptions{
+		Scopes:                    a.scopes(),
+		ImpersonateServiceAccount: a.ImpersonateServiceAccount,
+		Project:                   a.Project,
+	}
+	if a.CredentialsFile != "" {
+		data, err := secretfile.ReadBytes(a.CredentialsFile)
+		if err != nil {
+			return nil, fmt.Errorf("gcp: credentials_file: %w", err)
+		}
+		opts.CredentialsJSON = data
+		opts.CredentialsFile = a.CredentialsFile
+	}
+	src, err := NewSource(opts)
+	if err != nil {
+		return nil, err
+	}
+	describers.Store(a.key(), src)
+	return src, nil
+}
+
+// key identifies the config for DescribeToken: identical auth blocks share
+// one source.
+func (a *Auth) key() string { return fmt.Sprintf("%#v", *a) }

@@ -1,0 +1,274 @@
+package gcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/auth"
+	"cloud.google.com/go/auth/credentials"
+	"cloud.google.com/go/auth/credentials/impersonate"
+	"cloud.google.com/go/auth/httptransport"
+	"cloud.google.com/go/compute/metadata"
+
+	"github.com/byokcred/byokcred/provider"
+)
+
+// alwaysStale makes the SDK's own token cache hand every Token call to the
+// identity provider: the provider.Cache around a Source decides when to
+// refresh, and the two caches must not disagree (the SDK would answer an
+// early refresh with the token the cache is trying to replace).
+const alwaysStale = 100 * 365 * 24 * time.Hour
+
+// sdkLog is the only logger Google's SDK gets. Its debug logs carry whole
+// request and response bodies — access tokens, STS subject tokens — so
+// they never reach the host's logger, and a non-nil logger keeps
+// GOOGLE_SDK_GO_LOGGING_LEVEL from turning them on behind our back.
+var sdkLog = slog.New(slog.DiscardHandler)
+
+// SourceOptions configure a Source.
+type SourceOptions struct {
+	// Scopes of the access token; default DefaultScope.
+	Scopes []string
+	// CredentialsJSON is a credentials file's content; nil searches
+	// Application Default Credentials.
+	CredentialsJSON []byte
+	// CredentialsFile names CredentialsJSON's file in errors and
+	// descriptions.
+	CredentialsFile string
+	// ImpersonateServiceAccount, when set, exchanges the found credential
+	// for this service account's tokens.
+	ImpersonateServiceAccount string
+	// Project, when set, is reported instead of the credential's own.
+	Project string
+
+	// transport, when set, carries the SDK's requests (tests: a loopback
+	// stand-in for iamcredentials.googleapis.com behind TLS).
+	transport http.RoundTripper
+}
+
+// Source gets Google OAuth2 access tokens from Application Default
+// Credentials. It does not cache; wrap it in a provider.Cache.
+type Source struct {
+	opts SourceOptions
+
+	mu    sync.Mutex
+	creds *auth.Credentials
+	from  string // which source answered, for errors and descriptions
+	desc  description
+}
+
+// description is what DescribeToken reports about the current credential.
+type description struct {
+	from, credType, account, project string
+}
+
+var _ provider.TokenSource = (*Source)(nil)
+
+// NewSource checks opts. It does no I/O.
+func NewSource(opts SourceOptions) (*Source, error) {
+	if len(opts.Scopes) == 0 {
+		opts.Scopes = []string{DefaultScope}
+	}
+	for _, s := range opts.Scopes {
+		if err := CheckScope(s); err != nil {
+			return nil, fmt.Errorf("gcp: %w", err)
+		}
+	}
+	return &Source{opts: opts}, nil
+}
+
+// Token implements provider.TokenSource.
+func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A forced refresh (the endpoint rejected the last token) starts over
+	// with the search: the credential may have changed under us (a new key
+	// file, a new GOOGLE_APPLICATION_CREDENTIALS).
+	if s.creds == nil || provider.ForcedRefresh(ctx) {
+		if err := s.detect(ctx); err != nil {
+			return nil, err
+		}
+	}
+	creds := s.creds
+	if s.opts.ImpersonateServiceAccount != "" {
+		// A new impersonated credential per fetch: its own cache would
+		// otherwise answer the refresh the provider.Cache asks for.
+		var err error
+		if creds, err = s.impersonate(creds); err != nil {
+			return nil, fmt.Errorf("gcp: impersonate %s: %w", s.opts.ImpersonateServiceAccount, err)
+		}
+	}
+	t, err := creds.Token(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gcp: %s: %w", s.from, err)
+	}
+	if t.Value == "" {
+		return nil, fmt.Errorf("gcp: %s returned an empty access token", s.from)
+	}
+	if s.desc.from == "" {
+		s.desc = s.describe(ctx)
+	}
+	return &provider.Token{Value: provider.NewSecret(t.Value), Kind: provider.KindBearer, Expiry: t.Expiry}, nil
+}
+
+func (s *Source) detectOptions() *credentials.DetectOptions {
+	return &credentials.DetectOptions{
+		Scopes:              s.opts.Scopes,
+		CredentialsJSON:     s.opts.CredentialsJSON,
+		EarlyTokenRefresh:   alwaysStale,
+		DisableAsyncRefresh: true,
+		Logger:              sdkLog,
+	}
+}
+
+// detect finds the credential as Application Default Credentials do, and
+// notes which source it came from.
+func (s *Source) detect(ctx context.Context) error {
+	if s.opts.CredentialsJSON != nil {
+		s.from = "credentials_file " + s.opts.CredentialsFile
+	} else {
+		l, ok := firstPresent(ctx)
+		if !ok {
+			return errors.New("gcp: no Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS is not set, there is no gcloud well-known file and no metadata server answered; run `byokcred doctor` for each source's reason")
+		}
+		s.from = l.describe()
+	}
+	creds, err := credentials.DetectDefault(s.detectOptions())
+	if err != nil {
+		return fmt.Errorf("gcp: %s: %w", s.from, err)
+	}
+	s.creds, s.desc = creds, description{}
+	return nil
+}
+
+func (s *Source) impersonate(base *auth.Credentials) (*auth.Credentials, error) {
+	o := &impersonate.CredentialsOptions{
+		TargetPrincipal: s.opts.ImpersonateServiceAccount,
+		Scopes:          s.opts.Scopes,
+		Credentials:     base,
+		Logger:          sdkLog,
+	}
+	if s.opts.transport != nil {
+		c, err := httptransport.NewClient(&httptransport.Options{
+			Credentials:      base,
+			BaseRoundTripper: s.opts.transport,
+			Logger:           sdkLog,
+			InternalOptions:  &httptransport.InternalOptions{SkipUniverseDomainValidation: true},
+		})
+		if err != nil {
+			return nil, err
+		}
+		o.Client = c
+	}
+	return impersonate.NewCredentials(o)
+}
+
+// describe collects what the credential says about itself without asking
+// any service but the metadata server (a project lookup for a federated
+// identity would call Cloud Resource Manager).
+func (s *Source) describe(ctx context.Context) description {
+	d := description{from: s.from, project: s.opts.Project}
+	var file struct {
+		Type                           string `json:"type"`
+		ClientEmail                    string `json:"client_email"`
+		ProjectID                      string `json:"project_id"`
+		QuotaProjectID                 string `json:"quota_project_id"`
+		ServiceAccountImpersonationURL string `json:"service_account_impersonation_url"`
+	}
+	if data := s.fileJSON(); data != nil && json.Unmarshal(data, &file) == nil {
+		d.credType = file.Type
+		d.account = file.ClientEmail
+		if m := impersonationURL.FindStringSubmatch(file.ServiceAccountImpersonationURL); m != nil {
+			d.account = m[1]
+		}
+		if d.project == "" {
+			d.project = cmpOr(file.ProjectID, file.QuotaProjectID)
+		}
+	} else if strings.HasPrefix(s.from, "metadata server") {
+		d.credType = "compute"
+		c := metadata.NewWithOptions(&metadata.Options{Logger: sdkLog})
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if email, err := c.EmailWithContext(mctx, "default"); err == nil {
+			d.account = email
+		}
+		if d.project == "" {
+			if p, err := c.ProjectIDWithContext(mctx); err == nil {
+				d.project = p
+			}
+		}
+	}
+	if s.opts.ImpersonateServiceAccount != "" {
+		d.account = s.opts.ImpersonateServiceAccount + " (impersonated)"
+	}
+	return d
+}
+
+// fileJSON returns the credentials file the source uses, if it uses one.
+func (s *Source) fileJSON() []byte {
+	if s.opts.CredentialsJSON != nil {
+		return s.opts.CredentialsJSON
+	}
+	for _, l := range adcChain {
+		if l.file != nil && strings.HasPrefix(s.from, l.name) {
+			if path := l.file(); path != "" {
+				b, _ := readJSON(path)
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+var impersonationURL = regexp.MustCompile(`serviceAccounts/([^/:]+):generateAccessToken`)
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// lines is the description in `byokcred token`'s form.
+func (d description) lines() []string {
+	if d.from == "" {
+		return nil
+	}
+	out := []string{"credential: " + d.from}
+	if d.credType != "" {
+		out[0] += " (" + d.credType + ")"
+	}
+	if d.account != "" {
+		out = append(out, "service account: "+d.account)
+	}
+	if d.project != "" {
+		out = append(out, "project: "+d.project)
+	}
+	return out
+}
+
+// describers maps an auth block (Auth.key) to the source built for it, so
+// that DescribeToken can report what that source found.
+var describers sync.Map
+
+// DescribeToken implements registry.TokenDescriber: which Application
+// Default Credentials source answered, and the service account and project
+// where the credential names them.
+func (a *Auth) DescribeToken(*provider.Token) []string {
+	v, ok := describers.Load(a.key())
+	if !ok {
+		return nil
+	}
+	s := v.(*Source)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.desc.lines()
+}
