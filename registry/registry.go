@@ -80,6 +80,20 @@ type Diagnoser interface {
 	Diagnose(ctx context.Context) []ChainLink
 }
 
+// TokenDescriber is implemented by auth configs whose tokens carry facts an
+// operator wants to see (`byokcred token`, `doctor`) that are not JWT
+// claims, such as the access key id and region of a signed key. Facts must
+// never include the secret parts of the token.
+type TokenDescriber interface {
+	DescribeToken(tok *provider.Token) []TokenFact
+}
+
+// TokenFact is one fact a TokenDescriber reports.
+type TokenFact struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
 // ChainLink is one credential of a chain, as tried by a Diagnoser.
 type ChainLink struct {
 	Name string `json:"name"`

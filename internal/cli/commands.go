@@ -133,6 +133,9 @@ type tokenOutput struct {
 	Masked    bool       `json:"masked"`
 	// Claims of a JWT bearer token, read without checking its signature.
 	Claims *provider.Claims `json:"claims,omitempty"`
+	// Facts the auth type reads from its token (a Bedrock key's access
+	// key id and region), never its secret parts.
+	Facts []registry.TokenFact `json:"facts,omitempty"`
 }
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -173,6 +176,9 @@ it is the one way byokcred prints a secret.`,
 			if c, ok := provider.ParseClaims(tok.Value); ok {
 				out.Claims = &c
 			}
+			if d, ok := p.Auth.(registry.TokenDescriber); ok {
+				out.Facts = d.DescribeToken(tok)
+			}
 			if show {
 				out.Value = tok.Value.Reveal()
 			}
@@ -200,6 +206,9 @@ it is the one way byokcred prints a secret.`,
 					fmt.Fprintf(tw, "app id:\t%s\n", c.AppID)
 				}
 				fmt.Fprintf(tw, "\t(JWT claims read without a signature check: for diagnosis only)\n")
+			}
+			for _, f := range out.Facts {
+				fmt.Fprintf(tw, "%s:\t%s\n", f.Name, f.Value)
 			}
 			return tw.Flush()
 		},

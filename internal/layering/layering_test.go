@@ -57,6 +57,8 @@ func TestImportsRunTheRightWay(t *testing.T) {
 		{"auth/static", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin)},
 		{"auth/plugin", concat(cloudSDKs, copilotSDK)},
 		{"auth/entra", concat(copilotSDK, pluginHost, goPlugin)},
+		// auth/aws is the one package that links aws-sdk-go-v2.
+		{"auth/aws", concat([]string{"github.com/Azure/azure-sdk-for-go/", "cloud.google.com/go/", "golang.org/x/oauth2/google"}, copilotSDK, pluginHost, goPlugin)},
 		// The shipped binary carries no test fakes (the demo is its own
 		// program).
 		{"cmd/byokcred", []string{module + "internal/fake"}},
