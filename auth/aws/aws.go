@@ -47,8 +47,9 @@ var (
 	regionRe      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
 	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	// bedrockHostRe matches Bedrock runtime hosts; the region is group 1.
-	bedrockHostRe = regexp.MustCompile(`^bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$`)
+	// bedrockHostRe matches Bedrock's inference hosts (bedrock-runtime and
+	// bedrock-mantle); the region is group 1 or 2.
+	bedrockHostRe = regexp.MustCompile(`^(?:bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|bedrock-mantle\.([a-z0-9-]+)\.api\.aws)$`)
 )
 
 // Validate implements registry.AuthConfig.
@@ -91,7 +92,7 @@ func baseURLRegion(raw string) string {
 		return ""
 	}
 	if m := bedrockHostRe.FindStringSubmatch(strings.ToLower(u.Hostname())); m != nil {
-		return m[1]
+		return m[1] + m[2]
 	}
 	return ""
 }

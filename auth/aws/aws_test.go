@@ -402,6 +402,16 @@ func TestValidation(t *testing.T) {
     base_url: https://bedrock-runtime.us-east-1.amazonaws.com/openai/v1
     model: m
     auth: {type: aws, region: us-east-1, external_id: e}
+  mantle:
+    type: openai
+    base_url: https://bedrock-mantle.eu-west-1.api.aws/v1
+    model: m
+    auth: {type: aws, region: us-east-1}
+  fine:
+    type: openai
+    base_url: https://bedrock-runtime-fips.us-east-1.amazonaws.com/openai/v1
+    model: m
+    auth: {type: aws, region: us-east-1}
 `)
 	_, err := registry.Load(path, registry.Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	if err == nil {
@@ -416,6 +426,7 @@ func TestValidation(t *testing.T) {
 		`c.yaml:31:52: providers.role.auth.role_arn: "arn:aws:iam::12345:user/x" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)`,
 		`c.yaml:31:95: providers.role.auth.session_name: session_name must be 2 to 64 characters of letters, digits and +=,.@_-`,
 		`c.yaml:36:55: providers.norole.auth.external_id: external_id applies only with role_arn`,
+		`c.yaml:41:31: providers.mantle.auth.region: region us-east-1 disagrees with base_url, which is Bedrock in eu-west-1: a key signed for us-east-1 is refused there`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s\ngot:\n%s", diff, strings.Join(got, "\n"))
@@ -471,5 +482,39 @@ func TestCanary(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "access key id: "+c.AccessKeyID) || !strings.Contains(out.String(), "region: us-east-1") {
 		t.Errorf("facts lack the access key id or region:\n%s", out.String())
+	}
+}
+
+// TestREADMEConfig loads the config the README shows (testdata/readme.yaml,
+// quoted verbatim there) and mints a key with it.
+func TestREADMEConfig(t *testing.T) {
+	snippet, err := os.ReadFile("testdata/readme.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```yaml\n"+string(snippet)+"```\n") {
+		t.Errorf("README.md does not quote auth/aws/testdata/readme.yaml verbatim in a yaml block; copy it there")
+	}
+	creds := startAWS(t, fakeaws.Options{})
+	creds.Setenv(t)
+	set, err := registry.Load("testdata/readme.yaml", registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	p, err := set.Provider("bedrock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := p.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := keyInfo(t, tok); info.Region != "us-east-1" || p.WireAPI != "completions" {
+		t.Errorf("key for %s, wire API %q", info.Region, p.WireAPI)
 	}
 }
