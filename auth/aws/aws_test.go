@@ -518,3 +518,41 @@ func TestREADMEConfig(t *testing.T) {
 		t.Errorf("key for %s, wire API %q", info.Region, p.WireAPI)
 	}
 }
+
+// A profile named in the config is the SDK's first choice: its keys sign,
+// environment keys are passed over, and doctor's walk says so.
+func TestProfile(t *testing.T) {
+	creds := startAWS(t, fakeaws.Options{})
+	fakeaws.Isolate(t)
+	fromFile, fromEnv := creds.Add(), creds.Add()
+	credFile := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(credFile, []byte("[dev]\naws_access_key_id = "+fromFile.AccessKeyID+"\naws_secret_access_key = "+fromFile.SecretAccessKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", credFile)
+	t.Setenv("AWS_ACCESS_KEY_ID", fromEnv.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", fromEnv.SecretAccessKey)
+	bedrock := startBedrock(t, "us-east-1", creds)
+	p := loadProvider(t, bedrock.BaseURL(), `{type: aws, region: us-east-1, profile: dev}`)
+	tok, err := p.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bedrock.Verify(tok.Value.Reveal(), time.Now()); err != nil {
+		t.Fatalf("the fake Bedrock refuses the key: %v", err)
+	}
+	if got := keyInfo(t, tok).AccessKeyID; got != fromFile.AccessKeyID {
+		t.Errorf("signed with %s, want profile dev's %s", got, fromFile.AccessKeyID)
+	}
+	got := p.Auth.(registry.Diagnoser).Diagnose(context.Background())
+	want := []registry.ChainLink{
+		{Name: "environment", Err: "not used: the config names profile dev"},
+		{Name: "web identity", Err: "not used: the config names profile dev"},
+		{Name: "shared profile", Answered: true},
+		{Name: "container", Err: "not configured: AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI are not set"},
+		{Name: "IMDS", Err: "not configured: AWS_EC2_METADATA_DISABLED=true"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("doctor's walk (-want +got):\n%s", diff)
+	}
+}

@@ -56,7 +56,12 @@ var defaultChain = []chainLink{
 	}},
 	{"shared profile", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
 		profile := a.profile(env)
-		sc, err := awsconfig.LoadSharedConfigProfile(context.Background(), profile)
+		// LoadSharedConfigProfile alone reads ~/.aws whatever the
+		// environment says; name the files LoadDefaultConfig would read.
+		cfgs, creds := sharedFiles(os.LookupEnv)
+		sc, err := awsconfig.LoadSharedConfigProfile(context.Background(), profile, func(o *awsconfig.LoadSharedConfigOptions) {
+			o.ConfigFiles, o.CredentialsFiles = cfgs, creds
+		})
 		if err != nil {
 			if _, ok := errors.AsType[awsconfig.SharedConfigProfileNotExistError](err); ok {
 				return nil, fmt.Errorf("%w: no profile %s in the shared files", errNotConfigured, profile)
