@@ -556,3 +556,40 @@ func TestProfile(t *testing.T) {
 		t.Errorf("doctor's walk (-want +got):\n%s", diff)
 	}
 }
+
+// Web identity (EKS IRSA): the SDK exchanges the projected token file for
+// role credentials at STS, and doctor's walk names that link.
+func TestWebIdentity(t *testing.T) {
+	creds := startAWS(t, fakeaws.Options{Lifetime: time.Hour})
+	fakeaws.Isolate(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(creds.WebIdentityToken()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tokenFile)
+	t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa")
+	t.Setenv("AWS_ENDPOINT_URL_STS", creds.URL+"/sts/")
+	bedrock := startBedrock(t, "us-east-1", creds)
+	p := loadProvider(t, bedrock.BaseURL(), `{type: aws, region: us-east-1}`)
+	tok, err := p.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bedrock.Verify(tok.Value.Reveal(), time.Now()); err != nil {
+		t.Fatalf("the fake Bedrock refuses the key: %v", err)
+	}
+	issued := creds.Issued()
+	if len(issued) != 1 || issued[0].RoleARN != "arn:aws:iam::123456789012:role/irsa" || keyInfo(t, tok).AccessKeyID != issued[0].AccessKeyID {
+		t.Errorf("key not signed with the web identity role's credentials: issued %+v", issued)
+	}
+	var answered []string
+	links := p.Auth.(registry.Diagnoser).Diagnose(context.Background())
+	for _, l := range links {
+		if l.Answered {
+			answered = append(answered, l.Name)
+		}
+	}
+	if diff := cmp.Diff([]string{"web identity"}, answered); diff != "" {
+		t.Errorf("doctor's walk (-want +got):\n%s", diff)
+	}
+}

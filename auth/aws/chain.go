@@ -49,7 +49,13 @@ var defaultChain = []chainLink{
 		if env.WebIdentityTokenFilePath == "" || env.RoleARN == "" {
 			return nil, fmt.Errorf("%w: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set", errNotConfigured)
 		}
-		client := sts.NewFromConfig(aws.Config{Region: a.Region})
+		// A config of its own, for the endpoint settings the SDK's chain
+		// would use (AWS_ENDPOINT_URL_STS, …); the call is unsigned.
+		cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(a.Region), awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}))
+		if err != nil {
+			return nil, err
+		}
+		client := sts.NewFromConfig(cfg)
 		return stscreds.NewWebIdentityRoleProvider(client, env.RoleARN, stscreds.IdentityTokenFile(env.WebIdentityTokenFilePath), func(o *stscreds.WebIdentityRoleOptions) {
 			o.RoleSessionName = env.RoleSessionName
 		}), nil

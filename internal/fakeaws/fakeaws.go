@@ -43,6 +43,9 @@ type Options struct {
 	AuthToken string
 	// Now is the clock for expirations. Default time.Now.
 	Now func() time.Time
+	// WebIdentityToken is the OIDC token AssumeRoleWithWebIdentity accepts
+	// (EKS IRSA's projected token). Default: random.
+	WebIdentityToken string
 }
 
 // Server is a running fake credentials endpoint.
@@ -68,6 +71,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.WebIdentityToken == "" {
+		opts.WebIdentityToken = "fakeoidc." + random(16)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -203,9 +209,12 @@ func (s *Server) serveContainer(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// assumeRoleResponse is the answer to AssumeRole and
+// AssumeRoleWithWebIdentity (element names set per action).
 type assumeRoleResponse struct {
-	XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ AssumeRoleResponse"`
+	XMLName xml.Name
 	Result  struct {
+		XMLName     xml.Name
 		Credentials struct {
 			AccessKeyID     string `xml:"AccessKeyId"`
 			SecretAccessKey string `xml:"SecretAccessKey"`
@@ -216,27 +225,44 @@ type assumeRoleResponse struct {
 			Arn           string `xml:"Arn"`
 			AssumedRoleID string `xml:"AssumedRoleId"`
 		} `xml:"AssumedRoleUser"`
-	} `xml:"AssumeRoleResult"`
+	}
 	RequestID string `xml:"ResponseMetadata>RequestId"`
 }
 
+// WebIdentityToken is the token AssumeRoleWithWebIdentity accepts: write it
+// to the file AWS_WEB_IDENTITY_TOKEN_FILE names.
+func (s *Server) WebIdentityToken() string { return s.opts.WebIdentityToken }
+
 // serveSTS answers AssumeRole for a caller whose request is signed with
 // credentials issued here (only the access key id of the signature is
-// checked: the SDK's signer is not what these tests are about).
+// checked: the SDK's signer is not what these tests are about), and
+// AssumeRoleWithWebIdentity (unsigned) for the web identity token.
 func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.sts++
 	s.mu.Unlock()
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("Action") != "AssumeRole" {
-		stsError(w, http.StatusBadRequest, "InvalidAction", "fakeaws: only AssumeRole")
+	if err := r.ParseForm(); err != nil {
+		stsError(w, http.StatusBadRequest, "InvalidAction", "fakeaws: bad form")
 		return
 	}
-	auth := r.Header.Get("Authorization")
-	_, after, _ := strings.Cut(auth, "Credential=")
-	id, _, _ := strings.Cut(after, "/")
-	caller, ok := s.Lookup(id)
-	if !ok || (!caller.Expiry.IsZero() && !s.opts.Now().Before(caller.Expiry)) {
-		stsError(w, http.StatusForbidden, "InvalidClientTokenId", "fakeaws: unknown or expired caller credentials")
+	action := r.PostForm.Get("Action")
+	switch action {
+	case "AssumeRole":
+		auth := r.Header.Get("Authorization")
+		_, after, _ := strings.Cut(auth, "Credential=")
+		id, _, _ := strings.Cut(after, "/")
+		caller, ok := s.Lookup(id)
+		if !ok || (!caller.Expiry.IsZero() && !s.opts.Now().Before(caller.Expiry)) {
+			stsError(w, http.StatusForbidden, "InvalidClientTokenId", "fakeaws: unknown or expired caller credentials")
+			return
+		}
+	case "AssumeRoleWithWebIdentity":
+		if r.PostForm.Get("WebIdentityToken") != s.opts.WebIdentityToken {
+			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "fakeaws: unknown web identity token")
+			return
+		}
+	default:
+		stsError(w, http.StatusBadRequest, "InvalidAction", "fakeaws: only AssumeRole and AssumeRoleWithWebIdentity")
 		return
 	}
 	c := s.issue("sts")
@@ -245,6 +271,8 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
 	s.issued = append(s.issued, c)
 	s.mu.Unlock()
 	var out assumeRoleResponse
+	out.XMLName = xml.Name{Space: "https://sts.amazonaws.com/doc/2011-06-15/", Local: action + "Response"}
+	out.Result.XMLName = xml.Name{Local: action + "Result"}
 	out.Result.Credentials.AccessKeyID = c.AccessKeyID
 	out.Result.Credentials.SecretAccessKey = c.SecretAccessKey
 	out.Result.Credentials.SessionToken = c.SessionToken
