@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -112,21 +113,36 @@ func ParseKey(key string) (KeyInfo, url.Values, error) {
 // credentials cache is invalidated first — otherwise it would hand back
 // credentials close to their end and every key would be short-lived.
 type source struct {
-	region     string
+	auth Auth
+	now  func() time.Time
+
+	mu         sync.Mutex // guards the fields below, set on first use
 	creds      aws.CredentialsProvider
 	invalidate func()
-	now        func() time.Time
 }
 
 func newSource(a *Auth, now func() time.Time) (*source, error) {
 	if now == nil {
 		now = time.Now
 	}
-	cfg, err := a.loadConfig(context.Background())
-	if err != nil {
-		return nil, err
+	return &source{auth: *a, now: now}, nil
+}
+
+// provider resolves the SDK's chain on first use rather than when the config
+// is loaded: resolving may look up a container-credentials host name (DNS),
+// and loading must not touch the network.
+func (s *source) provider(ctx context.Context) (aws.CredentialsProvider, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.creds != nil {
+		return s.creds, s.invalidate, nil
 	}
-	s := &source{region: a.Region, creds: cfg.Credentials, now: now}
+	a := &s.auth
+	cfg, err := a.loadConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.creds = cfg.Credentials
 	if a.RoleARN != "" {
 		// Uncached: each key gets freshly assumed credentials.
 		s.creds = stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), a.RoleARN, func(o *stscreds.AssumeRoleOptions) {
@@ -138,7 +154,7 @@ func newSource(a *Auth, now func() time.Time) (*source, error) {
 	} else if c, ok := cfg.Credentials.(*aws.CredentialsCache); ok {
 		s.invalidate = c.Invalidate
 	}
-	return s, nil
+	return s.creds, s.invalidate, nil
 }
 
 func (a *Auth) sessionName() string {
@@ -164,12 +180,16 @@ func (a *Auth) loadConfig(ctx context.Context) (aws.Config, error) {
 
 // Token implements provider.TokenSource.
 func (s *source) Token(ctx context.Context) (*provider.Token, error) {
-	if s.invalidate != nil {
-		s.invalidate()
+	creds, invalidate, err := s.provider(ctx)
+	if err != nil {
+		return nil, err
 	}
-	c, err := s.creds.Retrieve(ctx)
+	if invalidate != nil {
+		invalidate()
+	}
+	c, err := creds.Retrieve(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws: retrieving AWS credentials: %w", err)
 	}
-	return NewKey(ctx, c, s.region, s.now())
+	return NewKey(ctx, c, s.auth.Region, s.now())
 }
