@@ -39,7 +39,9 @@ const (
 	unsignedPayload = "UNSIGNED-PAYLOAD"
 )
 
-// signer is stateless and safe for concurrent use.
+// signer is safe for concurrent use. It caches the derived signing key per
+// service and region, checked against the access key id and day: AWS never
+// gives one access key id two secrets.
 var signer = v4.NewSigner()
 
 // NewKey mints a Bedrock API key for region from c at now. The key lives
