@@ -17,6 +17,7 @@ import (
 	"github.com/byokcred/byokcred/registry"
 
 	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"

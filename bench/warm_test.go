@@ -11,6 +11,7 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 	"golang.org/x/oauth2"
 
+	"github.com/byokcred/byokcred/internal/fakeaws"
 	"github.com/byokcred/byokcred/internal/fakegcp"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/registry"
@@ -32,6 +33,9 @@ const benchScope = "https://cognitiveservices.azure.com/.default"
 //   - byokcred-callback-gcp: the same callback over a Vertex AI provider
 //     (auth.type gcp, metadata-server credentials against the loopback
 //     fakegcp): the same provider.Cache, whatever the cloud.
+//   - byokcred-callback-aws: the same callback over an aws (Bedrock)
+//     provider, container credentials from the loopback fake: the same cache,
+//     so the same cost whatever the credential kind.
 func BenchmarkWarmToken(b *testing.B) {
 	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: time.Hour})
 	if err != nil {
@@ -99,6 +103,41 @@ func BenchmarkWarmToken(b *testing.B) {
 		b.StopTimer()
 		if n := md.Requests("metadata-token") - before; n != 0 {
 			b.Fatalf("the warm path went to the metadata server %d times", n)
+		}
+	})
+
+	b.Run("byokcred-callback-aws", func(b *testing.B) {
+		creds, err := fakeaws.Start(fakeaws.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer creds.Close()
+		creds.Setenv(b)
+		set := loadSet(b, `providers:
+  bedrock:
+    type: openai
+    base_url: http://127.0.0.1:9/openai/v1
+    model: openai.gpt-oss-120b-1:0
+    auth: {type: aws, region: us-east-1}
+`, registry.Options{})
+		cb := session.NewFactory(set, session.Options{}).Callback("bedrock")
+		args := copilot.ProviderTokenArgs{ProviderName: "bedrock"}
+		if tok, err := cb(args); err != nil || tok == "" { // warm the cache
+			b.Fatalf("warming: %q, %v", tok, err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if tok, err := cb(args); err != nil || tok == "" {
+					b.Errorf("callback: %q, %v", tok, err)
+					return
+				}
+			}
+		})
+		b.StopTimer()
+		if n := creds.ContainerRequests(); n != 1 {
+			b.Fatalf("%d container-credential requests, want 1: the cache was not warm", n)
 		}
 	})
 

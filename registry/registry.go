@@ -80,12 +80,18 @@ type Diagnoser interface {
 	Diagnose(ctx context.Context) []ChainLink
 }
 
-// TokenDescriber is implemented by auth configs that know more about a
-// token than its kind and expiry (which service account or project it
-// speaks for): `byokcred token` and `doctor` print the lines. The lines
-// describe the token and never contain it.
+// TokenDescriber is implemented by auth configs whose tokens carry facts an
+// operator wants to see (`byokcred token`, `doctor`) that are not JWT
+// claims, such as the access key id and region of a signed key. Facts must
+// never include the secret parts of the token.
 type TokenDescriber interface {
-	DescribeToken(tok *provider.Token) []string
+	DescribeToken(tok *provider.Token) []TokenFact
+}
+
+// TokenFact is one fact a TokenDescriber reports.
+type TokenFact struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // ChainLink is one credential of a chain, as tried by a Diagnoser.
@@ -196,7 +202,7 @@ func lookupType(name string) (func() AuthConfig, error) {
 func unknownType(name string, known []string) error {
 	if len(known) == 0 {
 		// A library program that imported no credential kind.
-		return fmt.Errorf("unknown auth type %q: no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/entra, …/auth/gcp, …/auth/plugin, …/auth/static)", name)
+		return fmt.Errorf("unknown auth type %q: no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/aws, …/auth/entra, …/auth/gcp, …/auth/plugin, …/auth/static)", name)
 	}
 	return fmt.Errorf("unknown auth type %q (known: %s)", name, strings.Join(known, ", "))
 }

@@ -147,7 +147,7 @@ func TestUnknownTypeSaysWhatToImport(t *testing.T) {
 		want  string
 	}{
 		{"some registered", []string{"entra", "static"}, `unknown auth type "statik" (known: entra, static)`},
-		{"none registered", nil, `unknown auth type "statik": no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/entra, …/auth/gcp, …/auth/plugin, …/auth/static)`},
+		{"none registered", nil, `unknown auth type "statik": no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/aws, …/auth/entra, …/auth/gcp, …/auth/plugin, …/auth/static)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	// The schema covers the built-in auth types, as the CLI registers them.
+	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"

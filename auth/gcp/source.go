@@ -19,6 +19,7 @@ import (
 	"cloud.google.com/go/compute/metadata"
 
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
 )
 
 // alwaysStale makes the SDK's own token cache hand every Token call to the
@@ -238,19 +239,19 @@ func cmpOr(a, b string) string {
 }
 
 // lines is the description in `byokcred token`'s form.
-func (d description) lines() []string {
+func (d description) facts() []registry.TokenFact {
 	if d.from == "" {
 		return nil
 	}
-	out := []string{"credential: " + d.from}
+	out := []registry.TokenFact{{Name: "credential", Value: d.from}}
 	if d.credType != "" {
-		out[0] += " (" + d.credType + ")"
+		out[0].Value += " (" + d.credType + ")"
 	}
 	if d.account != "" {
-		out = append(out, "service account: "+d.account)
+		out = append(out, registry.TokenFact{Name: "service account", Value: d.account})
 	}
 	if d.project != "" {
-		out = append(out, "project: "+d.project)
+		out = append(out, registry.TokenFact{Name: "project", Value: d.project})
 	}
 	return out
 }
@@ -262,7 +263,7 @@ var describers sync.Map
 // DescribeToken implements registry.TokenDescriber: which Application
 // Default Credentials source answered, and the service account and project
 // where the credential names them.
-func (a *Auth) DescribeToken(*provider.Token) []string {
+func (a *Auth) DescribeToken(*provider.Token) []registry.TokenFact {
 	v, ok := describers.Load(a.key())
 	if !ok {
 		return nil
@@ -270,5 +271,5 @@ func (a *Auth) DescribeToken(*provider.Token) []string {
 	s := v.(*Source)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.desc.lines()
+	return s.desc.facts()
 }

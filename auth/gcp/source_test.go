@@ -15,6 +15,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/fakegcp"
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
 )
 
 // startGCP starts a fake and makes it the only source of Application
@@ -92,7 +93,7 @@ func TestMetadataServerTokens(t *testing.T) {
 		"credential: metadata server " + srv.Host + " (compute)",
 		"service account: vertex@byok-test-project.iam.gserviceaccount.com",
 		"project: byok-test-project",
-	}, src.desc.lines()); diff != "" {
+	}, factLines(src.desc.facts())); diff != "" {
 		t.Errorf("description (-want +got):\n%s", diff)
 	}
 }
@@ -206,7 +207,7 @@ func TestExternalAccount(t *testing.T) {
 			for _, l := range tc.wantDesc {
 				want = append(want, strings.ReplaceAll(l, "FILE", file))
 			}
-			if diff := cmp.Diff(want, src.desc.lines()); diff != "" {
+			if diff := cmp.Diff(want, factLines(src.desc.facts())); diff != "" {
 				t.Errorf("description (-want +got):\n%s", diff)
 			}
 		})
@@ -260,7 +261,7 @@ func TestImpersonateServiceAccount(t *testing.T) {
 		"credential: metadata server " + srv.Host + " (compute)",
 		"service account: " + sa + " (impersonated)",
 		"project: byok-test-project",
-	}, src.desc.lines()); diff != "" {
+	}, factLines(src.desc.facts())); diff != "" {
 		t.Errorf("description (-want +got):\n%s", diff)
 	}
 }
@@ -306,4 +307,13 @@ func TestRejectedTokenSearchesAgain(t *testing.T) {
 	if !strings.HasPrefix(src.desc.from, envCredentials+" ") {
 		t.Errorf("source now %q, want the GOOGLE_APPLICATION_CREDENTIALS file", src.desc.from)
 	}
+}
+
+// factLines shows facts as `name: value` lines, for comparing.
+func factLines(facts []registry.TokenFact) []string {
+	var out []string
+	for _, f := range facts {
+		out = append(out, f.Name+": "+f.Value)
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/scrub"
 
+	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"

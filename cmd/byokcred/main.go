@@ -11,6 +11,7 @@ import (
 	"github.com/byokcred/byokcred/internal/cli"
 
 	// The built-in credential kinds. A custom build adds its own here.
+	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"

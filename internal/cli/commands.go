@@ -134,10 +134,9 @@ type tokenOutput struct {
 	Masked    bool       `json:"masked"`
 	// Claims of a JWT bearer token, read without checking its signature.
 	Claims *provider.Claims `json:"claims,omitempty"`
-	// Details are what the auth type knows about the token
-	// (registry.TokenDescriber): which credential source answered, the
-	// service account, the project.
-	Details []string `json:"details,omitempty"`
+	// Facts the auth type reads from its token (a Bedrock key's access
+	// key id and region), never its secret parts.
+	Facts []registry.TokenFact `json:"facts,omitempty"`
 }
 
 func (a *app) tokenCmd() *cobra.Command {
@@ -179,7 +178,7 @@ it is the one way byokcred prints a secret.`,
 				out.Claims = &c
 			}
 			if d, ok := p.Auth.(registry.TokenDescriber); ok {
-				out.Details = d.DescribeToken(tok)
+				out.Facts = d.DescribeToken(tok)
 			}
 			if show {
 				out.Value = tok.Value.Reveal()
@@ -200,10 +199,6 @@ it is the one way byokcred prints a secret.`,
 				fmt.Fprintf(tw, "expires:\tnever\n")
 			}
 			fmt.Fprintf(tw, "value:\t%s\n", out.Value)
-			for _, line := range out.Details {
-				k, v, _ := strings.Cut(line, ": ")
-				fmt.Fprintf(tw, "%s:\t%s\n", k, v)
-			}
 			if c := out.Claims; c != nil {
 				fmt.Fprintf(tw, "audience:\t%s\n", c.Audience)
 				fmt.Fprintf(tw, "tenant:\t%s\n", c.TenantID)
@@ -212,6 +207,9 @@ it is the one way byokcred prints a secret.`,
 					fmt.Fprintf(tw, "app id:\t%s\n", c.AppID)
 				}
 				fmt.Fprintf(tw, "\t(JWT claims read without a signature check: for diagnosis only)\n")
+			}
+			for _, f := range out.Facts {
+				fmt.Fprintf(tw, "%s:\t%s\n", f.Name, f.Value)
 			}
 			return tw.Flush()
 		},

@@ -136,15 +136,19 @@ func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provide
 		exp = "expires " + expiresIn(tok.Expiry, time.Now())
 	}
 	r.add("credential", statusOK, "%s, %s, %s (took %s)", tok.Kind, tok.Value.Mask(), exp, took)
-	if d, ok := p.Auth.(registry.TokenDescriber); ok {
-		if lines := d.DescribeToken(tok); len(lines) > 0 {
-			r.add("identity", statusOK, "%s", strings.Join(lines, "; "))
-		}
-	}
 	if c, ok := provider.ParseClaims(tok.Value); ok {
 		r.add("claims", statusOK, "%s (read without a signature check)", c)
 		if want := expectedAudiences(p); want != nil && !audienceOK(c.Audience, want) {
 			r.add("audience", statusWarn, "token audience %q, but this endpoint expects %s: set auth.scope to %s/.default", c.Audience, strings.Join(want, " or "), want[0])
+		}
+	}
+	if d, ok := p.Auth.(registry.TokenDescriber); ok {
+		var facts []string
+		for _, f := range d.DescribeToken(tok) {
+			facts = append(facts, f.Name+": "+f.Value)
+		}
+		if len(facts) > 0 {
+			r.add("token", statusOK, "%s", strings.Join(facts, "; "))
 		}
 	}
 	if probe {

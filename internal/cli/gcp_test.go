@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/fakegcp"
+	"github.com/byokcred/byokcred/registry"
 )
 
 // TestTokenAndDoctorDescribeGCP: `token` and `doctor` on a Vertex provider
@@ -55,12 +56,12 @@ func TestTokenAndDoctorDescribeGCP(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatal(err, r.stdout)
 	}
-	if diff := cmp.Diff([]string{
-		"credential: metadata server " + srv.Host + " (compute)",
-		"service account: runner@vertex-proj-1.iam.gserviceaccount.com",
-		"project: vertex-proj-1",
-	}, out.Details); diff != "" {
-		t.Errorf("details (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]registry.TokenFact{
+		{Name: "credential", Value: "metadata server " + srv.Host + " (compute)"},
+		{Name: "service account", Value: "runner@vertex-proj-1.iam.gserviceaccount.com"},
+		{Name: "project", Value: "vertex-proj-1"},
+	}, out.Facts); diff != "" {
+		t.Errorf("facts (-want +got):\n%s", diff)
 	}
 	doc := run(t, nil, "-c", cfg, "doctor", "vertex")
 	if doc.code != 0 {

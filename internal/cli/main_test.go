@@ -8,6 +8,7 @@ import (
 	"github.com/byokcred/byokcred/internal/plugintest"
 
 	// The credential kinds its configs use.
+	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"

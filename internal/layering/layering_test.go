@@ -25,6 +25,7 @@ var (
 	pluginHost = []string{module + "plugins/host"}
 	goPlugin   = []string{"github.com/hashicorp/go-plugin"}
 	authKinds  = []string{module + "auth/"}
+	awsSDK     = []string{"github.com/aws/aws-sdk-go-v2"}
 	azureSDK   = []string{"github.com/Azure/azure-sdk-for-go/"}
 	googleSDK  = []string{"cloud.google.com/go/", "golang.org/x/oauth2/google"}
 )
@@ -61,9 +62,10 @@ func TestImportsRunTheRightWay(t *testing.T) {
 		{"schema", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds)},
 		{"auth/static", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin)},
 		{"auth/plugin", concat(cloudSDKs, copilotSDK)},
-		{"auth/entra", concat(copilotSDK, pluginHost, goPlugin, googleSDK)},
-		// Only auth/gcp links Google's SDK.
-		{"auth/gcp", concat(copilotSDK, pluginHost, goPlugin, azureSDK, []string{"github.com/aws/aws-sdk-go-v2"})},
+		{"auth/entra", concat(copilotSDK, pluginHost, goPlugin, googleSDK, awsSDK)},
+		// Only auth/gcp links Google's SDK, only auth/aws the AWS SDK.
+		{"auth/gcp", concat(copilotSDK, pluginHost, goPlugin, azureSDK, awsSDK)},
+		{"auth/aws", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK)},
 		// The shipped binary carries no test fakes (the demo is its own
 		// program).
 		{"cmd/byokcred", []string{module + "internal/fake"}},

@@ -1,0 +1,135 @@
+// Package awsauth is the `auth.type: aws` credential kind: short-term Amazon
+// Bedrock API keys minted locally from AWS credentials of the SDK's default
+// chain (environment, shared config profile, web identity, container
+// credentials, IMDS), optionally through an assumed role. Import it for its
+// side effect of registering the kind:
+//
+//	import _ "github.com/byokcred/byokcred/auth/aws"
+package awsauth
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"regexp"
+	"strings"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+)
+
+func init() {
+	registry.Register("aws", func() registry.AuthConfig { return new(Auth) })
+}
+
+// Auth is `auth.type: aws`: Bedrock API keys signed with AWS credentials.
+type Auth struct {
+	// Region is the AWS region of the Bedrock endpoint (e.g. us-east-1); a
+	// key signed for one region is refused by another. Required.
+	Region string `yaml:"region"`
+	// Profile is a profile of the shared config/credentials files (default:
+	// $AWS_PROFILE, else the SDK's default chain).
+	Profile string `yaml:"profile"`
+	// RoleARN is an IAM role to assume (sts:AssumeRole) with the chain's
+	// credentials before signing, e.g. arn:aws:iam::123456789012:role/bedrock.
+	RoleARN string `yaml:"role_arn"`
+	// ExternalID is the external id the role's trust policy asks for
+	// (with role_arn only).
+	ExternalID string `yaml:"external_id"`
+	// SessionName names the assumed-role session in CloudTrail (with
+	// role_arn only; default byokcred).
+	SessionName string `yaml:"session_name"`
+}
+
+var (
+	regionRe      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	// bedrockHostRe matches Bedrock's inference hosts (bedrock-runtime and
+	// bedrock-mantle); the region is group 1 or 2.
+	bedrockHostRe = regexp.MustCompile(`^(?:bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|bedrock-mantle\.([a-z0-9-]+)\.api\.aws)$`)
+)
+
+// Validate implements registry.AuthConfig.
+func (a *Auth) Validate(b *registry.Build) {
+	switch {
+	case a.Region == "":
+		b.Errorf("", "aws auth needs region (the Bedrock endpoint's region, e.g. us-east-1)")
+	case !regionRe.MatchString(a.Region):
+		b.Errorf("region", "%q is not an AWS region name (like us-east-1)", a.Region)
+	default:
+		if r := baseURLRegion(b.Provider.BaseURL); r != "" && r != a.Region {
+			b.Errorf("region", "region %s disagrees with base_url, which is Bedrock in %s: a key signed for %s is refused there", a.Region, r, a.Region)
+		}
+	}
+	if a.RoleARN != "" && !roleARNRe.MatchString(a.RoleARN) {
+		b.Errorf("role_arn", "%q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", a.RoleARN)
+	}
+	if a.RoleARN == "" {
+		for _, k := range []struct{ key, v string }{{"external_id", a.ExternalID}, {"session_name", a.SessionName}} {
+			if k.v != "" {
+				b.Errorf(k.key, "%s applies only with role_arn", k.key)
+			}
+		}
+	}
+	if a.SessionName != "" && !sessionNameRe.MatchString(a.SessionName) {
+		b.Errorf("session_name", "session_name must be 2 to 64 characters of letters, digits and +=,.@_-")
+	}
+	if a.Profile != "" {
+		if err := checkProfile(a.Profile, b.LookupEnv); err != nil {
+			b.Errorf("profile", "%v", err)
+		}
+	}
+}
+
+// baseURLRegion returns the region of a Bedrock runtime base URL, or "" for
+// any other URL (a gateway, a loopback test endpoint).
+func baseURLRegion(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if m := bedrockHostRe.FindStringSubmatch(strings.ToLower(u.Hostname())); m != nil {
+		return m[1] + m[2]
+	}
+	return ""
+}
+
+// sharedFiles returns the shared config and credentials files the SDK reads,
+// as their environment variables (looked up through lookup) select them.
+func sharedFiles(lookup func(string) (string, bool)) (configFiles, credFiles []string) {
+	configFiles = []string{awsconfig.DefaultSharedConfigFilename()}
+	credFiles = []string{awsconfig.DefaultSharedCredentialsFilename()}
+	if v, ok := lookup("AWS_CONFIG_FILE"); ok && v != "" {
+		configFiles = []string{v}
+	}
+	if v, ok := lookup("AWS_SHARED_CREDENTIALS_FILE"); ok && v != "" {
+		credFiles = []string{v}
+	}
+	return configFiles, credFiles
+}
+
+// checkProfile reports a profile that the shared files the SDK would read
+// do not define, without any network I/O.
+func checkProfile(profile string, lookup func(string) (string, bool)) error {
+	cfgs, creds := sharedFiles(lookup)
+	_, err := awsconfig.LoadSharedConfigProfile(context.Background(), profile, func(o *awsconfig.LoadSharedConfigOptions) {
+		o.ConfigFiles, o.CredentialsFiles = cfgs, creds
+	})
+	if _, ok := errors.AsType[awsconfig.SharedConfigProfileNotExistError](err); ok {
+		return errors.New("profile " + profile + " is not defined in " + strings.Join(append(cfgs, creds...), " or "))
+	}
+	if err != nil {
+		// Other problems (a malformed file) surface when the SDK loads
+		// the profile; the SDK's message names the file.
+		return errors.New("profile " + profile + ": " + err.Error())
+	}
+	return nil
+}
+
+// Source implements registry.AuthConfig.
+func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+	return newSource(a, b.Now)
+}

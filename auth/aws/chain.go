@@ -1,0 +1,183 @@
+package awsauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+)
+
+// errNotConfigured marks a link whose environment is absent: the SDK does
+// not consider it at all.
+var errNotConfigured = errors.New("not configured")
+
+// chainLink is one credential source of the SDK's default chain.
+type chainLink struct {
+	name string
+	// make returns the SDK's own provider for the link, or an error
+	// wrapping errNotConfigured saying what is missing.
+	make func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error)
+}
+
+// defaultChain is the SDK's credential resolution (config.LoadDefaultConfig,
+// aws-sdk-go-v2/config v1.33) in its order: environment keys, web identity
+// from the environment, the shared profile, container credentials, IMDS.
+// The SDK picks the first link that is configured (it does not fall through
+// on failure); doctor tries each so an operator sees why the others did not
+// apply.
+var defaultChain = []chainLink{
+	{"environment", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+		if !env.Credentials.HasKeys() {
+			return nil, fmt.Errorf("%w: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set", errNotConfigured)
+		}
+		return credentials.StaticCredentialsProvider{Value: env.Credentials}, nil
+	}},
+	{"web identity", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+		if env.WebIdentityTokenFilePath == "" || env.RoleARN == "" {
+			return nil, fmt.Errorf("%w: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set", errNotConfigured)
+		}
+		// A config of its own, for the endpoint settings the SDK's chain
+		// would use (AWS_ENDPOINT_URL_STS, …); the call is unsigned.
+		cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(a.Region), awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}))
+		if err != nil {
+			return nil, err
+		}
+		client := sts.NewFromConfig(cfg)
+		return stscreds.NewWebIdentityRoleProvider(client, env.RoleARN, stscreds.IdentityTokenFile(env.WebIdentityTokenFilePath), func(o *stscreds.WebIdentityRoleOptions) {
+			o.RoleSessionName = env.RoleSessionName
+		}), nil
+	}},
+	{"shared profile", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+		profile := a.profile(env)
+		// LoadSharedConfigProfile alone reads ~/.aws whatever the
+		// environment says; name the files LoadDefaultConfig would read.
+		cfgs, creds := sharedFiles(os.LookupEnv)
+		sc, err := awsconfig.LoadSharedConfigProfile(context.Background(), profile, func(o *awsconfig.LoadSharedConfigOptions) {
+			o.ConfigFiles, o.CredentialsFiles = cfgs, creds
+		})
+		if err != nil {
+			if _, ok := errors.AsType[awsconfig.SharedConfigProfileNotExistError](err); ok {
+				return nil, fmt.Errorf("%w: no profile %s in the shared files", errNotConfigured, profile)
+			}
+			return nil, err
+		}
+		if !sc.Credentials.HasKeys() && sc.Source == nil && sc.CredentialSource == "" && sc.WebIdentityTokenFile == "" &&
+			sc.SSOSession == nil && sc.SSOStartURL == "" && sc.CredentialProcess == "" && sc.LoginSession == "" {
+			return nil, fmt.Errorf("%w: profile %s holds no credentials", errNotConfigured, profile)
+		}
+		cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(a.Region), awsconfig.WithSharedConfigProfile(profile))
+		if err != nil {
+			return nil, err
+		}
+		return cfg.Credentials, nil
+	}},
+	{"container", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+		endpoint := env.ContainerCredentialsEndpoint
+		if env.ContainerCredentialsRelativePath != "" {
+			endpoint = "http://169.254.170.2" + env.ContainerCredentialsRelativePath
+		}
+		if endpoint == "" {
+			return nil, fmt.Errorf("%w: AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI are not set", errNotConfigured)
+		}
+		token := env.ContainerAuthorizationToken
+		if f := os.Getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("reading AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %w", err)
+			}
+			token = strings.TrimSpace(string(b))
+		}
+		return endpointcreds.New(endpoint, func(o *endpointcreds.Options) { o.AuthorizationToken = token }), nil
+	}},
+	{"IMDS", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+		if strings.EqualFold(os.Getenv("AWS_EC2_METADATA_DISABLED"), "true") {
+			return nil, fmt.Errorf("%w: AWS_EC2_METADATA_DISABLED=true", errNotConfigured)
+		}
+		return ec2rolecreds.New(), nil
+	}},
+}
+
+func (a *Auth) profile(env awsconfig.EnvConfig) string {
+	switch {
+	case a.Profile != "":
+		return a.Profile
+	case env.SharedConfigProfile != "":
+		return env.SharedConfigProfile
+	}
+	return "default"
+}
+
+// Diagnose implements registry.Diagnoser: it tries each link of the SDK's
+// default chain on its own, in the chain's order, and reports which one
+// answers and why each other one did not.
+func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
+	env, err := awsconfig.NewEnvConfig()
+	if err != nil {
+		return []registry.ChainLink{{Name: "environment", Err: firstLine(err.Error())}}
+	}
+	var out []registry.ChainLink
+	answered := false
+	for _, l := range defaultChain {
+		link := registry.ChainLink{Name: l.name}
+		if a.Profile != "" && (l.name == "environment" || l.name == "web identity") {
+			// With a profile named in code the SDK goes straight to it.
+			link.Err = "not used: the config names profile " + a.Profile
+			out = append(out, link)
+			continue
+		}
+		p, err := l.make(a, env)
+		if err == nil {
+			lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			var c aws.Credentials
+			c, err = p.Retrieve(lctx)
+			cancel()
+			if err == nil && !c.HasKeys() {
+				err = errors.New("returned no credentials")
+			}
+		}
+		if err != nil {
+			link.Err = firstLine(err.Error())
+		} else if !answered {
+			link.Answered, answered = true, true
+		}
+		out = append(out, link)
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// DescribeToken implements registry.TokenDescriber: the access key id and
+// region a key was signed with, and when — never its signature or session
+// token.
+func (a *Auth) DescribeToken(tok *provider.Token) []registry.TokenFact {
+	info, _, err := ParseKey(tok.Value.Reveal())
+	if err != nil {
+		return []registry.TokenFact{{Name: "bedrock key", Value: err.Error()}}
+	}
+	return []registry.TokenFact{
+		{Name: "access key id", Value: info.AccessKeyID},
+		{Name: "region", Value: info.Region},
+		{Name: "signed at", Value: info.SignedAt.Format(time.RFC3339)},
+		{Name: "key expires", Value: info.Expiry.Format(time.RFC3339)},
+	}
+}
