@@ -16,6 +16,9 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 
 	"github.com/byokcred/byokcred/copilotcli"
+	"github.com/byokcred/byokcred/internal/fakeaws"
+	"github.com/byokcred/byokcred/internal/fakebedrock"
+	"github.com/byokcred/byokcred/internal/fakegcp"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakemodel"
 	"github.com/byokcred/byokcred/internal/scrub"
@@ -83,17 +86,7 @@ func run(ctx context.Context, out io.Writer, pluginDir string, secrets *scrub.Se
 	// for the demo's duration. This is why the demo is a program of its own,
 	// not a command of the shipped byokcred: nothing else runs in this
 	// process.
-	for k, v := range d.idp.Env() {
-		old, had := os.LookupEnv(k)
-		os.Setenv(k, v)
-		defer func() {
-			if had {
-				os.Setenv(k, old)
-			} else {
-				os.Unsetenv(k)
-			}
-		}()
-	}
+	defer setenv(d.idp.Env())()
 
 	d.printf("byokcred demo: real Copilot runtime, loopback endpoints, no cloud account\n")
 	d.printf("  work dir        %s (removed at the end)\n", dir)
@@ -116,7 +109,7 @@ func run(ctx context.Context, out io.Writer, pluginDir string, secrets *scrub.Se
 	defer d.rt.Close()
 	d.printf("  runtime started in %s\n\n", time.Since(start).Round(10*time.Millisecond))
 
-	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg, d.pluginLeg, d.multiLeg} {
+	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg, d.pluginLeg, d.multiLeg, d.threeCloudLeg} {
 		if err := leg(ctx); err != nil {
 			return err
 		}
@@ -489,5 +482,154 @@ providers:
 	p, _ := set.Provider("gateway")
 	st := p.Cache.Stats()
 	d.printf("    one plugin process served %d token fetches (the command ran once per fetch, the process stayed up)\n", st.Fetches)
+	return nil
+}
+
+// setenv sets the process environment for the demo's duration and returns
+// the function that puts it back. The cloud SDKs read their endpoints and
+// credential settings only from there.
+func setenv(env map[string]string) (restore func()) {
+	var undo []func()
+	for k, v := range env {
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		undo = append(undo, func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		})
+	}
+	return func() {
+		for _, u := range undo {
+			u()
+		}
+	}
+}
+
+// threeCloudLeg ends the demo keyless on three clouds in one session: Azure
+// AI Foundry with an Entra ID token, Amazon Bedrock with a short-term API key
+// minted from AWS container credentials, Vertex AI with a Google access token
+// from the metadata server. Each loopback endpoint accepts only its own
+// cloud's credential (the Bedrock one recomputes each key's signature).
+func (d *demo) threeCloudLeg(ctx context.Context) error {
+	creds, err := fakeaws.Start(fakeaws.Options{})
+	if err != nil {
+		return err
+	}
+	defer creds.Close()
+	bedrock, err := fakebedrock.Start(fakebedrock.Options{Region: "us-east-1", Lookup: creds.Lookup, Reply: "Hello from Bedrock."})
+	if err != nil {
+		return err
+	}
+	defer bedrock.Close()
+	md, err := fakegcp.Start(fakegcp.Options{Lifetime: time.Hour})
+	if err != nil {
+		return err
+	}
+	defer md.Close()
+	var refused atomic.Int64
+	vertex, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from Vertex AI.", Check: func(r *fakemodel.Request) int {
+		if md.CheckRequest(r) != nil {
+			refused.Add(1)
+			return http.StatusUnauthorized
+		}
+		return 0
+	}})
+	if err != nil {
+		return err
+	}
+	defer vertex.Close()
+	foundry, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from Foundry.", Check: func(r *fakemodel.Request) int {
+		if d.idp.CheckRequest(r) != nil {
+			refused.Add(1)
+			return http.StatusUnauthorized
+		}
+		return 0
+	}})
+	if err != nil {
+		return err
+	}
+	defer foundry.Close()
+	// The AWS and Google SDKs find their credentials as on a real workload:
+	// container credentials and a metadata server, here on loopback; their
+	// shared files and the gcloud well-known file are empty or absent.
+	awsConfig := filepath.Join(d.dir, "aws-config")
+	if err := os.WriteFile(awsConfig, nil, 0o600); err != nil {
+		return err
+	}
+	env := map[string]string{"AWS_CONFIG_FILE": awsConfig, "AWS_SHARED_CREDENTIALS_FILE": awsConfig,
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "",
+		"GOOGLE_APPLICATION_CREDENTIALS": "", "HOME": filepath.Join(d.dir, "home")}
+	for k, v := range creds.Env() {
+		env[k] = v
+	}
+	for k, v := range md.Env() {
+		env[k] = v
+	}
+	defer setenv(env)()
+	set, err := d.load(fmt.Sprintf(`providers:
+  foundry:
+    type: azure
+    base_url: %s
+    auth: {type: entra, credential: managed_identity, client_id: %s}
+  bedrock:
+    type: openai
+    base_url: %s
+    auth: {type: aws, region: us-east-1}
+  vertex:
+    type: openai
+    base_url: %s/v1/projects/byok-demo/locations/us-central1/endpoints/openapi
+    auth: {type: gcp}
+models:
+  - {id: gpt-4.1, provider: foundry, wire_model: my-gpt41-deployment}
+  - {id: gpt-oss-120b, provider: bedrock, wire_model: openai.gpt-oss-120b-1:0}
+  - {id: gemini-flash, provider: vertex, wire_model: google/gemini-2.5-flash}
+default_model: foundry/gpt-4.1
+`, foundry.URL, d.clientID, bedrock.BaseURL(), vertex.URL))
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	factory := session.NewFactory(set, session.Options{})
+	cfg, err := factory.MultiSessionConfig(ctx, "", session.ToolFree())
+	if err != nil {
+		return err
+	}
+	d.printf("\n[three clouds] one session, no long-lived key anywhere: %s\n", strings.Join(set.Config.ModelRefs(), ", "))
+	d.printf("    (foundry: Entra ID managed identity; bedrock: a Bedrock API key signed from AWS container credentials; vertex: a Google token from the metadata server)\n")
+	d.secrets.Remember(cfg)
+	s, err := d.rt.Client.CreateSession(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Disconnect()
+	for i, step := range []struct {
+		ref string
+		srv *fakemodel.Server
+	}{{"foundry/gpt-4.1", foundry}, {"bedrock/gpt-oss-120b", bedrock.Server}, {"vertex/gemini-flash", vertex}} {
+		if i > 0 {
+			if err := factory.SwitchModel(ctx, s, step.ref); err != nil {
+				return err
+			}
+		}
+		reply, err := session.Reply(ctx, s, "Say hello.")
+		if err != nil {
+			return fmt.Errorf("demo: turn on %s: %w", step.ref, err)
+		}
+		reqs := step.srv.Requests()
+		if len(reqs) == 0 {
+			return fmt.Errorf("demo: %s received no request", step.ref)
+		}
+		r := reqs[len(reqs)-1]
+		h, v := r.Credential()
+		d.printf("    %-22s → %s  %s: %s  model %s\n", step.ref, r.Path, h, provider.NewSecret(v).Mask(), r.Model)
+		d.printf("    %-22s ← reply: %q\n", "", reply)
+	}
+	if n := refused.Load() + int64(len(bedrock.Rejected())); n != 0 {
+		return fmt.Errorf("demo: %d requests carried a credential their endpoint refused", n)
+	}
+	d.printf("    every endpoint accepted only its own cloud's credential\n")
 	return nil
 }

@@ -48,7 +48,8 @@ func TestDemo(t *testing.T) {
 		"[entra id] provider foundry", "turn 4 → POST /openai/v1/responses  Bearer eyJh…", "(rotated)", "0 requests rejected",
 		"[plugin] provider gateway", "one plugin process served", "gateway: exec plugin",
 		"[multi-provider] one session over 3 providers", "anthropic/claude-sonnet  → anthropic /v1/messages  x-api-key: demo…",
-		"gateway/llama-3.3-70b    → gateway /v1/chat/completions  Authorization: demo…", "each endpoint saw only its own credential", "demo finished",
+		"gateway/llama-3.3-70b    → gateway /v1/chat/completions  Authorization: demo…", "each endpoint saw only its own credential",
+		"[three clouds] one session", "bedrock/gpt-oss-120b   → /openai/v1/chat/completions  Authorization: bedr…", "vertex/gemini-flash    → /v1/projects/byok-demo/locations/us-central1/endpoints/openapi/chat/completions", "every endpoint accepted only its own cloud's credential", "demo finished",
 	} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("demo output lacks %q:\n%s", w, out.String())

@@ -23,6 +23,7 @@ import (
 
 	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
 )
