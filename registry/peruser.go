@@ -205,12 +205,9 @@ func (uc *userCaches) cacheFor(ut *provider.Token) (*provider.Cache, error) {
 		uc.sweepLocked(now)
 	}
 	opts := uc.opts
-	name := userName(ut)
-	if opts.Name != "" {
-		opts.Name += " for " + name
-	} else {
-		opts.Name = name
-	}
+	// The provider's name comes with the caller's error; the cache names
+	// the user.
+	opts.Name = userName(ut)
 	e := &userEntry{key: key, expiry: userExpiry(ut), cache: provider.NewCache(uc.src.SourceFor(fixedToken{ut}), opts)}
 	uc.byKey[key] = uc.lru.PushFront(e)
 	for uc.lru.Len() > uc.max {
