@@ -31,6 +31,12 @@ const DefaultMaxUsers = 10000
 // token with no user: such a provider has no identity of its own to serve.
 var ErrNeedsUser = errors.New("the credential acts on behalf of a user: create the session for a user (session.Factory.SessionConfigFor)")
 
+// ErrUserRejected is wrapped by errors of per-user sources when the user's
+// token itself was not accepted (expired, revoked, not for this
+// application), as opposed to the identity provider failing: a proxy answers
+// the first with 401 so the client signs in again.
+var ErrUserRejected = errors.New("the user's token was not accepted")
+
 // needsUser is the Source of a per-user provider.
 type needsUser struct{}
 
@@ -179,7 +185,7 @@ func userExpiry(ut *provider.Token) time.Time {
 
 func (uc *userCaches) checkUserToken(ut *provider.Token) error {
 	if exp := userExpiry(ut); !exp.IsZero() && !uc.opts.Now().Before(exp) {
-		return fmt.Errorf("%s: the user's token expired at %s; the application must hand in a fresh one", userName(ut), exp.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%s: the user's token expired at %s; the application must hand in a fresh one: %w", userName(ut), exp.UTC().Format(time.RFC3339), ErrUserRejected)
 	}
 	return nil
 }

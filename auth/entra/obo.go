@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -83,9 +85,22 @@ func (u *userOBO) Token(ctx context.Context) (*provider.Token, error) {
 		// azidentity's message carries Entra's response, never the
 		// request, so the assertion does not appear; scrub it anyway in
 		// case an authority echoes it back.
+		if userRejected(err) {
+			err = fmt.Errorf("%w (%w)", err, registry.ErrUserRejected)
+		}
 		return nil, scrubbed{err, assertion}
 	}
 	return tok, nil
+}
+
+// userRejected reports whether Entra refused the request itself (400
+// invalid_grant and the like: the user's assertion), not failed to answer.
+func userRejected(err error) bool {
+	var afe *azidentity.AuthenticationFailedError
+	if errors.As(err, &afe) && afe.RawResponse != nil {
+		return afe.RawResponse.StatusCode == http.StatusBadRequest || afe.RawResponse.StatusCode == http.StatusUnauthorized
+	}
+	return false
 }
 
 // scrubbed hides a secret that an error's text might quote.

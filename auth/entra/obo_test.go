@@ -2,6 +2,7 @@ package entra
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,7 +170,7 @@ func TestOBOFailuresNameTheUser(t *testing.T) {
 		user string
 		want []string
 	}{
-		{"revoked", revoked, []string{"provider p", "user oid=mallory", "invalid_grant", "AADSTS50173"}},
+		{"revoked", revoked, []string{"provider p", "user oid=mallory", "invalid_grant", "AADSTS50173", "the user's token was not accepted"}},
 		{"expired", fe.UserToken("eve", -time.Second), []string{"provider p", "user oid=eve", "expired at", "must hand in a fresh one"}},
 	}
 	for _, tc := range tests {
@@ -180,6 +181,9 @@ func TestOBOFailuresNameTheUser(t *testing.T) {
 				t.Fatal("no error")
 			}
 			t.Logf("error: %v", err)
+			if !errors.Is(err, registry.ErrUserRejected) {
+				t.Errorf("error does not wrap registry.ErrUserRejected: %v", err)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)

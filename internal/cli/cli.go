@@ -63,6 +63,9 @@ type app struct {
 	secrets scrub.Set
 	// user is the user a chat acts for (--user-token-env), nil otherwise.
 	user provider.TokenSource
+	// perUserProxy: the proxy serves per-user credentials with each
+	// client's bearer token as the user.
+	perUserProxy bool
 }
 
 // scrub removes every credential handed to the runtime from text.
@@ -205,7 +208,7 @@ func (a *app) loadLive(ctx context.Context) (*registry.Live, error) {
 }
 
 func (a *app) registryOptions() registry.Options {
-	return registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger, PerUser: a.user != nil}
+	return registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger, PerUser: a.user != nil || a.perUserProxy}
 }
 
 // loadError keeps a config's problem list as it is (exit 2 either way).

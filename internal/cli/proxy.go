@@ -83,6 +83,9 @@ included, unless --allow-origin names the page's origin.`,
 			}
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()               // stops the SIGHUP watcher too
+			// Per-user credentials take each client's own bearer token
+			// as the user.
+			a.perUserProxy = true
 			live, err := a.loadLive(ctx) // SIGHUP reloads
 			if err != nil {
 				return err
