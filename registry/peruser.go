@@ -50,7 +50,9 @@ func (p *Provider) IsPerUser() bool { return p.users != nil }
 // returns was minted on behalf of the user whose current token user returns
 // (the application keeps that token fresh). Hold one per session; the
 // per-user caches behind it are shared by every session of the same user
-// token.
+// token. user is asked before every model request and should answer from
+// memory, like x/oauth2's ReuseTokenSource; the token_timeout bounds only
+// the exchange, not user.
 func (p *Provider) ForUser(user provider.TokenSource) (*UserSource, error) {
 	if user == nil {
 		return nil, fmt.Errorf("provider %s: ForUser with a nil user token source", p.Name)
@@ -84,12 +86,9 @@ var _ provider.TokenSource = (*UserSource)(nil)
 // ctx and the config's token_timeout.
 func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
 	p := u.p
-	timeout := p.tokenTimeout
-	if timeout <= 0 {
-		timeout = config.DefaultTokenTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The user's source is asked under the caller's context: it answers
+	// from memory (the application holds the user's token), and a timer
+	// per call would cost more than the rest of the warm path.
 	ut, err := u.user.Token(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: the user's own token: %w", p.Name, err)
@@ -104,6 +103,12 @@ func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
 			}
 		}
 	}
+	timeout := p.tokenTimeout
+	if timeout <= 0 {
+		timeout = config.DefaultTokenTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	// Looked up again rather than taken from the memo: the memo's cache may
 	// have been evicted (and closed) since.
 	c, err := p.users.cacheFor(ut)
