@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/byokcred/byokcred/internal/configtest"
 	"github.com/byokcred/byokcred/internal/fakeentra"
@@ -194,5 +195,45 @@ func TestOBOFailuresNameTheUser(t *testing.T) {
 				t.Errorf("error shows a secret:\n%v", err)
 			}
 		})
+	}
+}
+
+// TestKubernetesManifestConfigLoads keeps deploy/kubernetes's config valid:
+// the ConfigMap's byokcred.yaml loads for a per-user program with the
+// variables the workload identity webhook injects.
+func TestKubernetesManifestConfigLoads(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/kubernetes/byokcred-proxy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg string
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	for {
+		var doc struct {
+			Kind string            `yaml:"kind"`
+			Data map[string]string `yaml:"data"`
+		}
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if doc.Kind == "ConfigMap" {
+			cfg = doc.Data["byokcred.yaml"]
+		}
+	}
+	if cfg == "" {
+		t.Fatal("no ConfigMap with byokcred.yaml in the manifest")
+	}
+	tokenFile := filepath.Join(t.TempDir(), "azure-identity-token")
+	os.WriteFile(tokenFile, []byte("federated"), 0o600)
+	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", tokenFile)
+	env := map[string]string{"AZURE_TENANT_ID": "tenant", "AZURE_CLIENT_ID": "client"}
+	set, err := registry.Load(configtest.Write(t, cfg), registry.Options{PerUser: true, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	p, err := set.Provider("foundry")
+	if err != nil || !p.IsPerUser() {
+		t.Fatalf("provider foundry: %v, per-user %v", err, err == nil && p.IsPerUser())
 	}
 }
