@@ -86,12 +86,15 @@ func JWTExpiry(v Secret) (time.Time, error) {
 
 // Claims are the JWT claims byokcred shows to operators.
 type Claims struct {
-	Audience string    `json:"aud"`
-	Issuer   string    `json:"iss"`
-	TenantID string    `json:"tid"`
-	ObjectID string    `json:"oid"`
-	AppID    string    `json:"appid"`
-	Expiry   time.Time `json:"-"`
+	Audience string `json:"aud"`
+	Issuer   string `json:"iss"`
+	TenantID string `json:"tid"`
+	ObjectID string `json:"oid"`
+	// Subject is sub: names a user where there is no oid (non-Entra
+	// issuers).
+	Subject string    `json:"sub"`
+	AppID   string    `json:"appid"`
+	Expiry  time.Time `json:"-"`
 	// IssuedAt and NotBefore are iat and nbf (zero when absent): the cache
 	// checks that exp comes after them.
 	IssuedAt  time.Time `json:"-"`

@@ -171,6 +171,12 @@ const refusedHold = 30 * time.Second
 
 func (s *Server) retry(req *http.Request, resp *http.Response, x *exchange) (*http.Response, error) {
 	p := x.p
+	if p.IsPerUser() {
+		// The user's token was exchanged moments ago; a 401 for it is the
+		// upstream's verdict on the user (no role assignment), which a new
+		// exchange would not change.
+		return resp, nil
+	}
 	log := s.log.With("provider", p.Name)
 	if at, ok := s.refused.Load(p.Name); ok && time.Since(at.(time.Time)) < refusedHold {
 		log.Debug("upstream rejected the credential; not retrying, it refused a fresh one moments ago", "rejected", x.tok)

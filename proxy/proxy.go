@@ -254,6 +254,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusBadRequest, fmt.Sprintf("proxy: reading the request body: %v", err))
 		return
 	}
+	if p.IsPerUser() {
+		x.tok, err = s.userToken(r, p)
+		if err != nil {
+			// The details (the identity provider's answer) go to the log;
+			// the client gets a plain reason.
+			s.log.Warn("user token not accepted", "provider", p.Name, "err", err)
+			status, msg := userError(p, err)
+			writeError(rec, status, msg)
+			return
+		}
+		s.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+		return
+	}
 	x.tok, err = p.Token(r.Context())
 	if err != nil {
 		s.log.Warn("no credential for a request", "provider", p.Name, "err", err)

@@ -28,6 +28,14 @@ type Options struct {
 	// OnFetch, when set, is told of every fetch a provider's cache makes
 	// (see metrics.Metrics.OnFetch).
 	OnFetch func(provider string, took time.Duration, err error)
+	// PerUser says the program creates sessions for users (see
+	// Provider.ForUser): without it, a credential that acts on behalf of a
+	// user (on-behalf-of, token exchange) is refused at load, since nothing
+	// could ever supply its user.
+	PerUser bool
+	// MaxUsers bounds the per-user caches of each per-user credential
+	// (default DefaultMaxUsers); the least recently used user goes first.
+	MaxUsers int
 }
 
 func (o *Options) defaults() {
@@ -58,6 +66,10 @@ type Provider struct {
 	// Refresh is RefreshPerRequest or RefreshPerSession.
 	Refresh string
 
+	// users holds the per-user caches of a credential that acts on behalf
+	// of users (nil otherwise); Source then refuses to serve.
+	users *userCaches
+
 	tokenTimeout time.Duration
 	now          func() time.Time
 }
@@ -86,6 +98,7 @@ type Set struct {
 type built struct {
 	src   provider.TokenSource
 	cache *provider.Cache
+	users *userCaches
 	deps  []string // shared state keys the source uses
 }
 
@@ -145,12 +158,12 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		}
 		key := configKey(rp.AuthType, rp.Auth)
 		if b, ok := s.built[key]; ok {
-			rp.Source, rp.Cache = b.src, b.cache
+			rp.Source, rp.Cache, rp.users = b.src, b.cache, b.users
 			continue
 		}
 		if b, ok := s.takeFromPrev(key); ok {
 			s.built[key] = b
-			rp.Source, rp.Cache = b.src, b.cache
+			rp.Source, rp.Cache, rp.users = b.src, b.cache, b.users
 			continue
 		}
 		ctxs[name].used = nil
@@ -160,6 +173,29 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			continue
 		}
 		b := built{deps: ctxs[name].used}
+		if pu, ok := src.(PerUser); ok {
+			if !opts.PerUser {
+				ctxs[name].Errorf("", "this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)")
+				if c, ok := src.(provider.Closer); ok {
+					c.Close()
+				}
+				continue
+			}
+			co := opts.Cache
+			co.Name, co.Now, co.Logger = name, opts.Now, opts.Logger.With("provider", name)
+			if t, ok := rp.Auth.(CacheTuner); ok {
+				t.TuneCache(&co)
+			}
+			if opts.OnFetch != nil {
+				co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
+			}
+			b.users = newUserCaches(pu, co, opts.MaxUsers)
+			b.src = needsUser{}
+			s.built[key] = b
+			s.own("src:"+key, b.users) // closes src too
+			rp.Source, rp.users = b.src, b.users
+			continue
+		}
 		if sc, ok := rp.Auth.(SelfCaching); ok && sc.SelfCaching() {
 			b.src = src
 		} else {

@@ -81,7 +81,11 @@ func (f *Factory) ProviderConfig(ctx context.Context, p *registry.Provider) (*co
 	if err != nil {
 		return nil, err
 	}
-	pc := &copilot.ProviderConfig{
+	return providerConfig(p, cred), nil
+}
+
+func providerConfig(p *registry.Provider, cred wiring) *copilot.ProviderConfig {
+	return &copilot.ProviderConfig{
 		Type:                p.Type,
 		WireAPI:             p.WireAPI,
 		BaseURL:             p.BaseURL,
@@ -93,7 +97,6 @@ func (f *Factory) ProviderConfig(ctx context.Context, p *registry.Provider) (*co
 		BearerToken:         cred.bearer,
 		BearerTokenProvider: cred.callback,
 	}
-	return pc, nil
 }
 
 // NamedProviderConfig returns p as a named provider of a multi-provider
@@ -201,17 +204,21 @@ func (f *Factory) credential(ctx context.Context, p *registry.Provider) (wiring,
 	if err != nil {
 		return wiring{}, err
 	}
+	return wire(p, tok, func() copilot.BearerTokenProvider { return f.Callback(p.Name) }), nil
+}
+
+func wire(p *registry.Provider, tok *provider.Token, callback func() copilot.BearerTokenProvider) wiring {
 	switch {
 	case p.CredentialHeader(tok.Kind) != "Authorization":
 		// Azure's api-key and Anthropic's x-api-key: only the SDK's static
 		// APIKey field produces those headers.
-		return wiring{apiKey: tok.Value.Reveal()}, nil
+		return wiring{apiKey: tok.Value.Reveal()}
 	case p.Refresh == registry.RefreshPerSession:
 		// The SDK guide's pattern, on request: one token for the session's
 		// life. The session fails when it expires.
-		return wiring{bearer: tok.Value.Reveal()}, nil
+		return wiring{bearer: tok.Value.Reveal()}
 	default:
-		return wiring{callback: f.Callback(p.Name)}, nil
+		return wiring{callback: callback()}
 	}
 }
 

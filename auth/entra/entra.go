@@ -49,6 +49,13 @@ type Auth struct {
 	// TokenFile is workload identity's federated token file (default
 	// $AZURE_FEDERATED_TOKEN_FILE).
 	TokenFile string `yaml:"token_file" byok:"expand"`
+	// ClientAssertion proves the application's identity for credential
+	// on_behalf_of with a federated token instead of a secret or
+	// certificate: workload_identity (token_file) or managed_identity.
+	ClientAssertion string `yaml:"client_assertion"`
+	// ManagedIdentityClientID names a user-assigned managed identity for
+	// client_assertion managed_identity (default: system-assigned).
+	ManagedIdentityClientID string `yaml:"managed_identity_client_id"`
 	// Scope defaults to https://cognitiveservices.azure.com/.default.
 	Scope string `yaml:"scope"`
 	// Refresh is per_request (default) or per_session.
@@ -66,6 +73,9 @@ var entraCredentials = map[string][]string{
 	"client_secret":       {"client_id", "tenant_id", "client_secret_env", "client_secret_file"},
 	"client_certificate":  {"client_id", "tenant_id", "certificate_file", "certificate_password_env"},
 	"environment":         {},
+	// on_behalf_of exchanges each user's token for one minted on the
+	// user's behalf: sessions are created for a user.
+	"on_behalf_of": {"client_id", "tenant_id", "client_secret_env", "client_secret_file", "certificate_file", "certificate_password_env", "client_assertion", "token_file", "managed_identity_client_id"},
 }
 
 // credentials returns the credential kinds `credential:` accepts,
@@ -82,8 +92,9 @@ func credentials() []string {
 // Enums implements registry.Enumer.
 func (a *Auth) Enums() map[string][]string {
 	return map[string][]string{
-		"credential": credentials(),
-		"refresh":    {registry.RefreshPerRequest, registry.RefreshPerSession},
+		"credential":       credentials(),
+		"client_assertion": {assertionManagedIdentity, assertionWorkloadIdentity},
+		"refresh":          {registry.RefreshPerRequest, registry.RefreshPerSession},
 	}
 }
 
@@ -107,6 +118,7 @@ func (a *Auth) setKeys() map[string]bool {
 		"client_id": a.ClientID != "", "resource_id": a.ResourceID != "", "object_id": a.ObjectID != "",
 		"tenant_id": a.TenantID != "", "client_secret_env": a.ClientSecretEnv != "", "client_secret_file": a.ClientSecretFile != "",
 		"certificate_file": a.CertificateFile != "", "certificate_password_env": a.CertificatePasswordEnv != "", "token_file": a.TokenFile != "",
+		"client_assertion": a.ClientAssertion != "", "managed_identity_client_id": a.ManagedIdentityClientID != "",
 	}
 }
 
@@ -128,7 +140,7 @@ func (a *Auth) Validate(b *registry.Build) {
 		b.Errorf("", "a managed identity is named by one of client_id, resource_id or object_id; %d are set", n)
 	}
 	switch kind {
-	case "client_secret", "client_certificate":
+	case "client_secret", "client_certificate", "on_behalf_of":
 		if a.TenantID == "" {
 			b.Errorf("", "credential %s needs tenant_id", kind)
 		}
@@ -146,6 +158,9 @@ func (a *Auth) Validate(b *registry.Build) {
 		checkEnv(b, "client_secret_env", a.ClientSecretEnv)
 		checkSecretFile(b, "client_secret_file", a.ClientSecretFile)
 	}
+	if kind == "on_behalf_of" {
+		a.validateOBO(b, set)
+	}
 	if kind == "client_certificate" {
 		if a.CertificateFile == "" {
 			b.Errorf("", "credential client_certificate needs certificate_file")
@@ -162,6 +177,38 @@ func (a *Auth) Validate(b *registry.Build) {
 	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
 	default:
 		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
+	}
+}
+
+func (a *Auth) validateOBO(b *registry.Build, set map[string]bool) {
+	switch count(set["client_secret_env"] || set["client_secret_file"], set["certificate_file"], set["client_assertion"]) {
+	case 0:
+		b.Errorf("", "credential on_behalf_of needs the application's own credential: client_secret_env, client_secret_file, certificate_file or client_assertion")
+	case 1:
+	default:
+		b.Errorf("", "credential on_behalf_of takes one application credential: a client secret, certificate_file or client_assertion")
+	}
+	if set["client_secret_env"] && set["client_secret_file"] {
+		b.Errorf("", "set one of client_secret_env and client_secret_file, not both")
+	}
+	checkEnv(b, "client_secret_env", a.ClientSecretEnv)
+	checkSecretFile(b, "client_secret_file", a.ClientSecretFile)
+	checkSecretFile(b, "certificate_file", a.CertificateFile)
+	checkEnv(b, "certificate_password_env", a.CertificatePasswordEnv)
+	switch a.ClientAssertion {
+	case "", assertionManagedIdentity:
+		if set["token_file"] {
+			b.Errorf("token_file", "token_file applies to client_assertion workload_identity")
+		}
+	case assertionWorkloadIdentity:
+		if set["managed_identity_client_id"] {
+			b.Errorf("managed_identity_client_id", "managed_identity_client_id applies to client_assertion managed_identity")
+		}
+	default:
+		b.Errorf("client_assertion", "unknown client_assertion %q (one of: managed_identity, workload_identity)", a.ClientAssertion)
+	}
+	if a.ClientAssertion == "" && set["managed_identity_client_id"] {
+		b.Errorf("managed_identity_client_id", "managed_identity_client_id applies to client_assertion managed_identity")
 	}
 }
 
@@ -200,6 +247,13 @@ func checkSecretFile(b *registry.Build, key, path string) {
 
 // Source implements registry.AuthConfig.
 func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+	if a.kind() == "on_behalf_of" {
+		s, err := a.oboSource(b)
+		if err != nil {
+			return nil, fmt.Errorf("entra on_behalf_of credential: %w", err)
+		}
+		return s, nil
+	}
 	cred, err := a.credential(b)
 	if err != nil {
 		return nil, fmt.Errorf("entra %s credential: %w", a.kind(), err)

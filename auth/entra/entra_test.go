@@ -24,7 +24,7 @@ func TestEntraValidation(t *testing.T) {
 		{name: "default needs nothing", auth: "{type: entra}"},
 		{name: "user-assigned managed identity", auth: "{type: entra, credential: managed_identity, client_id: abc}"},
 		{name: "unknown credential", auth: "{type: entra, credential: magic}", want: []string{
-			`providers.p.auth.credential: unknown credential "magic" (one of: azure_cli, azure_developer_cli, client_certificate, client_secret, default, environment, managed_identity, workload_identity)`,
+			`providers.p.auth.credential: unknown credential "magic" (one of: azure_cli, azure_developer_cli, client_certificate, client_secret, default, environment, managed_identity, on_behalf_of, workload_identity)`,
 		}},
 		{name: "key that does not apply", auth: "{type: entra, credential: azure_cli, client_id: x}", want: []string{
 			"providers.p.auth.client_id: client_id does not apply to credential azure_cli (it takes: tenant_id)",

@@ -6,6 +6,7 @@
 package plugin
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/plugins/host"
+	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -45,6 +47,13 @@ type Auth struct {
 	// JWT's exp counts as an expiry) is served before it is re-fetched in
 	// the background. Default 5m (DefaultMaxAge); 0s never re-fetches.
 	MaxAge *time.Duration `yaml:"max_age"`
+	// PerUser makes the provider act on behalf of each session's user: the
+	// plugin is sent the user's token (subject_token) to exchange, e.g. the
+	// oauth2 plugin's grant token_exchange. Sessions are then created for a
+	// user (session.Factory.SessionConfigFor, chat --user-token-env, the
+	// proxy's client bearer token). The plugin must announce the config as
+	// per-user, or no user's token is sent to it.
+	PerUser bool `yaml:"per_user"`
 	// Entry is the plugin's `plugins:` entry, filled in by Validate. It is
 	// part of the config's identity, so that a reload that changes the
 	// entry rebuilds the providers that use it.
@@ -91,7 +100,39 @@ func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 	// values from environment variables: its errors are scrubbed like the
 	// loader's own.
 	scrub := b.Config.Doc.Scrubber(b.Path, "plugins."+a.Plugin)
-	return m.Source(a.Plugin, b.Provider.Name, a.Config, host.Scrub(scrub))
+	src, err := m.Source(a.Plugin, b.Provider.Name, a.Config, host.Scrub(scrub))
+	if err != nil || !a.PerUser {
+		return src, err
+	}
+	ss, ok := src.(shared.SubjectSource)
+	if !ok {
+		return nil, fmt.Errorf("plugin %s: the host cannot send a user's token", a.Plugin)
+	}
+	return perUser{ss}, nil
+}
+
+// perUser is a plugin source that acts on behalf of users
+// (registry.PerUser): each token is the plugin's exchange of a user's token.
+type perUser struct{ src shared.SubjectSource }
+
+func (perUser) Token(context.Context) (*provider.Token, error) { return nil, registry.ErrNeedsUser }
+
+// SourceFor implements registry.PerUser.
+func (p perUser) SourceFor(user provider.TokenSource) provider.TokenSource {
+	return userExchange{p.src, user}
+}
+
+type userExchange struct {
+	src  shared.SubjectSource
+	user provider.TokenSource
+}
+
+func (u userExchange) Token(ctx context.Context) (*provider.Token, error) {
+	ut, err := u.user.Token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return u.src.TokenFor(ctx, ut.Value)
 }
 
 func pluginKey(p *config.Plugin) string {

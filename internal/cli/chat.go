@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/copilotcli"
+	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -20,6 +21,7 @@ func (a *app) chatCmd() *cobra.Command {
 	var model string
 	var then []string
 	var interactive bool
+	var userTokenEnv string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "chat [-m PROVIDER | -m PROVIDER/MODEL] [-i] [PROMPT...] [--then PROVIDER/MODEL PROMPT]...",
@@ -48,6 +50,9 @@ takes effect for the session's next request.`,
 		},
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if userTokenEnv != "" {
+				a.user = envUserToken{a.env, userTokenEnv}
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			// An interactive session may run for hours: it follows the
@@ -115,8 +120,24 @@ takes effect for the session's next request.`,
 	cmd.Flags().StringArrayVar(&then, "then", nil, `"PROVIDER/MODEL PROMPT": switch the session's model and send another prompt (repeatable)`)
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "read prompts from stdin and stream replies")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long (per run; in -i mode, for the whole conversation)")
+	cmd.Flags().StringVar(&userTokenEnv, "user-token-env", "", "act for the user whose access token is in this environment variable (credentials that act on behalf of a user, such as entra on_behalf_of)")
 	cmd.RegisterFlagCompletionFunc("model", a.completeModels)
 	return cmd
+}
+
+// envUserToken is the user's access token from an environment variable
+// (e.g. exported from `az account get-access-token`).
+type envUserToken struct {
+	env  *Env
+	name string
+}
+
+func (u envUserToken) Token(context.Context) (*provider.Token, error) {
+	v, ok := u.env.LookupEnv(u.name)
+	if !ok || v == "" {
+		return nil, fmt.Errorf("cli: --user-token-env: environment variable %s is not set or empty", u.name)
+	}
+	return &provider.Token{Value: provider.NewSecret(strings.TrimSpace(v)), Kind: provider.KindBearer}, nil
 }
 
 // chat is an open session with the runtime behind it.
@@ -156,9 +177,14 @@ func (a *app) openChat(ctx context.Context, providers registry.Providers, model 
 	base.Streaming = &stream
 	var sc *copilot.SessionConfig
 	var err error
-	if multi {
+	switch {
+	case a.user != nil && multi:
+		return nil, usagef("--user-token-env works with a single-provider session: -m PROVIDER")
+	case a.user != nil:
+		sc, err = factory.SessionConfigFor(ctx, model, a.user, base)
+	case multi:
 		sc, err = factory.MultiSessionConfig(ctx, model, base)
-	} else {
+	default:
 		sc, err = factory.SessionConfig(ctx, model, base)
 	}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/internal/scrub"
+	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -60,6 +61,11 @@ type app struct {
 	// secrets are the credentials handed to the Copilot runtime in this
 	// run; its error text is scrubbed of them before it is printed.
 	secrets scrub.Set
+	// user is the user a chat acts for (--user-token-env), nil otherwise.
+	user provider.TokenSource
+	// perUserProxy: the proxy serves per-user credentials with each
+	// client's bearer token as the user.
+	perUserProxy bool
 }
 
 // scrub removes every credential handed to the runtime from text.
@@ -202,7 +208,7 @@ func (a *app) loadLive(ctx context.Context) (*registry.Live, error) {
 }
 
 func (a *app) registryOptions() registry.Options {
-	return registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger}
+	return registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger, PerUser: a.user != nil || a.perUserProxy}
 }
 
 // loadError keeps a config's problem list as it is (exit 2 either way).

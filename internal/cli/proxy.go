@@ -84,7 +84,10 @@ included, unless --allow-origin names the page's origin.`,
 				return usagef("--allow-remote needs --client-token-env: without a client token anyone who reaches the port uses the providers' credentials")
 			}
 			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()               // stops the SIGHUP watcher too
+			defer cancel() // stops the SIGHUP watcher too
+			// Per-user credentials take each client's own bearer token
+			// as the user.
+			a.perUserProxy = true
 			live, err := a.loadLive(ctx) // SIGHUP reloads
 			if err != nil {
 				return err

@@ -105,13 +105,16 @@ func (r *relay) begin() {
 	r.mu.Unlock()
 }
 
-// end marks it done, remembers the value it returned (if any) and releases
-// held lines once no call is in flight.
-func (r *relay) end(value string) {
+// end marks it done, remembers the secrets of the call (the value it
+// returned, the user's token it was sent) and releases held lines once no
+// call is in flight.
+func (r *relay) end(values ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if value != "" {
-		r.remember(value)
+	for _, value := range values {
+		if value != "" {
+			r.remember(value)
+		}
 	}
 	r.inflight--
 	if r.inflight > 0 {

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,17 +33,32 @@ var _ provider.TokenSource = (*source)(nil)
 // Token asks the plugin for a token, starting or restarting the process and
 // configuring this provider in it as needed. Every error is an [*Error].
 func (s *source) Token(ctx context.Context) (*provider.Token, error) {
-	tok, err := s.token(ctx)
+	return s.TokenFor(ctx, provider.Secret{})
+}
+
+// TokenFor asks the plugin for a token on behalf of the user whose token is
+// subject (zero: the provider's own identity). The plugin must have
+// announced the provider's config as per-user; otherwise the user's token is
+// not sent.
+func (s *source) TokenFor(ctx context.Context, subject provider.Secret) (*provider.Token, error) {
+	tok, err := s.token(ctx, subject)
 	if err != nil {
+		msg := err.Error()
+		if !subject.IsZero() {
+			msg = strings.ReplaceAll(msg, subject.Reveal(), "[user token]")
+		}
 		if s.scrub != nil {
-			err = &scrubbedError{msg: s.scrub(err.Error()), err: err}
+			msg = s.scrub(msg)
+		}
+		if s.scrub != nil || !subject.IsZero() {
+			err = &scrubbedError{msg: msg, err: err}
 		}
 		return nil, &Error{Plugin: s.inst.name, Provider: s.provider, Err: err}
 	}
 	return tok, nil
 }
 
-func (s *source) token(ctx context.Context) (*provider.Token, error) {
+func (s *source) token(ctx context.Context, subject provider.Secret) (*provider.Token, error) {
 	p, err := s.inst.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -55,12 +71,16 @@ func (s *source) token(ctx context.Context) (*provider.Token, error) {
 	var resp *pb.GetTokenResponse
 	err = s.inst.call(ctx, p, "get token", func(cctx context.Context) error {
 		var err error
-		resp, err = rs.Fetch(cctx)
+		if subject.IsZero() {
+			resp, err = rs.Fetch(cctx)
+		} else {
+			resp, err = rs.FetchFor(cctx, subject)
+		}
 		return err
 	})
 	// Known now, so redacted from every line the plugin wrote meanwhile,
 	// even when the token turns out to be unusable.
-	s.inst.relay.end(resp.GetValue())
+	s.inst.relay.end(resp.GetValue(), subject.Reveal())
 	if err != nil {
 		return nil, err
 	}

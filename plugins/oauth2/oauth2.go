@@ -17,6 +17,14 @@
 //	auth_style          auto (default: try HTTP Basic, then form params) |
 //	                    header (HTTP Basic) | params (client_id and
 //	                    client_secret in the form body).
+//	grant               client_credentials (default) | token_exchange:
+//	                    RFC 8693 token exchange of each session's user token
+//	                    (the host's auth block sets per_user: true; the
+//	                    user's token arrives as the protocol's subject_token).
+//	subject_token_type  token_exchange only; default
+//	                    urn:ietf:params:oauth:token-type:access_token.
+//	requested_token_type, resource
+//	                    token_exchange only, optional; sent as is.
 //
 // Every Token call requests a new token: the host caches. The expiry is the
 // response's expires_in (none when absent), and an Entra-style refresh_in
@@ -55,6 +63,9 @@ type Options struct {
 	Scopes           []string
 	Audience         string
 	AuthStyle        xoauth2.AuthStyle
+	// Exchange, when set, makes the source an RFC 8693 token exchange of
+	// users' tokens (see ExchangeSource).
+	Exchange *ExchangeOptions
 	// HTTPClient defaults to one with a 30 s timeout that honours the
 	// plugin's HTTPS_PROXY/NO_PROXY.
 	HTTPClient *http.Client
@@ -204,6 +215,76 @@ func seconds(v any) (time.Duration, bool) {
 	return 0, false
 }
 
+// Grant types and token types of RFC 8693.
+const (
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	TokenTypeAccess    = "urn:ietf:params:oauth:token-type:access_token"
+)
+
+// ExchangeOptions are the RFC 8693 parameters besides the subject token.
+type ExchangeOptions struct {
+	SubjectTokenType   string // default TokenTypeAccess
+	RequestedTokenType string
+	Resource           string
+}
+
+// ExchangeSource exchanges each user's token for one minted on the user's
+// behalf (RFC 8693 §2.1). It implements shared.SubjectSource, so the
+// plugin announces its config as per-user.
+type ExchangeSource struct {
+	*Source
+}
+
+var _ shared.SubjectSource = ExchangeSource{}
+
+// Token refuses: an exchange has no identity of its own to serve.
+func (e ExchangeSource) Token(context.Context) (*provider.Token, error) {
+	return nil, errors.New("oauth2: grant token_exchange needs the user's token; the host sent none")
+}
+
+// TokenFor exchanges subject, the user's token.
+func (e ExchangeSource) TokenFor(ctx context.Context, subject provider.Secret) (*provider.Token, error) {
+	if subject.IsZero() {
+		return e.Token(ctx)
+	}
+	conf, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	x := e.opts.Exchange
+	params := url.Values{
+		"grant_type":         {GrantTokenExchange},
+		"subject_token":      {subject.Reveal()},
+		"subject_token_type": {x.SubjectTokenType},
+	}
+	if e.opts.Audience != "" {
+		params.Set("audience", e.opts.Audience)
+	}
+	if x.RequestedTokenType != "" {
+		params.Set("requested_token_type", x.RequestedTokenType)
+	}
+	if x.Resource != "" {
+		params.Set("resource", x.Resource)
+	}
+	// A config per call: the subject differs per user, and the shared
+	// config's auth-style cache must not be copied.
+	call := &clientcredentials.Config{
+		ClientID: conf.ClientID, ClientSecret: conf.ClientSecret, TokenURL: conf.TokenURL,
+		Scopes: conf.Scopes, AuthStyle: conf.AuthStyle, EndpointParams: params,
+	}
+	t, err := call.Token(context.WithValue(ctx, xoauth2.HTTPClient, e.opts.HTTPClient))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("oauth2: token exchange at %s: %w", e.opts.TokenURL, ctx.Err())
+		}
+		return nil, errors.New(redact.Redact(e.describe(err, conf.ClientSecret).Error(), subject.Reveal()))
+	}
+	if t.AccessToken == "" {
+		return nil, fmt.Errorf("oauth2: token exchange response from %s has no access_token", e.opts.TokenURL)
+	}
+	return &provider.Token{Value: provider.NewSecret(t.AccessToken), Kind: provider.KindBearer, Expiry: t.Expiry}, nil
+}
+
 // Plugin is the oauth2 credential plugin.
 type Plugin struct{}
 
@@ -225,6 +306,21 @@ func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (pro
 		Scopes:           c.StringSlice("scopes"),
 		Audience:         c.String("audience", ""),
 	}
+	grant := c.OneOf("grant", "client_credentials", "client_credentials", "token_exchange")
+	exchange := &ExchangeOptions{
+		SubjectTokenType:   c.String("subject_token_type", TokenTypeAccess),
+		RequestedTokenType: c.String("requested_token_type", ""),
+		Resource:           c.String("resource", ""),
+	}
+	if grant == "token_exchange" {
+		opts.Exchange = exchange
+	} else {
+		for _, k := range []string{"subject_token_type", "requested_token_type", "resource"} {
+			if _, ok := config[k]; ok {
+				return nil, fmt.Errorf("oauth2: config key %q applies to grant token_exchange", k)
+			}
+		}
+	}
 	switch c.OneOf("auth_style", "auto", "auto", "header", "params") {
 	case "header":
 		opts.AuthStyle = xoauth2.AuthStyleInHeader
@@ -236,5 +332,9 @@ func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (pro
 	if err := c.Err(); err != nil {
 		return nil, fmt.Errorf("oauth2: %w", err)
 	}
-	return NewSource(opts)
+	src, err := NewSource(opts)
+	if err != nil || opts.Exchange == nil {
+		return src, err
+	}
+	return ExchangeSource{src}, nil
 }

@@ -274,8 +274,11 @@ func TestConfigErrors(t *testing.T) {
 		{"both secrets", base("client_secret_file", "/x"), "oauth2: set exactly one of client_secret and client_secret_file"},
 		{"no secret", base("client_secret", nil), "oauth2: set exactly one of client_secret and client_secret_file"},
 		{"no client id", base("client_id", nil), `oauth2: config key "client_id" is required`},
-		{"unknown key", base("scope", "a"), `oauth2: unknown config key "scope" (known keys: audience, auth_style, client_id, client_secret, client_secret_file, scopes, token_url)`},
+		{"unknown key", base("scope", "a"), `oauth2: unknown config key "scope" (known keys: audience, auth_style, client_id, client_secret, client_secret_file, grant, requested_token_type, resource, scopes, subject_token_type, token_url)`},
 		{"bad auth style", base("auth_style", "basic"), `oauth2: config key "auth_style" must be one of auto, header, params, not "basic"`},
+		{"token exchange", base("grant", "token_exchange", "resource", "https://gw.example"), ""},
+		{"unknown grant", base("grant", "password"), `oauth2: config key "grant" must be one of client_credentials, token_exchange, not "password"`},
+		{"exchange key without the grant", base("subject_token_type", "urn:ietf:params:oauth:token-type:id_token"), `oauth2: config key "subject_token_type" applies to grant token_exchange`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -235,7 +235,13 @@ type ConfigureResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// handle names this config in GetToken. Opaque to the host; valid for the
 	// life of the plugin process.
-	Handle        string `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	Handle string `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	// per_user says this config mints tokens on behalf of a user (RFC 8693
+	// token exchange): every GetToken for it must carry subject_token. Added
+	// after v1's first release; a plugin that predates it leaves it false,
+	// and the host then never sends it a user's token (an older plugin would
+	// ignore the field and answer with its own identity).
+	PerUser       bool `protobuf:"varint,2,opt,name=per_user,json=perUser,proto3" json:"per_user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -277,9 +283,20 @@ func (x *ConfigureResponse) GetHandle() string {
 	return ""
 }
 
+func (x *ConfigureResponse) GetPerUser() bool {
+	if x != nil {
+		return x.PerUser
+	}
+	return false
+}
+
 type GetTokenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Handle        string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Handle string                 `protobuf:"bytes,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	// subject_token is the user's token for a per_user handle (empty
+	// otherwise): the token the plugin exchanges for one minted on that
+	// user's behalf. A secret: never log it.
+	SubjectToken  string `protobuf:"bytes,2,opt,name=subject_token,json=subjectToken,proto3" json:"subject_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,6 +334,13 @@ func (*GetTokenRequest) Descriptor() ([]byte, []int) {
 func (x *GetTokenRequest) GetHandle() string {
 	if x != nil {
 		return x.Handle
+	}
+	return ""
+}
+
+func (x *GetTokenRequest) GetSubjectToken() string {
+	if x != nil {
+		return x.SubjectToken
 	}
 	return ""
 }
@@ -404,11 +428,13 @@ const file_credential_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\"_\n" +
 	"\x10ConfigureRequest\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12/\n" +
-	"\x06config\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06config\"+\n" +
+	"\x06config\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06config\"F\n" +
 	"\x11ConfigureResponse\x12\x16\n" +
-	"\x06handle\x18\x01 \x01(\tR\x06handle\")\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\x12\x19\n" +
+	"\bper_user\x18\x02 \x01(\bR\aperUser\"N\n" +
 	"\x0fGetTokenRequest\x12\x16\n" +
-	"\x06handle\x18\x01 \x01(\tR\x06handle\"\xca\x01\n" +
+	"\x06handle\x18\x01 \x01(\tR\x06handle\x12#\n" +
+	"\rsubject_token\x18\x02 \x01(\tR\fsubjectToken\"\xca\x01\n" +
 	"\x10GetTokenResponse\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.byokcred.plugin.v1.TokenKindR\x04kind\x122\n" +

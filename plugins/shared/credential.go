@@ -37,3 +37,13 @@ type Credential interface {
 	// deadline. It need not cache: the host caches.
 	Configure(ctx context.Context, providerName string, config map[string]any) (provider.TokenSource, error)
 }
+
+// SubjectSource is implemented by token sources (returned from Configure)
+// that mint tokens on behalf of a user, such as an RFC 8693 token exchange:
+// TokenFor exchanges the user's token subject. The server announces such a
+// config as per_user in ConfigureResponse, and only then does a host send a
+// user's token. Token (without a user) is never called for it by a host that
+// honours per_user.
+type SubjectSource interface {
+	TokenFor(ctx context.Context, subject provider.Secret) (*provider.Token, error)
+}

@@ -100,7 +100,8 @@ func (s *GRPCServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (r
 	s.mu.Lock()
 	s.sources[h] = src
 	s.mu.Unlock()
-	return &pb.ConfigureResponse{Handle: h}, nil
+	_, perUser := src.(shared.SubjectSource)
+	return &pb.ConfigureResponse{Handle: h, PerUser: perUser}, nil
 }
 
 // GetToken implements the RPC.
@@ -112,7 +113,19 @@ func (s *GRPCServer) GetToken(ctx context.Context, req *pb.GetTokenRequest) (res
 	if !ok {
 		return nil, status.Error(codes.NotFound, "unknown handle; call Configure first")
 	}
-	tok, err := src.Token(ctx)
+	var tok *provider.Token
+	subject := req.GetSubjectToken()
+	ss, perUser := src.(shared.SubjectSource)
+	switch {
+	case perUser && subject == "":
+		return nil, status.Error(codes.InvalidArgument, "this config exchanges a user's token and the host sent none: set per_user: true on the provider's auth block and create sessions for users")
+	case !perUser && subject != "":
+		return nil, status.Error(codes.InvalidArgument, "this config does not act on behalf of a user; refusing a user's token")
+	case perUser:
+		tok, err = ss.TokenFor(ctx, provider.NewSecret(subject))
+	default:
+		tok, err = src.Token(ctx)
+	}
 	if err != nil {
 		return nil, toStatus(ctx, err)
 	}
@@ -183,13 +196,17 @@ func (c *GRPCClient) ConfigureRemote(ctx context.Context, providerName string, c
 	if r.GetHandle() == "" {
 		return nil, errors.New("plugin returned an empty handle from Configure")
 	}
-	return &RemoteSource{client: c.client, handle: r.GetHandle()}, nil
+	return &RemoteSource{client: c.client, handle: r.GetHandle(), PerUser: r.GetPerUser()}, nil
 }
 
 // RemoteSource is the token source of one configured provider in a plugin.
 type RemoteSource struct {
 	client pb.CredentialClient
 	handle string
+	// PerUser is the plugin's answer to Configure: the config mints tokens
+	// on behalf of a user and takes a subject token (FetchFor). False from
+	// plugins that predate per-user tokens.
+	PerUser bool
 }
 
 // Token calls GetToken. The returned token has passed [TokenFromProto]'s
@@ -207,6 +224,17 @@ func (s *RemoteSource) Token(ctx context.Context) (*provider.Token, error) {
 // the plugin's log).
 func (s *RemoteSource) Fetch(ctx context.Context) (*pb.GetTokenResponse, error) {
 	return s.client.GetToken(ctx, &pb.GetTokenRequest{Handle: s.handle})
+}
+
+// FetchFor is Fetch for a per-user config: the plugin exchanges subject,
+// the user's token. It refuses (without sending it) when the plugin did not
+// announce the config as per-user: an older plugin would ignore the field
+// and answer with its own identity.
+func (s *RemoteSource) FetchFor(ctx context.Context, subject provider.Secret) (*pb.GetTokenResponse, error) {
+	if !s.PerUser {
+		return nil, errors.New("the plugin did not announce this config as per-user (a plugin that predates per-user tokens, or a config that does not exchange a user's token); the user's token was not sent")
+	}
+	return s.client.GetToken(ctx, &pb.GetTokenRequest{Handle: s.handle, SubjectToken: subject.Reveal()})
 }
 
 // PluginSet returns the go-plugin plugin map with impl served under

@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +40,9 @@ func (f *fake) Configure(_ context.Context, providerName string, config map[stri
 	}
 	if mode == "panic-config" {
 		panic("boom")
+	}
+	if mode == "exchange" {
+		return exchangeSource{}, nil
 	}
 	return fakeSource{f: f, mode: mode}, nil
 }
@@ -185,6 +189,54 @@ func TestGRPCDeadlinePropagates(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.deadline <= 0 || f.deadline > 2*time.Second {
 		t.Errorf("plugin saw %s left, want (0, 2s]", f.deadline)
+	}
+}
+
+// exchangeSource mints a token naming the subject it was handed.
+type exchangeSource struct{}
+
+func (exchangeSource) Token(context.Context) (*provider.Token, error) {
+	return nil, errors.New("needs a subject")
+}
+
+func (exchangeSource) TokenFor(_ context.Context, subject provider.Secret) (*provider.Token, error) {
+	return &provider.Token{Value: provider.NewSecret("for-" + subject.Reveal()), Kind: provider.KindBearer, Expiry: fakeExpiry}, nil
+}
+
+// TestGRPCSubjectToken: a per-user config is announced as such and gets the
+// subject; the client never sends a subject to a config that was not
+// announced; the server refuses a subject for a config that takes none, and
+// a per-user config asked without one.
+func TestGRPCSubjectToken(t *testing.T) {
+	c := connect(t, &fake{})
+	ctx := context.Background()
+	ex, err := c.ConfigureRemote(ctx, "gw", map[string]any{"mode": "exchange"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := c.ConfigureRemote(ctx, "static", map[string]any{"mode": "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ex.PerUser || plain.PerUser {
+		t.Fatalf("per_user: exchange %v, plain %v; want true, false", ex.PerUser, plain.PerUser)
+	}
+	resp, err := ex.FetchFor(ctx, provider.NewSecret("alice-token"))
+	if err != nil || resp.GetValue() != "for-alice-token" {
+		t.Errorf("FetchFor: %q, %v", resp.GetValue(), err)
+	}
+	if _, err := plain.FetchFor(ctx, provider.NewSecret("alice-token")); err == nil || !strings.Contains(err.Error(), "the user's token was not sent") {
+		t.Errorf("FetchFor on a config not announced per-user: %v", err)
+	}
+	// What an older or broken host could send.
+	plain.PerUser = true
+	_, err = plain.FetchFor(ctx, provider.NewSecret("alice-token"))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "does not act on behalf of a user") {
+		t.Errorf("subject to a plain config: %v", err)
+	}
+	_, err = ex.Fetch(ctx)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "the host sent none") {
+		t.Errorf("per-user config without a subject: %v", err)
 	}
 }
 

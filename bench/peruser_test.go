@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	copilot "github.com/github/copilot-sdk/go"
+
+	"github.com/byokcred/byokcred/internal/fakeentra"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/session"
+)
+
+type benchUser struct{ tok *provider.Token }
+
+func (u benchUser) Token(context.Context) (*provider.Token, error) { return u.tok, nil }
+
+func oboSet(b *testing.B, fe *fakeentra.Server, maxUsers int) *registry.Set {
+	return loadSet(b, `providers:
+  foundry:
+    type: azure
+    base_url: http://127.0.0.1:9
+    model: gpt-4.1
+    auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: bench-app, client_secret_env: BENCH_APP_SECRET, scope: "https://obo-bench.example/.default"}
+`, registry.Options{PerUser: true, MaxUsers: maxUsers, LookupEnv: func(k string) (string, bool) { return "bench-app-secret", k == "BENCH_APP_SECRET" }})
+}
+
+// BenchmarkPerUserWarmToken compares the runtime's per-request callback for
+// a session created for a user (on-behalf-of, the user's OBO token cached)
+// with figure 1's single-identity callback shape, on all cores, 64 users'
+// sessions interleaved.
+func BenchmarkPerUserWarmToken(b *testing.B) {
+	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "bench-app", ClientSecret: "bench-app-secret"})
+	defer fe.Close()
+	fe.Hook(b)
+	set := oboSet(b, fe, 0)
+	f := session.NewFactory(set, session.Options{})
+	const users = 64
+	cbs := make([]copilot.BearerTokenProvider, users)
+	for i := range cbs {
+		ut := &provider.Token{Value: provider.NewSecret(fe.UserToken(fmt.Sprintf("user-%d", i), time.Hour)), Kind: provider.KindBearer}
+		cfg, err := f.SessionConfigFor(context.Background(), "foundry", benchUser{ut}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cbs[i] = cfg.Provider.BearerTokenProvider
+	}
+	args := copilot.ProviderTokenArgs{ProviderName: "default"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if tok, err := cbs[i%users](args); err != nil || tok == "" {
+				b.Errorf("callback: %v", err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkPerUserFootprint measures the heap a cached user costs (its
+// on-behalf-of credential and token cache) and the Entra requests per user
+// within one token lifetime, for 10,000 users (200 with -short).
+func BenchmarkPerUserFootprint(b *testing.B) {
+	users := 10000
+	if testing.Short() {
+		users = 200
+	}
+	const asksPerUser = 5
+	for range b.N {
+		fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "bench-app", ClientSecret: "bench-app-secret"})
+		fe.Hook(b)
+		set := oboSet(b, fe, users)
+		p, err := set.Provider("foundry")
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks := make([]*provider.Token, users)
+		for i := range toks {
+			toks[i] = &provider.Token{Value: provider.NewSecret(fe.UserToken(fmt.Sprintf("user-%05d", i), time.Hour)), Kind: provider.KindBearer}
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range users {
+			us, err := p.ForUser(benchUser{toks[i]})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range asksPerUser {
+				if _, err := us.Token(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if got := p.UserStats().Users; got != users {
+			b.Fatalf("%d users cached, want %d", got, users)
+		}
+		total := 0
+		for i := range users {
+			total += fe.Requests(fmt.Sprintf("user-%05d", i))
+		}
+		perUser := float64(after.HeapAlloc-before.HeapAlloc) / float64(users)
+		b.ReportMetric(perUser, "heap-B/user")
+		b.ReportMetric(perUser*10000/(1<<20), "heap-MiB@10k-users")
+		b.ReportMetric(float64(total)/float64(users), "entra-requests/user/lifetime")
+		runtime.KeepAlive(toks)
+		set.Close()
+		fe.Close()
+	}
+}

@@ -1,0 +1,314 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/provider"
+)
+
+// exchangeAuth is a per-user auth type: its "identity provider" mints a
+// token naming the user whose token it was handed.
+type exchangeAuth struct {
+	Scope string `yaml:"scope"`
+}
+
+func (a *exchangeAuth) Validate(*Build) {}
+
+func (a *exchangeAuth) Source(*Build) (provider.TokenSource, error) {
+	return &fakeExchange{scope: a.Scope, perUser: map[string]int{}}, nil
+}
+
+func init() { Register("test-exchange", func() AuthConfig { return new(exchangeAuth) }) }
+
+// fakeExchange stands for an on-behalf-of endpoint.
+type fakeExchange struct {
+	scope string
+	now   func() time.Time // set by the test; nil means time.Now
+	mu    sync.Mutex
+	// perUser counts exchanges per user oid.
+	perUser map[string]int
+	revoked map[string]bool
+}
+
+func (f *fakeExchange) Token(context.Context) (*provider.Token, error) { return nil, ErrNeedsUser }
+
+type sourceFunc func(context.Context) (*provider.Token, error)
+
+func (f sourceFunc) Token(ctx context.Context) (*provider.Token, error) { return f(ctx) }
+
+func (f *fakeExchange) SourceFor(user provider.TokenSource) provider.TokenSource {
+	return sourceFunc(func(ctx context.Context) (*provider.Token, error) {
+		ut, err := user.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c, _ := provider.ParseClaims(ut.Value)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.revoked[c.ObjectID] {
+			return nil, errors.New("invalid_grant: the assertion was revoked")
+		}
+		f.perUser[c.ObjectID]++
+		now := time.Now()
+		if f.now != nil {
+			now = f.now()
+		}
+		return &provider.Token{
+			Value:  provider.NewSecret(fmt.Sprintf("obo-%s-for-%s-%d", f.scope, c.ObjectID, f.perUser[c.ObjectID])),
+			Kind:   provider.KindBearer,
+			Expiry: now.Add(time.Hour),
+		}, nil
+	})
+}
+
+func (f *fakeExchange) exchanges(oid string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.perUser[oid]
+}
+
+func mintUserJWT(claims map[string]any) string {
+	enc := base64.RawURLEncoding
+	body, _ := json.Marshal(claims)
+	return enc.EncodeToString([]byte(`{"alg":"none"}`)) + "." + enc.EncodeToString(body) + ".sig"
+}
+
+// userToken is a user's access token as the application holds it.
+func userToken(oid string, exp time.Time) *provider.Token {
+	return &provider.Token{
+		Value:  provider.NewSecret(mintUserJWT(map[string]any{"oid": oid, "tid": "t1", "exp": exp.Unix(), "canary": "USER-CANARY-" + oid})),
+		Kind:   provider.KindBearer,
+		Expiry: exp,
+	}
+}
+
+type fixedUser struct{ tok *provider.Token }
+
+func (u fixedUser) Token(context.Context) (*provider.Token, error) { return u.tok, nil }
+
+const exchangeConfig = `providers:
+  gw:
+    type: openai
+    base_url: https://gw.example/v1
+    model: m
+    auth:
+      type: test-exchange
+      scope: s1
+`
+
+func loadPerUser(t *testing.T, opts Options) (*Set, *Provider, *fakeExchange) {
+	t.Helper()
+	opts.PerUser = true
+	set, err := Load(configtest.Write(t, exchangeConfig), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	p, err := set.Provider("gw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set, p, p.users.src.(*fakeExchange)
+}
+
+func TestPerUserRefusedWithoutUsers(t *testing.T) {
+	path := configtest.Write(t, exchangeConfig)
+	_, err := Load(path, Options{})
+	if err == nil || !strings.Contains(err.Error(), "providers.gw.auth") || !strings.Contains(err.Error(), "acts on behalf of each user") {
+		t.Fatalf("err = %v, want a refusal at providers.gw.auth naming the per-user credential", err)
+	}
+}
+
+func TestPerUserProviderServesOnlyUsers(t *testing.T) {
+	_, p, _ := loadPerUser(t, Options{})
+	if _, err := p.Token(context.Background()); !errors.Is(err, ErrNeedsUser) {
+		t.Errorf("Token without a user: err = %v, want ErrNeedsUser", err)
+	}
+	set, err := Load(configtest.Write(t, `providers:
+  plain:
+    type: openai
+    base_url: https://gw.example/v1
+    model: m
+    auth: {type: test-echo, value: k}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	plain, _ := set.Provider("plain")
+	if _, err := plain.ForUser(fixedUser{userToken("a", time.Now().Add(time.Hour))}); err == nil || !strings.Contains(err.Error(), "does not act on behalf of users") {
+		t.Errorf("ForUser on a provider with its own identity: err = %v", err)
+	}
+}
+
+// TestPerUserNeverCrossesUsers runs hundreds of users' sessions at once
+// (-race) and checks each token names its own user, and each user costs one
+// exchange however many sessions and requests it makes.
+func TestPerUserNeverCrossesUsers(t *testing.T) {
+	_, p, fx := loadPerUser(t, Options{})
+	const users, sessionsPerUser, requests = 300, 2, 20
+	exp := time.Now().Add(time.Hour)
+	toks := make([]*provider.Token, users)
+	for i := range toks {
+		toks[i] = userToken(fmt.Sprintf("oid-%03d", i), exp)
+	}
+	var wrong atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, users*sessionsPerUser)
+	for i := range users * sessionsPerUser {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := i % users
+			us, err := p.ForUser(fixedUser{toks[u]})
+			if err != nil {
+				errs <- err
+				return
+			}
+			want := fmt.Sprintf("-for-oid-%03d-", u)
+			for range requests {
+				tok, err := us.Token(context.Background())
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !strings.Contains(tok.Value.Reveal(), want) {
+					wrong.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := wrong.Load(); n != 0 {
+		t.Errorf("%d tokens were minted for another user", n)
+	}
+	for i := range users {
+		if n := fx.exchanges(fmt.Sprintf("oid-%03d", i)); n != 1 {
+			t.Errorf("user %d: %d exchanges, want 1", i, n)
+		}
+	}
+}
+
+// TestPerUserForgedClaimsGetNoCachedToken: a token claiming a cached user's
+// oid but differing in any byte is a different key, so it goes to the
+// identity provider (which would reject a forgery) instead of being served
+// the victim's token.
+func TestPerUserForgedClaimsGetNoCachedToken(t *testing.T) {
+	_, p, fx := loadPerUser(t, Options{})
+	exp := time.Now().Add(time.Hour)
+	victim := userToken("victim", exp)
+	forged := &provider.Token{Value: provider.NewSecret(victim.Value.Reveal() + "x"), Kind: provider.KindBearer, Expiry: exp}
+	for _, ut := range []*provider.Token{victim, forged} {
+		us, _ := p.ForUser(fixedUser{ut})
+		if _, err := us.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fx.exchanges("victim"); n != 2 {
+		t.Errorf("exchanges for victim's oid = %d, want 2 (the forged token must not share the victim's cache)", n)
+	}
+}
+
+func TestPerUserCachesBoundedAndEvictedAtExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	_, p, fx := loadPerUser(t, Options{Now: clock, MaxUsers: 3})
+	fx.now = clock
+	tokenFor := func(oid string, exp time.Time) {
+		t.Helper()
+		us, _ := p.ForUser(fixedUser{userToken(oid, exp)})
+		if _, err := us.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	soon, later := now.Add(10*time.Minute), now.Add(2*time.Hour)
+	tokenFor("a", soon)
+	tokenFor("b", later)
+	tokenFor("c", later)
+	tokenFor("d", later) // over the bound: a (least recently used) goes
+	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 1}, p.UserStats()); diff != "" {
+		t.Errorf("after 4 users with room for 3 (-want +got):\n%s", diff)
+	}
+	tokenFor("b", later) // b is now the most recently used
+	mu.Lock()
+	now = now.Add(90 * time.Minute) // past nobody's expiry but a's (gone)
+	mu.Unlock()
+	tokenFor("e", now.Add(time.Minute)) // c goes (least recently used)
+	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 2}, p.UserStats()); diff != "" {
+		t.Errorf("after e (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	now = now.Add(5 * time.Minute) // e's user token has expired
+	mu.Unlock()
+	tokenFor("f", now.Add(time.Hour))
+	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 3}, p.UserStats()); diff != "" {
+		t.Errorf("after e expired and f arrived (-want +got):\n%s", diff)
+	}
+	if n := fx.exchanges("b"); n != 1 {
+		t.Errorf("b: %d exchanges, want 1 (its cache survived as recently used)", n)
+	}
+}
+
+func TestPerUserErrorsNameTheUser(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	_, p, fx := loadPerUser(t, Options{Now: clock})
+	fx.now = clock
+	fx.revoked = map[string]bool{"revoked-user": true}
+	expiring := userToken("expiring-user", now.Add(time.Minute))
+	live, _ := p.ForUser(fixedUser{expiring})
+	if _, err := live.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		advance time.Duration
+		user    *provider.Token
+		want    []string
+	}{
+		{"revoked", 0, userToken("revoked-user", now.Add(time.Hour)), []string{"provider gw", "user oid=revoked-user", "invalid_grant"}},
+		{"expired before the first request", 0, userToken("old-user", now.Add(-time.Second)), []string{"provider gw", "user oid=old-user", "expired at 2025-12-31T23:59:59Z", "fresh one"}},
+		{"expired mid-session", 2 * time.Minute, expiring, []string{"provider gw", "user oid=expiring-user", "expired at 2026-01-01T00:01:00Z"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			now = now.Add(tc.advance)
+			mu.Unlock()
+			us := live
+			if tc.user != expiring {
+				us, _ = p.ForUser(fixedUser{tc.user})
+			}
+			_, err := us.Token(context.Background())
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "USER-CANARY") || strings.Contains(err.Error(), tc.user.Value.Reveal()) {
+				t.Errorf("error shows the user's token: %q", err)
+			}
+		})
+	}
+}
