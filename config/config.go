@@ -121,14 +121,18 @@ type Plugin struct {
 	Name string `yaml:"-"`
 	// Command is the plugin binary. A relative path with a slash is taken
 	// relative to the config file's directory.
-	Command string   `yaml:"command" byok:"expand"`
-	Args    []string `yaml:"args"`
+	Command string `yaml:"command" byok:"expand"`
+	// Args are the plugin's command-line arguments.
+	Args []string `yaml:"args"`
 	// SHA256 pins the binary: on a mismatch it is never started.
 	SHA256 string `yaml:"sha256"`
 	// Env is the plugin's whole environment (it does not inherit ours).
-	Env          map[string]string `yaml:"env" byok:"expand"`
-	StartTimeout time.Duration     `yaml:"start_timeout"`
-	CallTimeout  time.Duration     `yaml:"call_timeout"`
+	Env map[string]string `yaml:"env" byok:"expand"`
+	// StartTimeout bounds the plugin's start and handshake (default 10s).
+	StartTimeout time.Duration `yaml:"start_timeout"`
+	// CallTimeout bounds each call to the plugin, such as one token fetch
+	// (default 10s).
+	CallTimeout time.Duration `yaml:"call_timeout"`
 }
 
 // Model is one entry of `models:`.
@@ -141,8 +145,11 @@ type Model struct {
 	WireModel string `yaml:"wire_model"`
 	// Name is a display name.
 	Name string `yaml:"name"`
-	// MaxPromptTokens and MaxOutputTokens override the runtime's limits.
+	// MaxPromptTokens overrides the runtime's prompt token limit for
+	// this model.
 	MaxPromptTokens int `yaml:"max_prompt_tokens"`
+	// MaxOutputTokens overrides the runtime's output token limit for this
+	// model.
 	MaxOutputTokens int `yaml:"max_output_tokens"`
 }
 

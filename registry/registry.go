@@ -73,6 +73,15 @@ type Enumer interface {
 	Enums() map[string][]string
 }
 
+// FieldDocumenter is implemented by auth configs that carry their fields'
+// doc comments, so that a binary can describe its config keys in the JSON
+// Schema (`byokcred schema`) without the Go sources. Keys are "Type.Field"
+// of the structs in the auth config's package; `go generate` with
+// github.com/byokcred/byokcred/schema/fielddocs writes the method.
+type FieldDocumenter interface {
+	FieldDocs() map[string]string
+}
+
 // Diagnoser is implemented by auth configs that can show an operator
 // (`byokcred doctor`) how their credential is found: each candidate of a
 // credential chain tried on its own.

@@ -5,6 +5,8 @@
 //	import _ "github.com/byokcred/byokcred/auth/entra"
 package entra
 
+//go:generate go run ../../schema/fielddocs -type Auth
+
 import (
 	"fmt"
 	"maps"
@@ -32,21 +34,32 @@ type Auth struct {
 	// ClientID is a user-assigned managed identity's client id, or the
 	// application id for workload identity and service principals.
 	ClientID string `yaml:"client_id"`
-	// ResourceID and ObjectID identify a user-assigned managed identity
-	// the other ways.
+	// ResourceID identifies a user-assigned managed identity by its Azure
+	// resource id (instead of client_id).
 	ResourceID string `yaml:"resource_id"`
-	ObjectID   string `yaml:"object_id"`
-	TenantID   string `yaml:"tenant_id"`
-	// ClientSecretEnv / ClientSecretFile: the service principal's secret
-	// (client_secret). Never a literal in the file.
-	ClientSecretEnv  string `yaml:"client_secret_env"`
+	// ObjectID identifies a user-assigned managed identity by its object
+	// (principal) id (instead of client_id).
+	ObjectID string `yaml:"object_id"`
+	// TenantID is the Entra tenant of the application (service principals
+	// and workload identity).
+	TenantID string `yaml:"tenant_id"`
+	// ClientSecretEnv names the environment variable holding the service
+	// principal's secret (client_secret). Never a literal in the file.
+	ClientSecretEnv string `yaml:"client_secret_env"`
+	// ClientSecretFile is a file holding the service principal's secret
+	// (client_secret); a relative path is relative to the config file's
+	// directory.
 	ClientSecretFile string `yaml:"client_secret_file" byok:"expand"`
-	// CertificateFile: PEM or PKCS#12 with the private key
-	// (client_certificate); CertificatePasswordEnv for an encrypted one.
-	CertificateFile        string `yaml:"certificate_file" byok:"expand"`
+	// CertificateFile is a PEM or PKCS#12 file with the certificate and
+	// its private key (client_certificate); a relative path is relative
+	// to the config file's directory.
+	CertificateFile string `yaml:"certificate_file" byok:"expand"`
+	// CertificatePasswordEnv names the environment variable holding the
+	// password of an encrypted certificate_file.
 	CertificatePasswordEnv string `yaml:"certificate_password_env"`
 	// TokenFile is workload identity's federated token file (default
-	// $AZURE_FEDERATED_TOKEN_FILE).
+	// $AZURE_FEDERATED_TOKEN_FILE); a relative path is relative to the
+	// config file's directory.
 	TokenFile string `yaml:"token_file" byok:"expand"`
 	// Scope defaults to https://cognitiveservices.azure.com/.default.
 	Scope string `yaml:"scope"`

@@ -5,6 +5,8 @@
 //	import _ "github.com/byokcred/byokcred/auth/static"
 package static
 
+//go:generate go run ../../schema/fielddocs -type Auth
+
 import (
 	"os"
 
@@ -19,12 +21,25 @@ func init() {
 // Auth is `auth.type: static`: an API key or a static bearer token from
 // exactly one of a literal, an environment variable or a file.
 type Auth struct {
-	APIKey          provider.Secret `yaml:"api_key"`
-	APIKeyEnv       string          `yaml:"api_key_env"`
-	APIKeyFile      string          `yaml:"api_key_file" byok:"expand"`
-	BearerToken     provider.Secret `yaml:"bearer_token"`
-	BearerTokenEnv  string          `yaml:"bearer_token_env"`
-	BearerTokenFile string          `yaml:"bearer_token_file" byok:"expand"`
+	// APIKey is the API key itself; ${VAR} expands (prefer api_key_env or
+	// api_key_file: a literal key in a file is easily leaked).
+	APIKey provider.Secret `yaml:"api_key"`
+	// APIKeyEnv names the environment variable holding the API key.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// APIKeyFile is a file holding the API key (owner-only permissions),
+	// re-read when it changes; a relative path is relative to the config
+	// file's directory.
+	APIKeyFile string `yaml:"api_key_file" byok:"expand"`
+	// BearerToken is a static bearer token itself; ${VAR} expands (prefer
+	// bearer_token_env or bearer_token_file).
+	BearerToken provider.Secret `yaml:"bearer_token"`
+	// BearerTokenEnv names the environment variable holding the bearer
+	// token.
+	BearerTokenEnv string `yaml:"bearer_token_env"`
+	// BearerTokenFile is a file holding the bearer token (owner-only
+	// permissions), re-read when it changes; a relative path is relative
+	// to the config file's directory.
+	BearerTokenFile string `yaml:"bearer_token_file" byok:"expand"`
 }
 
 func (a *Auth) options() (key string, opts provider.StaticOptions, n int) {

@@ -13,6 +13,7 @@ import (
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/schema"
 	"github.com/byokcred/byokcred/session"
 )
 
@@ -30,7 +31,11 @@ func (a *app) validateCmd() *cobra.Command {
 				return err
 			}
 			defer set.Close()
-			fmt.Fprintf(a.env.Stdout, "%s: OK (%d providers: %s)\n", a.path(), len(set.Names()), strings.Join(set.Names(), ", "))
+			noun := "providers"
+			if len(set.Names()) == 1 {
+				noun = "provider"
+			}
+			fmt.Fprintf(a.env.Stdout, "%s: OK (%d %s: %s)\n", a.path(), len(set.Names()), noun, strings.Join(set.Names(), ", "))
 			return nil
 		},
 	}
@@ -250,6 +255,25 @@ func (a *app) modelsCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ref, p.Type, p.AuthType, wire, m.Name)
 			}
 			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) schemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the config file's JSON Schema, with every auth type this build knows",
+		Long: `schema prints the JSON Schema of the config file as this binary accepts it:
+the core keys and the keys of every auth type compiled in, custom ones
+included. Point an editor at it (yaml-language-server: $schema=...).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := schema.Generate()
+			if err != nil {
+				return err
+			}
+			_, err = a.env.Stdout.Write(b)
+			return err
 		},
 	}
 }
