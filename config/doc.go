@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,7 +27,9 @@ const maxNodes = 200_000
 // Decoding is strict: a key that matches no field is an error that lists the
 // known keys. Struct fields are matched by their `yaml` tag; a field tagged
 // `byok:"expand"` has ${VAR} and ${VAR:-default} expanded, as has every
-// provider.Secret.
+// provider.Secret. A string field tagged `byok:"path"` (or "expand,path")
+// is a file path: a relative one is taken relative to the config file's
+// directory, the one rule for every path key.
 type Doc struct {
 	File      string
 	LookupEnv func(string) (string, bool)
@@ -412,6 +416,10 @@ func (d *Doc) eachPair(n *yaml.Node, path string, f func(key string, kn, vn *yam
 type fieldInfo struct {
 	index  int
 	expand bool
+	// path marks a file path: a relative one is taken relative to the
+	// config file's directory, so that a config means the same files
+	// whichever directory the program runs in.
+	path bool
 }
 
 func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
@@ -423,7 +431,8 @@ func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
 		if name == "" || name == "-" || !f.IsExported() {
 			continue
 		}
-		fields[name] = fieldInfo{index: i, expand: f.Tag.Get("byok") == "expand"}
+		opts := strings.Split(f.Tag.Get("byok"), ",")
+		fields[name] = fieldInfo{index: i, expand: slices.Contains(opts, "expand"), path: slices.Contains(opts, "path")}
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -450,8 +459,21 @@ func (d *Doc) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip []st
 			d.errorAt(kn, join(path, key), "%s (known keys: %s)", msg, strings.Join(names, ", "))
 			return
 		}
-		d.decode(vn, join(path, key), v.Field(f.index), f.expand, nil)
+		fv := v.Field(f.index)
+		d.decode(vn, join(path, key), fv, f.expand, nil)
+		if f.path && fv.Kind() == reflect.String {
+			fv.SetString(d.resolvePath(fv.String()))
+		}
 	})
+}
+
+// resolvePath takes a relative path relative to the config file's
+// directory.
+func (d *Doc) resolvePath(p string) string {
+	if p == "" || filepath.IsAbs(p) || d.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(d.File), p)
 }
 
 // closest returns the known name within edit distance 2 of s, or that s is

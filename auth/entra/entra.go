@@ -49,18 +49,18 @@ type Auth struct {
 	// ClientSecretFile is a file holding the service principal's secret
 	// (client_secret); a relative path is relative to the config file's
 	// directory.
-	ClientSecretFile string `yaml:"client_secret_file" byok:"expand"`
+	ClientSecretFile string `yaml:"client_secret_file" byok:"expand,path"`
 	// CertificateFile is a PEM or PKCS#12 file with the certificate and
 	// its private key (client_certificate); a relative path is relative
 	// to the config file's directory.
-	CertificateFile string `yaml:"certificate_file" byok:"expand"`
+	CertificateFile string `yaml:"certificate_file" byok:"expand,path"`
 	// CertificatePasswordEnv names the environment variable holding the
 	// password of an encrypted certificate_file.
 	CertificatePasswordEnv string `yaml:"certificate_password_env"`
 	// TokenFile is workload identity's federated token file (default
 	// $AZURE_FEDERATED_TOKEN_FILE); a relative path is relative to the
 	// config file's directory.
-	TokenFile string `yaml:"token_file" byok:"expand"`
+	TokenFile string `yaml:"token_file" byok:"expand,path"`
 	// Scope defaults to https://cognitiveservices.azure.com/.default.
 	Scope string `yaml:"scope"`
 	// Refresh is per_request (default) or per_session.

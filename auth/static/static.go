@@ -29,7 +29,7 @@ type Auth struct {
 	// APIKeyFile is a file holding the API key (owner-only permissions),
 	// re-read when it changes; a relative path is relative to the config
 	// file's directory.
-	APIKeyFile string `yaml:"api_key_file" byok:"expand"`
+	APIKeyFile string `yaml:"api_key_file" byok:"expand,path"`
 	// BearerToken is a static bearer token itself; ${VAR} expands (prefer
 	// bearer_token_env or bearer_token_file).
 	BearerToken provider.Secret `yaml:"bearer_token"`
@@ -39,7 +39,7 @@ type Auth struct {
 	// BearerTokenFile is a file holding the bearer token (owner-only
 	// permissions), re-read when it changes; a relative path is relative
 	// to the config file's directory.
-	BearerTokenFile string `yaml:"bearer_token_file" byok:"expand"`
+	BearerTokenFile string `yaml:"bearer_token_file" byok:"expand,path"`
 }
 
 func (a *Auth) options() (key string, opts provider.StaticOptions, n int) {
