@@ -401,6 +401,8 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 		}
 	} else if err := CheckURL(p.BaseURL); err != nil {
 		d.Errorf(path+".base_url", "%v", err)
+	} else if suffix := endpointSuffix(p.BaseURL); suffix != "" {
+		d.Errorf(path+".base_url", "base_url ends in the endpoint path %s, which the runtime appends itself (requests would go to …%s%s): remove %s from base_url", suffix, suffix, suffix, suffix)
 	} else if p.Type == TypeAnthropic && strings.HasSuffix(strings.TrimRight(p.BaseURL, "/"), "/v1") {
 		d.Errorf(path+".base_url", "for anthropic leave /v1 out of base_url: the runtime appends /v1/messages")
 	}
@@ -412,6 +414,24 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	if p.Auth == nil {
 		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
 	}
+}
+
+// endpointSuffix returns the request path a base URL wrongly ends in
+// (/chat/completions, /responses, /v1/messages …), or "". The runtime
+// appends these itself; from an API's docs it is easy to copy the full
+// endpoint URL instead of the base.
+func endpointSuffix(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	p := strings.TrimRight(u.Path, "/")
+	for _, s := range []string{"/v1/messages", "/messages", "/chat/completions", "/completions", "/responses"} {
+		if strings.HasSuffix(p, s) {
+			return s
+		}
+	}
+	return ""
 }
 
 // CheckURL enforces the transport rule for anything that carries a
