@@ -18,7 +18,10 @@ import (
 type Options struct {
 	// LookupEnv resolves ${VAR} references and *_env keys. Default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
-	// Logger receives operational logs. Default: discard.
+	// Logger receives operational logs: refresh failures, reloads and
+	// their failures, plugin output. Default: slog.Default(), so a library
+	// program sees what the CLI prints (pass a logger with a discarding
+	// handler to silence it).
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -35,7 +38,7 @@ func (o *Options) defaults() {
 		o.LookupEnv = os.LookupEnv
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
