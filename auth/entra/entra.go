@@ -29,7 +29,10 @@ func init() {
 // Auth is `auth.type: entra`: Entra ID bearer tokens from any
 // azidentity credential.
 type Auth struct {
-	// Credential is the azidentity credential kind (see entraCredentials).
+	// Credential is the azidentity credential to use: default
+	// (DefaultAzureCredential), managed_identity, workload_identity,
+	// azure_cli, azure_developer_cli, client_secret, client_certificate or
+	// environment.
 	Credential string `yaml:"credential"`
 	// ClientID is a user-assigned managed identity's client id, or the
 	// application id for workload identity and service principals.

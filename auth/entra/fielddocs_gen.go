@@ -11,7 +11,7 @@ func (*Auth) FieldDocs() map[string]string {
 		"Auth.ClientID":                "ClientID is a user-assigned managed identity's client id, or the application id for workload identity and service principals.",
 		"Auth.ClientSecretEnv":         "ClientSecretEnv names the environment variable holding the service principal's secret (client_secret). Never a literal in the file.",
 		"Auth.ClientSecretFile":        "ClientSecretFile is a file holding the service principal's secret (client_secret); a relative path is relative to the config file's directory.",
-		"Auth.Credential":              "Credential is the azidentity credential kind (see entraCredentials).",
+		"Auth.Credential":              "Credential is the azidentity credential to use: default (DefaultAzureCredential), managed_identity, workload_identity, azure_cli, azure_developer_cli, client_secret, client_certificate or environment.",
 		"Auth.ObjectID":                "ObjectID identifies a user-assigned managed identity by its object (principal) id (instead of client_id).",
 		"Auth.Refresh":                 "Refresh is per_request (default) or per_session.",
 		"Auth.ResourceID":              "ResourceID identifies a user-assigned managed identity by its Azure resource id (instead of client_id).",
