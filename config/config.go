@@ -375,7 +375,9 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	switch p.Type {
 	case TypeOpenAI, TypeAzure, TypeAnthropic:
 	case "":
-		d.Errorf(path, "missing key \"type\" (one of: anthropic, azure, openai)")
+		if !d.Failed(path + ".type") {
+			d.Errorf(path, "missing key \"type\" (one of: anthropic, azure, openai)")
+		}
 	default:
 		d.Errorf(path+".type", "unknown provider type %q (one of: anthropic, azure, openai)", p.Type)
 	}
@@ -390,7 +392,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	if p.APIVersion != "" && p.Type != TypeAzure && p.Type != "" {
 		d.Errorf(path+".api_version", "api_version applies to azure providers only; remove it")
 	}
-	if p.Model == "" && !hasListedModels {
+	if p.Model == "" && !hasListedModels && !d.Failed(path+".model") {
 		d.Errorf(path, "missing key \"model\": the model id to send (or list the provider's models under models:)")
 	}
 	if d.Failed(path + ".base_url") {
@@ -413,7 +415,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 			d.Errorf(path+".headers."+k, "credential header %q in headers: configure the credential under auth: instead", k)
 		}
 	}
-	if p.Auth == nil {
+	if p.Auth == nil && !d.Failed(path+".auth") {
 		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
 	}
 }

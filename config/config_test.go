@@ -104,7 +104,6 @@ providers:
 		`bad.yaml:2:16: token_timeout: invalid duration "soon"; use a positive Go duration such as 30s or 5m`,
 		`bad.yaml:6:15: providers.a.base_url: plain http to api.example.com would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)`,
 		`bad.yaml:8:15: providers.a.wire_api: unknown wire_api "chat" (one of: completions, responses)`,
-		`bad.yaml:10:3: providers.b: missing key "base_url"`,
 		`bad.yaml:11:11: providers.b.type: unknown provider type "gemini" (one of: anthropic, azure, openai)`,
 		`bad.yaml:12:5: providers.b.base_ur1: unknown key "base_ur1"; did you mean "base_url"? (known keys: api_version, auth, base_url, headers, model, type, wire_api, wire_model)`,
 		`bad.yaml:17:15: providers.c.base_url: for anthropic leave /v1 out of base_url: the runtime appends /v1/messages`,

@@ -455,6 +455,9 @@ func (d *Doc) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip []st
 			msg := fmt.Sprintf("unknown key %q", key)
 			if s := closest(key, names); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
+				// The key meant is reported with this error: a "missing
+				// key" for it would be a follow-on, not a second problem.
+				d.failed[join(path, s)] = true
 			}
 			d.errorAt(kn, join(path, key), "%s (known keys: %s)", msg, strings.Join(names, ", "))
 			return

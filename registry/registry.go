@@ -132,6 +132,13 @@ func (c *Build) Errorf(key, format string, args ...any) {
 	c.Config.Doc.Errorf(path, format, args...)
 }
 
+// Failed reports whether a problem was already recorded at key (relative to
+// the auth block): a key whose ${VAR} is unset, or a misspelt key meant to
+// be key. Validate skips follow-on errors ("needs one of …") for it.
+func (c *Build) Failed(key string) bool {
+	return c.Config.Doc.Failed(c.Path + "." + key)
+}
+
 // Shared returns the value stored under key in the set being built, creating
 // it with create on first use. Auth types use it for state that outlives one
 // provider, such as a plugin manager; a value that implements

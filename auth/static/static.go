@@ -42,6 +42,9 @@ type Auth struct {
 	BearerTokenFile string `yaml:"bearer_token_file" byok:"expand,path"`
 }
 
+// keys are the keys of which exactly one is set.
+var keys = []string{"api_key", "api_key_env", "api_key_file", "bearer_token", "bearer_token_env", "bearer_token_file"}
+
 func (a *Auth) options() (key string, opts provider.StaticOptions, n int) {
 	set := func(k string, kind provider.Kind, ok bool, apply func(*provider.StaticOptions)) {
 		if ok {
@@ -69,6 +72,11 @@ func (a *Auth) Validate(b *registry.Build) {
 	key, opts, n := a.options()
 	switch {
 	case n == 0:
+		for _, k := range keys {
+			if b.Failed(k) {
+				return // reported at that key (an unset ${VAR}, a misspelt key)
+			}
+		}
 		b.Errorf("", "static auth needs one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file")
 		return
 	case n > 1:
