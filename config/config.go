@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -321,7 +322,11 @@ func (c *Config) validate() {
 			d.Errorf(path, "plugin name %q: use letters, digits, '_', '-' and '.'", name)
 		}
 		if p.Command == "" {
-			d.Errorf(path, "missing key \"command\": the plugin binary")
+			if !d.Failed(path + ".command") {
+				d.Errorf(path, "missing key \"command\": the plugin binary")
+			}
+		} else if !d.Failed(path + ".command") {
+			checkCommand(d, path+".command", p.Command)
 		}
 		if p.SHA256 != "" && !sha256Hex.MatchString(p.SHA256) {
 			d.Errorf(path+".sha256", "sha256 must be 64 hex digits (the output of sha256sum)")
@@ -417,6 +422,27 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	}
 	if p.Auth == nil && !d.Failed(path+".auth") {
 		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
+	}
+}
+
+// checkCommand reports a plugin binary that cannot be started: a path
+// (resolved against the config's directory) that is not an executable
+// file, or a bare name not in PATH. It is a problem of the machine
+// (validate --offline skips it), found here rather than at the first
+// token request.
+func checkCommand(d *Doc, path, command string) {
+	if !strings.Contains(command, "/") {
+		if _, err := exec.LookPath(command); err != nil {
+			d.EnvErrorf(path, "plugin binary %q is not in PATH; give its path (relative to this file's directory) or install it", command)
+		}
+		return
+	}
+	fi, err := os.Stat(command)
+	switch {
+	case err != nil:
+		d.EnvErrorf(path, "plugin binary %s does not exist (build it, e.g. make build, or fix the path)", command)
+	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		d.EnvErrorf(path, "plugin binary %s is not an executable file", command)
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -57,6 +58,13 @@ const minScrubbed = 6
 func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
 	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{},
 		substituted: map[string]string{}, pathValues: map[string][]string{}}
+}
+
+// EnvErrorf records a problem of the environment (Error.Environment) at
+// path: an unset variable, a missing file.
+func (d *Doc) EnvErrorf(path, format string, args ...any) {
+	d.Errorf(path, format, args...)
+	d.errs[len(d.errs)-1].Environment = true
 }
 
 // Errorf records a problem at path's position (or its nearest ancestor's).
@@ -382,6 +390,10 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 	})
 	if err != nil {
 		d.errorAt(n, path, "%v", err)
+		var unset unsetError
+		if errors.As(err, &unset) {
+			d.errs[len(d.errs)-1].Environment = true
+		}
 		return "", false
 	}
 	return s, true

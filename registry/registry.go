@@ -112,6 +112,9 @@ type Build struct {
 	Logger *slog.Logger
 	// Now is the clock.
 	Now func() time.Time
+	// Offline is set when the config is only checked (validate --offline):
+	// Source is not called, and Validate need not look at the environment.
+	Offline bool
 	// Config is the whole file, for auth types that refer to other sections.
 	Config *config.Config
 	// Set is the set being built; auth types keep shared state (such as
@@ -130,6 +133,17 @@ func (c *Build) Errorf(key, format string, args ...any) {
 		path += "." + key
 	}
 	c.Config.Doc.Errorf(path, format, args...)
+}
+
+// EnvErrorf records a problem of the environment rather than of the file
+// (an environment variable not set, a file missing or readable by others)
+// at key: `validate --offline` skips these.
+func (c *Build) EnvErrorf(key, format string, args ...any) {
+	path := c.Path
+	if key != "" {
+		path += "." + key
+	}
+	c.Config.Doc.EnvErrorf(path, format, args...)
 }
 
 // Failed reports whether a problem was already recorded at key (relative to

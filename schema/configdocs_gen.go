@@ -13,6 +13,7 @@ var configDocs = map[string]string{
 	"Config.Providers":          "Providers by name.",
 	"Config.RefreshOnRejection": "RefreshOnRejection routes the runtime's model requests through byokcred (the SDK's request handler) so that a 401 drops the rejected token and the runtime's retry gets a fresh one. A library program starts its runtime with session.RequestHandler for it; without, the session factory refuses the config.",
 	"Config.TokenTimeout":       "TokenTimeout bounds each credential fetch made for a model request.",
+	"Error.Environment":         "Environment marks a problem of the machine, not of the file: an unset environment variable, a missing or loose file, a plugin binary not found. `byokcred validate --offline` (CI without production secrets) skips these.",
 	"Error.Path":                "Path is the dotted key path, e.g. providers.openai.base_url.",
 	"Model.ID":                  "ID is the provider-local model id, unique within its provider.",
 	"Model.MaxOutputTokens":     "MaxOutputTokens overrides the runtime's output token limit for this model.",

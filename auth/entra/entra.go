@@ -195,7 +195,7 @@ func checkEnv(b *registry.Build, key, name string) {
 		return
 	}
 	if v, ok := b.LookupEnv(name); !ok || v == "" {
-		b.Errorf(key, "environment variable %s is not set or empty; export it or change the config", name)
+		b.EnvErrorf(key, "environment variable %s is not set or empty; export it or change the config", name)
 	}
 }
 
@@ -205,11 +205,11 @@ func checkSecretFile(b *registry.Build, key, path string) {
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		b.Errorf(key, "cannot read file: %v", err)
+		b.EnvErrorf(key, "cannot read file: %v", err)
 		return
 	}
 	if err := provider.CheckSecretFileMode(path, fi); err != nil {
-		b.Errorf(key, "%v", err)
+		b.EnvErrorf(key, "%v", err)
 	}
 }
 

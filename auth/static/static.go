@@ -86,16 +86,16 @@ func (a *Auth) Validate(b *registry.Build) {
 	switch {
 	case opts.Env != "":
 		if v, ok := b.LookupEnv(opts.Env); !ok {
-			b.Errorf(key, "environment variable %s is not set; export it or change the config", opts.Env)
+			b.EnvErrorf(key, "environment variable %s is not set; export it or change the config", opts.Env)
 		} else if v == "" {
-			b.Errorf(key, "environment variable %s is empty", opts.Env)
+			b.EnvErrorf(key, "environment variable %s is empty", opts.Env)
 		}
 	case opts.File != "":
 		fi, err := os.Stat(opts.File)
 		if err != nil {
-			b.Errorf(key, "cannot read secret file: %v", err)
+			b.EnvErrorf(key, "cannot read secret file: %v", err)
 		} else if err := provider.CheckSecretFileMode(opts.File, fi); err != nil {
-			b.Errorf(key, "%v", err)
+			b.EnvErrorf(key, "%v", err)
 		}
 	}
 }
