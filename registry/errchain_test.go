@@ -73,3 +73,23 @@ func TestTokenErrorNamesTheProviderOnce(t *testing.T) {
 		})
 	}
 }
+
+// An offline set (validate --offline) has no sources: asking it for a
+// token is an error, not a nil dereference.
+func TestOfflineSetGivesNoTokens(t *testing.T) {
+	path := configtest.Write(t, "providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-failing, text: x}}\n")
+	set, err := Load(path, Options{Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	p, err := set.Provider("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Token(context.Background())
+	want := "provider p: no credential source: the config was loaded offline (registry.Options.Offline)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Token() error = %v, want %q", err, want)
+	}
+}

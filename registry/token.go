@@ -33,6 +33,9 @@ func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
 			return tok, nil
 		}
 	}
+	if p.Source == nil {
+		return nil, fmt.Errorf("provider %s: no credential source: the config was loaded offline (registry.Options.Offline)", p.Name)
+	}
 	timeout := p.tokenTimeout
 	if timeout <= 0 {
 		timeout = config.DefaultTokenTimeout
