@@ -75,9 +75,11 @@ bench-smoke: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./proxy/ >> bench/out/smoke.txt || { cat bench/out/smoke.txt; exit 1; }
 	$(GO) run ./internal/benchreport -check < bench/out/smoke.txt
 
-## schema: regenerate byokcred.schema.json from the Go config types
+## schema: regenerate the compiled-in field docs (go generate) and
+## byokcred.schema.json from the Go config types
 schema:
-	$(GO) test ./schema -run TestSchemaIsCurrent -update
+	$(GO) generate ./schema ./auth/... ./examples/custom-auth/...
+	$(GO) test -count=1 ./schema -run TestSchemaIsCurrent -update
 
 ## proto: regenerate the plugin protocol's Go code
 proto:

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -47,7 +49,9 @@ type Config struct {
 	TokenTimeout time.Duration `yaml:"token_timeout"`
 	// RefreshOnRejection routes the runtime's model requests through
 	// byokcred (the SDK's request handler) so that a 401 drops the rejected
-	// token and the runtime's retry gets a fresh one.
+	// token and the runtime's retry gets a fresh one. A library program
+	// starts its runtime with session.RequestHandler for it; without, the
+	// session factory refuses the config.
 	RefreshOnRejection bool `yaml:"refresh_on_rejection"`
 	// Providers by name.
 	Providers map[string]*Provider `yaml:"providers"`
@@ -120,14 +124,18 @@ type Plugin struct {
 	Name string `yaml:"-"`
 	// Command is the plugin binary. A relative path with a slash is taken
 	// relative to the config file's directory.
-	Command string   `yaml:"command" byok:"expand"`
-	Args    []string `yaml:"args"`
+	Command string `yaml:"command" byok:"expand"`
+	// Args are the plugin's command-line arguments.
+	Args []string `yaml:"args"`
 	// SHA256 pins the binary: on a mismatch it is never started.
 	SHA256 string `yaml:"sha256"`
 	// Env is the plugin's whole environment (it does not inherit ours).
-	Env          map[string]string `yaml:"env" byok:"expand"`
-	StartTimeout time.Duration     `yaml:"start_timeout"`
-	CallTimeout  time.Duration     `yaml:"call_timeout"`
+	Env map[string]string `yaml:"env" byok:"expand"`
+	// StartTimeout bounds the plugin's start and handshake (default 10s).
+	StartTimeout time.Duration `yaml:"start_timeout"`
+	// CallTimeout bounds each call to the plugin, such as one token fetch
+	// (default 10s).
+	CallTimeout time.Duration `yaml:"call_timeout"`
 }
 
 // Model is one entry of `models:`.
@@ -140,8 +148,11 @@ type Model struct {
 	WireModel string `yaml:"wire_model"`
 	// Name is a display name.
 	Name string `yaml:"name"`
-	// MaxPromptTokens and MaxOutputTokens override the runtime's limits.
+	// MaxPromptTokens overrides the runtime's prompt token limit for
+	// this model.
 	MaxPromptTokens int `yaml:"max_prompt_tokens"`
+	// MaxOutputTokens overrides the runtime's output token limit for this
+	// model.
 	MaxOutputTokens int `yaml:"max_output_tokens"`
 }
 
@@ -261,7 +272,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		}
 		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
 	}
-	doc := newDoc(file, lookup)
+	doc := NewDoc(file, lookup)
 	cfg := &Config{Doc: doc}
 	if len(root.Content) == 0 {
 		doc.Errorf("", "file is empty; it needs at least a providers: mapping")
@@ -311,7 +322,11 @@ func (c *Config) validate() {
 			d.Errorf(path, "plugin name %q: use letters, digits, '_', '-' and '.'", name)
 		}
 		if p.Command == "" {
-			d.Errorf(path, "missing key \"command\": the plugin binary")
+			if !d.Failed(path + ".command") {
+				d.Errorf(path, "missing key \"command\": the plugin binary")
+			}
+		} else if !d.Failed(path + ".command") {
+			checkCommand(d, path+".command", p.Command)
 		}
 		if p.SHA256 != "" && !sha256Hex.MatchString(p.SHA256) {
 			d.Errorf(path+".sha256", "sha256 must be 64 hex digits (the output of sha256sum)")
@@ -365,7 +380,9 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	switch p.Type {
 	case TypeOpenAI, TypeAzure, TypeAnthropic:
 	case "":
-		d.Errorf(path, "missing key \"type\" (one of: anthropic, azure, openai)")
+		if !d.Failed(path + ".type") {
+			d.Errorf(path, "missing key \"type\" (one of: anthropic, azure, openai)")
+		}
 	default:
 		d.Errorf(path+".type", "unknown provider type %q (one of: anthropic, azure, openai)", p.Type)
 	}
@@ -380,7 +397,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	if p.APIVersion != "" && p.Type != TypeAzure && p.Type != "" {
 		d.Errorf(path+".api_version", "api_version applies to azure providers only; remove it")
 	}
-	if p.Model == "" && !hasListedModels {
+	if p.Model == "" && !hasListedModels && !d.Failed(path+".model") {
 		d.Errorf(path, "missing key \"model\": the model id to send (or list the provider's models under models:)")
 	}
 	if d.Failed(path + ".base_url") {
@@ -393,6 +410,8 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 		}
 	} else if err := endpoint.Check(p.BaseURL); err != nil {
 		d.Errorf(path+".base_url", "%v", err)
+	} else if suffix := endpointSuffix(p.BaseURL); suffix != "" {
+		d.Errorf(path+".base_url", "base_url ends in the endpoint path %s, which the runtime appends itself (requests would go to …%s%s): remove %s from base_url", suffix, suffix, suffix, suffix)
 	} else if p.Type == TypeAnthropic && strings.HasSuffix(strings.TrimRight(p.BaseURL, "/"), "/v1") {
 		d.Errorf(path+".base_url", "for anthropic leave /v1 out of base_url: the runtime appends /v1/messages")
 	}
@@ -401,7 +420,46 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 			d.Errorf(path+".headers."+k, "credential header %q in headers: configure the credential under auth: instead", k)
 		}
 	}
-	if p.Auth == nil {
+	if p.Auth == nil && !d.Failed(path+".auth") {
 		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
 	}
+}
+
+// checkCommand reports a plugin binary that cannot be started: a path
+// (resolved against the config's directory) that is not an executable
+// file, or a bare name not in PATH. It is a problem of the machine
+// (validate --offline skips it), found here rather than at the first
+// token request.
+func checkCommand(d *Doc, path, command string) {
+	if !strings.Contains(command, "/") {
+		if _, err := exec.LookPath(command); err != nil {
+			d.EnvErrorf(path, "plugin binary %q is not in PATH; give its path (relative to this file's directory) or install it", command)
+		}
+		return
+	}
+	fi, err := os.Stat(command)
+	switch {
+	case err != nil:
+		d.EnvErrorf(path, "plugin binary %s does not exist (build it, e.g. make build, or fix the path)", command)
+	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		d.EnvErrorf(path, "plugin binary %s is not an executable file", command)
+	}
+}
+
+// endpointSuffix returns the request path a base URL wrongly ends in
+// (/chat/completions, /responses, /v1/messages …), or "". The runtime
+// appends these itself; from an API's docs it is easy to copy the full
+// endpoint URL instead of the base.
+func endpointSuffix(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	p := strings.TrimRight(u.Path, "/")
+	for _, s := range []string{"/v1/messages", "/messages", "/chat/completions", "/completions", "/responses"} {
+		if strings.HasSuffix(p, s) {
+			return s
+		}
+	}
+	return ""
 }

@@ -104,7 +104,6 @@ providers:
 		`bad.yaml:2:16: token_timeout: invalid duration "soon"; use a positive Go duration such as 30s or 5m`,
 		`bad.yaml:6:15: providers.a.base_url: plain http to api.example.com would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)`,
 		`bad.yaml:8:15: providers.a.wire_api: unknown wire_api "chat" (one of: completions, responses)`,
-		`bad.yaml:10:3: providers.b: missing key "base_url"`,
 		`bad.yaml:11:11: providers.b.type: unknown provider type "gemini" (one of: anthropic, azure, openai)`,
 		`bad.yaml:12:5: providers.b.base_ur1: unknown key "base_ur1"; did you mean "base_url"? (known keys: api_version, auth, base_url, headers, model, type, wire_api, wire_model)`,
 		`bad.yaml:17:15: providers.c.base_url: for anthropic leave /v1 out of base_url: the runtime appends /v1/messages`,
@@ -298,7 +297,7 @@ func TestErrorsShowVariablesNotValues(t *testing.T) {
 // registry reports provisioning errors at the auth block): long values are
 // replaced wherever they appear, short ones only at their own key.
 func TestDocScrubsValuesAtOtherKeys(t *testing.T) {
-	d := newDoc("s.yaml", lookupFrom(map[string]string{"TENANT": "tenant-CANARY", "N": "42"}))
+	d := NewDoc("s.yaml", lookupFrom(map[string]string{"TENANT": "tenant-CANARY", "N": "42"}))
 	var root yaml.Node
 	if err := yaml.Unmarshal([]byte("auth: {tenant: '${TENANT}', n: '${N}'}\n"), &root); err != nil {
 		t.Fatal(err)
@@ -342,7 +341,7 @@ func TestLoadReturnsTheProblems(t *testing.T) {
 // errors about its config), is scrubbed like Doc.Errorf's problems.
 func TestScrubber(t *testing.T) {
 	env := map[string]string{"URL": "http://gw-CANARY.internal/token", "STYLE": "basc", "T": "5", "OTHER": "7"}
-	d := newDoc("s.yaml", lookupFrom(env))
+	d := NewDoc("s.yaml", lookupFrom(env))
 	var root yaml.Node
 	src := "plugins:\n  p: {env: {URL: '${URL}'}}\nproviders:\n  a: {auth: {config: {auth_style: '${STYLE}', list: ['${T}']}}}\n  b: {auth: {config: {n: '${OTHER}'}}}\n"
 	if err := yaml.Unmarshal([]byte(src), &root); err != nil {

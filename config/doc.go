@@ -1,8 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,7 +28,9 @@ const maxNodes = 200_000
 // Decoding is strict: a key that matches no field is an error that lists the
 // known keys. Struct fields are matched by their `yaml` tag; a field tagged
 // `byok:"expand"` has ${VAR} and ${VAR:-default} expanded, as has every
-// provider.Secret.
+// provider.Secret. A string field tagged `byok:"path"` (or "expand,path")
+// is a file path: a relative one is taken relative to the config file's
+// directory, the one rule for every path key.
 type Doc struct {
 	File      string
 	LookupEnv func(string) (string, bool)
@@ -49,10 +54,17 @@ type Doc struct {
 // replacing them everywhere would garble messages ("1", "true").
 const minScrubbed = 6
 
-// newDoc returns a Doc for file that resolves variables with lookup.
-func newDoc(file string, lookup func(string) (string, bool)) *Doc {
+// NewDoc returns a Doc for file that resolves variables with lookup.
+func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
 	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{},
 		substituted: map[string]string{}, pathValues: map[string][]string{}}
+}
+
+// EnvErrorf records a problem of the environment (Error.Environment) at
+// path: an unset variable, a missing file.
+func (d *Doc) EnvErrorf(path, format string, args ...any) {
+	d.Errorf(path, format, args...)
+	d.errs[len(d.errs)-1].Environment = true
 }
 
 // Errorf records a problem at path's position (or its nearest ancestor's).
@@ -378,6 +390,10 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 	})
 	if err != nil {
 		d.errorAt(n, path, "%v", err)
+		var unset unsetError
+		if errors.As(err, &unset) {
+			d.errs[len(d.errs)-1].Environment = true
+		}
 		return "", false
 	}
 	return s, true
@@ -412,6 +428,10 @@ func (d *Doc) eachPair(n *yaml.Node, path string, f func(key string, kn, vn *yam
 type fieldInfo struct {
 	index  int
 	expand bool
+	// path marks a file path: a relative one is taken relative to the
+	// config file's directory, so that a config means the same files
+	// whichever directory the program runs in.
+	path bool
 }
 
 func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
@@ -423,7 +443,8 @@ func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
 		if name == "" || name == "-" || !f.IsExported() {
 			continue
 		}
-		fields[name] = fieldInfo{index: i, expand: f.Tag.Get("byok") == "expand"}
+		opts := strings.Split(f.Tag.Get("byok"), ",")
+		fields[name] = fieldInfo{index: i, expand: slices.Contains(opts, "expand"), path: slices.Contains(opts, "path")}
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -446,12 +467,28 @@ func (d *Doc) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip []st
 			msg := fmt.Sprintf("unknown key %q", key)
 			if s := closest(key, names); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
+				// The key meant is reported with this error: a "missing
+				// key" for it would be a follow-on, not a second problem.
+				d.failed[join(path, s)] = true
 			}
 			d.errorAt(kn, join(path, key), "%s (known keys: %s)", msg, strings.Join(names, ", "))
 			return
 		}
-		d.decode(vn, join(path, key), v.Field(f.index), f.expand, nil)
+		fv := v.Field(f.index)
+		d.decode(vn, join(path, key), fv, f.expand, nil)
+		if f.path && fv.Kind() == reflect.String {
+			fv.SetString(d.resolvePath(fv.String()))
+		}
 	})
+}
+
+// resolvePath takes a relative path relative to the config file's
+// directory.
+func (d *Doc) resolvePath(p string) string {
+	if p == "" || filepath.IsAbs(p) || d.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(d.File), p)
 }
 
 // closest returns the known name within edit distance 2 of s, or that s is

@@ -19,6 +19,11 @@ type Error struct {
 	// Path is the dotted key path, e.g. providers.openai.base_url.
 	Path string
 	Msg  string
+	// Environment marks a problem of the machine, not of the file: an
+	// unset environment variable, a missing or loose file, a plugin binary
+	// not found. `byokcred validate --offline` (CI without production
+	// secrets) skips these.
+	Environment bool
 }
 
 func (e *Error) Error() string {

@@ -64,7 +64,7 @@ func expand(s string, lookup func(string) (string, bool), depth int) (string, er
 			}
 			v = d
 		case !ok:
-			return "", fmt.Errorf("environment variable %s is not set; export it or use ${%s:-default}", name, name)
+			return "", unsetError{name}
 		}
 		b.WriteString(v)
 		i = end
@@ -106,4 +106,12 @@ func validVarName(s string) bool {
 		}
 	}
 	return true
+}
+
+// unsetError is a ${NAME} with NAME unset: a problem of the environment
+// the file is read in, not of the file.
+type unsetError struct{ name string }
+
+func (e unsetError) Error() string {
+	return fmt.Sprintf("environment variable %s is not set; export it or use ${%s:-default}", e.name, e.name)
 }

@@ -73,6 +73,15 @@ type Enumer interface {
 	Enums() map[string][]string
 }
 
+// FieldDocumenter is implemented by auth configs that carry their fields'
+// doc comments, so that a binary can describe its config keys in the JSON
+// Schema (`byokcred schema`) without the Go sources. Keys are "Type.Field"
+// of the structs in the auth config's package; `go generate` with
+// github.com/byokcred/byokcred/schema/fielddocs writes the method.
+type FieldDocumenter interface {
+	FieldDocs() map[string]string
+}
+
 // Diagnoser is implemented by auth configs that can show an operator
 // (`byokcred doctor`) how their credential is found: each candidate of a
 // credential chain tried on its own.
@@ -117,6 +126,9 @@ type Build struct {
 	Logger *slog.Logger
 	// Now is the clock.
 	Now func() time.Time
+	// Offline is set when the config is only checked (validate --offline):
+	// Source is not called, and Validate need not look at the environment.
+	Offline bool
 	// Config is the whole file, for auth types that refer to other sections.
 	Config *config.Config
 	// Set is the set being built; auth types keep shared state (such as
@@ -135,6 +147,24 @@ func (c *Build) Errorf(key, format string, args ...any) {
 		path += "." + key
 	}
 	c.Config.Doc.Errorf(path, format, args...)
+}
+
+// EnvErrorf records a problem of the environment rather than of the file
+// (an environment variable not set, a file missing or readable by others)
+// at key: `validate --offline` skips these.
+func (c *Build) EnvErrorf(key, format string, args ...any) {
+	path := c.Path
+	if key != "" {
+		path += "." + key
+	}
+	c.Config.Doc.EnvErrorf(path, format, args...)
+}
+
+// Failed reports whether a problem was already recorded at key (relative to
+// the auth block): a key whose ${VAR} is unset, or a misspelt key meant to
+// be key. Validate skips follow-on errors ("needs one of …") for it.
+func (c *Build) Failed(key string) bool {
+	return c.Config.Doc.Failed(c.Path + "." + key)
 }
 
 // Shared returns the value stored under key in the set being built, creating

@@ -18,7 +18,17 @@ import (
 type Options struct {
 	// LookupEnv resolves ${VAR} references and *_env keys. Default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
-	// Logger receives operational logs. Default: discard.
+	// Offline checks the config without building sources: nothing is
+	// read, fetched or started (`validate --offline`, CI without the
+	// production secrets). Problems of the environment (config.Error's
+	// Environment: unset variables, missing files and plugin binaries) are
+	// not reported. The Set returned names its providers but has no
+	// sources: it cannot give tokens.
+	Offline bool
+	// Logger receives operational logs: refresh failures, reloads and
+	// their failures, plugin output. Default: slog.Default(), so a library
+	// program sees what the CLI prints (pass a logger with a discarding
+	// handler to silence it).
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -43,7 +53,7 @@ func (o *Options) defaults() {
 		o.LookupEnv = os.LookupEnv
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -132,7 +142,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		if p.Auth == nil {
 			continue // reported by config
 		}
-		ctx := &Build{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Config: cfg, set: s}
+		ctx := &Build{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Offline: opts.Offline, Config: cfg, set: s}
 		ctxs[name] = ctx
 		if rp.AuthType == "" {
 			ctx.Errorf("", "missing key \"type\" (known auth types: %s)", strings.Join(Types(), ", "))
@@ -147,8 +157,15 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		cfg.Doc.Decode(p.Auth, ctx.Path, rp.Auth, "type")
 		rp.Auth.Validate(ctx)
 	}
-	if err := cfg.Doc.Err(); err != nil {
+	err := cfg.Doc.Err()
+	if opts.Offline {
+		err = withoutEnvironment(err)
+	}
+	if err != nil {
 		return nil, err
+	}
+	if opts.Offline {
+		return s, nil
 	}
 	for _, name := range cfg.Names() {
 		rp := s.providers[name]
@@ -416,4 +433,23 @@ func (s *Set) abandon() {
 		p.mu.Unlock()
 	}
 	s.Close()
+}
+
+// withoutEnvironment drops the problems of the environment from a
+// config.ErrorList (nil when none is left).
+func withoutEnvironment(err error) error {
+	var el config.ErrorList
+	if !errors.As(err, &el) {
+		return err
+	}
+	var kept config.ErrorList
+	for _, e := range el {
+		if !e.Environment {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return kept
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/byokcred/byokcred/config"
@@ -32,6 +33,9 @@ func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
 			return tok, nil
 		}
 	}
+	if p.Source == nil {
+		return nil, fmt.Errorf("provider %s: no credential source: the config was loaded offline (registry.Options.Offline)", p.Name)
+	}
 	timeout := p.tokenTimeout
 	if timeout <= 0 {
 		timeout = config.DefaultTokenTimeout
@@ -43,7 +47,7 @@ func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("provider %s: no credential within %s (token_timeout): %w", p.Name, timeout, err)
 		}
-		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+		return nil, &providerError{name: p.Name, err: err}
 	}
 	if tok == nil || tok.Value.IsZero() {
 		return nil, fmt.Errorf("provider %s: source returned an empty credential", p.Name)
@@ -53,3 +57,28 @@ func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
 	}
 	return tok, nil
 }
+
+// providerError names the provider once. The layers below name it too,
+// for their own callers: the cache as "provider: NAME: " (the first of the
+// providers sharing it) and the plugin host as `plugin "P", provider
+// "NAME": `; here those repeats are dropped from the text (errors.Is and
+// errors.As still see the whole chain).
+type providerError struct {
+	name string
+	err  error
+}
+
+var (
+	cacheNaming = regexp.MustCompile(`^provider: [^:\s]+: `)
+	hostNaming  = regexp.MustCompile(`(plugin "[^"]*"), provider "[^"]*": `)
+)
+
+func (e *providerError) Error() string {
+	msg := cacheNaming.ReplaceAllLiteralString(e.err.Error(), "")
+	if loc := hostNaming.FindStringSubmatchIndex(msg); loc != nil {
+		msg = msg[:loc[0]] + msg[loc[2]:loc[3]] + ": " + msg[loc[1]:]
+	}
+	return "provider " + e.name + ": " + msg
+}
+
+func (e *providerError) Unwrap() error { return e.err }

@@ -1,22 +1,18 @@
 // Package schema generates the JSON Schema of byokcred's config file from
 // the Go types that decode it (config.Config and every registered auth
-// type), with each field's doc comment as its description. The generated
+// type), with each field's doc comment as its description. The committed
 // file, byokcred.schema.json at the repository root, lets editors complete
 // and check keys; a test fails when it drifts from the types, and
-// `make schema` rewrites it. The generator reads doc comments from this
-// repository's sources, so it runs as that test rather than as an API.
+// `make schema` rewrites it. A custom build prints its own with
+// `byokcred schema`: the descriptions are compiled in (go generate, see
+// schema/fielddocs), so no source tree is needed.
 package schema
+
+//go:generate go run ./fielddocs -dir ../config -var configDocs -out configdocs_gen.go
 
 import (
 	"encoding/json"
-	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
-	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -29,10 +25,6 @@ import (
 
 // ID is the schema's $id.
 const ID = "https://github.com/byokcred/byokcred/byokcred.schema.json"
-
-// modulePath prefixes the import path of every package whose doc comments
-// are read.
-const modulePath = "github.com/byokcred/byokcred/"
 
 // enums are the closed value sets of the core config's string fields, by
 // "Type.Field"; auth types declare theirs with registry.Enumer.
@@ -54,25 +46,17 @@ type gen struct {
 	defs map[string]any
 }
 
-// generate returns the schema. srcRoot is the repository root, where the
-// Go sources are read for the descriptions.
-func generate(srcRoot string) ([]byte, error) {
+// Generate returns the JSON Schema of the config file as this program
+// accepts it: config.Config and every auth type registered (imported) in
+// the program, described by the doc comments compiled into it (the config
+// package's, and each auth type's registry.FieldDocumenter).
+func Generate() ([]byte, error) {
 	g := &gen{docs: map[string]string{}, defs: map[string]any{}}
-	// The core config's docs, and each auth type's from its own package.
-	pkgs := []string{modulePath + "config"}
+	g.addDocs(reflect.TypeFor[config.Config]().PkgPath(), configDocs)
 	for _, name := range registry.Types() {
 		cfg, _ := registry.NewAuthConfig(name)
-		if p := reflect.TypeOf(cfg).Elem().PkgPath(); !slices.Contains(pkgs, p) {
-			pkgs = append(pkgs, p)
-		}
-	}
-	for _, pkg := range pkgs {
-		rel, ok := strings.CutPrefix(pkg, modulePath)
-		if !ok {
-			continue // an auth type from another module: no descriptions
-		}
-		if err := g.readDocs(filepath.Join(srcRoot, filepath.FromSlash(rel)), pkg); err != nil {
-			return nil, err
+		if d, ok := cfg.(registry.FieldDocumenter); ok {
+			g.addDocs(reflect.TypeOf(cfg).Elem().PkgPath(), d.FieldDocs())
 		}
 	}
 	root := g.object(reflect.TypeFor[config.Config]())
@@ -89,38 +73,11 @@ func generate(srcRoot string) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-func (g *gen) readDocs(dir, importPath string) error {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.ParseComments)
-	if err != nil {
-		return fmt.Errorf("schema: reading doc comments: %w", err)
+// addDocs adds one package's docs ("Type.Field" keys).
+func (g *gen) addDocs(pkgPath string, docs map[string]string) {
+	for k, v := range docs {
+		g.docs[pkgPath+"."+k] = v
 	}
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			ast.Inspect(f, func(n ast.Node) bool {
-				ts, ok := n.(*ast.TypeSpec)
-				if !ok {
-					return true
-				}
-				st, ok := ts.Type.(*ast.StructType)
-				if !ok {
-					return true
-				}
-				for _, field := range st.Fields.List {
-					if field.Doc == nil {
-						continue
-					}
-					for _, name := range field.Names {
-						g.docs[importPath+"."+ts.Name.Name+"."+name.Name] = strings.Join(strings.Fields(field.Doc.Text()), " ")
-					}
-				}
-				return true
-			})
-		}
-	}
-	return nil
 }
 
 // object describes a struct: its yaml-tagged fields, nothing else.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,11 +13,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	// The schema covers the built-in auth types, as the CLI registers them.
+	"github.com/byokcred/byokcred/auth/entra"
+	"github.com/byokcred/byokcred/auth/plugin"
+	"github.com/byokcred/byokcred/auth/static"
+	"github.com/byokcred/byokcred/internal/fielddoc"
+
 	_ "github.com/byokcred/byokcred/auth/aws"
-	_ "github.com/byokcred/byokcred/auth/entra"
 	_ "github.com/byokcred/byokcred/auth/gcp"
-	_ "github.com/byokcred/byokcred/auth/plugin"
-	_ "github.com/byokcred/byokcred/auth/static"
 )
 
 var update = flag.Bool("update", false, "rewrite ../byokcred.schema.json")
@@ -26,7 +29,7 @@ const file = "../byokcred.schema.json"
 // TestSchemaIsCurrent fails when the committed schema drifts from the Go
 // types; `make schema` (go test ./schema -update) regenerates it.
 func TestSchemaIsCurrent(t *testing.T) {
-	got, err := generate("..")
+	got, err := Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,6 +44,77 @@ func TestSchemaIsCurrent(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("byokcred.schema.json is stale; run `make schema` (-committed +generated):\n%s", diff)
+	}
+}
+
+// TestFieldDocsAreCurrent fails when a doc comment changed without
+// `go generate` (make schema): the compiled-in docs are what `byokcred
+// schema` describes keys with.
+func TestFieldDocsAreCurrent(t *testing.T) {
+	tests := []struct {
+		name, dir string
+		compiled  map[string]string
+	}{
+		{"config", "../config", configDocs},
+		{"static", "../auth/static", new(static.Auth).FieldDocs()},
+		{"entra", "../auth/entra", new(entra.Auth).FieldDocs()},
+		{"plugin", "../auth/plugin", new(plugin.Auth).FieldDocs()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := fielddoc.Read(tc.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(src, tc.compiled); diff != "" {
+				t.Errorf("%s: generated field docs are stale; run `make schema` (-source +compiled):\n%s", tc.dir, diff)
+			}
+		})
+	}
+}
+
+// TestEveryKeyHasADescription walks the committed schema: an editor shows
+// each key's description, so a config field without a doc comment fails.
+func TestEveryKeyHasADescription(t *testing.T) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root map[string]any
+	if err := json.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		if props, ok := m["properties"].(map[string]any); ok {
+			for key, p := range props {
+				pm, _ := p.(map[string]any)
+				_, hasConst := pm["const"] // the auth type's discriminator in each branch
+				if _, ok := pm["description"]; !ok && !hasConst {
+					missing = append(missing, path+"."+key)
+				}
+			}
+		}
+		for k, sub := range m {
+			switch sub := sub.(type) {
+			case map[string]any:
+				walk(path+"/"+k, sub)
+			case []any:
+				for _, e := range sub {
+					walk(path+"/"+k, e)
+				}
+			}
+		}
+	}
+	walk("#", root)
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("keys without a description (add a doc comment to the field, then `make schema`):\n%s", strings.Join(missing, "\n"))
 	}
 }
 

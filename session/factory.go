@@ -41,10 +41,17 @@ func NewFactory(providers registry.Providers, opts Options) *Factory {
 // Everything else in base — tools, permissions, streaming — stays the
 // caller's choice.
 //
+// A config that sets refresh_on_rejection is refused unless
+// RequestHandler (or RefreshOnRejection) was made for the same providers
+// first: the runtime must route its requests through it.
+//
 // It acquires one credential now, through the same path requests use, so a
 // broken credential fails here with a clear error instead of on the first
 // model request.
 func (f *Factory) SessionConfig(ctx context.Context, name string, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
+	if err := checkRejection(f.src); err != nil {
+		return nil, err
+	}
 	p, err := f.src.Current().Provider(name)
 	if err != nil {
 		return nil, err
@@ -125,6 +132,9 @@ func (f *Factory) NamedProviderConfig(ctx context.Context, p *registry.Provider)
 // and Model set to the provider-qualified model ("" selects default_model).
 // A credential is acquired for each provider now, so a broken one fails here.
 func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
+	if err := checkRejection(f.src); err != nil {
+		return nil, err
+	}
 	set := f.src.Current()
 	cfgFile := set.Config
 	if model == "" {

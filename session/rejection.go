@@ -1,8 +1,11 @@
 package session
 
 import (
+	"errors"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync"
 
 	copilot "github.com/github/copilot-sdk/go"
 
@@ -22,6 +25,9 @@ import (
 // burst of 401s for one old token causes one refresh. next defaults to the
 // SDK's transport.
 func RefreshOnRejection(providers registry.Providers, next http.RoundTripper) http.RoundTripper {
+	if reflect.TypeOf(providers).Comparable() {
+		watched.Store(providers, struct{}{})
+	}
 	if next == nil {
 		next = http.DefaultTransport
 	}
@@ -32,6 +38,26 @@ func RefreshOnRejection(providers registry.Providers, next http.RoundTripper) ht
 // copilot.ClientOptions.
 func RequestHandler(providers registry.Providers) *copilot.CopilotRequestHandler {
 	return &copilot.CopilotRequestHandler{Transport: RefreshOnRejection(providers, nil)}
+}
+
+// watched holds the Providers a RefreshOnRejection transport was made for,
+// so that a factory over them knows the config's refresh_on_rejection is
+// honoured (checkRejection).
+var watched sync.Map
+
+// checkRejection fails when the config sets refresh_on_rejection but no
+// rejection-watching transport exists for providers: the runtime was
+// started without it, and the setting would silently do nothing.
+func checkRejection(providers registry.Providers) error {
+	if !providers.Current().Config.RefreshOnRejection {
+		return nil
+	}
+	if _, ok := watched.Load(providers); ok {
+		return nil
+	}
+	return errors.New("session: the config sets refresh_on_rejection, but the runtime's model requests do not pass through byokcred: " +
+		"start the runtime with copilotcli.Options{RequestHandler: session.RequestHandler(providers)}, with the providers this factory uses, " +
+		"before asking for a session config (or remove refresh_on_rejection)")
 }
 
 type rejectionTransport struct {

@@ -7,6 +7,8 @@
 //	import _ "github.com/byokcred/byokcred/auth/aws"
 package awsauth
 
+//go:generate go run ../../schema/fielddocs -type Auth
+
 import (
 	"context"
 	"errors"

@@ -5,6 +5,8 @@
 //	import _ "github.com/byokcred/byokcred/auth/entra"
 package entra
 
+//go:generate go run ../../schema/fielddocs -type Auth
+
 import (
 	"fmt"
 	"maps"
@@ -28,27 +30,41 @@ func init() {
 // Auth is `auth.type: entra`: Entra ID bearer tokens from any
 // azidentity credential.
 type Auth struct {
-	// Credential is the azidentity credential kind (see entraCredentials).
+	// Credential is the azidentity credential to use: default
+	// (DefaultAzureCredential), managed_identity, workload_identity,
+	// azure_cli, azure_developer_cli, client_secret, client_certificate or
+	// environment.
 	Credential string `yaml:"credential"`
 	// ClientID is a user-assigned managed identity's client id, or the
 	// application id for workload identity and service principals.
 	ClientID string `yaml:"client_id"`
-	// ResourceID and ObjectID identify a user-assigned managed identity
-	// the other ways.
+	// ResourceID identifies a user-assigned managed identity by its Azure
+	// resource id (instead of client_id).
 	ResourceID string `yaml:"resource_id"`
-	ObjectID   string `yaml:"object_id"`
-	TenantID   string `yaml:"tenant_id"`
-	// ClientSecretEnv / ClientSecretFile: the service principal's secret
-	// (client_secret). Never a literal in the file.
-	ClientSecretEnv  string `yaml:"client_secret_env"`
-	ClientSecretFile string `yaml:"client_secret_file" byok:"expand"`
-	// CertificateFile: PEM or PKCS#12 with the private key
-	// (client_certificate); CertificatePasswordEnv for an encrypted one.
-	CertificateFile        string `yaml:"certificate_file" byok:"expand"`
+	// ObjectID identifies a user-assigned managed identity by its object
+	// (principal) id (instead of client_id).
+	ObjectID string `yaml:"object_id"`
+	// TenantID is the Entra tenant of the application (service principals
+	// and workload identity).
+	TenantID string `yaml:"tenant_id"`
+	// ClientSecretEnv names the environment variable holding the service
+	// principal's secret (client_secret). Never a literal in the file.
+	ClientSecretEnv string `yaml:"client_secret_env"`
+	// ClientSecretFile is a file holding the service principal's secret
+	// (client_secret); a relative path is relative to the config file's
+	// directory.
+	ClientSecretFile string `yaml:"client_secret_file" byok:"expand,path"`
+	// CertificateFile is a PEM or PKCS#12 file with the certificate and
+	// its private key (client_certificate); a relative path is relative
+	// to the config file's directory.
+	CertificateFile string `yaml:"certificate_file" byok:"expand,path"`
+	// CertificatePasswordEnv names the environment variable holding the
+	// password of an encrypted certificate_file.
 	CertificatePasswordEnv string `yaml:"certificate_password_env"`
 	// TokenFile is workload identity's federated token file (default
-	// $AZURE_FEDERATED_TOKEN_FILE).
-	TokenFile string `yaml:"token_file" byok:"expand"`
+	// $AZURE_FEDERATED_TOKEN_FILE); a relative path is relative to the
+	// config file's directory.
+	TokenFile string `yaml:"token_file" byok:"expand,path"`
 	// ClientAssertion proves the application's identity for credential
 	// on_behalf_of with a federated token instead of a secret or
 	// certificate: workload_identity (token_file) or managed_identity.
@@ -227,7 +243,7 @@ func checkEnv(b *registry.Build, key, name string) {
 		return
 	}
 	if v, ok := b.LookupEnv(name); !ok || v == "" {
-		b.Errorf(key, "environment variable %s is not set or empty; export it or change the config", name)
+		b.EnvErrorf(key, "environment variable %s is not set or empty; export it or change the config", name)
 	}
 }
 
@@ -237,11 +253,11 @@ func checkSecretFile(b *registry.Build, key, path string) {
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		b.Errorf(key, "cannot read file: %v", err)
+		b.EnvErrorf(key, "cannot read file: %v", err)
 		return
 	}
 	if err := secretfile.CheckMode(path, fi); err != nil {
-		b.Errorf(key, "%v", err)
+		b.EnvErrorf(key, "%v", err)
 	}
 }
 

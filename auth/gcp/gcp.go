@@ -7,6 +7,8 @@
 //	import _ "github.com/byokcred/byokcred/auth/gcp"
 package gcp
 
+//go:generate go run ../../schema/fielddocs -type Auth
+
 import (
 	"fmt"
 	"net/url"

@@ -5,6 +5,8 @@
 //	import _ "github.com/byokcred/byokcred/auth/plugin"
 package plugin
 
+//go:generate go run ../../schema/fielddocs -type Auth
+
 import (
 	"context"
 	"crypto/sha256"

@@ -5,6 +5,8 @@
 //	import _ "github.com/byokcred/byokcred/auth/static"
 package static
 
+//go:generate go run ../../schema/fielddocs -type Auth
+
 import (
 	"os"
 
@@ -20,13 +22,29 @@ func init() {
 // Auth is `auth.type: static`: an API key or a static bearer token from
 // exactly one of a literal, an environment variable or a file.
 type Auth struct {
-	APIKey          provider.Secret `yaml:"api_key"`
-	APIKeyEnv       string          `yaml:"api_key_env"`
-	APIKeyFile      string          `yaml:"api_key_file" byok:"expand"`
-	BearerToken     provider.Secret `yaml:"bearer_token"`
-	BearerTokenEnv  string          `yaml:"bearer_token_env"`
-	BearerTokenFile string          `yaml:"bearer_token_file" byok:"expand"`
+	// APIKey is the API key itself; ${VAR} expands (prefer api_key_env or
+	// api_key_file: a literal key in a file is easily leaked).
+	APIKey provider.Secret `yaml:"api_key"`
+	// APIKeyEnv names the environment variable holding the API key.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// APIKeyFile is a file holding the API key (owner-only permissions),
+	// re-read when it changes; a relative path is relative to the config
+	// file's directory.
+	APIKeyFile string `yaml:"api_key_file" byok:"expand,path"`
+	// BearerToken is a static bearer token itself; ${VAR} expands (prefer
+	// bearer_token_env or bearer_token_file).
+	BearerToken provider.Secret `yaml:"bearer_token"`
+	// BearerTokenEnv names the environment variable holding the bearer
+	// token.
+	BearerTokenEnv string `yaml:"bearer_token_env"`
+	// BearerTokenFile is a file holding the bearer token (owner-only
+	// permissions), re-read when it changes; a relative path is relative
+	// to the config file's directory.
+	BearerTokenFile string `yaml:"bearer_token_file" byok:"expand,path"`
 }
+
+// keys are the keys of which exactly one is set.
+var keys = []string{"api_key", "api_key_env", "api_key_file", "bearer_token", "bearer_token_env", "bearer_token_file"}
 
 func (a *Auth) options() (key string, opts SourceOptions, n int) {
 	set := func(k string, kind provider.Kind, ok bool, apply func(*SourceOptions)) {
@@ -55,6 +73,11 @@ func (a *Auth) Validate(b *registry.Build) {
 	key, opts, n := a.options()
 	switch {
 	case n == 0:
+		for _, k := range keys {
+			if b.Failed(k) {
+				return // reported at that key (an unset ${VAR}, a misspelt key)
+			}
+		}
 		b.Errorf("", "static auth needs one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file")
 		return
 	case n > 1:
@@ -64,16 +87,16 @@ func (a *Auth) Validate(b *registry.Build) {
 	switch {
 	case opts.Env != "":
 		if v, ok := b.LookupEnv(opts.Env); !ok {
-			b.Errorf(key, "environment variable %s is not set; export it or change the config", opts.Env)
+			b.EnvErrorf(key, "environment variable %s is not set; export it or change the config", opts.Env)
 		} else if v == "" {
-			b.Errorf(key, "environment variable %s is empty", opts.Env)
+			b.EnvErrorf(key, "environment variable %s is empty", opts.Env)
 		}
 	case opts.File != "":
 		fi, err := os.Stat(opts.File)
 		if err != nil {
-			b.Errorf(key, "cannot read secret file: %v", err)
+			b.EnvErrorf(key, "cannot read secret file: %v", err)
 		} else if err := secretfile.CheckMode(opts.File, fi); err != nil {
-			b.Errorf(key, "%v", err)
+			b.EnvErrorf(key, "%v", err)
 		}
 	}
 }

@@ -173,6 +173,12 @@ func (a *app) openChat(ctx context.Context, providers registry.Providers, model 
 			return nil, usageError{err}
 		}
 	}
+	// The handler first: the factory refuses a config that sets
+	// refresh_on_rejection while no handler watches the providers.
+	rtOpts := copilotcli.Options{}
+	if set.Config.RefreshOnRejection {
+		rtOpts.RequestHandler = session.RequestHandler(providers)
+	}
 	base := session.ToolFree()
 	base.Streaming = &stream
 	var sc *copilot.SessionConfig
@@ -194,10 +200,6 @@ func (a *app) openChat(ctx context.Context, providers registry.Providers, model 
 		return nil, err
 	}
 	a.secrets.Remember(sc)
-	rtOpts := copilotcli.Options{}
-	if set.Config.RefreshOnRejection {
-		rtOpts.RequestHandler = session.RequestHandler(providers)
-	}
 	rt, err := copilotcli.Start(ctx, rtOpts)
 	if err != nil {
 		return nil, err

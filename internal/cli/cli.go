@@ -155,7 +155,7 @@ The config file is -c FILE, else $BYOKCRED_CONFIG, else ./byokcred.yaml.`,
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVarP(&a.output, "output", "o", "text", "output format for data: text or json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.doctorCmd(), a.proxyCmd(), a.agentCmd(), a.credentialCmd(), a.copilotEnvCmd())
+	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.doctorCmd(), a.proxyCmd(), a.agentCmd(), a.credentialCmd(), a.copilotEnvCmd(), a.schemaCmd())
 	return root
 }
 

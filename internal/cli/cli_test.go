@@ -286,14 +286,28 @@ models:
 }
 
 // TestExampleConfigValidates keeps config.example.yaml loadable: with its
-// variables and files provided, it has no problem.
+// variables, files and plugin binary provided, it has no problem. (The
+// binary is a stand-in next to a copy of the file: validate only checks
+// that it is there, the way make build puts it.)
 func TestExampleConfigValidates(t *testing.T) {
 	keyFile := writeFile(t, "anthropic.key", "k")
 	env := map[string]string{
 		"AZURE_AI_FOUNDRY_RESOURCE_URL": "https://res.openai.azure.com", "OPENAI_API_KEY": "k",
 		"ANTHROPIC_KEY_FILE": keyFile, "GATEWAY_TOKEN": "t",
 	}
-	r := run(t, env, "-c", "../../config.example.yaml", "validate")
+	example, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "config.example.yaml", string(example))
+	bin := filepath.Join(filepath.Dir(cfg), "bin", "plugins", "byokcred-plugin-exec")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, env, "-c", cfg, "validate")
 	if r.code != 0 || !strings.Contains(r.stdout, ": OK (") {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}

@@ -14,16 +14,32 @@ import (
 	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/schema"
 	"github.com/byokcred/byokcred/session"
 )
 
 func (a *app) validateCmd() *cobra.Command {
-	return &cobra.Command{
+	var offline bool
+	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the config file and list every problem with its position",
-		Args:  cobra.NoArgs,
+		Long: `validate checks the config file and lists every problem with its position.
+
+By default it checks this machine too: environment variables set, secret
+files present and private, plugin binaries found. With --offline (for CI
+without production secrets) it checks the file's structure and references
+only: nothing is read but the file, no secret, no plugin started; unset
+variables, missing files and binaries are not reported. Live checks
+(fetching a token) are doctor's.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := a.load()
+			var set *registry.Set
+			var err error
+			if offline {
+				set, err = a.loadOffline()
+			} else {
+				set, err = a.load()
+			}
 			if a.output == "json" {
 				return a.validateJSON(set, err)
 			}
@@ -31,10 +47,29 @@ func (a *app) validateCmd() *cobra.Command {
 				return err
 			}
 			defer set.Close()
-			fmt.Fprintf(a.env.Stdout, "%s: OK (%d providers: %s)\n", a.path(), len(set.Names()), strings.Join(set.Names(), ", "))
+			noun := "providers"
+			if len(set.Names()) == 1 {
+				noun = "provider"
+			}
+			mode := ""
+			if offline {
+				mode = ", offline: environment not checked"
+			}
+			fmt.Fprintf(a.env.Stdout, "%s: OK (%d %s: %s%s)\n", a.path(), len(set.Names()), noun, strings.Join(set.Names(), ", "), mode)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&offline, "offline", false, "check structure and references only: no environment variables, files or plugin binaries needed")
+	return cmd
+}
+
+// loadOffline loads the config without building sources or reporting
+// problems of the environment.
+func (a *app) loadOffline() (*registry.Set, error) {
+	opts := a.registryOptions()
+	opts.Offline = true
+	set, err := registry.Load(a.path(), opts)
+	return set, loadError(err)
 }
 
 // validateOutput is `validate -o json`.
@@ -260,6 +295,25 @@ func (a *app) modelsCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ref, p.Type, p.AuthType, wire, m.Name)
 			}
 			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) schemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the config file's JSON Schema, with every auth type this build knows",
+		Long: `schema prints the JSON Schema of the config file as this binary accepts it:
+the core keys and the keys of every auth type compiled in, custom ones
+included. Point an editor at it (yaml-language-server: $schema=...).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := schema.Generate()
+			if err != nil {
+				return err
+			}
+			_, err = a.env.Stdout.Write(b)
+			return err
 		},
 	}
 }

@@ -59,8 +59,10 @@ Origin, or a browser's Sec-Fetch-Site), pages on other loopback ports
 included, unless --allow-origin names the page's origin.`,
 		Example: `  # The Copilot CLI against an Entra-protected Azure provider named foundry:
   byokcred proxy --default foundry
+  # (COPILOT_PROVIDER_API_KEY is required by the CLI with type azure; any
+  # value, or the client token with --client-token-env)
   COPILOT_PROVIDER_TYPE=azure COPILOT_PROVIDER_BASE_URL=http://127.0.0.1:7787 \
-    COPILOT_MODEL=gpt-4.1 COPILOT_OFFLINE=true copilot
+    COPILOT_PROVIDER_API_KEY=unused COPILOT_MODEL=gpt-4.1 COPILOT_OFFLINE=true copilot
 
   # Any OpenAI-compatible client, by provider prefix:
   OPENAI_BASE_URL=http://127.0.0.1:7787/openai OPENAI_API_KEY=unused my-client`,

@@ -49,8 +49,10 @@ const (
 
 // PluginConfig is one entry of the `plugins:` section.
 type PluginConfig struct {
-	// Command is the plugin binary: a path (relative to the working
-	// directory) or a name looked up in the host's PATH.
+	// Command is the plugin binary: a path or a name looked up in the
+	// host's PATH. The config loader has already made a relative path with
+	// a slash relative to the config file's directory; here a relative
+	// path is taken as it is (relative to the working directory).
 	Command string
 	// Args are passed to the binary.
 	Args []string

@@ -7,6 +7,8 @@
 // needs to do to accept `type: gateway` in its config.
 package gatewayauth
 
+//go:generate go run github.com/byokcred/byokcred/schema/fielddocs -type Auth
+
 import (
 	"context"
 	"encoding/json"

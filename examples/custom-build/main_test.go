@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// build compiles pkg (relative to this directory) into a temp dir, as a
+// team would build its byokcred.
+func build(t *testing.T, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "byokcred")
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// runBin runs bin with args and a clean environment plus env.
+func runBin(t *testing.T, bin string, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+const gatewayConfig = `providers:
+  internal:
+    type: openai
+    base_url: https://gw.example/v1
+    model: llama
+    auth: {type: gateway, token_url: https://gw.example/token, client_id: agent-1, client_secret_env: GATEWAY_SECRET}
+`
+
+func TestCustomBuildAcceptsItsAuthType(t *testing.T) {
+	custom := build(t, ".")
+	stock := build(t, "../../cmd/byokcred")
+	cfg := filepath.Join(t.TempDir(), "byokcred.yaml")
+	if err := os.WriteFile(cfg, []byte(gatewayConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"GATEWAY_SECRET=s3cret"}
+	type result struct {
+		Out  string
+		Code int
+	}
+	tests := []struct {
+		name string
+		bin  string
+		want result
+	}{
+		{"custom build", custom, result{cfg + ": OK (1 provider: internal)\n", 0}},
+		{"stock build", stock, result{"byokcred: " + cfg + ":6:18: providers.internal.auth.type: unknown auth type \"gateway\"", 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runBin(t, tc.bin, env, "validate", "-c", cfg)
+			// The stock build's message goes on to list what it knows
+			// and what to import: only its first line is compared.
+			got := result{out, code}
+			if tc.want.Code != 0 {
+				got.Out, _, _ = strings.Cut(out, " (")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("validate (-want +got):\n%s\nfull output:\n%s", diff, out)
+			}
+		})
+	}
+}
+
+// TestCustomBuildSchema: a custom build describes its own kind's keys,
+// from docs compiled in (no source tree at run time).
+func TestCustomBuildSchema(t *testing.T) {
+	custom := build(t, ".")
+	out, code := runBin(t, custom, nil, "schema")
+	if code != 0 {
+		t.Fatalf("schema: exit %d\n%s", code, out)
+	}
+	var s struct {
+		Defs map[string]struct {
+			Properties map[string]struct {
+				Description string `json:"description"`
+			} `json:"properties"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("schema output is not JSON: %v", err)
+	}
+	got := map[string]string{}
+	for key, p := range s.Defs["auth_gateway"].Properties {
+		got[key] = p.Description
+	}
+	want := map[string]string{
+		"type":              "",
+		"token_url":         "TokenURL is the gateway's token endpoint (https, or http to loopback).",
+		"client_id":         "ClientID identifies this agent to the gateway.",
+		"client_secret_env": "ClientSecretEnv names the environment variable holding the secret.",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("auth_gateway properties (-want +got):\n%s", diff)
+	}
+}

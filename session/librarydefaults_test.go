@@ -1,0 +1,58 @@
+package session_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/session"
+)
+
+// refresh_on_rejection in YAML takes effect only through the runtime's
+// request handler. A library program that starts the runtime without it
+// used to get a config that silently did nothing; now the factory refuses
+// it with the fix.
+func TestRefreshOnRejectionNeedsTheHandler(t *testing.T) {
+	const provider = "providers:\n  p:\n    type: openai\n    base_url: https://api.example.com/v1\n    model: m\n    auth: {type: static, api_key: k}\n"
+	const refusal = "session: the config sets refresh_on_rejection, but the runtime's model requests do not pass through byokcred: " +
+		"start the runtime with copilotcli.Options{RequestHandler: session.RequestHandler(providers)}, with the providers this factory uses, " +
+		"before asking for a session config (or remove refresh_on_rejection)"
+	tests := []struct {
+		name    string
+		src     string
+		handler bool
+		want    string // the error, "" for none
+	}{
+		{"set, no handler: refused", "refresh_on_rejection: true\n" + provider, false, refusal},
+		{"set, with the handler", "refresh_on_rejection: true\n" + provider, true, ""},
+		{"not set, no handler", provider, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := registry.Load(configtest.Write(t, tc.src), registry.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer set.Close()
+			if tc.handler {
+				session.RequestHandler(set)
+			}
+			f := session.NewFactory(set, session.Options{})
+			for _, call := range []func() error{
+				func() error { _, err := f.SessionConfig(context.Background(), "p", nil); return err },
+				func() error { _, err := f.MultiSessionConfig(context.Background(), "p/m", nil); return err },
+			} {
+				got := ""
+				if err := call(); err != nil {
+					got = err.Error()
+				}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("error (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
