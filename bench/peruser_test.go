@@ -112,6 +112,8 @@ func BenchmarkPerUserFootprint(b *testing.B) {
 		b.ReportMetric(perUser, "heap-B/user")
 		b.ReportMetric(perUser*10000/(1<<20), "heap-MiB@10k-users")
 		b.ReportMetric(float64(total)/float64(users), "entra-requests/user/lifetime")
+		// Without a per-user cache every ask would be an Entra request.
+		b.ReportMetric(asksPerUser, "asks/user/lifetime")
 		runtime.KeepAlive(toks)
 		set.Close()
 		fe.Close()
