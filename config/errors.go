@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Pos is a position in a config file (1-based).
@@ -32,9 +34,19 @@ func (e *Error) Error() string {
 		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Pos.Line, e.Pos.Col)
 	}
 	if e.Path != "" {
-		return fmt.Sprintf("%s: %s: %s", loc, e.Path, e.Msg)
+		return fmt.Sprintf("%s: %s: %s", loc, printablePath(e.Path), e.Msg)
 	}
 	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// printablePath quotes a key path that holds a control character: a key
+// may be any YAML string, and a raw newline or carriage return in it would
+// break the one-line-per-problem output (and could rewrite a terminal line).
+func printablePath(p string) string {
+	if strings.ContainsFunc(p, unicode.IsControl) {
+		return strconv.Quote(p)
+	}
+	return p
 }
 
 // ErrorList is every problem found in one file, in file order. Loading never

@@ -98,3 +98,20 @@ func FuzzExpand(f *testing.F) {
 		}
 	})
 }
+
+// TestKeysWithControlCharactersStayOnOneLine: FuzzParse found a key holding
+// "\r\r" (or "\n") printed raw in the key path, which split one problem
+// over two lines, the second without a position.
+func TestKeysWithControlCharactersStayOnOneLine(t *testing.T) {
+	for _, src := range []string{"\"a\\nb\": 1\n", "\"a\\r\\rb\": 1\n", "providers:\n  \"p\\r\\rq\": {type: openai}\n"} {
+		_, err := Parse("fuzz.yaml", []byte(src), nil)
+		if err == nil {
+			t.Fatalf("%q: no error", src)
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if !positioned.MatchString(line) || strings.ContainsAny(line, "\r") {
+				t.Errorf("%q: error line without a position or with a raw control character: %q", src, line)
+			}
+		}
+	}
+}
