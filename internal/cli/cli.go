@@ -66,6 +66,9 @@ type app struct {
 	// perUserProxy: the proxy serves per-user credentials with each
 	// client's bearer token as the user.
 	perUserProxy bool
+	// checkOnly: the command checks the config and acts for nobody
+	// (validate), so per-user providers are accepted.
+	checkOnly bool
 }
 
 // scrub removes every credential handed to the runtime from text.
@@ -208,7 +211,7 @@ func (a *app) loadLive(ctx context.Context) (*registry.Live, error) {
 }
 
 func (a *app) registryOptions() registry.Options {
-	return registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger, PerUser: a.user != nil || a.perUserProxy}
+	return registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger, PerUser: a.user != nil || a.perUserProxy || a.checkOnly}
 }
 
 // loadError keeps a config's problem list as it is (exit 2 either way).

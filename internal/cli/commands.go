@@ -33,6 +33,9 @@ variables, missing files and binaries are not reported. Live checks
 (fetching a token) are doctor's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A per-user (on-behalf-of) provider is valid config even though
+			// validate has no user to act for: it only checks the file.
+			a.checkOnly = true
 			var set *registry.Set
 			var err error
 			if offline {
