@@ -126,44 +126,28 @@ func (a *Auth) profile(env awsconfig.EnvConfig) string {
 func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 	env, err := awsconfig.NewEnvConfig()
 	if err != nil {
-		return []registry.ChainLink{{Name: "environment", Err: firstLine(err.Error())}}
+		return []registry.ChainLink{{Name: "environment", Err: registry.FirstLine(err.Error())}}
 	}
-	var out []registry.ChainLink
-	answered := false
+	tries := make([]registry.ChainTry, 0, len(defaultChain))
 	for _, l := range defaultChain {
-		link := registry.ChainLink{Name: l.name}
-		if a.Profile != "" && (l.name == "environment" || l.name == "web identity") {
-			// With a profile named in code the SDK goes straight to it.
-			link.Err = "not used: the config names profile " + a.Profile
-			out = append(out, link)
-			continue
-		}
-		p, err := l.make(a, env)
-		if err == nil {
-			lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			var c aws.Credentials
-			c, err = p.Retrieve(lctx)
-			cancel()
+		try := registry.ChainTry{Name: l.name, Try: func(ctx context.Context) error {
+			p, err := l.make(a, env)
+			if err != nil {
+				return err
+			}
+			c, err := p.Retrieve(ctx)
 			if err == nil && !c.HasKeys() {
 				err = errors.New("returned no credentials")
 			}
+			return err
+		}}
+		if a.Profile != "" && (l.name == "environment" || l.name == "web identity") {
+			// With a profile named in code the SDK goes straight to it.
+			try.Skip = "not used: the config names profile " + a.Profile
 		}
-		if err != nil {
-			link.Err = firstLine(err.Error())
-		} else if !answered {
-			link.Answered, answered = true, true
-		}
-		out = append(out, link)
+		tries = append(tries, try)
 	}
-	return out
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
+	return registry.WalkChain(ctx, tries)
 }
 
 // DescribeToken implements registry.TokenDescriber: the access key id and

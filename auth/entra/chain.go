@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -136,30 +135,16 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 	if scope == "" {
 		scope = DefaultScope
 	}
-	var out []registry.ChainLink
-	answered := false
+	tries := make([]registry.ChainTry, 0, len(links))
 	for _, l := range links {
-		link := registry.ChainLink{Name: l.name}
-		cred, err := l.make(a)
-		if err == nil {
-			lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			_, err = cred.GetToken(lctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: a.TenantID})
-			cancel()
-		}
-		if err != nil {
-			link.Err = firstLine(err.Error())
-		} else if !answered {
-			link.Answered, answered = true, true
-		}
-		out = append(out, link)
+		tries = append(tries, registry.ChainTry{Name: l.name, Try: func(ctx context.Context) error {
+			cred, err := l.make(a)
+			if err != nil {
+				return err
+			}
+			_, err = cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}, TenantID: a.TenantID})
+			return err
+		}})
 	}
-	return out
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
+	return registry.WalkChain(ctx, tries)
 }

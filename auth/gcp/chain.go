@@ -169,9 +169,9 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 		case used != "" && err == nil:
 			link.Err = "answers, but ADC stops at " + used
 		case used != "":
-			link.Err = firstLine(err.Error()) + " (not consulted: ADC stops at " + used + ")"
+			link.Err = registry.FirstLine(err.Error()) + " (not consulted: ADC stops at " + used + ")"
 		case err != nil:
-			link.Err = firstLine(err.Error()) + " (ADC stops here and fails)"
+			link.Err = registry.FirstLine(err.Error()) + " (ADC stops here and fails)"
 		default:
 			link.Answered = true
 		}
@@ -181,12 +181,4 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 		out = append(out, link)
 	}
 	return out
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
