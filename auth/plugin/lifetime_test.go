@@ -7,29 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/fakeclock"
 	"github.com/byokcred/byokcred/internal/plugintest"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
-
-type settableClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settableClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *settableClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // bareJWT is what `vault read -field=token` or `kubectl create token`
 // print: a JWT, here unsigned (nothing in byokcred verifies it).
@@ -71,7 +59,7 @@ func TestExecPluginTokenLifetimes(t *testing.T) {
 	}
 	path := configtest.Write(t, "plugins:\n  p: {command: "+bin+", env: {PATH: /usr/bin:/bin}}\nproviders:\n"+
 		entry("jwt", "")+entry("opaque", "")+entry("never", ", max_age: 0s")+entry("ninety", ", max_age: 90s"))
-	clock := &settableClock{now: time.Now().Truncate(time.Second)}
+	clock := fakeclock.At(time.Now().Truncate(time.Second))
 	start := clock.Now()
 	jwt1 := bareJWT(map[string]any{"sub": "one", "exp": start.Add(8 * time.Second).Unix()})
 	jwt2 := bareJWT(map[string]any{"sub": "two", "exp": start.Add(time.Hour).Unix()})

@@ -27,3 +27,7 @@ func (c *Clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
 }
+
+// At returns a clock at t, for tests whose tokens are minted against the
+// real time.
+func At(t time.Time) *Clock { return &Clock{now: t} }
