@@ -19,7 +19,9 @@ import (
 	"github.com/byokcred/byokcred/registry"
 
 	// The credential kinds the docs' configs use.
+	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/entra"
+	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
 )
