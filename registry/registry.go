@@ -67,6 +67,14 @@ type CacheTuner interface {
 	TuneCache(*provider.CacheOptions)
 }
 
+// Checker is implemented by token sources that can confirm their
+// configuration with the credential's issuer without fetching a credential
+// (a plugin checks its `config:` block in Configure). `byokcred validate`
+// calls it through Set.Check.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
 // Enumer is implemented by auth configs with keys that take one of a closed
 // set of values: the JSON Schema lists them (by yaml key).
 type Enumer interface {

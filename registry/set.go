@@ -79,6 +79,9 @@ type Provider struct {
 	// users holds the per-user caches of a credential that acts on behalf
 	// of users (nil otherwise); Source then refuses to serve.
 	users *userCaches
+	// check confirms the provider's config with its issuer (Checker), nil
+	// when the source cannot.
+	check Checker
 
 	tokenTimeout time.Duration
 	now          func() time.Time
@@ -109,6 +112,7 @@ type built struct {
 	src   provider.TokenSource
 	cache *provider.Cache
 	users *userCaches
+	check Checker
 	deps  []string // shared state keys the source uses
 }
 
@@ -175,12 +179,12 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		}
 		key := configKey(rp.AuthType, rp.Auth)
 		if b, ok := s.built[key]; ok {
-			rp.Source, rp.Cache, rp.users = b.src, b.cache, b.users
+			rp.Source, rp.Cache, rp.users, rp.check = b.src, b.cache, b.users, b.check
 			continue
 		}
 		if b, ok := s.takeFromPrev(key); ok {
 			s.built[key] = b
-			rp.Source, rp.Cache, rp.users = b.src, b.cache, b.users
+			rp.Source, rp.Cache, rp.users, rp.check = b.src, b.cache, b.users, b.check
 			continue
 		}
 		ctxs[name].used = nil
@@ -190,6 +194,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			continue
 		}
 		b := built{deps: ctxs[name].used}
+		b.check, _ = src.(Checker)
 		if pu, ok := src.(PerUser); ok {
 			if !opts.PerUser {
 				ctxs[name].Errorf("", "this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)")
@@ -210,7 +215,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			b.src = needsUser{}
 			s.built[key] = b
 			s.own("src:"+key, b.users) // closes src too
-			rp.Source, rp.users = b.src, b.users
+			rp.Source, rp.users, rp.check = b.src, b.users, b.check
 			continue
 		}
 		if sc, ok := rp.Auth.(SelfCaching); ok && sc.SelfCaching() {
@@ -232,7 +237,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		}
 		s.built[key] = b
 		s.own("src:"+key, b.src)
-		rp.Source, rp.Cache = b.src, b.cache
+		rp.Source, rp.Cache, rp.check = b.src, b.cache, b.check
 	}
 	if err := cfg.Doc.Err(); err != nil {
 		s.abandon()

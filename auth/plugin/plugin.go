@@ -117,6 +117,14 @@ func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 // (registry.PerUser): each token is the plugin's exchange of a user's token.
 type perUser struct{ src shared.SubjectSource }
 
+// Check implements registry.Checker: the plugin checks the config.
+func (p perUser) Check(ctx context.Context) error {
+	if c, ok := p.src.(registry.Checker); ok {
+		return c.Check(ctx)
+	}
+	return nil
+}
+
 func (perUser) Token(context.Context) (*provider.Token, error) { return nil, registry.ErrNeedsUser }
 
 // SourceFor implements registry.PerUser.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/plugintest"
 )
 
 const canary = "CANARY-cli-9d8c7b6a5f4e3d2c1b0a"
@@ -286,9 +287,8 @@ models:
 }
 
 // TestExampleConfigValidates keeps config.example.yaml loadable: with its
-// variables, files and plugin binary provided, it has no problem. (The
-// binary is a stand-in next to a copy of the file: validate only checks
-// that it is there, the way make build puts it.)
+// variables, files, plugin binary and the tools its plugin runs provided,
+// it has no problem — including the plugin's own check of its config blocks.
 func TestExampleConfigValidates(t *testing.T) {
 	keyFile := writeFile(t, "anthropic.key", "k")
 	env := map[string]string{
@@ -299,12 +299,24 @@ func TestExampleConfigValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeFile(t, "config.example.yaml", string(example))
+	// validate starts the plugin to check its config blocks, and the exec
+	// plugin checks that each command is installed: the real plugin where
+	// make build puts it, and a stand-in `vault` on the plugin's PATH.
+	tools := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tools, "vault"), []byte("#!/bin/sh\necho tok\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(example), "PATH: /usr/local/bin:/usr/bin:/bin", "PATH: "+tools+":/usr/bin:/bin", 1)
+	cfg := writeFile(t, "config.example.yaml", text)
 	bin := filepath.Join(filepath.Dir(cfg), "bin", "plugins", "byokcred-plugin-exec")
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	execPlugin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(execPlugin, bin); err != nil {
 		t.Fatal(err)
 	}
 	r := run(t, env, "-c", cfg, "validate")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,8 +41,16 @@ variables, missing files and binaries are not reported. Live checks
 			var err error
 			if offline {
 				set, err = a.loadOffline()
-			} else {
-				set, err = a.load()
+			} else if set, err = a.load(); err == nil {
+				// Plugins check their own config blocks (Configure, no
+				// token fetched), so a typo there shows now, at its
+				// position, not at the first model request.
+				cctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+				if err = loadError(set.Check(cctx)); err != nil {
+					set.Close()
+					set = nil
+				}
+				cancel()
 			}
 			if a.output == "json" {
 				return a.validateJSON(set, err)

@@ -274,3 +274,40 @@ providers:
 		})
 	}
 }
+
+// TestValidateChecksPluginConfigs: a typo inside a plugin's `config:` block
+// is found by validate — the plugin checks it in Configure, no token is
+// fetched — and reported at the provider's auth block, not at the first
+// model request (issue 18.2).
+func TestValidateChecksPluginConfigs(t *testing.T) {
+	execPlugin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	cfg := writeFile(t, "byokcred.yaml", `plugins:
+  printer: {command: `+execPlugin+`, env: {PATH: /usr/bin:/bin}}
+providers:
+  good:
+    type: openai
+    base_url: https://gw.example/v1
+    model: m
+    auth: {type: plugin, plugin: printer, config: {command: /bin/sh, args: [-c, "touch `+marker+`; echo tok"], format: raw}}
+  typo:
+    type: openai
+    base_url: https://gw.example/v1
+    model: m
+    auth: {type: plugin, plugin: printer, config: {comand: /bin/echo, format: raw}}
+`)
+	r := run(t, nil, "-c", cfg, "validate")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	want := cfg + `:13:5: providers.typo.auth: plugins: plugin "printer", provider "typo"`
+	if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "comand") || strings.Contains(r.stderr, "providers.good") {
+		t.Errorf("stderr = %s\nwant the typo at its auth block (%s) and nothing about the good provider", r.stderr, want)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("validate ran a token command: it must only configure")
+	}
+}

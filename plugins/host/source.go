@@ -36,6 +36,29 @@ func (s *source) Token(ctx context.Context) (*provider.Token, error) {
 	return s.TokenFor(ctx, provider.Secret{})
 }
 
+// Check starts the plugin if needed and configures this provider in it,
+// fetching no token: the plugin checks the provider's `config:` block
+// (unknown keys, wrong types, missing values) in Configure, so a typo shows
+// at validate time rather than at the first model request. Errors are as
+// Token's.
+func (s *source) Check(ctx context.Context) error {
+	err := func() error {
+		p, err := s.inst.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = s.configured(ctx, p)
+		return err
+	}()
+	if err == nil {
+		return nil
+	}
+	if s.scrub != nil {
+		err = &scrubbedError{msg: s.scrub(err.Error()), err: err}
+	}
+	return &Error{Plugin: s.inst.name, Provider: s.provider, Err: err}
+}
+
 // TokenFor asks the plugin for a token on behalf of the user whose token is
 // subject (zero: the provider's own identity). The plugin must have
 // announced the provider's config as per-user; otherwise the user's token is
