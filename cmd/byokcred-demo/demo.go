@@ -231,13 +231,7 @@ func (d *demo) staticLeg(ctx context.Context) error {
 func (d *demo) entraLeg(ctx context.Context) error {
 	idp := d.idp
 	var rejected atomic.Int64
-	model, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from the Entra-protected loopback model.", Check: func(r *fakemodel.Request) int {
-		if idp.CheckRequest(r) != nil {
-			rejected.Add(1)
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	model, err := guardedModel("Hello from the Entra-protected loopback model.", idp.CheckRequest, &rejected)
 	if err != nil {
 		return err
 	}
@@ -530,24 +524,12 @@ func (d *demo) threeCloudLeg(ctx context.Context) error {
 	}
 	defer md.Close()
 	var refused atomic.Int64
-	vertex, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from Vertex AI.", Check: func(r *fakemodel.Request) int {
-		if md.CheckRequest(r) != nil {
-			refused.Add(1)
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	vertex, err := guardedModel("Hello from Vertex AI.", md.CheckRequest, &refused)
 	if err != nil {
 		return err
 	}
 	defer vertex.Close()
-	foundry, err := fakemodel.Start(fakemodel.Options{Reply: "Hello from Foundry.", Check: func(r *fakemodel.Request) int {
-		if d.idp.CheckRequest(r) != nil {
-			refused.Add(1)
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	foundry, err := guardedModel("Hello from Foundry.", d.idp.CheckRequest, &refused)
 	if err != nil {
 		return err
 	}
@@ -632,4 +614,17 @@ default_model: foundry/gpt-4.1
 	}
 	d.printf("    every endpoint accepted only its own cloud's credential\n")
 	return nil
+}
+
+// guardedModel starts a loopback model endpoint that answers reply to
+// requests whose credential check accepts and 401 to the others, counting
+// them in refused: an endpoint that takes only its own issuer's tokens.
+func guardedModel(reply string, check func(*fakemodel.Request) error, refused *atomic.Int64) (*fakemodel.Server, error) {
+	return fakemodel.Start(fakemodel.Options{Reply: reply, Check: func(r *fakemodel.Request) int {
+		if check(r) != nil {
+			refused.Add(1)
+			return http.StatusUnauthorized
+		}
+		return 0
+	}})
 }
