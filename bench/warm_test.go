@@ -52,21 +52,7 @@ func BenchmarkWarmToken(b *testing.B) {
     model: gpt-4.1
     auth: {type: entra, credential: managed_identity, scope: %s}
 `, benchScope), registry.Options{})
-		cb := session.NewFactory(set, session.Options{}).Callback("foundry")
-		args := copilot.ProviderTokenArgs{ProviderName: "foundry"}
-		if tok, err := cb(args); err != nil || tok == "" { // warm the cache
-			b.Fatalf("warming: %q, %v", tok, err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if tok, err := cb(args); err != nil || tok == "" {
-					b.Errorf("callback: %q, %v", tok, err)
-					return
-				}
-			}
-		})
+		runCallback(b, warmCallback(b, set, "foundry"), "foundry")
 	})
 
 	b.Run("byokcred-callback-gcp", func(b *testing.B) {
@@ -84,22 +70,9 @@ func BenchmarkWarmToken(b *testing.B) {
     model: google/gemini-2.5-flash
     auth: {type: gcp}
 `, registry.Options{})
-		cb := session.NewFactory(set, session.Options{}).Callback("vertex")
-		args := copilot.ProviderTokenArgs{ProviderName: "vertex"}
-		if tok, err := cb(args); err != nil || tok == "" { // warm the cache
-			b.Fatalf("warming: %q, %v", tok, err)
-		}
+		cb := warmCallback(b, set, "vertex")
 		before := md.Requests("metadata-token")
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if tok, err := cb(args); err != nil || tok == "" {
-					b.Errorf("callback: %q, %v", tok, err)
-					return
-				}
-			}
-		})
+		runCallback(b, cb, "vertex")
 		b.StopTimer()
 		if n := md.Requests("metadata-token") - before; n != 0 {
 			b.Fatalf("the warm path went to the metadata server %d times", n)
@@ -120,21 +93,7 @@ func BenchmarkWarmToken(b *testing.B) {
     model: openai.gpt-oss-120b-1:0
     auth: {type: aws, region: us-east-1}
 `, registry.Options{})
-		cb := session.NewFactory(set, session.Options{}).Callback("bedrock")
-		args := copilot.ProviderTokenArgs{ProviderName: "bedrock"}
-		if tok, err := cb(args); err != nil || tok == "" { // warm the cache
-			b.Fatalf("warming: %q, %v", tok, err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if tok, err := cb(args); err != nil || tok == "" {
-					b.Errorf("callback: %q, %v", tok, err)
-					return
-				}
-			}
-		})
+		runCallback(b, warmCallback(b, set, "bedrock"), "bedrock")
 		b.StopTimer()
 		if n := creds.ContainerRequests(); n != 1 {
 			b.Fatalf("%d container-credential requests, want 1: the cache was not warm", n)
@@ -187,5 +146,32 @@ func BenchmarkWarmToken(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// warmCallback returns the named provider's SDK callback with its cache
+// warmed by one call.
+func warmCallback(b *testing.B, set *registry.Set, name string) copilot.BearerTokenProvider {
+	b.Helper()
+	cb := session.NewFactory(set, session.Options{}).Callback(name)
+	if tok, err := cb(copilot.ProviderTokenArgs{ProviderName: name}); err != nil || tok == "" {
+		b.Fatalf("warming: %q, %v", tok, err)
+	}
+	return cb
+}
+
+// runCallback measures cb the way the runtime calls it: before every model
+// request, from every core at once.
+func runCallback(b *testing.B, cb copilot.BearerTokenProvider, name string) {
+	args := copilot.ProviderTokenArgs{ProviderName: name}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if tok, err := cb(args); err != nil || tok == "" {
+				b.Errorf("callback: %q, %v", tok, err)
+				return
+			}
+		}
 	})
 }
