@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	copilot "github.com/github/copilot-sdk/go"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/copilotcli"
@@ -56,6 +57,22 @@ func needRuntime(t *testing.T) {
 	if rt == nil {
 		t.Skip("-short: no Copilot runtime")
 	}
+}
+
+// openSession opens a tool-free session on the named provider with the
+// shared runtime; it is disconnected when the test ends.
+func openSession(t *testing.T, ctx context.Context, set *registry.Set, name string) *copilot.Session {
+	t.Helper()
+	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, name, session.ToolFree())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := rt.Client.CreateSession(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Disconnect() })
+	return s
 }
 
 func writeConfig(t *testing.T, yaml string) string {

@@ -57,15 +57,7 @@ func TestVertexSessionOutlivesItsTokens(t *testing.T) {
 	defer set.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "vertex", session.ToolFree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := rt.Client.CreateSession(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Disconnect()
+	s := openSession(t, ctx, set, "vertex")
 	const turns = 6
 	for i := range turns {
 		if i > 0 {

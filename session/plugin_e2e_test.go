@@ -77,15 +77,7 @@ func TestPluginSessionSurvivesAKilledPlugin(t *testing.T) {
 	bin, _ := plugintest.Build("exec")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "gateway", session.ToolFree())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := rt.Client.CreateSession(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Disconnect()
+	s := openSession(t, ctx, set, "gateway")
 	turn := func(i int) {
 		t.Helper()
 		if r, err := session.Reply(ctx, s, fmt.Sprintf("turn %d", i)); err != nil || r != "via plugin" {
