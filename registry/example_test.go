@@ -57,7 +57,7 @@ func ExampleLoad_errors() {
 	fmt.Println(err)
 	// Output:
 	// byokcred.yaml:4:15: providers.openai.base_url: plain http to api.openai.com would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)
-	// byokcred.yaml:6:26: providers.openai.auth.api_kye: unknown key "api_kye"; did you mean "api_key"? (known keys: api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file)
+	// byokcred.yaml:6:26: providers.openai.auth.api_kye: unknown key "api_kye"; did you mean "api_key"? (known keys: api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret)
 }
 
 // vaultAuth is a custom auth type: a config struct whose yaml tags name its

@@ -29,10 +29,10 @@ func TestFollowOnErrorsAreSuppressed(t *testing.T) {
 			`c.yaml:6:35: providers.p.auth.api_key: environment variable UNSET_KEY is not set; export it or use ${UNSET_KEY:-default}`,
 		}},
 		{"misspelt api_key_env", head + "    type: openai\n    base_url: https://a.example/v1\n    model: m\n    auth: {type: static, api_key_evn: K}\n", []string{
-			`c.yaml:6:26: providers.p.auth.api_key_evn: unknown key "api_key_evn"; did you mean "api_key_env"? (known keys: api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file)`,
+			`c.yaml:6:26: providers.p.auth.api_key_evn: unknown key "api_key_evn"; did you mean "api_key_env"? (known keys: api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret)`,
 		}},
 		{"nothing set is still reported", head + "    type: openai\n    base_url: https://a.example/v1\n    model: m\n    auth: {type: static}\n", []string{
-			`c.yaml:6:5: providers.p.auth: static auth needs one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file`,
+			`c.yaml:6:5: providers.p.auth: static auth needs one of api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret`,
 		}},
 	}
 	for _, tc := range tests {

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"sort"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -21,11 +23,22 @@ func configKey(authType string, cfg AuthConfig) string {
 	return authType + ":" + hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-var secretType = reflect.TypeFor[provider.Secret]()
+var (
+	secretType = reflect.TypeFor[provider.Secret]()
+	nodeType   = reflect.TypeFor[yaml.Node]()
+)
 
 func hashValue(h hash.Hash, v reflect.Value) {
-	if v.Type() == secretType {
+	switch v.Type() {
+	case secretType:
 		fmt.Fprintf(h, "s%q", v.Interface().(provider.Secret).Reveal())
+		return
+	case nodeType:
+		// A raw block nested in an auth block (decoded later by the auth
+		// type): identical content shares a source wherever it sits in
+		// the file.
+		n := v.Interface().(yaml.Node)
+		hashNode(h, &n)
 		return
 	}
 	switch v.Kind() {
@@ -61,4 +74,20 @@ func hashValue(h hash.Hash, v reflect.Value) {
 	default:
 		fmt.Fprintf(h, "%T=%v", v.Interface(), v.Interface())
 	}
+}
+
+// hashNode hashes what a YAML node says, not where it is.
+func hashNode(h hash.Hash, n *yaml.Node) {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil {
+		h.Write([]byte("nil"))
+		return
+	}
+	fmt.Fprintf(h, "<%d%q%q", n.Kind, n.ShortTag(), n.Value)
+	for _, c := range n.Content {
+		hashNode(h, c)
+	}
+	h.Write([]byte(">"))
 }

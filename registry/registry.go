@@ -97,10 +97,12 @@ type Diagnoser interface {
 	Diagnose(ctx context.Context) []ChainLink
 }
 
-// TokenDescriber is implemented by auth configs whose tokens carry facts an
-// operator wants to see (`byokcred token`, `doctor`) that are not JWT
-// claims, such as the access key id and region of a signed key. Facts must
-// never include the secret parts of the token.
+// TokenDescriber is implemented by auth configs, or the token sources they
+// build, whose tokens carry facts an operator wants to see (`byokcred
+// token`, `doctor`) that are not JWT claims, such as the access key id and
+// region of a signed key or the version of a secret read from a store.
+// Facts must never include the secret parts of the token. Callers ask
+// through Provider.DescribeToken.
 type TokenDescriber interface {
 	DescribeToken(tok *provider.Token) []TokenFact
 }
@@ -145,6 +147,20 @@ type Build struct {
 	// used records the shared state the last Source call used, so that a
 	// source carried over by a reload takes its state along.
 	used []string
+	// parent is the build a Sub build was made from.
+	parent *Build
+}
+
+// Sub returns a build for a block nested at key inside this one (an auth
+// type that embeds another's config, such as a secret-store reference with
+// its own credential): its Errorf, EnvErrorf and Failed keys are relative to
+// the nested block, and Shared state belongs to the same set.
+func (c *Build) Sub(key string) *Build {
+	sub := *c
+	sub.Path = c.Path + "." + key
+	sub.parent = c
+	sub.used = nil
+	return &sub
 }
 
 // Errorf records a problem at key (relative to the auth block, "" for the
@@ -180,7 +196,11 @@ func (c *Build) Failed(key string) bool {
 // provider, such as a plugin manager; a value that implements
 // provider.Closer is closed with the set.
 func (c *Build) Shared(key string, create func() any) any {
-	c.used = append(c.used, key)
+	root := c
+	for root.parent != nil {
+		root = root.parent
+	}
+	root.used = append(root.used, key)
 	return c.set.shared(key, create)
 }
 

@@ -82,6 +82,8 @@ type Provider struct {
 	// check confirms the provider's config with its issuer (Checker), nil
 	// when the source cannot.
 	check Checker
+	// raw is the auth type's own source (inside Cache, when there is one).
+	raw provider.TokenSource
 
 	tokenTimeout time.Duration
 	now          func() time.Time
@@ -109,6 +111,7 @@ type Set struct {
 }
 
 type built struct {
+	raw   provider.TokenSource // the auth type's source, before any cache
 	src   provider.TokenSource
 	cache *provider.Cache
 	users *userCaches
@@ -179,12 +182,12 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		}
 		key := configKey(rp.AuthType, rp.Auth)
 		if b, ok := s.built[key]; ok {
-			rp.Source, rp.Cache, rp.users, rp.check = b.src, b.cache, b.users, b.check
+			rp.Source, rp.Cache, rp.users, rp.check, rp.raw = b.src, b.cache, b.users, b.check, b.raw
 			continue
 		}
 		if b, ok := s.takeFromPrev(key); ok {
 			s.built[key] = b
-			rp.Source, rp.Cache, rp.users, rp.check = b.src, b.cache, b.users, b.check
+			rp.Source, rp.Cache, rp.users, rp.check, rp.raw = b.src, b.cache, b.users, b.check, b.raw
 			continue
 		}
 		ctxs[name].used = nil
@@ -193,7 +196,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			ctxs[name].Errorf("", "%v", err)
 			continue
 		}
-		b := built{deps: ctxs[name].used}
+		b := built{deps: ctxs[name].used, raw: src}
 		b.check, _ = src.(Checker)
 		if pu, ok := src.(PerUser); ok {
 			if !opts.PerUser {
@@ -215,7 +218,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			b.src = needsUser{}
 			s.built[key] = b
 			s.own("src:"+key, b.users) // closes src too
-			rp.Source, rp.users, rp.check = b.src, b.users, b.check
+			rp.Source, rp.users, rp.check, rp.raw = b.src, b.users, b.check, b.raw
 			continue
 		}
 		if sc, ok := rp.Auth.(SelfCaching); ok && sc.SelfCaching() {
@@ -237,7 +240,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		}
 		s.built[key] = b
 		s.own("src:"+key, b.src)
-		rp.Source, rp.Cache, rp.check = b.src, b.cache, b.check
+		rp.Source, rp.Cache, rp.check, rp.raw = b.src, b.cache, b.check, b.raw
 	}
 	if err := cfg.Doc.Err(); err != nil {
 		s.abandon()

@@ -82,3 +82,17 @@ func (e *providerError) Error() string {
 }
 
 func (e *providerError) Unwrap() error { return e.err }
+
+// DescribeToken returns what p's auth config and source know about tok
+// beyond its JWT claims (see TokenDescriber): nil when neither describes
+// tokens. tok should be a token p handed out.
+func (p *Provider) DescribeToken(tok *provider.Token) []TokenFact {
+	var facts []TokenFact
+	if d, ok := p.Auth.(TokenDescriber); ok {
+		facts = append(facts, d.DescribeToken(tok)...)
+	}
+	if d, ok := p.raw.(TokenDescriber); ok {
+		facts = append(facts, d.DescribeToken(tok)...)
+	}
+	return facts
+}

@@ -162,7 +162,7 @@ func (g *gen) auth() map[string]any {
 		props := obj["properties"].(map[string]any)
 		if e, ok := cfg.(registry.Enumer); ok {
 			for key, values := range e.Enums() {
-				if p, ok := props[key].(map[string]any); ok {
+				if p := g.property(props, key); p != nil && len(values) > 0 {
 					p["type"], p["enum"] = "string", values
 				}
 			}
@@ -180,4 +180,23 @@ func (g *gen) auth() map[string]any {
 		"properties": map[string]any{"type": map[string]any{"enum": types, "description": "the auth type: how this provider's credential is obtained"}},
 		"allOf":      branches,
 	}
+}
+
+// property finds the schema of key among props; a dotted key ("a.b") names
+// a key of a nested block, following its $ref.
+func (g *gen) property(props map[string]any, key string) map[string]any {
+	first, rest, nested := strings.Cut(key, ".")
+	p, _ := props[first].(map[string]any)
+	if !nested || p == nil {
+		return p
+	}
+	if ref, ok := p["$ref"].(string); ok {
+		def, _ := g.defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		p = def
+	}
+	inner, _ := p["properties"].(map[string]any)
+	if inner == nil {
+		return nil
+	}
+	return g.property(inner, rest)
 }

@@ -66,7 +66,7 @@ type rejectionTransport struct {
 }
 
 func (t *rejectionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	sent := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
+	sent := sentCredential(req.Header)
 	resp, err := t.next.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || sent == "" {
 		return resp, err
@@ -79,4 +79,18 @@ func (t *rejectionTransport) RoundTrip(req *http.Request) (*http.Response, error
 		}
 	}
 	return resp, nil
+}
+
+// sentCredential is the credential a model request carries: a bearer token,
+// or an API key in azure's or anthropic's own header (read once per session
+// by the runtime: dropping a rejected one lets the next session read the
+// rotated key instead of the cached one).
+func sentCredential(h http.Header) string {
+	if v, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer "); ok && v != "" {
+		return v
+	}
+	if v := h.Get("Api-Key"); v != "" {
+		return v
+	}
+	return h.Get("X-Api-Key")
 }

@@ -1,6 +1,7 @@
 // Package static is the `auth.type: static` credential kind: an API key or a
-// bearer token from a literal, an environment variable or a file. Import it
-// for its side effect of registering the kind:
+// bearer token from a literal, an environment variable, a file or a cloud
+// secret store (the stores are modules of their own: see RegisterStore).
+// Import it for its side effect of registering the kind:
 //
 //	import _ "github.com/byokcred/byokcred/auth/static"
 package static
@@ -8,7 +9,10 @@ package static
 //go:generate go run ../../schema/fielddocs -type Auth
 
 import (
+	"context"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
@@ -20,7 +24,8 @@ func init() {
 }
 
 // Auth is `auth.type: static`: an API key or a static bearer token from
-// exactly one of a literal, an environment variable or a file.
+// exactly one of a literal, an environment variable, a file or a secret
+// store.
 type Auth struct {
 	// APIKey is the API key itself; ${VAR} expands (prefer api_key_env or
 	// api_key_file: a literal key in a file is easily leaked).
@@ -41,10 +46,28 @@ type Auth struct {
 	// permissions), re-read when it changes; a relative path is relative
 	// to the config file's directory.
 	BearerTokenFile string `yaml:"bearer_token_file" byok:"expand,path"`
+	// APIKeySecret reads the API key from a cloud secret store, re-read
+	// as it rotates.
+	APIKeySecret *SecretRef `yaml:"api_key_secret"`
+	// BearerTokenSecret reads the bearer token from a cloud secret store,
+	// re-read as it rotates.
+	BearerTokenSecret *SecretRef `yaml:"bearer_token_secret"`
 }
 
 // keys are the keys of which exactly one is set.
-var keys = []string{"api_key", "api_key_env", "api_key_file", "bearer_token", "bearer_token_env", "bearer_token_file"}
+var keys = []string{"api_key", "api_key_env", "api_key_file", "api_key_secret", "bearer_token", "bearer_token_env", "bearer_token_file", "bearer_token_secret"}
+
+// ref returns the secret-store reference and its key, if that is where the
+// credential comes from.
+func (a *Auth) ref() (string, *SecretRef, provider.Kind) {
+	switch {
+	case a.APIKeySecret != nil:
+		return "api_key_secret", a.APIKeySecret, provider.KindAPIKey
+	case a.BearerTokenSecret != nil:
+		return "bearer_token_secret", a.BearerTokenSecret, provider.KindBearer
+	}
+	return "", nil, 0
+}
 
 func (a *Auth) options() (key string, opts SourceOptions, n int) {
 	set := func(k string, kind provider.Kind, ok bool, apply func(*SourceOptions)) {
@@ -61,12 +84,49 @@ func (a *Auth) options() (key string, opts SourceOptions, n int) {
 	set("bearer_token", provider.KindBearer, !a.BearerToken.IsZero(), func(o *SourceOptions) { o.Value = a.BearerToken })
 	set("bearer_token_env", provider.KindBearer, a.BearerTokenEnv != "", func(o *SourceOptions) { o.Env = a.BearerTokenEnv })
 	set("bearer_token_file", provider.KindBearer, a.BearerTokenFile != "", func(o *SourceOptions) { o.File = a.BearerTokenFile })
+	for _, r := range []struct {
+		key string
+		ref *SecretRef
+	}{{"api_key_secret", a.APIKeySecret}, {"bearer_token_secret", a.BearerTokenSecret}} {
+		if r.ref != nil {
+			n++
+			key = r.key
+		}
+	}
 	return key, opts, n
 }
 
-// SelfCaching implements registry.SelfCaching: static credentials never expire, and a
-// file-backed one notices rotation itself.
-func (a *Auth) SelfCaching() bool { return true }
+// SelfCaching implements registry.SelfCaching: static credentials never
+// expire, and a file-backed one notices rotation itself. A secret-store
+// reference is cached by the registry, re-read every refresh interval.
+func (a *Auth) SelfCaching() bool {
+	_, ref, _ := a.ref()
+	return ref == nil
+}
+
+// TuneCache implements registry.CacheTuner: a secret read from a store is
+// re-read every refresh interval (a failed read keeps the last value).
+func (a *Auth) TuneCache(o *provider.CacheOptions) {
+	if _, ref, _ := a.ref(); ref != nil {
+		o.MaxAge = ref.interval()
+	}
+}
+
+// Enums implements registry.Enumer.
+func (a *Auth) Enums() map[string][]string {
+	return map[string][]string{"api_key_secret.store": Stores(), "bearer_token_secret.store": Stores()}
+}
+
+// Diagnose implements registry.Diagnoser for a secret-store reference whose
+// store can show how its credential is found.
+func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
+	if _, ref, _ := a.ref(); ref != nil {
+		if d, ok := ref.store.(registry.Diagnoser); ok {
+			return d.Diagnose(ctx)
+		}
+	}
+	return nil
+}
 
 // Validate implements registry.AuthConfig.
 func (a *Auth) Validate(b *registry.Build) {
@@ -78,10 +138,14 @@ func (a *Auth) Validate(b *registry.Build) {
 				return // reported at that key (an unset ${VAR}, a misspelt key)
 			}
 		}
-		b.Errorf("", "static auth needs one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file")
+		b.Errorf("", "static auth needs one of %s", strings.Join(keys, ", "))
 		return
 	case n > 1:
-		b.Errorf("", "static auth takes exactly one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file; %d are set", n)
+		b.Errorf("", "static auth takes exactly one of %s; %d are set", strings.Join(keys, ", "), n)
+		return
+	}
+	if _, ref, _ := a.ref(); ref != nil {
+		ref.validate(b.Sub(key))
 		return
 	}
 	switch {
@@ -103,6 +167,17 @@ func (a *Auth) Validate(b *registry.Build) {
 
 // Source implements registry.AuthConfig.
 func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+	if key, ref, kind := a.ref(); ref != nil {
+		r, err := ref.store.Reader(b.Sub(key), ref)
+		if err != nil {
+			return nil, err
+		}
+		now := b.Now
+		if now == nil {
+			now = time.Now
+		}
+		return &storeSource{kind: kind, reader: r, jsonKey: ref.JSONKey, now: now}, nil
+	}
 	_, opts, _ := a.options()
 	opts.LookupEnv = b.LookupEnv
 	return NewSource(opts)

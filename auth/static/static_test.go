@@ -45,7 +45,7 @@ func TestValidation(t *testing.T) {
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
 	want := []string{
 		`c.yaml:8:20: providers.b.auth.api_key_env: environment variable NOT_SET_ANYWHERE is not set; export it or change the config`,
-		`c.yaml:13:5: providers.c.auth: static auth takes exactly one of api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file; 2 are set`,
+		`c.yaml:13:5: providers.c.auth: static auth takes exactly one of api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret; 2 are set`,
 		`c.yaml:18:40: providers.d.auth.api_key_file: secretfile: ` + loose + ` is readable by group or others (mode 0644); run: chmod 600 ` + loose,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -154,7 +154,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	}
 	want := []string{
 		"byokcred: " + cfg + ":4:15: providers.a.base_url: plain http to api.example.com would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)",
-		"  " + cfg + `:6:70: providers.a.auth.api_kye: unknown key "api_kye"; did you mean "api_key"? (known keys: api_key, api_key_env, api_key_file, bearer_token, bearer_token_env, bearer_token_file)`,
+		"  " + cfg + `:6:70: providers.a.auth.api_kye: unknown key "api_kye"; did you mean "api_key"? (known keys: api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret)`,
 		"  " + cfg + ":11:39: providers.b.auth.api_key_env: environment variable MISSING is not set; export it or change the config",
 	}
 	if diff := cmp.Diff(want, strings.Split(strings.TrimSpace(r.stderr), "\n")); diff != "" {

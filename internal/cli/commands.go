@@ -224,9 +224,7 @@ it is the one way byokcred prints a secret.`,
 			if c, ok := provider.ParseClaims(tok.Value); ok {
 				out.Claims = &c
 			}
-			if d, ok := p.Auth.(registry.TokenDescriber); ok {
-				out.Facts = d.DescribeToken(tok)
-			}
+			out.Facts = p.DescribeToken(tok)
 			if show {
 				out.Value = tok.Value.Reveal()
 			}

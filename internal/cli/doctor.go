@@ -142,14 +142,12 @@ func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provide
 			r.add("audience", statusWarn, "token audience %q, but this endpoint expects %s: set auth.scope to %s/.default", c.Audience, strings.Join(want, " or "), want[0])
 		}
 	}
-	if d, ok := p.Auth.(registry.TokenDescriber); ok {
-		var facts []string
-		for _, f := range d.DescribeToken(tok) {
-			facts = append(facts, f.Name+": "+f.Value)
-		}
-		if len(facts) > 0 {
-			r.add("token", statusOK, "%s", strings.Join(facts, "; "))
-		}
+	var facts []string
+	for _, f := range p.DescribeToken(tok) {
+		facts = append(facts, f.Name+": "+f.Value)
+	}
+	if len(facts) > 0 {
+		r.add("token", statusOK, "%s", strings.Join(facts, "; "))
 	}
 	if probe {
 		probeEndpoint(ctx, r, p, tok)
