@@ -10,11 +10,14 @@ package gcp
 //go:generate go run ../../schema/fielddocs -type Auth
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
+
+	"cloud.google.com/go/auth"
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/provider"
@@ -98,6 +101,26 @@ func CheckScope(scope string) error {
 
 // Validate implements registry.AuthConfig.
 func (a *Auth) Validate(b *registry.Build) {
+	a.ValidateCredentials(b)
+	if a.Project != "" && !projectPattern.MatchString(a.Project) {
+		b.Errorf("project", "invalid project id %q: 6 to 30 lowercase letters, digits or hyphens, starting with a letter", a.Project)
+	}
+	if a.Location != "" && !locationPattern.MatchString(a.Location) {
+		b.Errorf("location", "invalid location %q: want a Vertex AI region such as us-central1 or global", a.Location)
+	}
+	switch a.Refresh {
+	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
+	default:
+		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
+	}
+	a.checkVertexURL(b)
+}
+
+// ValidateCredentials checks the keys that choose the credential
+// (credentials_file, impersonate_service_account, scopes) and nothing
+// about Vertex AI: for a module that reads another Google API with gcp
+// keys, such as a secret store.
+func (a *Auth) ValidateCredentials(b *registry.Build) {
 	if a.CredentialsFile != "" {
 		fi, err := os.Stat(a.CredentialsFile)
 		switch {
@@ -122,18 +145,6 @@ func (a *Auth) Validate(b *registry.Build) {
 		}
 		seen[s] = true
 	}
-	if a.Project != "" && !projectPattern.MatchString(a.Project) {
-		b.Errorf("project", "invalid project id %q: 6 to 30 lowercase letters, digits or hyphens, starting with a letter", a.Project)
-	}
-	if a.Location != "" && !locationPattern.MatchString(a.Location) {
-		b.Errorf("location", "invalid location %q: want a Vertex AI region such as us-central1 or global", a.Location)
-	}
-	switch a.Refresh {
-	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
-	default:
-		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
-	}
-	a.checkVertexURL(b)
 }
 
 // checkVertexURL holds a Vertex AI base_url to the project and location of
@@ -201,6 +212,21 @@ func VertexBaseURL(project, location string) string {
 // the credential to the first Token call: the search may ask the metadata
 // server.
 func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+	opts, err := a.sourceOptions()
+	if err != nil {
+		return nil, err
+	}
+	src, err := NewSource(opts)
+	if err != nil {
+		return nil, err
+	}
+	describers.Store(a.key(), src)
+	return src, nil
+}
+
+// sourceOptions reads the credentials file, if any, under the owner-only
+// rule.
+func (a *Auth) sourceOptions() (SourceOptions, error) {
 	opts := SourceOptions{
 		Scopes:                    a.scopes(),
 		ImpersonateServiceAccount: a.ImpersonateServiceAccount,
@@ -209,17 +235,39 @@ func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 	if a.CredentialsFile != "" {
 		data, err := secretfile.ReadBytes(a.CredentialsFile)
 		if err != nil {
-			return nil, fmt.Errorf("gcp: credentials_file: %w", err)
+			return SourceOptions{}, fmt.Errorf("gcp: credentials_file: %w", err)
 		}
 		opts.CredentialsJSON = data
 		opts.CredentialsFile = a.CredentialsFile
 	}
-	src, err := NewSource(opts)
+	return opts, nil
+}
+
+// Credentials finds the credential the keys choose, as the kind's source
+// does (credentials_file, refused when readable by group or others, else
+// Application Default Credentials' search; exchanged for
+// impersonate_service_account's tokens when set), for a client of another
+// Google API (httptransport.Options.Credentials). Unlike the source's, the
+// credential keeps the SDK's own token cache: no provider.Cache stands
+// around it. The search may ask the metadata server, so call it when a
+// token is first needed, not at load.
+func (a *Auth) Credentials(ctx context.Context) (*auth.Credentials, error) {
+	opts, err := a.sourceOptions()
 	if err != nil {
 		return nil, err
 	}
-	describers.Store(a.key(), src)
-	return src, nil
+	s := &Source{opts: opts, sdkCache: true}
+	if err := s.detect(ctx); err != nil {
+		return nil, err
+	}
+	if opts.ImpersonateServiceAccount == "" {
+		return s.creds, nil
+	}
+	creds, err := s.impersonate(s.creds)
+	if err != nil {
+		return nil, fmt.Errorf("gcp: impersonate %s: %w", opts.ImpersonateServiceAccount, err)
+	}
+	return creds, nil
 }
 
 // key identifies the config for DescribeToken: identical auth blocks share

@@ -60,6 +60,10 @@ type SourceOptions struct {
 type Source struct {
 	opts SourceOptions
 
+	// sdkCache keeps the SDK's own token cache (Auth.Credentials: no
+	// provider.Cache around the credential).
+	sdkCache bool
+
 	mu    sync.Mutex
 	creds *auth.Credentials
 	from  string // which source answered, for errors and descriptions
@@ -121,6 +125,9 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 }
 
 func (s *Source) detectOptions() *credentials.DetectOptions {
+	if s.sdkCache {
+		return &credentials.DetectOptions{Scopes: s.opts.Scopes, CredentialsJSON: s.opts.CredentialsJSON, Logger: sdkLog}
+	}
 	return &credentials.DetectOptions{
 		Scopes:              s.opts.Scopes,
 		CredentialsJSON:     s.opts.CredentialsJSON,

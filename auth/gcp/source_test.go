@@ -317,3 +317,36 @@ func factLines(facts []registry.TokenFact) []string {
 	}
 	return out
 }
+
+// TestCredentials: Auth.Credentials finds the same credential as the
+// kind's source but keeps the SDK's token cache (one metadata request for
+// two tokens), and refuses a key file opened up to others.
+func TestCredentials(t *testing.T) {
+	srv := startGCP(t, fakegcp.Options{})
+	creds, err := (&Auth{}).Credentials(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 2 {
+		tok, err := creds.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Check(tok.Value, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, tok.Value)
+	}
+	if got[0] != got[1] || srv.Requests("metadata-token") != 1 {
+		t.Errorf("%d metadata token requests for two tokens (same: %v), want one: the SDK's cache answers", srv.Requests("metadata-token"), got[0] == got[1])
+	}
+
+	key, _ := srv.ServiceAccountKey()
+	file := writeFile(t, "sa.json", string(key))
+	os.Chmod(file, 0o644)
+	_, err = (&Auth{CredentialsFile: file}).Credentials(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "gcp: credentials_file: secretfile: "+file+" is readable by group or others") {
+		t.Errorf("credentials over a 0644 key file: %v", err)
+	}
+}
