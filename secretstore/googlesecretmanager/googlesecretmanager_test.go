@@ -1,0 +1,404 @@
+package googlesecretmanager_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/fakeclock"
+	"github.com/byokcred/byokcred/internal/fakegcp"
+	"github.com/byokcred/byokcred/internal/fakesecretmanager"
+	"github.com/byokcred/byokcred/internal/storehook"
+	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
+)
+
+const (
+	canary  = "sk-CANARY-5e0c9b1d"
+	account = "vertex@byok-test-project.iam.gserviceaccount.com" // fakegcp's metadata account
+	project = "byok-test-project"
+	global  = "projects/byok-test-project/secrets/openai-key"
+)
+
+// isolateADC makes gcp's metadata server the only source of Application
+// Default Credentials, and points it at host.
+func isolateADC(t *testing.T, host string) {
+	t.Helper()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	t.Setenv("GCE_METADATA_HOST", host)
+	t.Setenv("GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED", "")
+}
+
+// start runs the identity and Secret Manager fakes and points the store at
+// them.
+func start(t *testing.T) (*fakegcp.Server, *fakesecretmanager.Server) {
+	t.Helper()
+	g, err := fakegcp.Start(fakegcp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	isolateADC(t, g.Host)
+	sm, err := fakesecretmanager.Start(fakesecretmanager.Options{GCP: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sm.Close() })
+	storehook.SetGoogle(t, storehook.Google{Endpoint: sm.URL})
+	return g, sm
+}
+
+// load loads one provider p whose static auth block is block (indented
+// under auth:).
+func load(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block string) *registry.Provider {
+	t.Helper()
+	path := configtest.Write(t, "providers:\n  p:\n    type: openai\n    base_url: https://a.example\n    model: m\n    auth:\n      type: static\n"+block)
+	set, err := registry.Load(path, registry.Options{
+		Now:    clock.Now,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Cache:  provider.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	p, err := set.Provider("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func value(t *testing.T, p *registry.Provider) string {
+	t.Helper()
+	tok, err := p.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Value.Reveal()
+}
+
+func TestValidation(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	ref := func(name, body string) string {
+		return "  " + name + ":\n    type: openai\n    base_url: https://a.example\n    model: m\n    auth:\n      type: static\n      api_key_secret:\n        store: google_secret_manager\n" + body
+	}
+	path := configtest.Write(t, "providers:\n"+
+		ref("ok1", "        secret: projects/byok-test-project/secrets/openai-key\n")+
+		ref("ok2", "        secret: projects/123456789012/locations/europe-west4/secrets/Key_2/versions/7\n")+
+		ref("ok3", "        secret: projects/byok-test-project/secrets/k\n        version: latest\n        auth: {scopes: ['https://www.googleapis.com/auth/cloud-platform']}\n")+
+		ref("a", "        secret: my-secret\n")+
+		ref("b", "        secret: projects/p/secrets/s\n")+
+		ref("c", "        secret: projects/byok-test-project/secrets/a.b\n")+
+		ref("d", "        secret: projects/byok-test-project/locations/global/secrets/s\n")+
+		ref("e", "        secret: projects/byok-test-project/secrets/s/versions/2\n        version: '3'\n")+
+		ref("f", "        secret: projects/byok-test-project/secrets/s\n        version: current\n        version_stage: AWSCURRENT\n")+
+		ref("g", "        secret: projects/byok-test-project/secrets/s/versions/0\n")+
+		ref("h", "        secret: projects/byok-test-project/secrets/s\n        auth:\n          project: byok-test-project\n          location: us-central1\n          refresh: per_session\n")+
+		ref("i", "        secret: projects/byok-test-project/secrets/s\n        auth: {impersonate_service_account: reader, scopes: [cloud-platform], credentials_file: "+missing+"}\n")+
+		ref("j", "        secret: projects/byok-test-project/secrets/s\n        auth: {type: gcp}\n"))
+	_, err := registry.Load(path, registry.Options{})
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
+	want := []string{
+		`c.yaml:39:17: providers.a.auth.api_key_secret.secret: invalid Secret Manager secret "my-secret": want projects/PROJECT/secrets/NAME or projects/PROJECT/locations/REGION/secrets/NAME, optionally followed by /versions/N`,
+		`c.yaml:48:17: providers.b.auth.api_key_secret.secret: invalid Secret Manager secret "projects/p/secrets/s": project "p" is neither a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter) nor a project number`,
+		`c.yaml:57:17: providers.c.auth.api_key_secret.secret: invalid Secret Manager secret "projects/byok-test-project/secrets/a.b": the secret id "a.b" must be 1 to 255 letters, digits, underscores or hyphens`,
+		`c.yaml:66:17: providers.d.auth.api_key_secret.secret: invalid Secret Manager secret "projects/byok-test-project/locations/global/secrets/s": a global secret is named projects/byok-test-project/secrets/s, without locations/global`,
+		`c.yaml:76:18: providers.e.auth.api_key_secret.version: the secret "projects/byok-test-project/secrets/s/versions/2" already names version 2; keep one of version and /versions/ in secret`,
+		`c.yaml:86:18: providers.f.auth.api_key_secret.version: invalid version "current": a version number (1, 2, …) or latest`,
+		`c.yaml:87:24: providers.f.auth.api_key_secret.version_stage: version_stage is a Secrets Manager label and does not apply to google_secret_manager; pin a version with version: N`,
+		`c.yaml:96:17: providers.g.auth.api_key_secret.secret: invalid Secret Manager secret "projects/byok-test-project/secrets/s/versions/0": version "0" is neither a version number nor latest`,
+		`c.yaml:107:20: providers.h.auth.api_key_secret.auth.project: project is a Vertex AI key and does not apply to a secret's credential; the secret's name says its project and location, refresh_interval when it is re-read`,
+		`c.yaml:108:21: providers.h.auth.api_key_secret.auth.location: location is a Vertex AI key and does not apply to a secret's credential; the secret's name says its project and location, refresh_interval when it is re-read`,
+		`c.yaml:109:20: providers.h.auth.api_key_secret.auth.refresh: refresh is a Vertex AI key and does not apply to a secret's credential; the secret's name says its project and location, refresh_interval when it is re-read`,
+		`c.yaml:119:45: providers.i.auth.api_key_secret.auth.impersonate_service_account: invalid service account "reader": want an email such as vertex@PROJECT.iam.gserviceaccount.com`,
+		`c.yaml:119:62: providers.i.auth.api_key_secret.auth.scopes[0]: invalid scope "cloud-platform": want a Google OAuth scope URL such as https://www.googleapis.com/auth/cloud-platform`,
+		`c.yaml:119:97: providers.i.auth.api_key_secret.auth.credentials_file: cannot read credentials file: stat ` + missing + `: no such file or directory`,
+		`c.yaml:129:16: providers.j.auth.api_key_secret.auth.type: unknown key "type" (known keys: credentials_file, impersonate_service_account, location, project, refresh, scopes)`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s\ngot:\n%s", diff, strings.Join(got, "\n"))
+	}
+}
+
+// TestLatestFollowsRotation: an unpinned secret reads the latest version
+// with the metadata server's identity, keeps it until the refresh interval
+// or a rejection (Invalidate), then reads the new version; the token
+// describes the reference and the version read, and no value reaches the
+// log, an error or a formatted token.
+func TestLatestFollowsRotation(t *testing.T) {
+	g, sm := start(t)
+	sm.AddVersion(global, canary+"-1")
+	sm.Allow(global, account)
+	clock, logs := fakeclock.New(), new(syncbuf.Buffer)
+	p := load(t, clock, logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+", refresh_interval: 1m}\n")
+
+	if got := value(t, p); got != canary+"-1" {
+		t.Fatalf("first read = %q", got)
+	}
+	sm.AddVersion(global, canary+"-2")
+	clock.Advance(30 * time.Second)
+	if got := value(t, p); got != canary+"-1" || sm.Requests() != 1 {
+		t.Errorf("before the interval: %q after %d reads, want the first value from one read", got, sm.Requests())
+	}
+	tok, _ := p.Token(context.Background())
+	p.Cache.Invalidate(tok)
+	if got := value(t, p); got != canary+"-2" {
+		t.Errorf("after Invalidate got %q, want version 2", got)
+	}
+	sm.AddVersion(global, canary+"-3")
+	clock.Advance(61 * time.Second)
+	eventually(t, "version 3 after the interval", func() bool { return value(t, p) == canary+"-3" })
+
+	tok, _ = p.Token(context.Background())
+	if diff := cmp.Diff([]registry.TokenFact{
+		{Name: "secret", Value: global},
+		{Name: "version", Value: "3"},
+		{Name: "read", Value: "0s ago"},
+	}, p.DescribeToken(tok)); diff != "" {
+		t.Errorf("facts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{
+		"/v1/" + global + "/versions/latest:access",
+		"/v1/" + global + "/versions/latest:access",
+		"/v1/" + global + "/versions/latest:access",
+	}, sm.Paths()); diff != "" {
+		t.Errorf("paths (-want +got):\n%s", diff)
+	}
+	want := []string{"projects/123456789012/secrets/openai-key/versions/1", "projects/123456789012/secrets/openai-key/versions/2", "projects/123456789012/secrets/openai-key/versions/3"}
+	if diff := cmp.Diff(want, sm.Reads(account)); diff != "" {
+		t.Errorf("versions read by %s (-want +got):\n%s", account, diff)
+	}
+	// The SDK's token cache answers: one metadata token for three reads.
+	if n := g.Requests("metadata-token"); n != 1 {
+		t.Errorf("%d metadata token requests, want 1", n)
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "%v %+v %#v %s %v", tok, tok, tok, tok.Value, p.DescribeToken(tok))
+	if out := buf.String() + logs.String(); strings.Contains(out, canary) {
+		t.Errorf("a secret value shows:\n%s", out)
+	}
+}
+
+// eventually polls f (the cache refreshes in the background).
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPinnedVersion: a version pinned either way is read, not the latest,
+// and names the reference.
+func TestPinnedVersion(t *testing.T) {
+	for name, block := range map[string]string{
+		"version key":    "{store: google_secret_manager, secret: " + global + ", version: '1'}",
+		"in the name":    "{store: google_secret_manager, secret: " + global + "/versions/1}",
+		"project number": "{store: google_secret_manager, secret: 'projects/123456789012/secrets/openai-key/versions/1'}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, sm := start(t)
+			sm.AddVersion(global, canary+"-1")
+			sm.AddVersion(global, canary+"-2")
+			sm.Allow(global, account)
+			p := load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: "+block+"\n")
+			if got := value(t, p); got != canary+"-1" {
+				t.Errorf("read %q, want version 1", got)
+			}
+			tok, _ := p.Token(context.Background())
+			facts := p.DescribeToken(tok)
+			if len(facts) < 2 || !strings.HasSuffix(facts[0].Value, "/secrets/openai-key/versions/1") || facts[1] != (registry.TokenFact{Name: "version", Value: "1"}) {
+				t.Errorf("facts %v, want the pinned reference and version 1", facts)
+			}
+			if paths := sm.Paths(); len(paths) != 1 || !strings.HasSuffix(paths[0], "/secrets/openai-key/versions/1:access") {
+				t.Errorf("paths %v", paths)
+			}
+		})
+	}
+}
+
+// rewrite sends every request to the fake and records the host it was
+// meant for.
+type rewrite struct {
+	to    *url.URL
+	mu    sync.Mutex
+	hosts []string
+}
+
+func (r *rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.hosts = append(r.hosts, req.URL.Scheme+"://"+req.URL.Host)
+	r.mu.Unlock()
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host = r.to.Scheme, r.to.Host
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestEndpoints: a global secret is read at secretmanager.googleapis.com,
+// a regional one at its region's endpoint, each under its own name.
+func TestEndpoints(t *testing.T) {
+	tests := []struct {
+		name, secret, host, path string
+	}{
+		{"global", global, "https://secretmanager.googleapis.com", "/v1/" + global + "/versions/latest:access"},
+		{"regional", "projects/byok-test-project/locations/europe-west4/secrets/openai-key", "https://secretmanager.europe-west4.rep.googleapis.com",
+			"/v1/projects/byok-test-project/locations/europe-west4/secrets/openai-key/versions/latest:access"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, sm := start(t)
+			u, _ := url.Parse(sm.URL)
+			rw := &rewrite{to: u}
+			storehook.SetGoogle(t, storehook.Google{Client: &http.Client{Transport: rw}})
+			sm.AddVersion(tc.secret, canary)
+			sm.Allow(tc.secret, account)
+			p := load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+tc.secret+"}\n")
+			if got := value(t, p); got != canary {
+				t.Errorf("read %q", got)
+			}
+			if diff := cmp.Diff([]string{tc.host}, rw.hosts); diff != "" {
+				t.Errorf("hosts (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{tc.path}, sm.Paths()); diff != "" {
+				t.Errorf("paths (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestReadErrors: each way a read fails says what happened and what to do,
+// names the reference, and never shows the value.
+func TestReadErrors(t *testing.T) {
+	const stored = "projects/byok-test-project/secrets/s"
+	tests := []struct {
+		name   string
+		secret string
+		setup  func(sm *fakesecretmanager.Server)
+		want   string
+	}{
+		{
+			name: "secret not found", secret: "projects/byok-test-project/secrets/gone",
+			want: "static: secret projects/byok-test-project/secrets/gone: googlesecretmanager: 404 NOT_FOUND (Secret [projects/123456789012/secrets/gone] not found or has no versions.): no such secret or version; check the name and the version against `gcloud secrets versions list gone --project byok-test-project`",
+		},
+		{
+			name: "version not found", secret: stored + "/versions/9",
+			want: "static: secret projects/byok-test-project/secrets/s/versions/9: googlesecretmanager: 404 NOT_FOUND (Secret Version [projects/123456789012/secrets/s/versions/9] not found.): no such secret or version; check the name and the version against `gcloud secrets versions list s --project byok-test-project`",
+		},
+		{
+			name: "permission denied", secret: "projects/byok-test-project/locations/europe-west4/secrets/s",
+			setup: func(sm *fakesecretmanager.Server) {
+				sm.AddVersion("projects/byok-test-project/locations/europe-west4/secrets/s", canary)
+				sm.Allow("projects/byok-test-project/locations/europe-west4/secrets/s", "someone-else@byok-test-project.iam.gserviceaccount.com")
+			},
+			want: "static: secret projects/byok-test-project/locations/europe-west4/secrets/s: googlesecretmanager: 403 PERMISSION_DENIED (Permission 'secretmanager.versions.access' denied for resource 'projects/byok-test-project/locations/europe-west4/secrets/s/versions/latest' (or it may not exist).): grant roles/secretmanager.secretAccessor on the secret to " + account + " (gcloud secrets add-iam-policy-binding s --project byok-test-project --role roles/secretmanager.secretAccessor --member …)",
+		},
+		{
+			name: "latest disabled", secret: stored,
+			setup: func(sm *fakesecretmanager.Server) { sm.AddVersion(stored, canary+"-2"); sm.Disable(stored, "2") },
+			want:  "static: secret projects/byok-test-project/secrets/s: googlesecretmanager: 400 FAILED_PRECONDITION (Secret Version [projects/123456789012/secrets/s/versions/2] is in DISABLED state.): the version is disabled or destroyed; enable it, add a new version, or pin an enabled one (`gcloud secrets versions list s --project byok-test-project`)",
+		},
+		{
+			name: "outage", secret: stored,
+			setup: func(sm *fakesecretmanager.Server) { sm.Down(true) },
+			want:  "static: secret projects/byok-test-project/secrets/s: googlesecretmanager: 503 UNAVAILABLE (The service is currently unavailable.): Secret Manager is unavailable; the last value read stays in use and the read is tried again",
+		},
+		{
+			name: "bad checksum", secret: stored,
+			setup: func(sm *fakesecretmanager.Server) { sm.CorruptChecksum(true) },
+			want:  "static: secret projects/byok-test-project/secrets/s: googlesecretmanager: version 1: the payload does not match its CRC32C checksum (corrupted on the way); it is read again at the next refresh",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, sm := start(t)
+			sm.AddVersion(stored, canary)
+			sm.Allow(stored, account)
+			if tc.setup != nil {
+				tc.setup(sm)
+			}
+			logs := new(syncbuf.Buffer)
+			p := load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: '"+tc.secret+"'}\n")
+			_, err := p.Token(context.Background())
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			// The provider's cache may add its own prefix.
+			got := err.Error()
+			if i := strings.Index(got, "static: secret "); i >= 0 {
+				got = got[i:]
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if strings.Contains(err.Error()+logs.String(), canary) {
+				t.Errorf("the error or the log shows the secret:\n%v\n%s", err, logs)
+			}
+		})
+	}
+}
+
+// TestKeyFileCredential: the auth block's credentials_file reads the
+// secret (a key-file token, not the metadata server's), and a denied read
+// names the key file's service account.
+func TestKeyFileCredential(t *testing.T) {
+	g, sm := start(t)
+	key, _ := g.ServiceAccountKey()
+	file := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(file, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sm.AddVersion(global, canary)
+	sm.Allow(global, account)
+	p := load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
+	if got := value(t, p); got != canary {
+		t.Errorf("read %q", got)
+	}
+	if o, m := g.Requests("oauth2"), g.Requests("metadata-token"); o != 1 || m != 0 {
+		t.Errorf("%d key-file and %d metadata token requests, want 1 and 0", o, m)
+	}
+}
+
+// TestDiagnose: doctor's chain for a secret's credential is gcp's
+// Application Default Credentials walk.
+func TestDiagnose(t *testing.T) {
+	start(t)
+	p := load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
+	d, ok := p.Auth.(registry.Diagnoser)
+	if !ok {
+		t.Fatal("static auth is not a Diagnoser")
+	}
+	got := d.Diagnose(context.Background())
+	for i := range got {
+		got[i].Err = strings.ReplaceAll(got[i].Err, os.Getenv("HOME"), "HOME")
+	}
+	want := []registry.ChainLink{
+		{Name: "GOOGLE_APPLICATION_CREDENTIALS", Err: "GOOGLE_APPLICATION_CREDENTIALS is not set"},
+		{Name: "gcloud well-known file", Err: "no file at HOME/.config/gcloud/application_default_credentials.json (gcloud auth application-default login writes it)"},
+		{Name: "metadata server", Answered: true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
