@@ -15,6 +15,9 @@ import (
 	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
+
+	// The built-in secret stores of the static kind.
+	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
 )
 
 func main() { cli.Main() }
