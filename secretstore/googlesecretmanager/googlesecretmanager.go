@@ -251,6 +251,13 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("googlesecretmanager: reading the answer from %s: %w", r.endpoint, err)
 	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		// The credential itself was refused: search again at the next
+		// read, which picks up a replaced key file or identity.
+		r.mu.Lock()
+		r.client, r.creds = nil, nil
+		r.mu.Unlock()
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, r.statusError(ctx, creds, resp.StatusCode, body)
 	}

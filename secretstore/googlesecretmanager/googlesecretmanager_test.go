@@ -402,3 +402,39 @@ func TestDiagnose(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestRefusedCredentialIsFoundAgain: a token Secret Manager does not
+// accept (a key file of another identity provider) is a clear 401 error,
+// and the next read searches for the credential again, so a replaced key
+// file is used without a restart.
+func TestRefusedCredentialIsFoundAgain(t *testing.T) {
+	g, sm := start(t)
+	other, err := fakegcp.Start(fakegcp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	sm.AddVersion(global, canary)
+	sm.Allow(global, account)
+	file := filepath.Join(t.TempDir(), "sa.json")
+	foreign, _ := other.ServiceAccountKey()
+	if err := os.WriteFile(file, foreign, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock := fakeclock.New()
+	p := load(t, clock, new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
+	_, err = p.Token(context.Background())
+	const want = "static: secret " + global + ": googlesecretmanager: 401 UNAUTHENTICATED (Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. (token not issued by this server)): Secret Manager did not accept the access token; check the credential with `byokcred doctor`"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("err = %v\nwant it to end in %s", err, want)
+	}
+	good, _ := g.ServiceAccountKey()
+	if err := os.WriteFile(file, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second) // past the cache's backoff
+	eventually(t, "a read with the replaced key file", func() bool {
+		tok, err := p.Token(context.Background())
+		return err == nil && tok.Value.Reveal() == canary
+	})
+}
