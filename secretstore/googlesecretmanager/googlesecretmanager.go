@@ -300,12 +300,17 @@ func (r *reader) statusError(ctx context.Context, creds *auth.Credentials, code 
 	}
 	head := fmt.Sprintf("googlesecretmanager: %d %s%s: ", code, status, said)
 	project, id := r.project(), r.secretID()
-	list := "gcloud secrets versions list " + id + " --project " + project + cond(r.location != "", " --location "+r.location, "")
+	where := cond(r.location != "", " --location "+r.location, "")
+	list := "gcloud secrets versions list " + id + " --project " + project + where
 	switch {
 	case status == "NOT_FOUND":
 		return errors.New(head + "no such secret or version; check the name and the version against `" + list + "`")
 	case status == "PERMISSION_DENIED":
-		return errors.New(head + "grant roles/secretmanager.secretAccessor on the secret to " + principal(ctx, &r.auth, creds) + " (gcloud secrets add-iam-policy-binding " + id + " --project " + project + " --role roles/secretmanager.secretAccessor --member …)")
+		who, member := principal(ctx, &r.auth, creds), "…"
+		if !strings.Contains(who, " ") {
+			member = "serviceAccount:" + who
+		}
+		return errors.New(head + "grant roles/secretmanager.secretAccessor on the secret to " + who + " (gcloud secrets add-iam-policy-binding " + id + " --project " + project + where + " --role roles/secretmanager.secretAccessor --member " + member + ")")
 	case status == "UNAUTHENTICATED":
 		return errors.New(head + "Secret Manager did not accept the access token; check the credential with `byokcred doctor`")
 	case status == "FAILED_PRECONDITION":
@@ -313,7 +318,7 @@ func (r *reader) statusError(ctx context.Context, creds *auth.Credentials, code 
 	case status == "RESOURCE_EXHAUSTED":
 		return errors.New(head + "quota exceeded; raise refresh_interval or the project's Secret Manager quota")
 	case code >= 500:
-		return errors.New(head + "Secret Manager is unavailable; the last value read stays in use and the read is tried again")
+		return errors.New(head + "Secret Manager is unavailable; a value read before stays in use, and the read is retried")
 	}
 	return errors.New(head + "unexpected answer")
 }

@@ -312,7 +312,7 @@ func TestReadErrors(t *testing.T) {
 				sm.AddVersion("projects/byok-test-project/locations/europe-west4/secrets/s", canary)
 				sm.Allow("projects/byok-test-project/locations/europe-west4/secrets/s", "someone-else@byok-test-project.iam.gserviceaccount.com")
 			},
-			want: "static: secret projects/byok-test-project/locations/europe-west4/secrets/s: googlesecretmanager: 403 PERMISSION_DENIED (Permission 'secretmanager.versions.access' denied for resource 'projects/byok-test-project/locations/europe-west4/secrets/s/versions/latest' (or it may not exist).): grant roles/secretmanager.secretAccessor on the secret to " + account + " (gcloud secrets add-iam-policy-binding s --project byok-test-project --role roles/secretmanager.secretAccessor --member …)",
+			want: "static: secret projects/byok-test-project/locations/europe-west4/secrets/s: googlesecretmanager: 403 PERMISSION_DENIED (Permission 'secretmanager.versions.access' denied for resource 'projects/byok-test-project/locations/europe-west4/secrets/s/versions/latest' (or it may not exist).): grant roles/secretmanager.secretAccessor on the secret to " + account + " (gcloud secrets add-iam-policy-binding s --project byok-test-project --location europe-west4 --role roles/secretmanager.secretAccessor --member serviceAccount:" + account + ")",
 		},
 		{
 			name: "latest disabled", secret: stored,
@@ -322,7 +322,7 @@ func TestReadErrors(t *testing.T) {
 		{
 			name: "outage", secret: stored,
 			setup: func(sm *fakesecretmanager.Server) { sm.Down(true) },
-			want:  "static: secret projects/byok-test-project/secrets/s: googlesecretmanager: 503 UNAVAILABLE (The service is currently unavailable.): Secret Manager is unavailable; the last value read stays in use and the read is tried again",
+			want:  "static: secret projects/byok-test-project/secrets/s: googlesecretmanager: 503 UNAVAILABLE (The service is currently unavailable.): Secret Manager is unavailable; a value read before stays in use, and the read is retried",
 		},
 		{
 			name: "bad checksum", secret: stored,
@@ -377,6 +377,17 @@ func TestKeyFileCredential(t *testing.T) {
 	}
 	if o, m := g.Requests("oauth2"), g.Requests("metadata-token"); o != 1 || m != 0 {
 		t.Errorf("%d key-file and %d metadata token requests, want 1 and 0", o, m)
+	}
+
+	const denied = "projects/byok-test-project/secrets/other"
+	sm.AddVersion(denied, canary)
+	p = load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+denied+", auth: {credentials_file: "+file+"}}\n")
+	_, err := p.Token(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "grant roles/secretmanager.secretAccessor on the secret to "+account+" ") {
+		t.Errorf("err = %v, want it to name the key file's account", err)
+	}
+	if n := g.Requests("email"); n != 0 {
+		t.Errorf("%d metadata email requests: the account comes from the key file", n)
 	}
 }
 
