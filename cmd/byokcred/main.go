@@ -15,6 +15,9 @@ import (
 	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
+
+	// The secret stores of static's api_key_secret / bearer_token_secret.
+	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
 )
 
 func main() { cli.Main() }

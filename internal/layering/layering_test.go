@@ -66,6 +66,8 @@ func TestImportsRunTheRightWay(t *testing.T) {
 		// Only auth/gcp links Google's SDK, only auth/aws the AWS SDK.
 		{"auth/gcp", concat(copilotSDK, pluginHost, goPlugin, azureSDK, awsSDK)},
 		{"auth/aws", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK)},
+		// A secret store links its own cloud's SDK and auth module only.
+		{"secretstore/azurekeyvault", concat(copilotSDK, pluginHost, goPlugin, awsSDK, googleSDK, []string{module + "auth/aws", module + "auth/gcp", module + "auth/plugin"})},
 		// The shipped binary carries no test fakes (the demo is its own
 		// program).
 		{"cmd/byokcred", []string{module + "internal/fake"}},
