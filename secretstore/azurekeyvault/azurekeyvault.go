@@ -17,6 +17,7 @@
 package azurekeyvault
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
@@ -165,11 +167,30 @@ func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretR
 			opts.Retry.MaxRetryDelay = 4 * h.RetryDelay
 		}
 	}
-	client, err := azsecrets.NewClient(s.vaultURL, cred, opts)
+	client, err := azsecrets.NewClient(s.vaultURL, tokenCredential{cred}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("azurekeyvault: secret %s: %w", s.reference, err)
 	}
 	return &reader{store: s, client: client}, nil
+}
+
+// tokenCredential marks the credential's errors, so that a read that
+// failed for want of a token is told from one the vault refused.
+type tokenCredential struct{ azcore.TokenCredential }
+
+// tokenError is an error of the identity, not of the vault.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+// GetToken implements azcore.TokenCredential.
+func (c tokenCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := c.TokenCredential.GetToken(ctx, opts)
+	if err != nil {
+		return tok, &tokenError{err}
+	}
+	return tok, nil
 }
 
 // Diagnose implements registry.Diagnoser: the entra identity's credential
@@ -230,6 +251,10 @@ func (r *reader) explain(err error) error {
 			return fmt.Errorf("azurekeyvault: vault %s is unavailable reading secret %s (%d %s); the read is tried again at the next refresh", r.vaultURL, r.name, re.StatusCode, code)
 		}
 		return fmt.Errorf("azurekeyvault: reading secret %s from vault %s: %d %s", r.name, r.vaultURL, re.StatusCode, code)
+	}
+	var te *tokenError
+	if errors.As(err, &te) {
+		return fmt.Errorf("azurekeyvault: the identity (credential %s) got no token for vault %s to read secret %s; `byokcred doctor` shows how it is found: %w", cmp.Or(r.auth.Credential, "default"), r.vaultURL, r.name, err)
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) && dns.IsNotFound {

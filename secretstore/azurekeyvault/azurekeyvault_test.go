@@ -440,3 +440,29 @@ func TestDiagnose(t *testing.T) {
 		}
 	}
 }
+
+// TestNoToken: when the identity gets no token, the error says so, names the
+// secret, and points at doctor, on one line.
+func TestNoToken(t *testing.T) {
+	broken, err := fakeidentity.Start(fakeidentity.Options{Fault: func(int) int { return http.StatusBadRequest }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { broken.Close() })
+	broken.Setenv(t)
+	clock := fakeclock.New()
+	kv := startVault(t, clock, checkToken)
+	kv.Set("k", canary)
+	// A client id no other test uses: azidentity caches tokens per process.
+	set := load(t, clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n        auth: {credential: managed_identity, client_id: no-token}\n")
+	_, err = providerP(t, set).Token(context.Background())
+	got := strings.ReplaceAll(err.Error(), kv.URL, "VAULT")
+	first, _, _ := strings.Cut(got, "\n")
+	want := "static: secret VAULT/secrets/k: azurekeyvault: the identity (credential managed_identity) got no token for vault VAULT to read secret k; `byokcred doctor` shows how it is found: ManagedIdentityCredential authentication failed. "
+	if !strings.HasSuffix(first, want) {
+		t.Errorf("error's first line\n %s\nwant it to end in\n %s", first, want)
+	}
+	if kv.Reads() != 0 || broken.Faults() == 0 {
+		t.Errorf("%d reads with %d identity faults: want no read and the identity endpoint asked", kv.Reads(), broken.Faults())
+	}
+}
