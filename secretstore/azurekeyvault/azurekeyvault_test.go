@@ -466,3 +466,66 @@ func TestNoToken(t *testing.T) {
 		t.Errorf("%d reads with %d identity faults: want no read and the identity endpoint asked", kv.Reads(), broken.Faults())
 	}
 }
+
+// TestOutageKeepsLastValue: while the vault is down or refuses the
+// identity, the last value read is served and the failure logged; once the
+// vault answers again, the current version is read.
+func TestOutageKeepsLastValue(t *testing.T) {
+	clock := fakeclock.New()
+	logs := new(syncbuf.Buffer)
+	kv := startVault(t, clock, checkToken)
+	kv.Set("outage", canary+"-1")
+	set := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("outage", "")+"\n        refresh_interval: 1m\n")
+	p := providerP(t, set)
+	value := func() string {
+		t.Helper()
+		tok, err := p.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Value.Reveal()
+	}
+	eventually := func(what string, f func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !f() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if got := value(); got != canary+"-1" {
+		t.Fatalf("first read: %q", got)
+	}
+	steps := []struct {
+		name    string
+		fail    func()
+		recover func()
+		logged  string
+	}{
+		{"vault down", func() { kv.Down(true) }, func() { kv.Down(false) }, "is unavailable reading secret outage (503 ServiceUnavailable)"},
+		{"access denied", func() { kv.Deny("system-assigned") }, func() { kv.Allow("system-assigned") }, "access to secret outage in vault " + kv.URL + " denied (403 Forbidden, ForbiddenByRbac)"},
+	}
+	for i, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			last := value()
+			next := fmt.Sprintf("%s-%d", canary, i+2)
+			st.fail()
+			kv.Set("outage", next)
+			before := kv.Requests()
+			clock.Advance(2 * time.Minute)
+			eventually("a failed re-read", func() bool { value(); return kv.Requests() > before })
+			if got := value(); got != last {
+				t.Errorf("during the failure got %q, want the last value %q", got, last)
+			}
+			eventually("the failure logged", func() bool { return strings.Contains(logs.String(), st.logged) })
+			st.recover()
+			clock.Advance(2 * time.Minute)
+			eventually("the current version after recovery", func() bool { return value() == next })
+		})
+	}
+	if strings.Contains(logs.String(), canary) {
+		t.Errorf("a secret value reached the log:\n%s", logs)
+	}
+}
