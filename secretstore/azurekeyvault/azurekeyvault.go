@@ -102,9 +102,6 @@ func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
 		ab.Errorf("refresh", "refresh does not apply to a Key Vault secret: the secret is re-read every refresh_interval")
 	}
 	s.auth.ValidateCredential(ab)
-	// doctor's walk of the credential chain asks for the vault's token,
-	// not a model endpoint's.
-	s.auth.Scope = vaultScope(vaultURL)
 }
 
 // parseSecretID splits a Key Vault secret identifier.
@@ -196,7 +193,10 @@ func (c tokenCredential) GetToken(ctx context.Context, opts policy.TokenRequestO
 // Diagnose implements registry.Diagnoser: the entra identity's credential
 // chain, tried for the vault's scope.
 func (s *store) Diagnose(ctx context.Context) []registry.ChainLink {
-	return s.auth.Diagnose(ctx)
+	// Each link is asked for the vault's token, not a model endpoint's.
+	a := s.auth
+	a.Scope = vaultScope(s.vaultURL)
+	return a.Diagnose(ctx)
 }
 
 // reader reads one secret with an azsecrets client.
