@@ -1,6 +1,10 @@
 package azurekeyvault
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
 
 // TestVaultScope: doctor asks for the token of the vault's own cloud.
 func TestVaultScope(t *testing.T) {
@@ -13,8 +17,8 @@ func TestVaultScope(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := vaultScope(tc.vault); got != tc.want {
-				t.Errorf("vaultScope(%q) = %q, want %q", tc.vault, got, tc.want)
+			if diff := cmp.Diff(tc.want, vaultScope(tc.vault)); diff != "" {
+				t.Errorf("vaultScope(%q) (-want +got):\n%s", tc.vault, diff)
 			}
 		})
 	}
