@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -116,7 +117,7 @@ func parseSecretID(id string) (vaultURL, name, version string, err error) {
 		return "", "", "", fmt.Errorf("secret %q: want https://HOST/secrets/NAME[/VERSION] with nothing else (no user, query or fragment)", id)
 	}
 	parts := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] != "secrets" {
+	if len(parts) < 2 || len(parts) > 3 || parts[0] != "secrets" || slices.Contains(parts, "") {
 		return "", "", "", fmt.Errorf("secret %q: the path must be /secrets/NAME or /secrets/NAME/VERSION (the secret identifier Key Vault shows), not %q", id, u.Path)
 	}
 	name = parts[1]

@@ -135,6 +135,9 @@ func TestValidation(t *testing.T) {
 		{name: "a key, not a secret", block: `{store: azure_key_vault, secret: 'https://myvault.vault.azure.net/keys/k'}`, want: []string{
 			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: secret "https://myvault.vault.azure.net/keys/k": the path must be /secrets/NAME or /secrets/NAME/VERSION (the secret identifier Key Vault shows), not "/keys/k"`,
 		}},
+		{name: "trailing slash", block: `{store: azure_key_vault, secret: '` + url + `/'}`, want: []string{
+			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: secret "` + url + `/": the path must be /secrets/NAME or /secrets/NAME/VERSION (the secret identifier Key Vault shows), not "/secrets/openai-key/"`,
+		}},
 		{name: "query", block: `{store: azure_key_vault, secret: '` + url + `?api-version=7.4'}`, want: []string{
 			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: secret "` + url + `?api-version=7.4": want https://HOST/secrets/NAME[/VERSION] with nothing else (no user, query or fragment)`,
 		}},
