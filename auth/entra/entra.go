@@ -8,6 +8,7 @@ package entra
 //go:generate go run ../../schema/fielddocs -type Auth
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -140,10 +141,41 @@ func (a *Auth) setKeys() map[string]bool {
 
 // Validate implements registry.AuthConfig.
 func (a *Auth) Validate(b *registry.Build) {
+	a.validateCredential(b, credentials())
+	if a.Scope != "" {
+		if err := checkScope(a.Scope); err != nil {
+			b.Errorf("scope", "%v", err)
+		}
+	}
+	switch a.Refresh {
+	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
+	default:
+		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
+	}
+}
+
+// ValidateCredential checks the credential keys of a block that uses the
+// identity for another Azure service than a model endpoint (a Key Vault
+// secret store's `auth`): everything Validate checks except scope and
+// refresh, which belong to the caller to allow or reject. on_behalf_of is
+// an error at credential: it acts for a signed-in user, and such a block
+// has none.
+func (a *Auth) ValidateCredential(b *registry.Build) {
+	kinds := slices.DeleteFunc(credentials(), func(k string) bool { return k == "on_behalf_of" })
+	if a.kind() == "on_behalf_of" {
+		b.Errorf("credential", "credential on_behalf_of does not apply here: it acts for a signed-in user, and this identity reads for the whole process (one of: %s)", strings.Join(kinds, ", "))
+		return
+	}
+	a.validateCredential(b, kinds)
+}
+
+// validateCredential checks credential and the keys it takes; kinds are the
+// credential kinds the caller accepts.
+func (a *Auth) validateCredential(b *registry.Build, kinds []string) {
 	kind := a.kind()
 	allowed, ok := entraCredentials[kind]
-	if !ok {
-		b.Errorf("credential", "unknown credential %q (one of: %s)", kind, strings.Join(credentials(), ", "))
+	if !ok || !slices.Contains(kinds, kind) {
+		b.Errorf("credential", "unknown credential %q (one of: %s)", kind, strings.Join(kinds, ", "))
 		return
 	}
 	set := a.setKeys()
@@ -183,16 +215,6 @@ func (a *Auth) Validate(b *registry.Build) {
 		}
 		checkSecretFile(b, "certificate_file", a.CertificateFile)
 		checkEnv(b, "certificate_password_env", a.CertificatePasswordEnv)
-	}
-	if a.Scope != "" {
-		if err := checkScope(a.Scope); err != nil {
-			b.Errorf("scope", "%v", err)
-		}
-	}
-	switch a.Refresh {
-	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
-	default:
-		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
 	}
 }
 
@@ -287,6 +309,21 @@ func (a *Auth) miID() azidentity.ManagedIDKind {
 		return azidentity.ObjectID(a.ObjectID)
 	}
 	return nil
+}
+
+// TokenCredential builds the azidentity credential a names, for a client of
+// another Azure service (a Key Vault secret store), whose SDK asks it for
+// that service's scope. It does not touch the network. Call it after
+// ValidateCredential reported no problem.
+func (a *Auth) TokenCredential(b *registry.Build) (azcore.TokenCredential, error) {
+	if a.kind() == "on_behalf_of" {
+		return nil, errors.New("entra: credential on_behalf_of acts for a signed-in user and has no credential of its own")
+	}
+	cred, err := a.credential(b)
+	if err != nil {
+		return nil, fmt.Errorf("entra %s credential: %w", a.kind(), err)
+	}
+	return cred, nil
 }
 
 func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {

@@ -72,3 +72,34 @@ func TestEntraValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenCredential: the credential for another Azure service is built
+// for every credential kind but on_behalf_of, which needs a user.
+func TestTokenCredential(t *testing.T) {
+	tests := []struct {
+		name    string
+		auth    Auth
+		wantErr string
+	}{
+		{name: "default", auth: Auth{}},
+		{name: "managed identity", auth: Auth{Credential: "managed_identity", ClientID: "c"}},
+		{name: "azure cli", auth: Auth{Credential: "azure_cli"}},
+		{name: "on_behalf_of", auth: Auth{Credential: "on_behalf_of", TenantID: "t", ClientID: "c"},
+			wantErr: "entra: credential on_behalf_of acts for a signed-in user and has no credential of its own"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cred, err := tc.auth.TokenCredential(&registry.Build{LookupEnv: func(string) (string, bool) { return "", false }})
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if (cred == nil) != (tc.wantErr != "") {
+				t.Errorf("credential %v with error %q", cred, gotErr)
+			}
+		})
+	}
+}

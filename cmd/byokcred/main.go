@@ -16,7 +16,8 @@ import (
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
 
-	// The built-in secret stores of the static kind.
+	// The secret stores of static's api_key_secret / bearer_token_secret.
+	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
 	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
 )
 

@@ -137,6 +137,14 @@ func (s *Server) Revoke(token string) {
 // Check reports whether token was minted here and is valid at t; the error
 // says why not.
 func (s *Server) Check(token string, t time.Time) error {
+	_, err := s.Lookup(token, t)
+	return err
+}
+
+// Lookup is Check that also returns what the token was issued for (its
+// resource and client id), for a fake service that grants access by
+// identity.
+func (s *Server) Lookup(token string, t time.Time) (Issued, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, is := range s.issued {
@@ -145,13 +153,13 @@ func (s *Server) Check(token string, t time.Time) error {
 		}
 		switch {
 		case is.Revoked:
-			return fmt.Errorf("token revoked")
+			return is, fmt.Errorf("token revoked")
 		case !t.Before(is.Expiry):
-			return fmt.Errorf("token expired %s before use", t.Sub(is.Expiry))
+			return is, fmt.Errorf("token expired %s before use", t.Sub(is.Expiry))
 		}
-		return nil
+		return is, nil
 	}
-	return fmt.Errorf("token not issued by this identity endpoint")
+	return Issued{}, fmt.Errorf("token not issued by this identity endpoint")
 }
 
 // ServeHTTP implements the App Service managed identity protocol

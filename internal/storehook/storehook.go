@@ -8,6 +8,7 @@ package storehook
 import (
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // KeyVault overrides azsecrets client options.
@@ -17,6 +18,10 @@ type KeyVault struct {
 	// DisableChallengeResourceVerification lets a vault at 127.0.0.1
 	// answer a challenge for https://vault.azure.net.
 	DisableChallengeResourceVerification bool
+	// RetryDelay, when set, replaces azcore's first retry delay (800ms), so
+	// that a test of an outage sees the SDK's own retries without waiting
+	// seconds for them.
+	RetryDelay time.Duration
 }
 
 // Google overrides where Secret Manager is reached.
