@@ -20,6 +20,7 @@ import (
 
 	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/gcp"
+	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
 )
 
 var update = flag.Bool("update", false, "rewrite ../byokcred.schema.json")

@@ -15,6 +15,10 @@ import (
 	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
+
+	// The built-in secret stores of static's api_key_secret and
+	// bearer_token_secret.
+	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
 )
 
 func main() { cli.Main() }

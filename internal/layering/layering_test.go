@@ -66,6 +66,9 @@ func TestImportsRunTheRightWay(t *testing.T) {
 		// Only auth/gcp links Google's SDK, only auth/aws the AWS SDK.
 		{"auth/gcp", concat(copilotSDK, pluginHost, goPlugin, azureSDK, awsSDK)},
 		{"auth/aws", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK)},
+		// A secret store links its own cloud's SDK and auth module only.
+		{"secretstore/awssecretsmanager", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK,
+			[]string{module + "auth/entra", module + "auth/gcp", module + "auth/plugin"})},
 		// The shipped binary carries no test fakes (the demo is its own
 		// program).
 		{"cmd/byokcred", []string{module + "internal/fake"}},

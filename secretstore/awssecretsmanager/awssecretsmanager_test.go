@@ -266,3 +266,162 @@ func TestReads(t *testing.T) {
 		})
 	}
 }
+
+// TestReadErrors: each way a read fails is an error that names the
+// reference and says what to do next, and never shows the secret.
+func TestReadErrors(t *testing.T) {
+	const missingVersion = "00000000-0000-4000-8000-000000000000"
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, w *world)
+		block string
+		want  string
+	}{
+		{name: "no such secret", block: `{store: aws_secrets_manager, secret: gone, auth: {region: us-east-1}}`,
+			want: "static: secret gone in us-east-1: awssecretsmanager: Secrets Manager in us-east-1 has no secret gone: check its name and region (aws: Secrets Manager can't find the specified secret.)"},
+		{name: "no such version", block: `{store: aws_secrets_manager, secret: openai, version: ` + missingVersion + `, auth: {region: us-east-1}}`,
+			want: "static: secret openai in us-east-1, version " + missingVersion + ": awssecretsmanager: Secrets Manager in us-east-1 has no such version of the secret: check version and version_stage (aws: Secrets Manager can't find the specified secret value for VersionId: " + missingVersion + ")"},
+		{name: "no such stage", block: `{store: aws_secrets_manager, secret: openai, version_stage: AWSPENDING, auth: {region: us-east-1}}`,
+			want: "static: secret openai in us-east-1, stage AWSPENDING: awssecretsmanager: Secrets Manager in us-east-1 has no such version of the secret: check version and version_stage (aws: Secrets Manager can't find the specified secret value for staging label: AWSPENDING)"},
+		{name: "access denied", setup: func(_ *testing.T, w *world) { w.sm.Deny() },
+			block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
+			want:  "static: secret openai in us-east-1: awssecretsmanager: access denied: allow secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its KMS key, when that is a customer managed key) for arn:aws:sts::123456789012:assumed-role/fake-task-role/KEY1 (aws: User: arn:aws:sts::123456789012:assumed-role/fake-task-role/KEY1 is not authorized to perform: secretsmanager:GetSecretValue on resource: openai because no identity-based policy allows the secretsmanager:GetSecretValue action)"},
+		{name: "access denied to an assumed role", setup: func(_ *testing.T, w *world) { w.sm.Deny() },
+			block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1, role_arn: "arn:aws:iam::123456789012:role/reader", session_name: byok}}`,
+			want:  "static: secret openai in us-east-1: awssecretsmanager: access denied: allow secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its KMS key, when that is a customer managed key) for arn:aws:sts::123456789012:assumed-role/reader/byok (aws: User: arn:aws:sts::123456789012:assumed-role/reader/byok is not authorized to perform: secretsmanager:GetSecretValue on resource: openai because no identity-based policy allows the secretsmanager:GetSecretValue action)"},
+		{name: "scheduled for deletion", setup: func(_ *testing.T, w *world) { w.sm.Delete("openai") },
+			block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
+			want:  "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager refuses to read the secret: You can't perform this operation on the secret because it was marked for deletion.; restore it with `aws secretsmanager restore-secret`, or point the config at another secret"},
+		{name: "kms key unusable", setup: func(_ *testing.T, w *world) { w.sm.BreakKey("openai") },
+			block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
+			want:  "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager cannot decrypt the secret with its KMS key: check that the key is enabled and allows kms:Decrypt for the identity that reads it (aws: Secrets Manager can't decrypt the protected secret text using the provided KMS key.)"},
+		{name: "outage", setup: func(_ *testing.T, w *world) { w.sm.Down(true) },
+			block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
+			want:  "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager in us-east-1 is unavailable (HTTP 503): retried at the next refresh"},
+		{name: "throttled", setup: func(_ *testing.T, w *world) { w.sm.Throttle(true) },
+			block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
+			want:  "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager in us-east-1 is throttling reads: retried at the next refresh; if this persists, raise refresh_interval or share one reference among providers"},
+		{name: "credentials AWS does not know", setup: func(t *testing.T, w *world) {
+			t.Setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN0000")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+		}, block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
+			want: "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager in us-east-1 refuses the AWS credentials (UnrecognizedClientException: The security token included in the request is invalid.); `byokcred doctor` shows which are found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.sm.Put("openai", canary)
+			if tc.setup != nil {
+				tc.setup(t, w)
+			}
+			p := w.load(t, "      api_key_secret: "+tc.block)
+			_, err := p.Token(context.Background())
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := err.Error()
+			for i, c := range w.creds.Issued() {
+				got = strings.ReplaceAll(got, c.AccessKeyID, fmt.Sprintf("KEY%d", i+1))
+			}
+			if diff := cmp.Diff("provider p: no token: "+tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if strings.Contains(err.Error()+w.logs.String(), canary) {
+				t.Errorf("the secret reached the error or the log")
+			}
+		})
+	}
+}
+
+// TestNoCredentials: with nothing in the SDK's chain the error says where
+// to look, and no request reaches Secrets Manager.
+func TestNoCredentials(t *testing.T) {
+	w := newWorld(t)
+	fakeaws.Isolate(t)
+	w.sm.Put("openai", canary)
+	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`)
+	_, err := p.Token(context.Background())
+	const wantStart, wantEnd = "provider p: no token: static: secret openai in us-east-1: awssecretsmanager: reading the secret in us-east-1: ", "; `byokcred doctor` shows which AWS credentials are found"
+	if err == nil || !strings.HasPrefix(err.Error(), wantStart) || !strings.HasSuffix(err.Error(), wantEnd) {
+		t.Fatalf("err = %v, want %q…%q", err, wantStart, wantEnd)
+	}
+	if n := w.sm.Requests(); n != 0 {
+		t.Errorf("%d requests reached Secrets Manager unsigned", n)
+	}
+}
+
+// TestOutageKeepsLastValue: a failed re-read keeps the value read last, and
+// the log names the reference and the cause.
+func TestOutageKeepsLastValue(t *testing.T) {
+	w := newWorld(t)
+	w.sm.Put("openai", canary+"-1")
+	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: openai, refresh_interval: 1m, auth: {region: us-east-1}}`)
+	if got := value(t, p); got != canary+"-1" {
+		t.Fatalf("first read = %q", got)
+	}
+	w.sm.Down(true)
+	w.clock.Advance(2 * time.Minute)
+	eventually(t, "a failed re-read", func() bool { value(t, p); return w.sm.Requests() > 1 })
+	if got := value(t, p); got != canary+"-1" {
+		t.Errorf("during the outage got %q, want the last value", got)
+	}
+	eventually(t, "the failure logged", func() bool {
+		return strings.Contains(w.logs.String(), "openai in us-east-1") && strings.Contains(w.logs.String(), "unavailable (HTTP 503)")
+	})
+	w.sm.Put("openai", canary+"-2")
+	w.sm.Down(false)
+	w.clock.Advance(2 * time.Minute)
+	eventually(t, "the value after recovery", func() bool { return value(t, p) == canary+"-2" })
+	if strings.Contains(w.logs.String(), canary) {
+		t.Errorf("a secret value reached the log:\n%s", w.logs)
+	}
+}
+
+// TestDescribeToken: `byokcred token` and doctor show the ARN, the version
+// read and when it was created.
+func TestDescribeToken(t *testing.T) {
+	w := newWorld(t)
+	// The fake dates versions by the real clock; start the test clock there.
+	w.clock.Advance(time.Since(w.clock.Now()))
+	v := w.sm.Put("openai", canary)
+	arn := w.sm.ARN("openai")
+	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: "`+arn+`", refresh_interval: 24h}`)
+	tok, err := p.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(90 * time.Minute)
+	want := []registry.TokenFact{
+		{Name: "secret", Value: arn},
+		{Name: "version", Value: v.ID},
+		{Name: "version created", Value: v.Created.Format(time.RFC3339) + " (1h ago)"},
+		{Name: "read", Value: "1h ago"},
+	}
+	if diff := cmp.Diff(want, p.DescribeToken(tok)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestDiagnose: doctor shows the AWS credential chain that reads the
+// secret, as the aws auth kind walks it.
+func TestDiagnose(t *testing.T) {
+	w := newWorld(t)
+	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`)
+	d, ok := p.Auth.(registry.Diagnoser)
+	if !ok {
+		t.Fatalf("%T is not a registry.Diagnoser", p.Auth)
+	}
+	want := []registry.ChainLink{
+		{Name: "environment", Err: "not configured: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"},
+		{Name: "web identity", Err: "not configured: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set"},
+		{Name: "shared profile", Err: "not configured: no profile default in the shared files"},
+		{Name: "container", Answered: true},
+		{Name: "IMDS", Err: "not configured: AWS_EC2_METADATA_DISABLED=true"},
+	}
+	if diff := cmp.Diff(want, d.Diagnose(context.Background())); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if n := w.sm.Requests(); n != 0 {
+		t.Errorf("doctor's walk read the secret %d times", n)
+	}
+}
