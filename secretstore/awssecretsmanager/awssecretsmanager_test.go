@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -306,6 +308,15 @@ func TestReadErrors(t *testing.T) {
 			t.Setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
 		}, block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
 			want: "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager in us-east-1 refuses the AWS credentials (UnrecognizedClientException: The security token included in the request is invalid.); `byokcred doctor` shows which are found"},
+		{name: "endpoint that is not Secrets Manager", setup: func(t *testing.T, w *world) {
+			// A proxy's login page, quoting what it was sent.
+			page := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(rw, "<html>"+canary+"</html>")
+			}))
+			t.Cleanup(page.Close)
+			t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", page.URL)
+		}, block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
+			want: "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager in us-east-1 answered HTTP 200 with a body that is not a GetSecretValue answer; is AWS_ENDPOINT_URL_SECRETS_MANAGER right?"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
