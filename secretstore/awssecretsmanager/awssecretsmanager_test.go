@@ -436,3 +436,38 @@ func TestDiagnose(t *testing.T) {
 		t.Errorf("doctor's walk read the secret %d times", n)
 	}
 }
+
+// TestAssumedRole: with role_arn the secret is read with the role's
+// credentials, assumed once for many reads (cached by the SDK).
+func TestAssumedRole(t *testing.T) {
+	w := newWorld(t)
+	w.sm.Put("openai", canary+"-1")
+	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: openai, auth: {region: us-east-1, role_arn: "arn:aws:iam::123456789012:role/reader", external_id: ext-7}}`)
+	if got := value(t, p); got != canary+"-1" {
+		t.Fatalf("first read = %q", got)
+	}
+	w.sm.Put("openai", canary+"-2")
+	tok, _ := p.Token(context.Background())
+	p.Cache.Invalidate(tok)
+	if got := value(t, p); got != canary+"-2" {
+		t.Fatalf("second read = %q", got)
+	}
+	var role []fakeaws.Credentials
+	for _, c := range w.creds.Issued() {
+		if c.Via == "sts" {
+			role = append(role, c)
+		}
+	}
+	if len(role) != 1 {
+		t.Fatalf("%d AssumeRole calls, want 1", len(role))
+	}
+	type view struct {
+		RoleARN, ExternalID, SessionName string
+		Readers                          []string
+	}
+	want := view{"arn:aws:iam::123456789012:role/reader", "ext-7", "byokcred", []string{role[0].AccessKeyID, role[0].AccessKeyID}}
+	got := view{role[0].RoleARN, role[0].ExternalID, role[0].SessionName, w.sm.Readers()}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
