@@ -20,6 +20,7 @@ import (
 
 	_ "github.com/byokcred/byokcred/auth/aws"
 	_ "github.com/byokcred/byokcred/auth/gcp"
+	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
 	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
 	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
 )

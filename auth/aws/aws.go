@@ -56,15 +56,25 @@ var (
 
 // Validate implements registry.AuthConfig.
 func (a *Auth) Validate(b *registry.Build) {
-	switch {
-	case a.Region == "":
+	if a.Region == "" {
 		b.Errorf("", "aws auth needs region (the Bedrock endpoint's region, e.g. us-east-1)")
-	case !regionRe.MatchString(a.Region):
-		b.Errorf("region", "%q is not an AWS region name (like us-east-1)", a.Region)
-	default:
+	} else if regionRe.MatchString(a.Region) {
 		if r := baseURLRegion(b.Provider.BaseURL); r != "" && r != a.Region {
 			b.Errorf("region", "region %s disagrees with base_url, which is Bedrock in %s: a key signed for %s is refused there", a.Region, r, a.Region)
 		}
+	}
+	a.ValidateCredentials(b)
+}
+
+// ValidateCredentials checks the keys that say which AWS identity to use —
+// region's form when it is set, profile, role_arn, external_id,
+// session_name — without the checks that only Bedrock needs (a region, and
+// one that agrees with base_url). Another module that reads AWS with these
+// keys, such as a secret store's auth block, validates them with it; b's
+// path is the block holding them.
+func (a *Auth) ValidateCredentials(b *registry.Build) {
+	if a.Region != "" && !regionRe.MatchString(a.Region) {
+		b.Errorf("region", "%q is not an AWS region name (like us-east-1)", a.Region)
 	}
 	if a.RoleARN != "" && !roleARNRe.MatchString(a.RoleARN) {
 		b.Errorf("role_arn", "%q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", a.RoleARN)

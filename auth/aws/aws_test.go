@@ -593,3 +593,54 @@ func TestWebIdentity(t *testing.T) {
 		t.Errorf("doctor's walk (-want +got):\n%s", diff)
 	}
 }
+
+// TestConfig: the config Config returns signs with cached credentials — one
+// container fetch, or one AssumeRole, for many requests — unlike the
+// Bedrock key source, which wants fresh ones for each key.
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name          string
+		auth          awsauth.Auth
+		wantContainer int
+		wantSTS       int
+		wantRole      string
+	}{
+		{name: "default chain", auth: awsauth.Auth{Region: "eu-central-1"}, wantContainer: 1},
+		{name: "assumed role", auth: awsauth.Auth{Region: "eu-central-1", RoleARN: "arn:aws:iam::123456789012:role/reader", SessionName: "sm"},
+			wantContainer: 1, wantSTS: 1, wantRole: "arn:aws:iam::123456789012:role/reader"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := startAWS(t, fakeaws.Options{Lifetime: time.Hour})
+			creds.Setenv(t)
+			cfg, err := tc.auth.Config(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := creds.ContainerRequests() + creds.STSRequests(); n != 0 {
+				t.Fatalf("Config made %d requests, want none before first use", n)
+			}
+			var ids []string
+			for range 3 {
+				c, err := cfg.Credentials.Retrieve(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, c.AccessKeyID)
+			}
+			issued := creds.Issued()
+			last := issued[len(issued)-1]
+			type view struct {
+				Region             string
+				Container, STS     int
+				Used               []string
+				RoleARN, SessionID string
+			}
+			want := view{"eu-central-1", tc.wantContainer, tc.wantSTS, []string{last.AccessKeyID, last.AccessKeyID, last.AccessKeyID}, tc.wantRole, tc.auth.SessionName}
+			got := view{cfg.Region, creds.ContainerRequests(), creds.STSRequests(), ids, last.RoleARN, last.SessionName}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

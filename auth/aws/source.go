@@ -147,16 +147,39 @@ func (s *source) provider(ctx context.Context) (aws.CredentialsProvider, func(),
 	s.creds = cfg.Credentials
 	if a.RoleARN != "" {
 		// Uncached: each key gets freshly assumed credentials.
-		s.creds = stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), a.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			if a.ExternalID != "" {
-				o.ExternalID = aws.String(a.ExternalID)
-			}
-			o.RoleSessionName = a.sessionName()
-		})
+		s.creds = a.assumeRole(cfg)
 	} else if c, ok := cfg.Credentials.(*aws.CredentialsCache); ok {
 		s.invalidate = c.Invalidate
 	}
 	return s.creds, s.invalidate, nil
+}
+
+// assumeRole returns the (uncached) provider of role_arn's credentials,
+// assumed with cfg's.
+func (a *Auth) assumeRole(cfg aws.Config) aws.CredentialsProvider {
+	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), a.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		if a.ExternalID != "" {
+			o.ExternalID = aws.String(a.ExternalID)
+		}
+		o.RoleSessionName = a.sessionName()
+	})
+}
+
+// Config returns the SDK config these keys describe: the SDK's default
+// chain (or profile) in region, and role_arn assumed on top when set. Its
+// credentials are cached by the SDK and renewed ahead of their expiry, as
+// suits a caller that signs requests (unlike the Bedrock keys, which want
+// fresh credentials each). It reads environment variables and the shared
+// files but does no network I/O: credentials are fetched on first use.
+func (a *Auth) Config(ctx context.Context) (aws.Config, error) {
+	cfg, err := a.loadConfig(ctx)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	if a.RoleARN != "" {
+		cfg.Credentials = aws.NewCredentialsCache(a.assumeRole(cfg))
+	}
+	return cfg, nil
 }
 
 func (a *Auth) sessionName() string {

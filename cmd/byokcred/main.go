@@ -16,7 +16,9 @@ import (
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
 
-	// The secret stores of static's api_key_secret / bearer_token_secret.
+	// The built-in secret stores of static's api_key_secret and
+	// bearer_token_secret.
+	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
 	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
 	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
 )

@@ -67,9 +67,12 @@ func TestImportsRunTheRightWay(t *testing.T) {
 		{"auth/gcp", concat(copilotSDK, pluginHost, goPlugin, azureSDK, awsSDK)},
 		{"auth/aws", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK)},
 		// A secret store links its own cloud's SDK and auth module only.
-		{"secretstore/azurekeyvault", concat(copilotSDK, pluginHost, goPlugin, awsSDK, googleSDK, []string{module + "auth/aws", module + "auth/gcp", module + "auth/plugin", module + "internal/fake"})},
+		{"secretstore/azurekeyvault", concat(copilotSDK, pluginHost, goPlugin, awsSDK, googleSDK,
+			[]string{module + "auth/aws", module + "auth/gcp", module + "auth/plugin", module + "internal/fake"})},
 		{"secretstore/googlesecretmanager", concat(copilotSDK, pluginHost, goPlugin, azureSDK, awsSDK,
 			[]string{module + "auth/aws", module + "auth/entra", module + "auth/plugin", module + "internal/fake"})},
+		{"secretstore/awssecretsmanager", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK,
+			[]string{module + "auth/entra", module + "auth/gcp", module + "auth/plugin", module + "internal/fake"})},
 		// The shipped binary carries no test fakes (the demo is its own
 		// program).
 		{"cmd/byokcred", []string{module + "internal/fake"}},

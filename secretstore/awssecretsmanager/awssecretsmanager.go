@@ -1,0 +1,258 @@
+// Package awssecretsmanager is the `aws_secrets_manager` secret store of the
+// static auth kind: the credential is a secret in AWS Secrets Manager, read
+// with GetSecretValue under the workload's AWS identity (the SDK's default
+// chain, a profile or an assumed role: the keys of `auth.type: aws`).
+// Import it for its side effect of registering the store:
+//
+//	import _ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
+//
+// A reference names the secret by name (auth.region is then required) or
+// by ARN (its region is the ARN's):
+//
+//	auth:
+//	  type: static
+//	  api_key_secret:
+//	    store: aws_secrets_manager
+//	    secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:openai-AbCdEf
+//	    auth: {role_arn: arn:aws:iam::123456789012:role/secret-reader}
+//
+// AWS_ENDPOINT_URL_SECRETS_MANAGER (the SDK's own setting) redirects the
+// reads, e.g. to a VPC endpoint.
+package awssecretsmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+
+	awsauth "github.com/byokcred/byokcred/auth/aws"
+	"github.com/byokcred/byokcred/auth/static"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+)
+
+func init() {
+	static.RegisterStore("aws_secrets_manager", func() static.Store { return new(store) })
+}
+
+var (
+	// arnRe is a secret's ARN in any partition (aws, aws-cn, aws-us-gov,
+	// …): region group 2; the name may be partial (without the random
+	// suffix Secrets Manager appends), which GetSecretValue also takes.
+	arnRe = regexp.MustCompile(`^arn:(aws[a-z-]*):secretsmanager:([a-z]{2}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):secret:([A-Za-z0-9/_+=.@-]{1,512})$`)
+	// nameRe is a secret name as CreateSecret allows it.
+	nameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	// versionRe is a VersionId: 32 to 64 characters (a UUID, or the
+	// ClientRequestToken the version was put with).
+	versionRe = regexp.MustCompile(`^[\x21-\x7e]{32,64}$`)
+	// stageRe is a staging label: 1 to 256 characters.
+	stageRe = regexp.MustCompile(`^[\x21-\x7e]{1,256}$`)
+	// deniedIdentityRe finds the caller in an AccessDeniedException
+	// message ("User: arn:aws:sts::…:assumed-role/R/S is not authorized
+	// to perform: …").
+	deniedIdentityRe = regexp.MustCompile(`User: (\S+) is not authorized`)
+)
+
+// store is one reference's view of Secrets Manager: which secret, where,
+// and the identity that reads it.
+type store struct {
+	// auth holds the reference's aws keys, with Region resolved (the
+	// ARN's when the block does not say).
+	auth                   awsauth.Auth
+	secret, version, stage string
+	arn                    bool
+}
+
+var (
+	_ static.Store        = (*store)(nil)
+	_ registry.Diagnoser  = (*store)(nil)
+	_ static.SecretReader = (*reader)(nil)
+)
+
+// Validate implements static.Store. b's path is the reference block.
+func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
+	s.secret, s.version, s.stage = ref.Secret, ref.Version, ref.VersionStage
+	var arnRegion string
+	validID := true
+	if strings.HasPrefix(ref.Secret, "arn:") {
+		s.arn = true
+		if m := arnRe.FindStringSubmatch(ref.Secret); m != nil {
+			arnRegion = m[2]
+		} else {
+			validID = false
+			b.Errorf("secret", "%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf)", ref.Secret)
+		}
+	} else if !nameRe.MatchString(ref.Secret) {
+		validID = false
+		b.Errorf("secret", "%q is neither a secret name (1 to 512 letters, digits and /_+=.@-) nor a secret ARN", ref.Secret)
+	}
+	if ref.Version != "" && !versionRe.MatchString(ref.Version) {
+		b.Errorf("version", "version %q is not a Secrets Manager VersionId (32 to 64 characters, usually a UUID; `aws secretsmanager list-secret-version-ids` lists them)", ref.Version)
+	}
+	if ref.VersionStage != "" && !stageRe.MatchString(ref.VersionStage) {
+		b.Errorf("version_stage", "version_stage %q is not a staging label (1 to 256 characters without spaces, such as AWSCURRENT or AWSPREVIOUS)", ref.VersionStage)
+	}
+	ab := b.Sub("auth")
+	if ref.Auth != nil {
+		b.Config.Doc.Decode(ref.Auth, ab.Path, &s.auth)
+		s.auth.ValidateCredentials(ab)
+	}
+	switch {
+	case ab.Failed("region") || !validID:
+	case arnRegion != "" && s.auth.Region != "" && s.auth.Region != arnRegion:
+		ab.Errorf("region", "region %s disagrees with the secret's ARN, which is in %s: leave region out or make them agree", s.auth.Region, arnRegion)
+	case arnRegion == "" && s.auth.Region == "" && ref.Auth == nil:
+		b.Errorf("", "secret %s is a name, so its region is needed: add auth: {region: REGION} (e.g. us-east-1), or give the secret's ARN", ref.Secret)
+	case arnRegion == "" && s.auth.Region == "":
+		ab.Errorf("", "missing key \"region\": secret %s is a name, so its region is needed (e.g. us-east-1), or give the secret's ARN", ref.Secret)
+	}
+	if s.auth.Region == "" {
+		s.auth.Region = arnRegion
+	}
+}
+
+// Reader implements static.Store. The client is made on the first read:
+// resolving the credential chain may look up a host name.
+func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretReader, error) {
+	return &reader{store: *s}, nil
+}
+
+// Diagnose implements registry.Diagnoser: the AWS credential chain that
+// reads the secret, as `auth.type: aws` walks it.
+func (s *store) Diagnose(ctx context.Context) []registry.ChainLink {
+	return s.auth.Diagnose(ctx)
+}
+
+// reader reads one secret with GetSecretValue each time it is asked.
+type reader struct {
+	store
+
+	mu     sync.Mutex
+	client *secretsmanager.Client
+}
+
+// Reference implements static.SecretReader: the ARN, or the name and its
+// region, with the pinned version or stage.
+func (r *reader) Reference() string {
+	ref := r.secret
+	if !r.arn {
+		ref += " in " + r.auth.Region
+	}
+	if r.version != "" {
+		ref += ", version " + r.version
+	}
+	if r.stage != "" {
+		ref += ", stage " + r.stage
+	}
+	return ref
+}
+
+func (r *reader) getClient(ctx context.Context) (*secretsmanager.Client, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client == nil {
+		cfg, err := r.auth.Config(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("awssecretsmanager: %w", err)
+		}
+		r.client = secretsmanager.NewFromConfig(cfg)
+	}
+	return r.client, nil
+}
+
+// ReadSecret implements static.SecretReader.
+func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
+	c, err := r.getClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.secret)}
+	if r.version != "" {
+		in.VersionId = aws.String(r.version)
+	}
+	if r.stage != "" {
+		in.VersionStage = aws.String(r.stage)
+	}
+	out, err := c.GetSecretValue(ctx, in)
+	if err != nil {
+		return nil, r.explain(err)
+	}
+	var v string
+	switch {
+	case out.SecretString != nil:
+		v = *out.SecretString
+	case out.SecretBinary != nil:
+		v = string(out.SecretBinary)
+	}
+	return &static.SecretValue{Value: provider.NewSecret(v), Version: aws.ToString(out.VersionId), Created: aws.ToTime(out.CreatedDate)}, nil
+}
+
+// explain turns a GetSecretValue error into one that says what to do. AWS's
+// own message is kept: it names the caller and the policy that decided, and
+// never holds a secret value.
+func (r *reader) explain(err error) error {
+	status := 0
+	if re, ok := errors.AsType[interface {
+		error
+		HTTPStatusCode() int
+	}](err); ok {
+		status = re.HTTPStatusCode()
+	}
+	ae, isAPI := errors.AsType[smithy.APIError](err)
+	if !isAPI {
+		if _, ok := errors.AsType[*smithy.DeserializationError](err); ok {
+			// The decoder's message may quote the body, which may hold
+			// the secret.
+			return fmt.Errorf("awssecretsmanager: Secrets Manager in %s answered HTTP %d with a body that is not a GetSecretValue answer; is AWS_ENDPOINT_URL_SECRETS_MANAGER right?", r.auth.Region, status)
+		}
+		if status >= 500 {
+			return r.unavailable(status)
+		}
+		return fmt.Errorf("awssecretsmanager: reading the secret in %s: %w; `byokcred doctor` shows which AWS credentials are found", r.auth.Region, err)
+	}
+	code, msg := ae.ErrorCode(), ae.ErrorMessage()
+	switch code {
+	case "ResourceNotFoundException":
+		if r.version != "" || r.stage != "" {
+			return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no such version of the secret: check version and version_stage (aws: %s)", r.auth.Region, msg)
+		}
+		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no secret %s: check its name and region (aws: %s)", r.auth.Region, r.secret, msg)
+	case "AccessDeniedException":
+		who := "the identity that reads it (`byokcred doctor` shows which)"
+		if m := deniedIdentityRe.FindStringSubmatch(msg); m != nil {
+			who = m[1]
+		}
+		return fmt.Errorf("awssecretsmanager: access denied: allow secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its KMS key, when that is a customer managed key) for %s (aws: %s)", who, msg)
+	case "DecryptionFailure":
+		return fmt.Errorf("awssecretsmanager: Secrets Manager cannot decrypt the secret with its KMS key: check that the key is enabled and allows kms:Decrypt for the identity that reads it (aws: %s)", msg)
+	case "InvalidRequestException":
+		hint := ""
+		if strings.Contains(msg, "deletion") {
+			hint = "; restore it with `aws secretsmanager restore-secret`, or point the config at another secret"
+		}
+		return fmt.Errorf("awssecretsmanager: Secrets Manager refuses to read the secret: %s%s", msg, hint)
+	case "InvalidParameterException":
+		return fmt.Errorf("awssecretsmanager: Secrets Manager rejects the request: %s; check secret, version and version_stage", msg)
+	case "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException", "ExpiredTokenException", "InvalidClientTokenId":
+		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s refuses the AWS credentials (%s: %s); `byokcred doctor` shows which are found", r.auth.Region, code, msg)
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded":
+		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s is throttling reads: retried at the next refresh; if this persists, raise refresh_interval or share one reference among providers", r.auth.Region)
+	case "InternalServiceError":
+		return r.unavailable(status)
+	}
+	if status >= 500 {
+		return r.unavailable(status)
+	}
+	return fmt.Errorf("awssecretsmanager: reading the secret in %s: %s: %s", r.auth.Region, code, msg)
+}
+
+func (r *reader) unavailable(status int) error {
+	return fmt.Errorf("awssecretsmanager: Secrets Manager in %s is unavailable (HTTP %d): retried at the next refresh", r.auth.Region, status)
+}
