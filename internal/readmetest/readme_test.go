@@ -24,6 +24,9 @@ import (
 	_ "github.com/byokcred/byokcred/auth/gcp"
 	_ "github.com/byokcred/byokcred/auth/plugin"
 	_ "github.com/byokcred/byokcred/auth/static"
+	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
+	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
+	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
 )
 
 const root = "../.."
