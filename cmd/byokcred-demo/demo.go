@@ -109,7 +109,7 @@ func run(ctx context.Context, out io.Writer, pluginDir string, secrets *scrub.Se
 	defer d.rt.Close()
 	d.printf("  runtime started in %s\n\n", time.Since(start).Round(10*time.Millisecond))
 
-	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg, d.pluginLeg, d.multiLeg, d.threeCloudLeg} {
+	for _, leg := range []func(context.Context) error{d.staticLeg, d.entraLeg, d.pluginLeg, d.multiLeg, d.threeCloudLeg, d.storesLeg} {
 		if err := leg(ctx); err != nil {
 			return err
 		}

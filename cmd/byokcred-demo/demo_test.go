@@ -49,7 +49,9 @@ func TestDemo(t *testing.T) {
 		"[plugin] provider gateway", "one plugin process served", "gateway: exec plugin",
 		"[multi-provider] one session over 3 providers", "anthropic/claude-sonnet  → anthropic /v1/messages  x-api-key: demo…",
 		"gateway/llama-3.3-70b    → gateway /v1/chat/completions  Authorization: demo…", "each endpoint saw only its own credential",
-		"[three clouds] one session", "bedrock/gpt-oss-120b   → /openai/v1/chat/completions  Authorization: bedr…", "vertex/gemini-flash    → /v1/projects/byok-demo/locations/us-central1/endpoints/openapi/chat/completions", "every endpoint accepted only its own cloud's credential", "demo finished",
+		"[three clouds] one session", "bedrock/gpt-oss-120b   → /openai/v1/chat/completions  Authorization: bedr…", "vertex/gemini-flash    → /v1/projects/byok-demo/locations/us-central1/endpoints/openapi/chat/completions", "every endpoint accepted only its own cloud's credential",
+		"[secret stores] API keys kept in three clouds' secret stores", "before  azure_key_vault        → Authorization: demo…",
+		"after   google_secret_manager  → Authorization: demo…", "(key 2)", "the open session picked up each rotated key at its next request", "demo finished",
 	} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("demo output lacks %q:\n%s", w, out.String())
