@@ -26,10 +26,12 @@ type legEnv struct {
 
 type legFailure struct{ msg string }
 
-func (l *legEnv) Setenv(k, v string) { l.cleanups = append(l.cleanups, setenv(map[string]string{k: v})) }
-func (l *legEnv) Cleanup(f func())   { l.cleanups = append(l.cleanups, f) }
-func (l *legEnv) Helper()            {}
-func (l *legEnv) Fatal(args ...any)  { panic(legFailure{fmt.Sprint(args...)}) }
+func (l *legEnv) Setenv(k, v string) {
+	l.cleanups = append(l.cleanups, setenv(map[string]string{k: v}))
+}
+func (l *legEnv) Cleanup(f func())  { l.cleanups = append(l.cleanups, f) }
+func (l *legEnv) Helper()           {}
+func (l *legEnv) Fatal(args ...any) { panic(legFailure{fmt.Sprint(args...)}) }
 func (l *legEnv) TempDir() string {
 	d, err := os.MkdirTemp(l.dir, "leg-")
 	if err != nil {
