@@ -16,6 +16,7 @@ import (
 	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/internal/configtest"
 	"github.com/byokcred/byokcred/internal/fakeclock"
+	"github.com/byokcred/byokcred/internal/storetest"
 	"github.com/byokcred/byokcred/internal/syncbuf"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
@@ -239,18 +240,6 @@ func token(t *testing.T, set *registry.Set, name string) (*provider.Token, error
 	return p.Token(context.Background())
 }
 
-// eventually polls f (the cache refreshes in the background).
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestSecretRefRotation follows a secret through rotation, a store outage
 // and an upstream rejection: re-read every refresh_interval, the last
 // value kept while the store is down, re-read at once after Invalidate.
@@ -284,17 +273,17 @@ func TestSecretRefRotation(t *testing.T) {
 	})
 	t.Run("re-read after the interval", func(t *testing.T) {
 		clock.Advance(31 * time.Second)
-		eventually(t, "the rotated value", func() bool { return value("p") == canary+"-2" })
+		storetest.Eventually(t, "the rotated value", func() bool { return value("p") == canary+"-2" })
 	})
 	t.Run("outage keeps the last value", func(t *testing.T) {
 		mem.setDown(errors.New("vault unavailable (503)"))
 		before := mem.readCount()
 		clock.Advance(2 * time.Minute)
-		eventually(t, "a failed re-read", func() bool { value("p"); return mem.readCount() > before })
+		storetest.Eventually(t, "a failed re-read", func() bool { value("p"); return mem.readCount() > before })
 		if got := value("p"); got != canary+"-2" {
 			t.Errorf("during the outage got %q, want the last value", got)
 		}
-		eventually(t, "the failure logged", func() bool { return strings.Contains(logs.String(), "vault unavailable") })
+		storetest.Eventually(t, "the failure logged", func() bool { return strings.Contains(logs.String(), "vault unavailable") })
 		if !strings.Contains(logs.String(), "memory:openai") {
 			t.Errorf("log does not name the reference:\n%s", logs)
 		}
@@ -303,7 +292,7 @@ func TestSecretRefRotation(t *testing.T) {
 		mem.put("openai", "v3", canary+"-3", clock.Now())
 		mem.setDown(nil)
 		clock.Advance(2 * time.Minute)
-		eventually(t, "the value after recovery", func() bool { return value("p") == canary+"-3" })
+		storetest.Eventually(t, "the value after recovery", func() bool { return value("p") == canary+"-3" })
 	})
 	t.Run("rejection re-reads at once", func(t *testing.T) {
 		mem.put("openai", "v4", canary+"-4", clock.Now())

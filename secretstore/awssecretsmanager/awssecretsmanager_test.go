@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/byokcred/byokcred/internal/fakeaws"
 	"github.com/byokcred/byokcred/internal/fakeclock"
 	"github.com/byokcred/byokcred/internal/fakesecretsmanager"
+	"github.com/byokcred/byokcred/internal/storetest"
 	"github.com/byokcred/byokcred/internal/syncbuf"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
@@ -55,55 +55,6 @@ func newWorld(t *testing.T) *world {
 	// backoff between attempts would only slow the failure cases down.
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	return &world{creds: creds, sm: sm, logs: new(syncbuf.Buffer), clock: fakeclock.New()}
-}
-
-// load loads one provider "p" whose static auth block is block (indented
-// for its place under auth:).
-func (w *world) load(t *testing.T, block string) *registry.Provider {
-	t.Helper()
-	path := configtest.Write(t, `providers:
-  p:
-    type: openai
-    base_url: https://a.example
-    model: m
-    auth:
-      type: static
-`+block+"\n")
-	set, err := registry.Load(path, registry.Options{
-		Now:    w.clock.Now,
-		Logger: slog.New(slog.NewTextHandler(w.logs, nil)),
-		Cache:  provider.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { set.Close() })
-	p, err := set.Provider("p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func value(t *testing.T, p *registry.Provider) string {
-	t.Helper()
-	tok, err := p.Token(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok.Value.Reveal()
-}
-
-// eventually polls f (the cache refreshes in the background).
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestValidation(t *testing.T) {
@@ -169,16 +120,16 @@ func TestRotation(t *testing.T) {
 	arn := w.sm.ARN("openai")
 	p := w.load(t, "      api_key_secret: {store: aws_secrets_manager, secret: \""+arn+"\", refresh_interval: 1m}")
 
-	if got := value(t, p); got != canary+"-1" {
+	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read = %q", got)
 	}
 	w.sm.Put("openai", canary+"-2")
 	w.clock.Advance(30 * time.Second)
-	if got := value(t, p); got != canary+"-1" || w.sm.Requests() != 1 {
+	if got := storetest.Value(t, p); got != canary+"-1" || w.sm.Requests() != 1 {
 		t.Fatalf("before the interval: %q after %d requests, want the first value from one", got, w.sm.Requests())
 	}
 	w.clock.Advance(31 * time.Second)
-	eventually(t, "the rotated value", func() bool { return value(t, p) == canary+"-2" })
+	storetest.Eventually(t, "the rotated value", func() bool { return storetest.Value(t, p) == canary+"-2" })
 
 	w.sm.Put("openai", canary+"-3")
 	tok, err := p.Token(context.Background())
@@ -186,7 +137,7 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Cache.Invalidate(tok)
-	if got := value(t, p); got != canary+"-3" {
+	if got := storetest.Value(t, p); got != canary+"-3" {
 		t.Errorf("after Invalidate got %q, want the current version", got)
 	}
 
@@ -367,22 +318,22 @@ func TestOutageKeepsLastValue(t *testing.T) {
 	w := newWorld(t)
 	w.sm.Put("openai", canary+"-1")
 	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: openai, refresh_interval: 1m, auth: {region: us-east-1}}`)
-	if got := value(t, p); got != canary+"-1" {
+	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read = %q", got)
 	}
 	w.sm.Down(true)
 	w.clock.Advance(2 * time.Minute)
-	eventually(t, "a failed re-read", func() bool { value(t, p); return w.sm.Requests() > 1 })
-	if got := value(t, p); got != canary+"-1" {
+	storetest.Eventually(t, "a failed re-read", func() bool { storetest.Value(t, p); return w.sm.Requests() > 1 })
+	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Errorf("during the outage got %q, want the last value", got)
 	}
-	eventually(t, "the failure logged", func() bool {
+	storetest.Eventually(t, "the failure logged", func() bool {
 		return strings.Contains(w.logs.String(), "openai in us-east-1") && strings.Contains(w.logs.String(), "unavailable (HTTP 503)")
 	})
 	w.sm.Put("openai", canary+"-2")
 	w.sm.Down(false)
 	w.clock.Advance(2 * time.Minute)
-	eventually(t, "the value after recovery", func() bool { return value(t, p) == canary+"-2" })
+	storetest.Eventually(t, "the value after recovery", func() bool { return storetest.Value(t, p) == canary+"-2" })
 	if strings.Contains(w.logs.String(), canary) {
 		t.Errorf("a secret value reached the log:\n%s", w.logs)
 	}
@@ -443,13 +394,13 @@ func TestAssumedRole(t *testing.T) {
 	w := newWorld(t)
 	w.sm.Put("openai", canary+"-1")
 	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: openai, auth: {region: us-east-1, role_arn: "arn:aws:iam::123456789012:role/reader", external_id: ext-7}}`)
-	if got := value(t, p); got != canary+"-1" {
+	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read = %q", got)
 	}
 	w.sm.Put("openai", canary+"-2")
 	tok, _ := p.Token(context.Background())
 	p.Cache.Invalidate(tok)
-	if got := value(t, p); got != canary+"-2" {
+	if got := storetest.Value(t, p); got != canary+"-2" {
 		t.Fatalf("second read = %q", got)
 	}
 	var role []fakeaws.Credentials
@@ -470,4 +421,10 @@ func TestAssumedRole(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+}
+
+// load loads provider p whose static auth block is block.
+func (w *world) load(t *testing.T, block string) *registry.Provider {
+	t.Helper()
+	return storetest.Load(t, w.clock, w.logs, block)
 }

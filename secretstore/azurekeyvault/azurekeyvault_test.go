@@ -4,7 +4,6 @@ import (
 	stdcmp "cmp"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,8 +20,8 @@ import (
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakekeyvault"
 	"github.com/byokcred/byokcred/internal/storehook"
+	"github.com/byokcred/byokcred/internal/storetest"
 	"github.com/byokcred/byokcred/internal/syncbuf"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -78,39 +77,6 @@ func startVault(t *testing.T, clock *fakeclock.Clock, check func(string) (string
 	t.Cleanup(kv.Close)
 	storehook.SetKeyVault(t, storehook.KeyVault{Client: kv.Client(), DisableChallengeResourceVerification: true, RetryDelay: time.Millisecond})
 	return kv
-}
-
-// load loads a config with provider p whose static auth reads block.
-func load(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block string) *registry.Set {
-	t.Helper()
-	path := configtest.Write(t, `providers:
-  p:
-    type: openai
-    base_url: https://a.example
-    model: m
-    auth:
-      type: static
-      api_key_secret:
-`+block)
-	set, err := registry.Load(path, registry.Options{
-		Now:    clock.Now,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Cache:  provider.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { set.Close() })
-	return set
-}
-
-func providerP(t *testing.T, set *registry.Set) *registry.Provider {
-	t.Helper()
-	p, err := set.Provider("p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func TestValidation(t *testing.T) {
@@ -207,8 +173,7 @@ func TestCurrentVersionFollowsRotation(t *testing.T) {
 	logs := new(syncbuf.Buffer)
 	kv := startVault(t, clock, checkToken)
 	v1 := kv.Set("openai-key", canary+"-1")
-	set := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("openai-key", "")+"\n        refresh_interval: 1m\n")
-	p := providerP(t, set)
+	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("openai-key", "")+"\n        refresh_interval: 1m\n")
 	value := func() string {
 		t.Helper()
 		tok, err := p.Token(context.Background())
@@ -286,8 +251,7 @@ func TestPinnedVersionStays(t *testing.T) {
 			}
 			// A user-assigned identity: the vault sees its client id.
 			block += "        auth: {credential: managed_identity, client_id: pinned-reader}\n"
-			set := load(t, clock, new(syncbuf.Buffer), block)
-			p := providerP(t, set)
+			p := load(t, clock, new(syncbuf.Buffer), block)
 			kv.Set("pinned", canary+"-2")
 			tok, err := p.Token(context.Background())
 			if err != nil {
@@ -359,8 +323,8 @@ func TestReadErrors(t *testing.T) {
 				tc.setup(&pinned{kv, v1})
 			}
 			logs := new(syncbuf.Buffer)
-			set := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+ref+"\n")
-			tok, err := providerP(t, set).Token(context.Background())
+			p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+ref+"\n")
+			tok, err := p.Token(context.Background())
 			if err == nil {
 				t.Fatalf("got a token %v, want an error", tok)
 			}
@@ -403,8 +367,8 @@ func TestHostDoesNotResolve(t *testing.T) {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
 		},
 	}}})
-	set := load(t, fakeclock.New(), new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: https://no-such-vault.vault.azure.net/secrets/k\n")
-	_, err := providerP(t, set).Token(context.Background())
+	p := load(t, fakeclock.New(), new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: https://no-such-vault.vault.azure.net/secrets/k\n")
+	_, err := p.Token(context.Background())
 	want := "azurekeyvault: vault host no-such-vault.vault.azure.net does not resolve; check the vault name in secret (https://no-such-vault.vault.azure.net/secrets/k)"
 	if err == nil || !strings.HasSuffix(err.Error(), want) {
 		t.Errorf("error %v, want it to end in %q", err, want)
@@ -417,8 +381,8 @@ func TestDiagnose(t *testing.T) {
 	t.Setenv("PATH", t.TempDir()) // no az, azd or pwsh answers
 	clock := fakeclock.New()
 	kv := startVault(t, clock, checkToken)
-	set := load(t, clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n")
-	d, ok := providerP(t, set).Auth.(registry.Diagnoser)
+	p := load(t, clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n")
+	d, ok := p.Auth.(registry.Diagnoser)
 	if !ok {
 		t.Fatal("static auth is not a Diagnoser")
 	}
@@ -457,8 +421,8 @@ func TestNoToken(t *testing.T) {
 	kv := startVault(t, clock, checkToken)
 	kv.Set("k", canary)
 	// A client id no other test uses: azidentity caches tokens per process.
-	set := load(t, clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n        auth: {credential: managed_identity, client_id: no-token}\n")
-	_, err = providerP(t, set).Token(context.Background())
+	p := load(t, clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n        auth: {credential: managed_identity, client_id: no-token}\n")
+	_, err = p.Token(context.Background())
 	got := strings.ReplaceAll(err.Error(), kv.URL, "VAULT")
 	first, _, _ := strings.Cut(got, "\n")
 	want := "static: secret VAULT/secrets/k: azurekeyvault: the identity (credential managed_identity) got no token for vault VAULT to read secret k; `byokcred doctor` shows how it is found: ManagedIdentityCredential authentication failed. "
@@ -478,8 +442,7 @@ func TestOutageKeepsLastValue(t *testing.T) {
 	logs := new(syncbuf.Buffer)
 	kv := startVault(t, clock, checkToken)
 	kv.Set("outage", canary+"-1")
-	set := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("outage", "")+"\n        refresh_interval: 1m\n")
-	p := providerP(t, set)
+	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("outage", "")+"\n        refresh_interval: 1m\n")
 	value := func() string {
 		t.Helper()
 		tok, err := p.Token(context.Background())
@@ -531,4 +494,11 @@ func TestOutageKeepsLastValue(t *testing.T) {
 	if strings.Contains(logs.String(), canary) {
 		t.Errorf("a secret value reached the log:\n%s", logs)
 	}
+}
+
+// load loads provider p whose api_key_secret block is block (lines
+// indented eight spaces).
+func load(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block string) *registry.Provider {
+	t.Helper()
+	return storetest.Load(t, clock, logs, "      api_key_secret:\n"+block)
 }

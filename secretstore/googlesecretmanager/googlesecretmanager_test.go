@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,8 +20,8 @@ import (
 	"github.com/byokcred/byokcred/internal/fakegcp"
 	"github.com/byokcred/byokcred/internal/fakesecretmanager"
 	"github.com/byokcred/byokcred/internal/storehook"
+	"github.com/byokcred/byokcred/internal/storetest"
 	"github.com/byokcred/byokcred/internal/syncbuf"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
 )
@@ -61,36 +60,6 @@ func start(t *testing.T) (*fakegcp.Server, *fakesecretmanager.Server) {
 	t.Cleanup(func() { sm.Close() })
 	storehook.SetGoogle(t, storehook.Google{Endpoint: sm.URL})
 	return g, sm
-}
-
-// load loads one provider p whose static auth block is block (indented
-// under auth:).
-func load(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block string) *registry.Provider {
-	t.Helper()
-	path := configtest.Write(t, "providers:\n  p:\n    type: openai\n    base_url: https://a.example\n    model: m\n    auth:\n      type: static\n"+block)
-	set, err := registry.Load(path, registry.Options{
-		Now:    clock.Now,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Cache:  provider.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { set.Close() })
-	p, err := set.Provider("p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func value(t *testing.T, p *registry.Provider) string {
-	t.Helper()
-	tok, err := p.Token(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok.Value.Reveal()
 }
 
 func TestValidation(t *testing.T) {
@@ -149,24 +118,24 @@ func TestLatestFollowsRotation(t *testing.T) {
 	sm.AddVersion(global, canary+"-1")
 	sm.Allow(global, account)
 	clock, logs := fakeclock.New(), new(syncbuf.Buffer)
-	p := load(t, clock, logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+", refresh_interval: 1m}\n")
+	p := storetest.Load(t, clock, logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+", refresh_interval: 1m}\n")
 
-	if got := value(t, p); got != canary+"-1" {
+	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read = %q", got)
 	}
 	sm.AddVersion(global, canary+"-2")
 	clock.Advance(30 * time.Second)
-	if got := value(t, p); got != canary+"-1" || sm.Requests() != 1 {
+	if got := storetest.Value(t, p); got != canary+"-1" || sm.Requests() != 1 {
 		t.Errorf("before the interval: %q after %d reads, want the first value from one read", got, sm.Requests())
 	}
 	tok, _ := p.Token(context.Background())
 	p.Cache.Invalidate(tok)
-	if got := value(t, p); got != canary+"-2" {
+	if got := storetest.Value(t, p); got != canary+"-2" {
 		t.Errorf("after Invalidate got %q, want version 2", got)
 	}
 	sm.AddVersion(global, canary+"-3")
 	clock.Advance(61 * time.Second)
-	eventually(t, "version 3 after the interval", func() bool { return value(t, p) == canary+"-3" })
+	storetest.Eventually(t, "version 3 after the interval", func() bool { return storetest.Value(t, p) == canary+"-3" })
 
 	tok, _ = p.Token(context.Background())
 	if diff := cmp.Diff([]registry.TokenFact{
@@ -198,18 +167,6 @@ func TestLatestFollowsRotation(t *testing.T) {
 	}
 }
 
-// eventually polls f (the cache refreshes in the background).
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestPinnedVersion: a version pinned either way is read, not the latest,
 // and names the reference.
 func TestPinnedVersion(t *testing.T) {
@@ -223,8 +180,8 @@ func TestPinnedVersion(t *testing.T) {
 			sm.AddVersion(global, canary+"-1")
 			sm.AddVersion(global, canary+"-2")
 			sm.Allow(global, account)
-			p := load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: "+block+"\n")
-			if got := value(t, p); got != canary+"-1" {
+			p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: "+block+"\n")
+			if got := storetest.Value(t, p); got != canary+"-1" {
 				t.Errorf("read %q, want version 1", got)
 			}
 			tok, _ := p.Token(context.Background())
@@ -274,8 +231,8 @@ func TestEndpoints(t *testing.T) {
 			storehook.SetGoogle(t, storehook.Google{Client: &http.Client{Transport: rw}})
 			sm.AddVersion(tc.secret, canary)
 			sm.Allow(tc.secret, account)
-			p := load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+tc.secret+"}\n")
-			if got := value(t, p); got != canary {
+			p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+tc.secret+"}\n")
+			if got := storetest.Value(t, p); got != canary {
 				t.Errorf("read %q", got)
 			}
 			if diff := cmp.Diff([]string{tc.host}, rw.hosts); diff != "" {
@@ -339,7 +296,7 @@ func TestReadErrors(t *testing.T) {
 				tc.setup(sm)
 			}
 			logs := new(syncbuf.Buffer)
-			p := load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: '"+tc.secret+"'}\n")
+			p := storetest.Load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: '"+tc.secret+"'}\n")
 			_, err := p.Token(context.Background())
 			if err == nil {
 				t.Fatal("want an error")
@@ -371,8 +328,8 @@ func TestKeyFileCredential(t *testing.T) {
 	}
 	sm.AddVersion(global, canary)
 	sm.Allow(global, account)
-	p := load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
-	if got := value(t, p); got != canary {
+	p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
+	if got := storetest.Value(t, p); got != canary {
 		t.Errorf("read %q", got)
 	}
 	if o, m := g.Requests("oauth2"), g.Requests("metadata-token"); o != 1 || m != 0 {
@@ -381,7 +338,7 @@ func TestKeyFileCredential(t *testing.T) {
 
 	const denied = "projects/byok-test-project/secrets/other"
 	sm.AddVersion(denied, canary)
-	p = load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+denied+", auth: {credentials_file: "+file+"}}\n")
+	p = storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+denied+", auth: {credentials_file: "+file+"}}\n")
 	_, err := p.Token(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "grant roles/secretmanager.secretAccessor on the secret to "+account+" ") {
 		t.Errorf("err = %v, want it to name the key file's account", err)
@@ -395,7 +352,7 @@ func TestKeyFileCredential(t *testing.T) {
 // Application Default Credentials walk.
 func TestDiagnose(t *testing.T) {
 	start(t)
-	p := load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
+	p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
 	d, ok := p.Auth.(registry.Diagnoser)
 	if !ok {
 		t.Fatal("static auth is not a Diagnoser")
@@ -433,7 +390,7 @@ func TestRefusedCredentialIsFoundAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := fakeclock.New()
-	p := load(t, clock, new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
+	p := storetest.Load(t, clock, new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
 	_, err = p.Token(context.Background())
 	const want = "static: secret " + global + ": googlesecretmanager: 401 UNAUTHENTICATED (Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. (token not issued by this server)): Secret Manager did not accept the access token; check the credential with `byokcred doctor`"
 	if err == nil || !strings.HasSuffix(err.Error(), want) {
@@ -444,7 +401,7 @@ func TestRefusedCredentialIsFoundAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Second) // past the cache's backoff
-	eventually(t, "a read with the replaced key file", func() bool {
+	storetest.Eventually(t, "a read with the replaced key file", func() bool {
 		tok, err := p.Token(context.Background())
 		return err == nil && tok.Value.Reveal() == canary
 	})

@@ -1,0 +1,63 @@
+// Package storetest loads a one-provider config whose static credential
+// comes from a secret store, on a fake clock with a fast backoff, for the
+// store modules' tests.
+package storetest
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/fakeclock"
+	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+)
+
+// Load loads provider "p" (type openai) whose `auth:` block is `type:
+// static` followed by block (lines indented six spaces, such as
+// "      api_key_secret: {…}"), logging to logs. The set is closed when the
+// test ends.
+func Load(t testing.TB, clock *fakeclock.Clock, logs *syncbuf.Buffer, block string) *registry.Provider {
+	t.Helper()
+	path := configtest.Write(t, "providers:\n  p:\n    type: openai\n    base_url: https://a.example\n    model: m\n    auth:\n      type: static\n"+block+"\n")
+	set, err := registry.Load(path, registry.Options{
+		Now:    clock.Now,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Cache:  provider.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	p, err := set.Provider("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Value returns p's credential, failing the test on an error.
+func Value(t testing.TB, p *registry.Provider) string {
+	t.Helper()
+	tok, err := p.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Value.Reveal()
+}
+
+// Eventually polls f for up to five seconds (the cache re-reads in the
+// background).
+func Eventually(t testing.TB, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
