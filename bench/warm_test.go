@@ -14,6 +14,7 @@ import (
 	"github.com/byokcred/byokcred/internal/fakeaws"
 	"github.com/byokcred/byokcred/internal/fakegcp"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
+	"github.com/byokcred/byokcred/internal/fakestores"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -36,6 +37,9 @@ const benchScope = "https://cognitiveservices.azure.com/.default"
 //   - byokcred-callback-aws: the same callback over an aws (Bedrock)
 //     provider, container credentials from the loopback fake: the same cache,
 //     so the same cost whatever the credential kind.
+//   - byokcred-callback-keyvault: the same callback over an openai provider
+//     whose API key is read from Key Vault (api_key_secret): the store is
+//     read on the cache's schedule, never on the request path.
 func BenchmarkWarmToken(b *testing.B) {
 	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: time.Hour})
 	if err != nil {
@@ -97,6 +101,23 @@ func BenchmarkWarmToken(b *testing.B) {
 		b.StopTimer()
 		if n := creds.ContainerRequests(); n != 1 {
 			b.Fatalf("%d container-credential requests, want 1: the cache was not warm", n)
+		}
+	})
+
+	b.Run("byokcred-callback-keyvault", func(b *testing.B) {
+		st := fakestores.Start(b)
+		st.Put(fakestores.KeyVault, "openai-key", "sk-bench-keyvault-0123456789")
+		set := loadSet(b, fmt.Sprintf(`providers:
+  openai:
+    type: openai
+    base_url: http://127.0.0.1:9/v1
+    model: gpt-4.1
+    auth: {type: static, api_key_secret: %s}
+`, st.Block(fakestores.KeyVault, "openai-key", "")), registry.Options{})
+		runCallback(b, warmCallback(b, set, "openai"), "openai")
+		b.StopTimer()
+		if n := st.Reads(fakestores.KeyVault); n != 1 {
+			b.Fatalf("the vault was read %d times, want 1: the warm path went to the store", n)
 		}
 	})
 
