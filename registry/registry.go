@@ -90,6 +90,26 @@ type FieldDocumenter interface {
 	FieldDocs() map[string]string
 }
 
+// NestedAuther is implemented by auth configs with a block written as
+// another auth type's block without its `type` (a secret-store reference's
+// `auth`), the type being selected by a key beside it: the JSON Schema
+// then checks that block against the selected type's keys.
+type NestedAuther interface {
+	NestedAuths() []NestedAuth
+}
+
+// NestedAuth is one block a NestedAuther nests.
+type NestedAuth struct {
+	// Block is the nested block's key path in the auth block, dotted
+	// ("api_key_secret.auth").
+	Block string
+	// Selector is the key beside it whose value selects the type ("store").
+	Selector string
+	// Types maps each selector value to the auth type whose keys the block
+	// takes.
+	Types map[string]string
+}
+
 // Diagnoser is implemented by auth configs that can show an operator
 // (`byokcred doctor`) how their credential is found: each candidate of a
 // credential chain tried on its own.

@@ -12,7 +12,9 @@ package schema
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,6 +169,11 @@ func (g *gen) auth() map[string]any {
 				}
 			}
 		}
+		if n, ok := cfg.(registry.NestedAuther); ok {
+			for _, na := range n.NestedAuths() {
+				g.nest(props, na)
+			}
+		}
 		props["type"] = map[string]any{"const": name}
 		g.defs["auth_"+name] = obj
 		branches = append(branches, map[string]any{
@@ -199,4 +206,41 @@ func (g *gen) property(props map[string]any, key string) map[string]any {
 		return nil
 	}
 	return g.property(inner, rest)
+}
+
+// nest makes a nested block (see registry.NestedAuther) take the keys of
+// the auth type its selector names: one if/then per selector value on the
+// block that holds it, without `type` (the loader refuses it there).
+func (g *gen) nest(props map[string]any, na registry.NestedAuth) {
+	parentKey, leaf := "", na.Block
+	if i := strings.LastIndex(na.Block, "."); i >= 0 {
+		parentKey, leaf = na.Block[:i], na.Block[i+1:]
+	}
+	parent := map[string]any{"properties": props}
+	if parentKey != "" {
+		p := g.property(props, parentKey)
+		if ref, ok := p["$ref"].(string); ok {
+			p, _ = g.defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		}
+		if p == nil {
+			return
+		}
+		parent = p
+	}
+	branches, _ := parent["allOf"].([]any)
+	for _, value := range slices.Sorted(maps.Keys(na.Types)) {
+		branch := map[string]any{
+			"if": map[string]any{"properties": map[string]any{na.Selector: map[string]any{"const": value}}, "required": []string{na.Selector}},
+			"then": map[string]any{"properties": map[string]any{leaf: map[string]any{
+				"$ref": "#/$defs/auth_" + na.Types[value],
+				"not":  map[string]any{"required": []string{"type"}},
+			}}},
+		}
+		if !slices.ContainsFunc(branches, func(b any) bool { return reflect.DeepEqual(b, any(branch)) }) {
+			branches = append(branches, branch)
+		}
+	}
+	if len(branches) > 0 {
+		parent["allOf"] = branches
+	}
 }

@@ -185,6 +185,11 @@ func TestSchemaRefusesWhatTheLoaderRefuses(t *testing.T) {
 		{"unknown entra credential", base + "    auth: {type: entra, credential: magic}\n", false},
 		{"bad duration", "token_timeout: soon\n" + base + "    auth: {type: static, api_key: k}\n", false},
 		{"missing providers", "default_provider: x\n", false},
+		{"secret ref with its store's auth keys", base + "    auth: {type: static, api_key_secret: {store: azure_key_vault, secret: https://v.vault.azure.net/secrets/k, auth: {credential: managed_identity}}}\n", true},
+		{"secret ref with aws keys", base + "    auth: {type: static, bearer_token_secret: {store: aws_secrets_manager, secret: k, auth: {region: us-east-1, role_arn: arn:aws:iam::123456789012:role/r}}}\n", true},
+		{"secret ref with another store's auth keys", base + "    auth: {type: static, api_key_secret: {store: azure_key_vault, secret: https://v.vault.azure.net/secrets/k, auth: {region: us-east-1}}}\n", false},
+		{"secret ref auth with a type", base + "    auth: {type: static, api_key_secret: {store: google_secret_manager, secret: projects/p/secrets/s, auth: {type: gcp}}}\n", false},
+		{"unknown store", base + "    auth: {type: static, api_key_secret: {store: vault, secret: k}}\n", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -117,6 +117,16 @@ func (a *Auth) Enums() map[string][]string {
 	return map[string][]string{"api_key_secret.store": Stores(), "bearer_token_secret.store": Stores()}
 }
 
+// NestedAuths implements registry.NestedAuther: a reference's `auth` block
+// takes its store's auth type's keys.
+func (a *Auth) NestedAuths() []registry.NestedAuth {
+	types := storeAuthTypes()
+	return []registry.NestedAuth{
+		{Block: "api_key_secret.auth", Selector: "store", Types: types},
+		{Block: "bearer_token_secret.auth", Selector: "store", Types: types},
+	}
+}
+
 // Diagnose implements registry.Diagnoser for a secret-store reference whose
 // store can show how its credential is found.
 func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {

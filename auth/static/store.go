@@ -80,6 +80,13 @@ type Store interface {
 	Reader(b *registry.Build, ref *SecretRef) (SecretReader, error)
 }
 
+// AuthTyper is implemented by stores whose `auth` block takes the keys of
+// an auth type (azure_key_vault: entra), so that the JSON Schema checks the
+// block against that type's keys.
+type AuthTyper interface {
+	AuthType() string
+}
+
 // SecretReader reads the current value of one secret.
 type SecretReader interface {
 	// ReadSecret returns the secret's value. Errors name the reference,
@@ -128,6 +135,20 @@ func Stores() []string {
 	storesMu.RLock()
 	defer storesMu.RUnlock()
 	return slices.Sorted(maps.Keys(stores))
+}
+
+// storeAuthTypes maps each registered store to the auth type of its
+// `auth` block, where the store says (AuthTyper).
+func storeAuthTypes() map[string]string {
+	storesMu.RLock()
+	defer storesMu.RUnlock()
+	types := map[string]string{}
+	for name, f := range stores {
+		if a, ok := f().(AuthTyper); ok {
+			types[name] = a.AuthType()
+		}
+	}
+	return types
 }
 
 func newStore(name string) (Store, error) {

@@ -72,9 +72,13 @@ type store struct {
 
 var (
 	_ static.Store        = (*store)(nil)
+	_ static.AuthTyper    = (*store)(nil)
 	_ registry.Diagnoser  = (*store)(nil)
 	_ static.SecretReader = (*reader)(nil)
 )
+
+// AuthType implements static.AuthTyper: the `auth` block takes aws keys.
+func (*store) AuthType() string { return "aws" }
 
 // Validate implements static.Store. b's path is the reference block.
 func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {

@@ -73,9 +73,13 @@ type store struct {
 
 var (
 	_ static.Store        = (*store)(nil)
+	_ static.AuthTyper    = (*store)(nil)
 	_ registry.Diagnoser  = (*store)(nil)
 	_ static.SecretReader = (*reader)(nil)
 )
+
+// AuthType implements static.AuthTyper: the `auth` block takes gcp keys.
+func (*store) AuthType() string { return "gcp" }
 
 // Validate implements static.Store.
 func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
