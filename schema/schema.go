@@ -12,6 +12,7 @@ package schema
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -232,8 +233,9 @@ func (g *gen) nest(props map[string]any, na registry.NestedAuth) {
 		branch := map[string]any{
 			"if": map[string]any{"properties": map[string]any{na.Selector: map[string]any{"const": value}}, "required": []string{na.Selector}},
 			"then": map[string]any{"properties": map[string]any{leaf: map[string]any{
-				"$ref": "#/$defs/auth_" + na.Types[value],
-				"not":  map[string]any{"required": []string{"type"}},
+				"$ref":        "#/$defs/auth_" + na.Types[value],
+				"not":         map[string]any{"required": []string{"type"}},
+				"description": fmt.Sprintf("with %s %s: the keys of auth.type %s, without type", na.Selector, value, na.Types[value]),
 			}}},
 		}
 		if !slices.ContainsFunc(branches, func(b any) bool { return reflect.DeepEqual(b, any(branch)) }) {

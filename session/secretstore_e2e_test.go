@@ -175,12 +175,22 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 			rings[store].set(storeKey(store, 1), storeKey(store, 2))
 		}
 		// The cache re-reads every store on its own timer, within
-		// refresh_interval (10s) of the first read.
+		// refresh_interval (10s) of the first read; wait until each cache
+		// holds the new key (the read's answer is stored after the store
+		// served it).
 		deadline := time.Now().Add(30 * time.Second)
 		for _, store := range fakestores.Names {
-			for st.Reads(store) < 2 {
+			p, err := set.Provider(store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				tok, err := p.Token(ctx)
+				if err == nil && tok.Value.Reveal() == storeKey(store, 2) {
+					break
+				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s read %d times in 30s, want a re-read within refresh_interval", store, st.Reads(store))
+					t.Fatalf("%s: no re-read within refresh_interval (store read %d times, last error %v)", store, st.Reads(store), err)
 				}
 				time.Sleep(100 * time.Millisecond)
 			}

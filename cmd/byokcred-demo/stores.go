@@ -129,16 +129,24 @@ func (d *demo) storesLeg(ctx context.Context) (err error) {
 	if err := round("before", 0); err != nil {
 		return err
 	}
-	reads := map[string]int{}
 	for _, ep := range eps {
 		ep.keys = append(ep.keys, provider.NewSecret("demo-"+randomHex(20)))
 		st.Put(ep.store, "openai-key", ep.keys[1].Reveal())
-		reads[ep.store] = st.Reads(ep.store)
 	}
 	d.printf("    rotated the key in all three stores; the session stays open (refresh_interval %s)\n", storeInterval)
+	// Wait until each provider's cache holds the new key: re-read on its
+	// own timer within one refresh_interval.
 	deadline := time.Now().Add(3 * storeInterval)
 	for _, ep := range eps {
-		for st.Reads(ep.store) == reads[ep.store] {
+		p, err := set.Provider(ep.store)
+		if err != nil {
+			return err
+		}
+		for {
+			tok, err := p.Token(ctx)
+			if err == nil && tok.Value.Equal(ep.keys[1]) {
+				break
+			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("demo: %s was not re-read within %s", ep.store, 3*storeInterval)
 			}
