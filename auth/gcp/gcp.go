@@ -216,12 +216,7 @@ func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := NewSource(opts)
-	if err != nil {
-		return nil, err
-	}
-	describers.Store(a.key(), src)
-	return src, nil
+	return NewSource(opts)
 }
 
 // sourceOptions reads the credentials file, if any, under the owner-only
@@ -269,7 +264,3 @@ func (a *Auth) Credentials(ctx context.Context) (*auth.Credentials, error) {
 	}
 	return creds, nil
 }
-
-// key identifies the config for DescribeToken: identical auth blocks share
-// one source.
-func (a *Auth) key() string { return fmt.Sprintf("%#v", *a) }

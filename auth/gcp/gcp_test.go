@@ -119,7 +119,7 @@ func TestServiceAccountKeyFile(t *testing.T) {
 	if err := srv.Check(tok.Value.Reveal(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	desc := factLines(p.Auth.(registry.TokenDescriber).DescribeToken(tok))
+	desc := factLines(p.DescribeToken(tok))
 	if diff := cmp.Diff([]string{
 		"credential: credentials_file " + file + " (service_account)",
 		"service account: vertex@byok-test-project.iam.gserviceaccount.com",

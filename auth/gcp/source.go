@@ -75,7 +75,10 @@ type description struct {
 	from, credType, account, project string
 }
 
-var _ provider.TokenSource = (*Source)(nil)
+var (
+	_ provider.TokenSource    = (*Source)(nil)
+	_ registry.TokenDescriber = (*Source)(nil)
+)
 
 // NewSource checks opts. It does no I/O.
 func NewSource(opts SourceOptions) (*Source, error) {
@@ -263,19 +266,10 @@ func (d description) facts() []registry.TokenFact {
 	return out
 }
 
-// describers maps an auth block (Auth.key) to the source built for it, so
-// that DescribeToken can report what that source found.
-var describers sync.Map
-
 // DescribeToken implements registry.TokenDescriber: which Application
 // Default Credentials source answered, and the service account and project
 // where the credential names them.
-func (a *Auth) DescribeToken(*provider.Token) []registry.TokenFact {
-	v, ok := describers.Load(a.key())
-	if !ok {
-		return nil
-	}
-	s := v.(*Source)
+func (s *Source) DescribeToken(*provider.Token) []registry.TokenFact {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.desc.facts()
