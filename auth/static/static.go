@@ -84,15 +84,9 @@ func (a *Auth) options() (key string, opts SourceOptions, n int) {
 	set("bearer_token", provider.KindBearer, !a.BearerToken.IsZero(), func(o *SourceOptions) { o.Value = a.BearerToken })
 	set("bearer_token_env", provider.KindBearer, a.BearerTokenEnv != "", func(o *SourceOptions) { o.Env = a.BearerTokenEnv })
 	set("bearer_token_file", provider.KindBearer, a.BearerTokenFile != "", func(o *SourceOptions) { o.File = a.BearerTokenFile })
-	for _, r := range []struct {
-		key string
-		ref *SecretRef
-	}{{"api_key_secret", a.APIKeySecret}, {"bearer_token_secret", a.BearerTokenSecret}} {
-		if r.ref != nil {
-			n++
-			key = r.key
-		}
-	}
+	// A reference is read by its store (see ref), not by NewSource.
+	set("api_key_secret", provider.KindAPIKey, a.APIKeySecret != nil, func(*SourceOptions) {})
+	set("bearer_token_secret", provider.KindBearer, a.BearerTokenSecret != nil, func(*SourceOptions) {})
 	return key, opts, n
 }
 
