@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -102,10 +101,19 @@ func (s *Server) Env() map[string]string {
 	}
 }
 
+// TB is what Setenv and Isolate need of a test (testing.TB, or a demo's
+// stand-in for one).
+type TB interface {
+	Helper()
+	TempDir() string
+	Fatal(args ...any)
+	Setenv(key, value string)
+}
+
 // Setenv sets Env for the test, points the shared config and credentials
 // files at empty temporary files and clears every other variable that would
 // give the SDK credentials, so only s answers.
-func (s *Server) Setenv(t testing.TB) {
+func (s *Server) Setenv(t TB) {
 	t.Helper()
 	Isolate(t)
 	for k, v := range s.Env() {
@@ -115,7 +123,7 @@ func (s *Server) Setenv(t testing.TB) {
 
 // Isolate leaves the SDK's default chain with nothing to find: empty shared
 // files, no credential variables, IMDS off.
-func Isolate(t testing.TB) {
+func Isolate(t TB) {
 	t.Helper()
 	dir := t.TempDir()
 	for k, name := range map[string]string{"AWS_CONFIG_FILE": "config", "AWS_SHARED_CREDENTIALS_FILE": "credentials"} {

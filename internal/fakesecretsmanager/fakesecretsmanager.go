@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -120,7 +119,10 @@ func Start(opts Options) (*Server, error) {
 func (s *Server) Close() error { return s.srv.Close() }
 
 // Setenv points the SDK's Secrets Manager client at s for the test.
-func (s *Server) Setenv(t testing.TB) {
+func (s *Server) Setenv(t interface {
+	Helper()
+	Setenv(key, value string)
+}) {
 	t.Helper()
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", s.URL)
 }

@@ -9,7 +9,6 @@ package fakestores
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -100,15 +99,13 @@ func Start(t TB) *Stores {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.AWS.Close() })
-	isolateAWS(t)
-	for k, v := range s.AWS.Env() {
-		t.Setenv(k, v)
-	}
+	s.AWS.Setenv(t)
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	if s.SecretsManager, err = fakesecretsmanager.Start(fakesecretsmanager.Options{Region: "us-east-1", Lookup: s.AWS.Lookup}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.SecretsManager.Close() })
-	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", s.SecretsManager.URL)
+	s.SecretsManager.Setenv(t)
 
 	if s.GCP, err = fakegcp.Start(fakegcp.Options{Lifetime: time.Hour, Email: GoogleAccount}); err != nil {
 		t.Fatal(err)
@@ -123,24 +120,6 @@ func Start(t TB) *Stores {
 	t.Cleanup(func() { s.SecretManager.Close() })
 	storehook.SetGoogle(t, storehook.Google{Endpoint: s.SecretManager.URL})
 	return s
-}
-
-// isolateAWS is fakeaws.Isolate for a TB that is not a testing.TB.
-func isolateAWS(t TB) {
-	dir := t.TempDir()
-	for k, name := range map[string]string{"AWS_CONFIG_FILE": "config", "AWS_SHARED_CREDENTIALS_FILE": "credentials"} {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv(k, p)
-	}
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ENDPOINT_URL"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 }
 
 // checkAzure is the vault's token check: minted by the managed identity
