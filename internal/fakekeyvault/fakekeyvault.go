@@ -17,11 +17,33 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/byokcred/byokcred/internal/fakeidentity"
 )
 
 // Resource is the resource a Key Vault challenge names in the public cloud:
 // the audience tokens must have.
 const Resource = "https://vault.azure.net"
+
+// ManagedIdentity is the token check of a vault whose readers sign in with
+// idp's managed identities: a token idp minted for the vault's resource and
+// still valid; the identity is the client id ("system-assigned" for the
+// system-assigned identity).
+func ManagedIdentity(idp *fakeidentity.Server) func(token string) (identity string, err error) {
+	return func(tok string) (string, error) {
+		is, err := idp.Lookup(tok, time.Now())
+		if err != nil {
+			return "", err
+		}
+		if is.Resource != Resource {
+			return "", fmt.Errorf("token for %s, not for the vault", is.Resource)
+		}
+		if is.ClientID == "" {
+			return "system-assigned", nil
+		}
+		return is.ClientID, nil
+	}
+}
 
 // Options configure a Server.
 type Options struct {

@@ -90,7 +90,7 @@ func Start(t TB) *Stores {
 		os.Unsetenv(k) // t.Setenv restores it
 	}
 	s.Azure.Setenv(t)
-	s.KeyVault = fakekeyvault.Start(fakekeyvault.Options{Check: s.checkAzure})
+	s.KeyVault = fakekeyvault.Start(fakekeyvault.Options{Check: fakekeyvault.ManagedIdentity(s.Azure)})
 	t.Cleanup(s.KeyVault.Close)
 	storehook.SetKeyVault(t, storehook.KeyVault{Client: s.KeyVault.Client(), DisableChallengeResourceVerification: true, RetryDelay: time.Millisecond})
 
@@ -120,19 +120,6 @@ func Start(t TB) *Stores {
 	t.Cleanup(func() { s.SecretManager.Close() })
 	storehook.SetGoogle(t, storehook.Google{Endpoint: s.SecretManager.URL})
 	return s
-}
-
-// checkAzure is the vault's token check: minted by the managed identity
-// endpoint for the vault, and still valid.
-func (s *Stores) checkAzure(tok string) (string, error) {
-	is, err := s.Azure.Lookup(tok, time.Now())
-	if err != nil {
-		return "", err
-	}
-	if is.Resource != fakekeyvault.Resource {
-		return "", fmt.Errorf("token for %s, not for the vault", is.Resource)
-	}
-	return "managed-identity", nil
 }
 
 // Put stores value as the new current version of secret name in store
