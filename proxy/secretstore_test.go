@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,31 +12,6 @@ import (
 	"github.com/byokcred/byokcred/internal/fakestores"
 	"github.com/byokcred/byokcred/proxy"
 )
-
-// validKeys is a model endpoint's list of keys not revoked.
-type validKeys struct {
-	mu   sync.Mutex
-	keys map[string]bool
-}
-
-func (v *validKeys) set(keys ...string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.keys = map[string]bool{}
-	for _, k := range keys {
-		v.keys[k] = true
-	}
-}
-
-func (v *validKeys) check(r *fakemodel.Request) int {
-	_, key := r.Credential()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if !v.keys[key] {
-		return http.StatusUnauthorized
-	}
-	return 0
-}
 
 // TestSecretStoreKeysThroughTheProxy serves three providers whose keys live
 // in Key Vault, Secrets Manager and Secret Manager — one of each provider
@@ -55,15 +29,15 @@ func TestSecretStoreKeysThroughTheProxy(t *testing.T) {
 		{fakestores.SecretsManager, "claude", "anthropic", "/claude/v1/messages", "x-api-key"},
 		{fakestores.SecretManager, "gateway", "openai", "/gateway/chat/completions", "Authorization"},
 	}
-	keys := map[string]*validKeys{}
+	keys := map[string]*fakemodel.Keys{}
 	models := map[string]*fakemodel.Server{}
 	var cfg strings.Builder
 	cfg.WriteString("providers:\n")
 	for _, r := range routes {
-		keys[r.store] = new(validKeys)
-		models[r.store] = startModel(t, fakemodel.Options{Reply: "ok", Check: keys[r.store].check})
+		keys[r.store] = new(fakemodel.Keys)
+		models[r.store] = startModel(t, fakemodel.Options{Reply: "ok", Check: keys[r.store].Check})
 		st.Put(r.store, "model-key", storeKey(r.store, 1))
-		keys[r.store].set(storeKey(r.store, 1))
+		keys[r.store].Set(storeKey(r.store, 1))
 		fmt.Fprintf(&cfg, "  %s: {type: %s, base_url: %s, model: m, auth: {type: static, api_key_secret: %s}}\n",
 			r.name, r.typ, models[r.store].URL, st.Block(r.store, "model-key", ""))
 	}
@@ -98,7 +72,7 @@ func TestSecretStoreKeysThroughTheProxy(t *testing.T) {
 	}
 	for _, r := range routes {
 		st.Put(r.store, "model-key", storeKey(r.store, 2))
-		keys[r.store].set(storeKey(r.store, 2)) // the old key revoked at once
+		keys[r.store].Set(storeKey(r.store, 2)) // the old key revoked at once
 	}
 	if diff := cmp.Diff(want(2), send("after rotation")); diff != "" {
 		t.Errorf("after rotation (-want +got):\n%s", diff)

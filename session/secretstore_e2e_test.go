@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,34 +18,6 @@ import (
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
-
-// keyring is what a model endpoint accepts: the keys issued and not yet
-// revoked, in the header its provider type uses.
-type keyring struct {
-	mu       sync.Mutex
-	valid    map[string]bool
-	refusals int
-}
-
-func (k *keyring) set(keys ...string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.valid = map[string]bool{}
-	for _, key := range keys {
-		k.valid[key] = true
-	}
-}
-
-func (k *keyring) check(r *fakemodel.Request) int {
-	_, v := r.Credential()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if !k.valid[v] {
-		k.refusals++
-		return http.StatusUnauthorized
-	}
-	return 0
-}
 
 // storeKey is the canary key version n of the model key in store.
 func storeKey(store string, n int) string {
@@ -71,11 +41,11 @@ func storeKey(store string, n int) string {
 func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 	needRuntime(t)
 	st := fakestores.Start(t)
-	rings := map[string]*keyring{}
+	rings := map[string]*fakemodel.Keys{}
 	models := map[string]*fakemodel.Server{}
 	for _, store := range append([]string{"azure"}, fakestores.Names...) {
-		rings[store] = new(keyring)
-		m, err := fakemodel.Start(fakemodel.Options{Reply: "from " + store, Check: rings[store].check})
+		rings[store] = new(fakemodel.Keys)
+		m, err := fakemodel.Start(fakemodel.Options{Reply: "from " + store, Check: rings[store].Check})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,10 +54,10 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 	}
 	for _, store := range fakestores.Names {
 		st.Put(store, "model-key", storeKey(store, 1))
-		rings[store].set(storeKey(store, 1))
+		rings[store].Set(storeKey(store, 1))
 	}
 	st.Put(fakestores.KeyVault, "azure-key", storeKey("azure", 1))
-	rings["azure"].set(storeKey("azure", 1))
+	rings["azure"].Set(storeKey("azure", 1))
 
 	var cfg strings.Builder
 	cfg.WriteString("refresh_on_rejection: true\nproviders:\n")
@@ -158,9 +128,7 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 	refusals := func() map[string]int {
 		m := map[string]int{}
 		for _, store := range fakestores.Names {
-			rings[store].mu.Lock()
-			m[store] = rings[store].refusals
-			rings[store].mu.Unlock()
+			m[store] = rings[store].Refused()
 		}
 		return m
 	}
@@ -172,7 +140,7 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 	t.Run("rotation with overlap reaches the next request", func(t *testing.T) {
 		for _, store := range fakestores.Names {
 			st.Put(store, "model-key", storeKey(store, 2))
-			rings[store].set(storeKey(store, 1), storeKey(store, 2))
+			rings[store].Set(storeKey(store, 1), storeKey(store, 2))
 		}
 		// The cache re-reads every store on its own timer, within
 		// refresh_interval (10s) of the first read; wait until each cache
@@ -208,7 +176,7 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 		for _, store := range fakestores.Names {
 			reads[store] = st.Reads(store)
 			st.Put(store, "model-key", storeKey(store, 3))
-			rings[store].set(storeKey(store, 3))
+			rings[store].Set(storeKey(store, 3))
 		}
 		if diff := cmp.Diff(want(3), turns("third")); diff != "" {
 			t.Errorf("keys after revocation (-want +got):\n%s", diff)
@@ -239,7 +207,7 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		st.Put(fakestores.KeyVault, "azure-key", storeKey("azure", 2))
-		rings["azure"].set(storeKey("azure", 2))
+		rings["azure"].Set(storeKey("azure", 2))
 		if _, err := session.Reply(ctx, first, "after"); err == nil {
 			t.Error("the open session's turn succeeded with a revoked api-key; the SDK was expected to keep the key it read at creation")
 		}
