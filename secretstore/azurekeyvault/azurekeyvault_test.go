@@ -161,15 +161,7 @@ func TestCurrentVersionFollowsRotation(t *testing.T) {
 	kv := startVault(t, clock, checkToken)
 	v1 := kv.Set("openai-key", canary+"-1")
 	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("openai-key", "")+"\n        refresh_interval: 1m\n")
-	value := func() string {
-		t.Helper()
-		tok, err := p.Token(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok.Value.Reveal()
-	}
-	if got := value(); got != canary+"-1" {
+	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read: got %q", got)
 	}
 	if kv.Challenges() != 1 || kv.Reads() != 1 {
@@ -192,13 +184,7 @@ func TestCurrentVersionFollowsRotation(t *testing.T) {
 	t.Run("re-read after refresh_interval", func(t *testing.T) {
 		kv.Set("openai-key", canary+"-2")
 		clock.Advance(time.Minute)
-		deadline := time.Now().Add(5 * time.Second)
-		for value() != canary+"-2" {
-			if time.Now().After(deadline) {
-				t.Fatal("the rotated value was not read")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		storetest.Eventually(t, "the rotated value", func() bool { return storetest.Value(t, p) == canary+"-2" })
 	})
 	t.Run("re-read at once after a rejection", func(t *testing.T) {
 		v3 := kv.Set("openai-key", canary+"-3")
@@ -430,25 +416,7 @@ func TestOutageKeepsLastValue(t *testing.T) {
 	kv := startVault(t, clock, checkToken)
 	kv.Set("outage", canary+"-1")
 	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("outage", "")+"\n        refresh_interval: 1m\n")
-	value := func() string {
-		t.Helper()
-		tok, err := p.Token(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok.Value.Reveal()
-	}
-	eventually := func(what string, f func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !f() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	if got := value(); got != canary+"-1" {
+	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read: %q", got)
 	}
 	steps := []struct {
@@ -462,20 +430,20 @@ func TestOutageKeepsLastValue(t *testing.T) {
 	}
 	for i, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			last := value()
+			last := storetest.Value(t, p)
 			next := fmt.Sprintf("%s-%d", canary, i+2)
 			st.fail()
 			kv.Set("outage", next)
 			before := kv.Requests()
 			clock.Advance(2 * time.Minute)
-			eventually("a failed re-read", func() bool { value(); return kv.Requests() > before })
-			if got := value(); got != last {
+			storetest.Eventually(t, "a failed re-read", func() bool { storetest.Value(t, p); return kv.Requests() > before })
+			if got := storetest.Value(t, p); got != last {
 				t.Errorf("during the failure got %q, want the last value %q", got, last)
 			}
-			eventually("the failure logged", func() bool { return strings.Contains(logs.String(), st.logged) })
+			storetest.Eventually(t, "the failure logged", func() bool { return strings.Contains(logs.String(), st.logged) })
 			st.recover()
 			clock.Advance(2 * time.Minute)
-			eventually("the current version after recovery", func() bool { return value() == next })
+			storetest.Eventually(t, "the current version after recovery", func() bool { return storetest.Value(t, p) == next })
 		})
 	}
 	if strings.Contains(logs.String(), canary) {
