@@ -118,6 +118,9 @@ func (s *Source) origin() string {
 
 // token checks v and wraps it, reading a bearer JWT's expiry.
 func (s *Source) token(v provider.Secret) (*provider.Token, error) {
+	if doc := jsonDocument(v.Reveal()); doc != "" {
+		return nil, fmt.Errorf("static: %s holds %s, not a key: keep the one key alone there (json_key, which picks a field, applies to api_key_secret and bearer_token_secret)", s.origin(), doc)
+	}
 	if err := provider.CheckHeaderValue(v.Reveal(), s.opts.Kind); err != nil {
 		return nil, fmt.Errorf("static: %s: %w", s.origin(), err)
 	}

@@ -206,6 +206,52 @@ func TestSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
 	})
 }
 
+// A key file, variable or literal holding a JSON document is refused like
+// a secret-store value without json_key (issue 23, finding 4): sent whole,
+// {"anthropic": …, "openai": …} gives every vendor's key to one endpoint.
+func TestSourceRefusesJSONDocuments(t *testing.T) {
+	const (
+		openai    = "sk-CANARY-json-5a1c"
+		anthropic = "sk-ant-CANARY-json-7d2e"
+	)
+	both := `{"anthropic": "` + anthropic + `", "openai": "` + openai + `"}`
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key.json")
+	if err := os.WriteFile(keyFile, []byte(both+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"KEYS": both, "LIST": `["` + openai + `"]`}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := []struct {
+		name    string
+		opts    SourceOptions
+		wantErr string
+	}{
+		{"file", SourceOptions{Kind: provider.KindAPIKey, File: keyFile},
+			"static: secret file " + keyFile + ` holds a JSON object with fields "anthropic", "openai", not a key: keep the one key alone there (json_key, which picks a field, applies to api_key_secret and bearer_token_secret)`},
+		{"env", SourceOptions{Kind: provider.KindBearer, Env: "KEYS"},
+			`static: environment variable KEYS holds a JSON object with fields "anthropic", "openai", not a key`},
+		{"env array", SourceOptions{Kind: provider.KindAPIKey, Env: "LIST"},
+			`static: environment variable LIST holds a JSON array, not a key`},
+		{"literal", SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret(both)},
+			`static: the api_key value holds a JSON object with fields "anthropic", "openai", not a key`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.LookupEnv = lookup
+			_, err := NewSource(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v\nwant it to contain %q", err, tc.wantErr)
+			}
+			for _, s := range []string{openai, anthropic} {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error reveals %q: %v", s, err)
+				}
+			}
+		})
+	}
+}
+
 // provider.Secret files are capped and must be regular files (issue 19.9).
 func TestSourceFileSizeAndType(t *testing.T) {
 	dir := t.TempDir()

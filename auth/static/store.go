@@ -243,6 +243,11 @@ func (s *storeSource) Token(ctx context.Context) (*provider.Token, error) {
 		if val, err = jsonField(val, s.jsonKey); err != nil {
 			return nil, s.errorf("version %s: %v", v.Version, err)
 		}
+		if doc := jsonDocument(val.Reveal()); doc != "" {
+			return nil, s.errorf("version %s: json_key %s: the field holds %s, not a key; point json_key at the string field that holds the key", v.Version, s.jsonKey, doc)
+		}
+	} else if doc := jsonDocument(val.Reveal()); doc != "" {
+		return nil, s.errorf("version %s holds %s, not a key: set json_key to the field that holds this provider's key", v.Version, doc)
 	}
 	if val.IsZero() {
 		return nil, s.errorf("version %s is empty; store the key in it", v.Version)

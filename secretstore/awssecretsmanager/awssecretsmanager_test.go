@@ -428,3 +428,16 @@ func (w *world) load(t *testing.T, block string) *registry.Provider {
 	t.Helper()
 	return storetest.Load(t, w.clock, w.logs, block)
 }
+
+// TestJSONWithoutJSONKey: a secret holding several vendors' keys, read
+// without json_key, is refused naming its fields, never sent whole (issue
+// 23, finding 4).
+func TestJSONWithoutJSONKey(t *testing.T) {
+	w := newWorld(t)
+	w.sm.Put("both", storetest.TwoVendors)
+	p := w.load(t, "      api_key_secret: {store: aws_secrets_manager, secret: \""+w.sm.ARN("both")+"\"}")
+	storetest.Refused(t, p, w.logs, []string{
+		"static: secret " + w.sm.ARN("both") + ": version ",
+		` holds a JSON object with fields "anthropic", "openai", not a key: set json_key`,
+	}, storetest.OpenAICanary, storetest.AnthropicCanary)
+}

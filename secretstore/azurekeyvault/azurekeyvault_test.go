@@ -457,3 +457,17 @@ func load(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block stri
 	t.Helper()
 	return storetest.Load(t, clock, logs, "      api_key_secret:\n"+block)
 }
+
+// TestJSONWithoutJSONKey: a secret holding several vendors' keys, read
+// without json_key, is refused naming its fields, never sent whole (issue
+// 23, finding 4).
+func TestJSONWithoutJSONKey(t *testing.T) {
+	clock, logs := fakeclock.New(), new(syncbuf.Buffer)
+	kv := startVault(t, clock, checkToken)
+	v1 := kv.Set("both", storetest.TwoVendors)
+	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("both", "")+"\n")
+	storetest.Refused(t, p, logs, []string{
+		"static: secret " + kv.SecretURL("both", "") + ": version " + v1 +
+			` holds a JSON object with fields "anthropic", "openai", not a key: set json_key`,
+	}, storetest.OpenAICanary, storetest.AnthropicCanary)
+}

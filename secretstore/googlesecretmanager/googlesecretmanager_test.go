@@ -406,3 +406,18 @@ func TestRefusedCredentialIsFoundAgain(t *testing.T) {
 		return err == nil && tok.Value.Reveal() == canary
 	})
 }
+
+// TestJSONWithoutJSONKey: a secret holding several vendors' keys, read
+// without json_key, is refused naming its fields, never sent whole (issue
+// 23, finding 4).
+func TestJSONWithoutJSONKey(t *testing.T) {
+	_, sm := start(t)
+	v := sm.AddVersion(global, storetest.TwoVendors)
+	sm.Allow(global, account)
+	logs := new(syncbuf.Buffer)
+	p := storetest.Load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
+	storetest.Refused(t, p, logs, []string{
+		"static: secret " + global + ": version " + v +
+			` holds a JSON object with fields "anthropic", "openai", not a key: set json_key`,
+	}, storetest.OpenAICanary, storetest.AnthropicCanary)
+}
