@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -239,6 +240,11 @@ func (s *storeSource) Token(ctx context.Context) (*provider.Token, error) {
 		return nil, fmt.Errorf("static: secret %s: %w", s.reader.Reference(), err)
 	}
 	val := v.Value
+	// Before any parsing: a store module reads at most
+	// storelimit.MaxAnswer, but one registered by a program may not.
+	if err := storelimit.CheckValue(len(val.Reveal())); err != nil {
+		return nil, s.errorf("version %s: %v", v.Version, err)
+	}
 	if s.jsonKey != "" {
 		if val, err = jsonField(val, s.jsonKey); err != nil {
 			return nil, s.errorf("version %s: %v", v.Version, err)

@@ -61,6 +61,16 @@ const (
 // must be refused, never sent whole (issue 23, finding 4).
 const TwoVendors = `{"anthropic": "` + AnthropicCanary + `", "openai": "` + OpenAICanary + `"}`
 
+// Oversized returns a value of n bytes that starts with a canary, so that
+// a test can check no part of it is shown: the secret too large for a
+// store's answer (issue 23, finding 17).
+func Oversized(n int) string {
+	return OversizedCanary + strings.Repeat("x", n-len(OversizedCanary))
+}
+
+// OversizedCanary starts every [Oversized] value.
+const OversizedCanary = "sk-CANARY-oversized-4d7e1a"
+
 // Refused checks that p serves no credential and that its error holds each
 // of want, while neither the error nor logs holds any of secrets.
 func Refused(t testing.TB, p *registry.Provider, logs *syncbuf.Buffer, want []string, secrets ...string) {
