@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -140,7 +141,7 @@ func (s *Source) origin() string {
 
 // token checks v and wraps it, reading a bearer JWT's expiry.
 func (s *Source) token(v provider.Secret) (*provider.Token, error) {
-	if doc := jsonDocument(v.Reveal()); doc != "" {
+	if doc := credshape.JSONDocument(v.Reveal()); doc != "" {
 		return nil, fmt.Errorf("static: %s holds %s, not a key: keep the one key alone there (json_key, which picks a field, applies to api_key_secret and bearer_token_secret)", s.origin(), doc)
 	}
 	if err := provider.CheckHeaderValue(v.Reveal(), s.opts.Kind); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
@@ -249,10 +250,10 @@ func (s *storeSource) Token(ctx context.Context) (*provider.Token, error) {
 		if val, err = jsonField(val, s.jsonKey); err != nil {
 			return nil, s.errorf("version %s: %v", v.Version, err)
 		}
-		if doc := jsonDocument(val.Reveal()); doc != "" {
+		if doc := credshape.JSONDocument(val.Reveal()); doc != "" {
 			return nil, s.errorf("version %s: json_key %s: the field holds %s, not a key; point json_key at the string field that holds the key", v.Version, s.jsonKey, doc)
 		}
-	} else if doc := jsonDocument(val.Reveal()); doc != "" {
+	} else if doc := credshape.JSONDocument(val.Reveal()); doc != "" {
 		return nil, s.errorf("version %s holds %s, not a key: set json_key to the field that holds this provider's key", v.Version, doc)
 	}
 	if val.IsZero() {

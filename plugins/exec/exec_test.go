@@ -199,6 +199,12 @@ func TestFormats(t *testing.T) {
 			result{}, `exec: command /bin/sh exited with status 1; stderr: "[REDACTED]\npermission denied: /etc/x"`,
 		},
 		{
+			// issue 23, finding 4: several vendors' keys in one document.
+			"raw json document refused",
+			sh(`echo '{"anthropic":"sk-ant-CANARY-e1","openai":"`+canary+`"}'`, "format", "raw"),
+			result{}, `exec: the first line of /bin/sh's stdout holds a JSON object with fields "anthropic", "openai", not a token: print the token alone, or set format to the document's`,
+		},
+		{
 			"failing command without stderr",
 			sh("exit 5"),
 			result{}, "exec: command /bin/sh exited with status 5",
