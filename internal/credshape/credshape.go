@@ -75,7 +75,7 @@ func Looks(s string) bool {
 	if len(s) < MinOpaque {
 		return false
 	}
-	var lower, upper, digit, hex, other, pairs, changes int
+	var lower, upper, digit, hex, pairs, changes int
 	prev := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -87,8 +87,6 @@ func Looks(s string) bool {
 			class, upper = 2, upper+1
 		case c >= '0' && c <= '9':
 			class, digit = 3, digit+1
-		default:
-			other++
 		}
 		if (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') {
 			hex++
