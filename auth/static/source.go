@@ -64,10 +64,10 @@ type Source struct {
 // fileState is what a stat says of the file: enough to tell that it
 // changed.
 type fileState struct {
-	missing bool
-	modTime int64
-	size    int64
-	mode    fs.FileMode
+	statFailed bool // missing, or its directory unreadable
+	modTime    int64
+	size       int64
+	mode       fs.FileMode
 }
 
 var _ provider.TokenSource = (*Source)(nil)
@@ -207,7 +207,7 @@ func (s *Source) current() (*provider.Token, error) {
 func (s *Source) reread() (*provider.Token, fileState, error) {
 	fi, err := s.opts.Stat(s.opts.File)
 	if err != nil {
-		return nil, fileState{missing: true}, fmt.Errorf("static: secret file: %w", err)
+		return nil, fileState{statFailed: true}, fmt.Errorf("static: secret file: %w", err)
 	}
 	state := fileState{modTime: fi.ModTime().UnixNano(), size: fi.Size(), mode: fi.Mode()}
 	if s.tok != nil && fi.ModTime().Equal(s.modTime) && fi.Size() == s.size {
