@@ -3,10 +3,8 @@ package static
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 
+	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -19,14 +17,10 @@ func jsonField(v provider.Secret, key string) (provider.Secret, error) {
 	}
 	raw, ok := obj[key]
 	if !ok {
-		fields := slices.Sorted(maps.Keys(obj))
-		for i, f := range fields {
-			fields[i] = fmt.Sprintf("%q", f)
-		}
-		if len(fields) == 0 {
+		if len(obj) == 0 {
 			return provider.Secret{}, fmt.Errorf("json_key %s: the secret's JSON object has no fields", key)
 		}
-		return provider.Secret{}, fmt.Errorf("json_key %s: the secret's JSON object has no field %q (it has %s)", key, key, strings.Join(fields, ", "))
+		return provider.Secret{}, fmt.Errorf("json_key %s: the secret's JSON object has no field %q (it has %s)", key, key, credshape.FieldNames(obj))
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {

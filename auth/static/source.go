@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -35,10 +37,14 @@ type SourceOptions struct {
 	// Now is the clock that decides whether a bearer JWT has expired
 	// (default time.Now).
 	Now func() time.Time
+	// Logger receives the warning when a changed file cannot be used and
+	// the last good key stays in use (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Source serves a configured credential: an API key, or a bearer
-// token. A file-backed source follows the file's changes. A bearer token that
+// token. A file-backed source follows the file's changes, keeping the last
+// good key while the file cannot be used. A bearer token that
 // is a JWT expires at its `exp` claim: once it has, Token returns an error
 // instead of a token every server would refuse. API keys are never parsed.
 type Source struct {
@@ -48,6 +54,20 @@ type Source struct {
 	tok     *provider.Token
 	modTime time.Time
 	size    int64
+	// failed is the state of the file when it last could not be used, so
+	// that the same bad state is neither re-read nor logged on every call;
+	// any change to it (content, size, mode, the file coming back) is
+	// tried again.
+	failed *fileState
+}
+
+// fileState is what a stat says of the file: enough to tell that it
+// changed.
+type fileState struct {
+	statFailed bool // missing, or its directory unreadable
+	modTime    int64
+	size       int64
+	mode       fs.FileMode
 }
 
 var _ provider.TokenSource = (*Source)(nil)
@@ -78,6 +98,9 @@ func NewSource(opts SourceOptions) (*Source, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	s := &Source{opts: opts}
 	var err error
@@ -118,6 +141,9 @@ func (s *Source) origin() string {
 
 // token checks v and wraps it, reading a bearer JWT's expiry.
 func (s *Source) token(v provider.Secret) (*provider.Token, error) {
+	if doc := credshape.JSONDocument(v.Reveal()); doc != "" {
+		return nil, fmt.Errorf("static: %s holds %s, not a key: keep the one key alone there (json_key, which picks a field, applies to api_key_secret and bearer_token_secret)", s.origin(), doc)
+	}
 	if err := provider.CheckHeaderValue(v.Reveal(), s.opts.Kind); err != nil {
 		return nil, fmt.Errorf("static: %s: %w", s.origin(), err)
 	}
@@ -135,10 +161,13 @@ func (s *Source) token(v provider.Secret) (*provider.Token, error) {
 }
 
 // Token returns the credential. For a file-backed source it stats the file
-// and re-reads it when its size or modification time changed; if the file
-// becomes unreadable the error is returned rather than a stale key, because a
-// key that was rotated away is no longer valid either. An expired JWT is an
-// error for the same reason.
+// and re-reads it when its size or modification time changed. A file that
+// cannot be used after a change — empty or half-written (truncate, then
+// write: the common way to rewrite a file in place), missing, too big,
+// readable by others, not a header value — keeps the last good key in use,
+// as a secret store's outage does, with a warning naming the file; it is
+// tried again as soon as it changes. Only a source that never read a good
+// key fails. An expired JWT is an error: no server would take it.
 func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	tok, err := s.current()
 	if err != nil {
@@ -155,24 +184,47 @@ func (s *Source) current() (*provider.Token, error) {
 	if s.opts.File == "" {
 		return s.tok, nil
 	}
-	fi, err := s.opts.Stat(s.opts.File)
-	if err != nil {
-		return nil, fmt.Errorf("static: secret file: %w", err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	tok, state, err := s.reread()
+	if err == nil {
+		s.failed = nil
+		return tok, nil
+	}
+	if s.tok == nil {
+		return nil, err
+	}
+	if s.failed == nil || *s.failed != state {
+		s.failed = &state
+		s.opts.Logger.Warn("static: the secret file changed but cannot be used; the last good key stays in use until it is fixed",
+			"file", s.opts.File, "error", err.Error())
+	}
+	return s.tok, nil
+}
+
+// reread stats the file and, when it changed since the last good read and
+// since the last failed one, reads it; s.mu is held.
+func (s *Source) reread() (*provider.Token, fileState, error) {
+	fi, err := s.opts.Stat(s.opts.File)
+	if err != nil {
+		return nil, fileState{statFailed: true}, fmt.Errorf("static: secret file: %w", err)
+	}
+	state := fileState{modTime: fi.ModTime().UnixNano(), size: fi.Size(), mode: fi.Mode()}
 	if s.tok != nil && fi.ModTime().Equal(s.modTime) && fi.Size() == s.size {
-		return s.tok, nil
+		return s.tok, state, nil
+	}
+	if s.failed != nil && *s.failed == state {
+		return nil, state, errors.New("unchanged since the last failure")
 	}
 	v, err := secretfile.Read(s.opts.File, fi, s.opts.ReadFile)
 	if err != nil {
-		return nil, err
+		return nil, state, err
 	}
 	tok, err := s.token(v)
 	if err != nil {
-		return nil, err
+		return nil, state, err
 	}
 	s.tok = tok
 	s.modTime, s.size = fi.ModTime(), fi.Size()
-	return s.tok, nil
+	return s.tok, state, nil
 }

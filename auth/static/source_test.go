@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/fakeclock"
+	"github.com/byokcred/byokcred/internal/syncbuf"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -98,6 +100,93 @@ func TestSourceFileRotation(t *testing.T) {
 	}
 }
 
+// TestSourceFileRewrittenInPlace: a key file rewritten in place (truncate,
+// then write) is empty for a moment; requests then got 503 "key.txt is
+// empty" (issue 23, finding 9). The last good key stays in use through every
+// state a rewrite or a mistake can leave the file in, with one warning per
+// state naming the file and never a value, and the new key is served as
+// soon as it is there.
+func TestSourceFileRewrittenInPlace(t *testing.T) {
+	const (
+		oldKey = "CANARY-old-key-0c1d2e"
+		newKey = "CANARY-new-key-7f8a9b"
+	)
+	path := filepath.Join(t.TempDir(), "key.txt")
+	t0 := time.Now().Add(-time.Hour)
+	tick := 0
+	// write sets the file's content and mode with a new modification time,
+	// as a rewrite does.
+	write := func(content string, mode os.FileMode) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		tick++
+		mt := t0.Add(time.Duration(tick) * time.Second)
+		if err := os.Chtimes(path, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(oldKey+"\n", 0o600)
+	logs := new(syncbuf.Buffer)
+	s, err := NewSource(SourceOptions{Kind: provider.KindBearer, File: path, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		change  func()
+		want    string
+		warning string // "" when none is logged
+	}{
+		{"truncated", func() { write("", 0o600) }, oldKey, "is empty"},
+		{"asked again while still truncated", func() {}, oldKey, ""},
+		{"half written: a space, no key yet", func() { write("CANARY-new key", 0o600) }, oldKey, "a space"},
+		{"new key written", func() { write(newKey+"\n", 0o600) }, newKey, ""},
+		{"removed", func() { os.Remove(path) }, newKey, "no such file"},
+		{"back, readable by others", func() { write(oldKey, 0o644) }, newKey, "readable by group or others"},
+		{"too big", func() { write(strings.Repeat("k", secretfile.MaxSize+1), 0o600) }, newKey, "at most"},
+		{"fixed", func() { write(oldKey, 0o600) }, oldKey, ""},
+	}
+	for _, st := range steps {
+		before := len(logs.String())
+		st.change()
+		tok, err := s.Token(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if diff := cmp.Diff(st.want, tok.Value.Reveal()); diff != "" {
+			t.Errorf("%s: key (-want +got):\n%s", st.name, diff)
+		}
+		logged := logs.String()[before:]
+		switch {
+		case st.warning == "" && logged != "":
+			t.Errorf("%s: logged %q, want nothing", st.name, logged)
+		case st.warning != "" && !(strings.Contains(logged, "level=WARN") && strings.Contains(logged, "file="+path) && strings.Contains(logged, st.warning)):
+			t.Errorf("%s: logged %q, want one warning naming %s and %q", st.name, logged, path, st.warning)
+		case strings.Count(logged, "\n") > 1:
+			t.Errorf("%s: logged %q, want one line", st.name, logged)
+		}
+	}
+	for _, k := range []string{oldKey, newKey} {
+		if strings.Contains(logs.String(), k) {
+			t.Errorf("the log shows a key:\n%s", logs)
+		}
+	}
+	t.Run("a first read still fails", func(t *testing.T) {
+		empty := filepath.Join(t.TempDir(), "empty")
+		if err := os.WriteFile(empty, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: empty}); err == nil || !strings.Contains(err.Error(), "is empty") {
+			t.Fatalf("err = %v, want the file's error: there is no last good key", err)
+		}
+	})
+}
+
 func TestSourceFileRefusals(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
@@ -131,17 +220,23 @@ func TestSourceFileRefusals(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
-	t.Run("file made world-readable after load is refused", func(t *testing.T) {
+	t.Run("file made world-readable after load is not read", func(t *testing.T) {
 		p := filepath.Join(dir, "later")
 		os.WriteFile(p, []byte("k1"), 0o600)
-		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p})
+		logs := new(syncbuf.Buffer)
+		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		os.WriteFile(p, []byte("k2-longer"), 0o600)
 		os.Chmod(p, 0o644)
-		if _, err := s.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "mode 0644") {
-			t.Fatalf("err = %v, want a mode error", err)
+		// The last good key stays in use (issue 23, finding 9), and the
+		// warning says what to run.
+		if tok, err := s.Token(context.Background()); err != nil || tok.Value.Reveal() != "k1" {
+			t.Fatalf("got %v, %v; want the last good key", tok, err)
+		}
+		if !strings.Contains(logs.String(), "mode 0644") {
+			t.Fatalf("log %q, want a mode warning", logs)
 		}
 	})
 }
@@ -193,17 +288,68 @@ func TestSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a rotated file with a bad value is refused too", func(t *testing.T) {
+	t.Run("a rotated file with a bad value keeps the last good key, and says why", func(t *testing.T) {
 		p := file("rotated", "good-key\n")
-		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p})
+		logs := new(syncbuf.Buffer)
+		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		os.WriteFile(p, []byte(secret+"\n\n"), 0o600)
-		if _, err := s.Token(context.Background()); err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "line feed") {
-			t.Fatalf("err = %v, want a line-feed error without the value", err)
+		tok, err := s.Token(context.Background())
+		if err != nil || tok.Value.Reveal() != "good-key" {
+			t.Fatalf("got %v, %v; want the last good key", tok, err)
+		}
+		if !strings.Contains(logs.String(), "line feed") || strings.Contains(logs.String(), secret) {
+			t.Fatalf("log %q: want the line-feed warning without the value", logs)
 		}
 	})
+}
+
+// A key file, variable or literal holding a JSON document is refused like
+// a secret-store value without json_key (issue 23, finding 4): sent whole,
+// {"anthropic": …, "openai": …} gives every vendor's key to one endpoint.
+func TestSourceRefusesJSONDocuments(t *testing.T) {
+	const (
+		openai    = "sk-CANARY-json-5a1c"
+		anthropic = "sk-ant-CANARY-json-7d2e"
+	)
+	both := `{"anthropic": "` + anthropic + `", "openai": "` + openai + `"}`
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key.json")
+	if err := os.WriteFile(keyFile, []byte(both+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"KEYS": both, "LIST": `["` + openai + `"]`}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := []struct {
+		name    string
+		opts    SourceOptions
+		wantErr string
+	}{
+		{"file", SourceOptions{Kind: provider.KindAPIKey, File: keyFile},
+			"static: secret file " + keyFile + ` holds a JSON object with fields "anthropic", "openai", not a key: keep the one key alone there (json_key, which picks a field, applies to api_key_secret and bearer_token_secret)`},
+		{"env", SourceOptions{Kind: provider.KindBearer, Env: "KEYS"},
+			`static: environment variable KEYS holds a JSON object with fields "anthropic", "openai", not a key`},
+		{"env array", SourceOptions{Kind: provider.KindAPIKey, Env: "LIST"},
+			`static: environment variable LIST holds a JSON array, not a key`},
+		{"literal", SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret(both)},
+			`static: the api_key value holds a JSON object with fields "anthropic", "openai", not a key`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.LookupEnv = lookup
+			_, err := NewSource(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v\nwant it to contain %q", err, tc.wantErr)
+			}
+			for _, s := range []string{openai, anthropic} {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error reveals %q: %v", s, err)
+				}
+			}
+		})
+	}
 }
 
 // provider.Secret files are capped and must be regular files (issue 19.9).

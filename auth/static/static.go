@@ -184,5 +184,6 @@ func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
 	}
 	_, opts, _ := a.options()
 	opts.LookupEnv = b.LookupEnv
+	opts.Logger = b.Logger
 	return NewSource(opts)
 }

@@ -11,6 +11,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byokcred/byokcred/internal/credshape"
+	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -239,10 +241,20 @@ func (s *storeSource) Token(ctx context.Context) (*provider.Token, error) {
 		return nil, fmt.Errorf("static: secret %s: %w", s.reader.Reference(), err)
 	}
 	val := v.Value
+	// Before any parsing: a store module reads at most
+	// storelimit.MaxAnswer, but one registered by a program may not.
+	if err := storelimit.CheckValue(len(val.Reveal())); err != nil {
+		return nil, s.errorf("version %s: %v", v.Version, err)
+	}
 	if s.jsonKey != "" {
 		if val, err = jsonField(val, s.jsonKey); err != nil {
 			return nil, s.errorf("version %s: %v", v.Version, err)
 		}
+		if doc := credshape.JSONDocument(val.Reveal()); doc != "" {
+			return nil, s.errorf("version %s: json_key %s: the field holds %s, not a key; point json_key at the string field that holds the key", v.Version, s.jsonKey, doc)
+		}
+	} else if doc := credshape.JSONDocument(val.Reveal()); doc != "" {
+		return nil, s.errorf("version %s holds %s, not a key: set json_key to the field that holds this provider's key", v.Version, doc)
 	}
 	if val.IsZero() {
 		return nil, s.errorf("version %s is empty; store the key in it", v.Version)

@@ -3,6 +3,7 @@ package static_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -379,6 +380,69 @@ func TestSecretRefValues(t *testing.T) {
 			fmt.Fprintf(&buf, "%v %+v %#v %s", tok, tok, tok, tok.Value)
 			if strings.Contains(buf.String(), canary) {
 				t.Errorf("formatting the token shows the secret: %s", buf.String())
+			}
+		})
+	}
+}
+
+// TestSecretRefJSONDocuments: a secret holding a JSON document is never sent
+// whole (issue 23, finding 4: {"anthropic": …, "openai": …} without json_key
+// went to OpenAI as one bearer token). The error lists the field names, with
+// any that look like a key masked, and says to set json_key; no value and no
+// key-shaped name appears in it.
+func TestSecretRefJSONDocuments(t *testing.T) {
+	const (
+		anthropic = "sk-ant-CANARY-0f4e9d2a7b"
+		nameKey   = "Xk7pQ2mZ9vR4tL8wN3bY6cF1" // a field name that is itself a key
+	)
+	many := map[string]string{}
+	for i := range 12 {
+		many[fmt.Sprintf("f%02d", i)] = canary
+	}
+	manyJSON, _ := json.Marshal(many)
+	tests := []struct {
+		name, block, value, wantErr string
+	}{
+		{name: "object without json_key", block: `api_key_secret: {store: memory, secret: s}`,
+			value:   `{"anthropic": "` + anthropic + `", "openai": "` + canary + `"}`,
+			wantErr: `static: secret memory:s: version v1 holds a JSON object with fields "anthropic", "openai", not a key: set json_key to the field that holds this provider's key`},
+		{name: "bearer too", block: `bearer_token_secret: {store: memory, secret: s}`,
+			value:   `{"openai":"` + canary + `"}`,
+			wantErr: `static: secret memory:s: version v1 holds a JSON object with fields "openai", not a key: set json_key`},
+		{name: "a field name that is a key is masked", block: `api_key_secret: {store: memory, secret: s}`,
+			value:   `{"` + nameKey + `": "openai", "` + canary + `": "x", "org": "o"}`,
+			wantErr: `static: secret memory:s: version v1 holds a JSON object with fields "[REDACTED]", "org", "[REDACTED]", not a key`},
+		{name: "missing json_key field: names masked too", block: `api_key_secret: {store: memory, secret: s, json_key: key}`,
+			value:   `{"` + nameKey + `": "openai", "org": "o"}`,
+			wantErr: `static: secret memory:s: version v1: json_key key: the secret's JSON object has no field "key" (it has "[REDACTED]", "org")`},
+		{name: "many fields are capped", block: `api_key_secret: {store: memory, secret: s}`,
+			value:   string(manyJSON),
+			wantErr: `holds a JSON object with fields "f00", "f01", "f02", "f03", "f04", "f05", "f06", "f07", "f08", "f09", and 2 more, not a key`},
+		{name: "array", block: `api_key_secret: {store: memory, secret: s}`,
+			value: `["` + anthropic + `", "` + canary + `"]`, wantErr: `static: secret memory:s: version v1 holds a JSON array, not a key`},
+		{name: "object that does not parse", block: `api_key_secret: {store: memory, secret: s}`,
+			value: `{"anthropic": "` + anthropic + `", "openai": "` + canary + `",}`, wantErr: `version v1 holds what looks like a JSON object (it does not parse), not a key`},
+		{name: "json_key field holding a document", block: `api_key_secret: {store: memory, secret: s, json_key: keys}`,
+			value:   `{"keys": "{\"openai\": \"` + canary + `\", \"anthropic\": \"` + anthropic + `\"}"}`,
+			wantErr: `static: secret memory:s: version v1: json_key keys: the field holds a JSON object with fields "anthropic", "openai", not a key`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mem.reset()
+			mem.put("s", "v1", tc.value, time.Time{})
+			logs := new(syncbuf.Buffer)
+			set := loadMem(t, fakeclock.New(), logs, "      "+tc.block)
+			tok, err := token(t, set, "p")
+			if err == nil {
+				t.Fatalf("got a token of %d bytes, want an error containing %q", len(tok.Value.Reveal()), tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("err = %v\nwant it to contain %q", err, tc.wantErr)
+			}
+			for _, s := range []string{canary, anthropic, nameKey} {
+				if strings.Contains(err.Error(), s) || strings.Contains(logs.String(), s) {
+					t.Errorf("the error or log shows %q: %v\n%s", s, err, logs)
+				}
 			}
 		})
 	}

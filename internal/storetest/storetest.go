@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,50 @@ func Value(t testing.TB, p *registry.Provider) string {
 		t.Fatal(err)
 	}
 	return tok.Value.Reveal()
+}
+
+// Canaries of [TwoVendors], the README's example of one secret holding
+// several vendors' keys.
+const (
+	OpenAICanary    = "sk-CANARY-store-openai-3b9f1c"
+	AnthropicCanary = "sk-ant-CANARY-store-anthropic-8e2d4a"
+)
+
+// TwoVendors is a secret holding two vendors' keys, which without json_key
+// must be refused, never sent whole (issue 23, finding 4).
+const TwoVendors = `{"anthropic": "` + AnthropicCanary + `", "openai": "` + OpenAICanary + `"}`
+
+// Oversized returns a value of n bytes that starts with a canary, so that
+// a test can check no part of it is shown: the secret too large for a
+// store's answer (issue 23, finding 17).
+func Oversized(n int) string {
+	return OversizedCanary + strings.Repeat("x", n-len(OversizedCanary))
+}
+
+// OversizedCanary starts every [Oversized] value.
+const OversizedCanary = "sk-CANARY-oversized-4d7e1a"
+
+// Refused checks that p serves no credential and that its error holds each
+// of want, while neither the error nor logs holds any of secrets.
+func Refused(t testing.TB, p *registry.Provider, logs *syncbuf.Buffer, want []string, secrets ...string) {
+	t.Helper()
+	tok, err := p.Token(context.Background())
+	if err == nil {
+		t.Fatalf("got a credential of %d bytes, want an error", len(tok.Value.Reveal()))
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q\ndoes not hold %q", err, w)
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("the error shows a secret: %v", err)
+		}
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("the log shows a secret:\n%s", logs)
+		}
+	}
 }
 
 // Eventually polls f for up to five seconds (the cache re-reads in the

@@ -67,6 +67,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/plugins/internal/redact"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
@@ -316,6 +317,10 @@ func (s *Source) parse(out []byte) (*provider.Token, error) {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			return nil, fmt.Errorf("exec: command %s printed no token on the first line of stdout", s.opts.Command)
+		}
+		if doc := credshape.JSONDocument(line); doc != "" {
+			// Sent whole, it would give every key in it to one endpoint.
+			return nil, fmt.Errorf("exec: the first line of %s's stdout holds %s, not a token: print the token alone, or set format to the document's", s.opts.Command, doc)
 		}
 		return &provider.Token{Value: provider.NewSecret(line)}, nil
 	case FormatExecCredential:

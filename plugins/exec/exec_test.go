@@ -193,6 +193,18 @@ func TestFormats(t *testing.T) {
 			result{}, `exec: command /bin/sh exited with status 2; stderr: "vault: permission denied for token [REDACTED] at [REDACTED]"`,
 		},
 		{
+			// issue 23, finding 15: a secret no one named, copied to stderr.
+			"failing command copying a secret file to stderr",
+			sh(`echo Qm9vZ3Jhc3NAbmQtOTg3NjU0MzIxMGFiY2RlZg | cat >&2; echo "permission denied: /etc/x" >&2; exit 1`),
+			result{}, `exec: command /bin/sh exited with status 1; stderr: "[REDACTED]\npermission denied: /etc/x"`,
+		},
+		{
+			// issue 23, finding 4: several vendors' keys in one document.
+			"raw json document refused",
+			sh(`echo '{"anthropic":"sk-ant-CANARY-e1","openai":"`+canary+`"}'`, "format", "raw"),
+			result{}, `exec: the first line of /bin/sh's stdout holds a JSON object with fields "anthropic", "openai", not a token: print the token alone, or set format to the document's`,
+		},
+		{
 			"failing command without stderr",
 			sh("exit 5"),
 			result{}, "exec: command /bin/sh exited with status 5",

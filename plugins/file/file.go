@@ -10,7 +10,9 @@
 //
 // The file is re-read whenever its size or modification time changes, and
 // its mode is checked on every call: it must not be readable by group or
-// others (secretfile.Read's rule). One trailing newline is trimmed.
+// others (secretfile.Read's rule). One trailing newline is trimmed. A file
+// found empty after a good read is a rewrite in progress (truncate, then
+// write): the last token is served until the new one is there.
 //
 // When the content is a JWT (three dot-separated base64url segments whose
 // middle one is a JSON object), the token's expiry is its `exp` claim. The
@@ -32,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/provider"
@@ -48,6 +51,10 @@ type Source struct {
 	tok     *provider.Token
 	modTime time.Time
 	size    int64
+	// warned is set while the file is empty, so that a rewrite is
+	// logged once.
+	warned bool
+	warn   func(msg string, args ...any)
 }
 
 var _ provider.TokenSource = (*Source)(nil)
@@ -61,7 +68,7 @@ func NewSource(path string, kind provider.Kind) (*Source, error) {
 	if kind == 0 {
 		kind = provider.KindBearer
 	}
-	s := &Source{path: path, kind: kind, now: time.Now}
+	s := &Source{path: path, kind: kind, now: time.Now, warn: sdk.Logger("file").Warn}
 	if _, err := s.Token(context.Background()); err != nil {
 		return nil, err
 	}
@@ -86,12 +93,20 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok == nil || !fi.ModTime().Equal(s.modTime) || fi.Size() != s.size {
+	switch {
+	case s.tok != nil && fi.Size() == 0:
+		// Truncated and not yet written (issue 23, finding 9: requests
+		// failed "is empty" in that moment); tried again at every call.
+		if !s.warned {
+			s.warned = true
+			s.warn("the token file is empty, being rewritten; the last token stays in use until it is written", "path", s.path)
+		}
+	case s.tok == nil || !fi.ModTime().Equal(s.modTime) || fi.Size() != s.size:
 		tok, err := s.read(fi)
 		if err != nil {
 			return nil, err
 		}
-		s.tok, s.modTime, s.size = tok, fi.ModTime(), fi.Size()
+		s.tok, s.modTime, s.size, s.warned = tok, fi.ModTime(), fi.Size(), false
 	}
 	if s.tok.Expired(s.now()) {
 		return nil, fmt.Errorf("file: the JWT in %s expired at %s; whatever writes the file has stopped refreshing it", s.path, s.tok.Expiry.UTC().Format(time.RFC3339))
@@ -111,6 +126,10 @@ func (s *Source) read(fi fs.FileInfo) (*provider.Token, error) {
 	}
 	if strings.ContainsAny(raw, "\r\n") {
 		return nil, fmt.Errorf("file: %s holds more than one line; it must hold only the token", s.path)
+	}
+	if doc := credshape.JSONDocument(raw); doc != "" {
+		// Sent whole, it would give every key in it to one endpoint.
+		return nil, fmt.Errorf("file: %s holds %s, not a token; it must hold only the token", s.path, doc)
 	}
 	tok := &provider.Token{Value: v, Kind: s.kind}
 	exp, isJWT, err := jwtExpiry(raw)

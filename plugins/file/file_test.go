@@ -59,6 +59,7 @@ func TestContent(t *testing.T) {
 		{name: "jwt with a string exp", content: jwt(`{"exp":"soon"}`), wantErr: " looks like a JWT but its exp claim is not a plausible NumericDate"},
 		{name: "two lines", content: "a\nb\n", wantErr: " holds more than one line; it must hold only the token"},
 		{name: "empty", content: "\n", wantErr: " is empty"},
+		{name: "json object", content: `{"anthropic":"sk-ant-CANARY-f1","openai":"sk-CANARY-f2"}`, wantErr: ` holds a JSON object with fields "anthropic", "openai", not a token`},
 		{name: "group readable", content: "tok", mode: 0o640, wantErr: " is readable by group or others (mode 0640)"},
 	}
 	for _, tc := range tests {
@@ -147,6 +148,42 @@ func TestRotation(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}
+
+// TestRewrittenInPlace: a token file truncated and then written (a rewrite
+// in place) serves the last token while it is empty, with one warning, and
+// the new one as soon as it is written (issue 23, finding 9).
+func TestRewrittenInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	write(t, path, "old-token", 0o600)
+	src, err := NewSource(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	src.warn = func(msg string, args ...any) { warnings = append(warnings, msg) }
+	var got []string
+	step := func(what string) {
+		tok, err := src.Token(context.Background())
+		if err != nil {
+			got = append(got, what+": "+strings.ReplaceAll(err.Error(), path, "PATH"))
+			return
+		}
+		got = append(got, what+": "+tok.Value.Reveal())
+	}
+	step("initial")
+	write(t, path, "", 0o600)
+	step("truncated")
+	step("still empty")
+	write(t, path, "new-token-x", 0o600)
+	step("written")
+	want := []string{"initial: old-token", "truncated: old-token", "still empty: old-token", "written: new-token-x"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"the token file is empty, being rewritten; the last token stays in use until it is written"}, warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -31,7 +32,9 @@ import (
 // go-plugin discards the rest (and its post-Serve stdout goes to io.Discard).
 //
 // Redaction: every line is passed through redact.Redact with the tokens that
-// the plugin has returned recently (and JWT- and header-shaped text). A
+// the plugin has returned recently, and JWT-, header- and credential-shaped
+// text (a known prefix such as sk- or AKIA, a long run of mixed letters and
+// digits or of hex: a secret file a command copied to stderr). A
 // plugin that logs a token while computing it would print it before the
 // host has seen it; so while any GetToken call to the plugin is in flight,
 // lines are held back and released, redacted, when the calls have returned
@@ -42,8 +45,16 @@ import (
 // the plugin's output path or a token call's: a slow log sink must not stall
 // the plugin (whose stderr pipe would fill) or a model request. Lines wait in
 // a bounded queue; past it they are counted and reported as dropped.
+//
+// Bounds: a message or attribute is cut at maxLine bytes, and at most
+// perMinute lines a minute are relayed; the rest are counted, and the count
+// is reported when the next minute's first line arrives. A plugin's
+// diagnostics are a few lines per call: a flood is a plugin dumping a file
+// or a loop, and what it dumps is what may hold a secret no one named.
 type relay struct {
-	log *slog.Logger
+	log       *slog.Logger
+	now       func() time.Time
+	perMinute int
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when the emitter has nothing left to log
@@ -55,6 +66,10 @@ type relay struct {
 	secrets  []string // most recent last
 	partial  []byte   // an unfinished line from the hclog writer
 	stdpart  []byte   // an unfinished line from the stdio stream
+
+	window     time.Time // start of the current minute of the line budget
+	inWindow   int       // lines relayed in it
+	overBudget int       // lines dropped in it for the budget
 }
 
 const (
@@ -62,8 +77,11 @@ const (
 	maxHeld = 1000
 	// maxSecrets is how many recent token values are redacted.
 	maxSecrets = 32
-	// maxLine bounds one relayed message.
-	maxLine = 8 << 10
+	// maxLine bounds one relayed message or attribute: diagnostics are
+	// short, and a long line is more likely a dumped document.
+	maxLine = 1 << 10
+	// linesPerMinute is the default line budget.
+	linesPerMinute = 120
 )
 
 type logLine struct {
@@ -78,7 +96,7 @@ type queued struct {
 }
 
 func newRelay(log *slog.Logger) *relay {
-	r := &relay{log: log}
+	r := &relay{log: log, now: time.Now, perMinute: linesPerMinute}
 	r.idle = sync.NewCond(&r.mu)
 	return r
 }
@@ -166,6 +184,9 @@ func (r *relay) redact(s string) string {
 func (r *relay) line(l logLine) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.budgetLocked() {
+		return
+	}
 	if r.inflight > 0 {
 		if len(r.held) >= maxHeld {
 			r.dropped++
@@ -175,6 +196,25 @@ func (r *relay) line(l logLine) {
 		return
 	}
 	r.sendLocked(l)
+}
+
+// budgetLocked counts a line against the minute's budget and reports
+// whether it may be relayed; at a new minute it first queues the count of
+// the lines the last one dropped. r.mu is held.
+func (r *relay) budgetLocked() bool {
+	now := r.now()
+	if now.Sub(r.window) >= time.Minute || now.Before(r.window) {
+		if r.overBudget > 0 {
+			r.sendLocked(logLine{msg: fmt.Sprintf("dropped %d plugin log lines: more than %d in a minute", r.overBudget, r.perMinute)})
+		}
+		r.window, r.inWindow, r.overBudget = now, 0, 0
+	}
+	if r.inWindow >= r.perMinute {
+		r.overBudget++
+		return false
+	}
+	r.inWindow++
+	return true
 }
 
 // sendLocked queues l for the emitter, with the secrets known now, and

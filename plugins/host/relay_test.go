@@ -2,13 +2,17 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/byokcred/byokcred/internal/fakeclock"
 	"github.com/byokcred/byokcred/internal/syncbuf"
 )
 
@@ -84,6 +88,7 @@ func TestRelayRedaction(t *testing.T) {
 		{
 			name: "overflow while held is counted",
 			write: func(r *relay) {
+				r.perMinute = 2 * maxHeld // this case is about the hold
 				r.begin()
 				w := r.stdioWriter()
 				for range maxHeld + 2 {
@@ -93,6 +98,30 @@ func TestRelayRedaction(t *testing.T) {
 			},
 			want: append(repeat(`level=DEBUG msg=x plugin=p stream=stderr`, maxHeld),
 				`level=DEBUG msg="dropped 2 plugin log lines written during a long call or while the log was slow" plugin=p`),
+		},
+		{
+			// issue 23, finding 15: `cat pw.txt >&2` in a plugin's command.
+			name: "a bare secret never returned is caught by shape; diagnostics stay",
+			write: func(r *relay) {
+				w := r.stdioWriter()
+				w.Write([]byte("Xk7pQ2mZ9vR4tL8wN3bY6cF1\n"))
+				w.Write([]byte("using key sk-proj-CANARY0a1b2c from /run/secrets/pw.txt\n"))
+				w.Write([]byte("permission denied: /etc/x\n"))
+				hclogWriter{r}.Write([]byte(`{"@level":"error","@message":"read wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","@timestamp":"t","path":"/etc/x","aws_key":"AKIAIOSFODNN7EXAMPLE"}` + "\n"))
+			},
+			want: []string{
+				`level=DEBUG msg=[REDACTED] plugin=p stream=stderr`,
+				`level=DEBUG msg="using key [REDACTED] from /run/secrets/pw.txt" plugin=p stream=stderr`,
+				`level=DEBUG msg="permission denied: /etc/x" plugin=p stream=stderr`,
+				`level=DEBUG msg="read [REDACTED]" plugin=p plugin_level=error aws_key=[REDACTED] path=/etc/x`,
+			},
+		},
+		{
+			name: "a long line is cut",
+			write: func(r *relay) {
+				r.stdioWriter().Write([]byte(strings.Repeat("a ", maxLine) + "\n"))
+			},
+			want: []string{`level=DEBUG msg="` + strings.Repeat("a ", maxLine/2) + `…(truncated)" plugin=p stream=stderr`},
 		},
 	}
 	for _, tc := range tests {
@@ -105,6 +134,33 @@ func TestRelayRedaction(t *testing.T) {
 				t.Errorf("log (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRelayLineBudget: past perMinute lines in a minute the rest are
+// dropped, and counted when the next minute's first line arrives.
+func TestRelayLineBudget(t *testing.T) {
+	r, buf := newTestRelay(slog.LevelDebug)
+	clock := fakeclock.New()
+	r.now = clock.Now
+	r.perMinute = 3
+	w := r.stdioWriter()
+	for i := range 5 {
+		fmt.Fprintf(w, "line %d\n", i)
+	}
+	clock.Advance(time.Minute)
+	w.Write([]byte("next minute\n"))
+	r.flush()
+	want := []string{
+		`level=DEBUG msg="line 0" plugin=p stream=stderr`,
+		`level=DEBUG msg="line 1" plugin=p stream=stderr`,
+		`level=DEBUG msg="line 2" plugin=p stream=stderr`,
+		`level=DEBUG msg="dropped 2 plugin log lines: more than 3 in a minute" plugin=p`,
+		`level=DEBUG msg="next minute" plugin=p stream=stderr`,
+	}
+	got := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
 	}
 }
 
@@ -160,6 +216,42 @@ func TestStderrCanaryNotRelayed(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, "canary-marker") && !(strings.Contains(line, "level=DEBUG") && strings.Contains(line, "plugin=p")) {
 			t.Errorf("relayed line %q is not level=DEBUG with plugin=p", line)
+		}
+	}
+}
+
+// TestStderrSecretsNotRelayed: a plugin that copies a secret file to its
+// stderr (`cat pw.txt >&2`, raw, through os.Stderr and in an hclog
+// attribute), prints the token it returns and a JWT gets none of them into
+// the host log, while its ordinary diagnostics arrive whole (issue 23,
+// finding 15).
+func TestStderrSecretsNotRelayed(t *testing.T) {
+	const (
+		canary   = "CANARY-stderr-returned-4b1f"
+		password = "Qm9vZ3Jhc3NAbmQtOTg3NjU0MzIxMGFiY2RlZg" // pw.txt: a generated password
+		jwtBody  = "eyJzdWIiOiJzdGRlcnIifQ"
+	)
+	pw := filepath.Join(t.TempDir(), "pw.txt")
+	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, logs := newManager(t, ManagerOptions{Plugins: map[string]PluginConfig{"p": testPluginConfig(nil)}})
+	src, _ := m.Source("p", "prov", map[string]any{"behavior": "stderr-file", "canary": canary, "file": pw})
+	if _, err := src.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	for _, want := range []string{"stderr-marker: done", "permission denied: /etc/x", "path=" + pw} {
+		if !strings.Contains(out, want) {
+			t.Errorf("host log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, s := range []string{canary, password, jwtBody} {
+		if strings.Contains(out, s) {
+			t.Errorf("host log holds %q:\n%s", s, out)
 		}
 	}
 }

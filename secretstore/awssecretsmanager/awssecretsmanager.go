@@ -34,6 +34,7 @@ import (
 
 	awsauth "github.com/byokcred/byokcred/auth/aws"
 	"github.com/byokcred/byokcred/auth/static"
+	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -166,7 +167,11 @@ func (r *reader) getClient(ctx context.Context) (*secretsmanager.Client, error) 
 		if err != nil {
 			return nil, fmt.Errorf("awssecretsmanager: %w", err)
 		}
-		r.client = secretsmanager.NewFromConfig(cfg)
+		// The SDK reads and decodes the whole answer before it returns:
+		// the limit is on the wire, under it.
+		r.client = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+			o.HTTPClient = storelimit.Client(o.HTTPClient)
+		})
 	}
 	return r.client, nil
 }
@@ -202,6 +207,9 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 // own message is kept: it names the caller and the policy that decided, and
 // never holds a secret value.
 func (r *reader) explain(err error) error {
+	if tl, ok := storelimit.AsTooLarge(err); ok {
+		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s: %w", r.auth.Region, tl)
+	}
 	status := 0
 	if re, ok := errors.AsType[interface {
 		error

@@ -428,3 +428,38 @@ func (w *world) load(t *testing.T, block string) *registry.Provider {
 	t.Helper()
 	return storetest.Load(t, w.clock, w.logs, block)
 }
+
+// TestJSONWithoutJSONKey: a secret holding several vendors' keys, read
+// without json_key, is refused naming its fields, never sent whole (issue
+// 23, finding 4).
+func TestJSONWithoutJSONKey(t *testing.T) {
+	w := newWorld(t)
+	w.sm.Put("both", storetest.TwoVendors)
+	p := w.load(t, "      api_key_secret: {store: aws_secrets_manager, secret: \""+w.sm.ARN("both")+"\"}")
+	storetest.Refused(t, p, w.logs, []string{
+		"static: secret " + w.sm.ARN("both") + ": version ",
+		` holds a JSON object with fields "anthropic", "openai", not a key: set json_key`,
+	}, storetest.OpenAICanary, storetest.AnthropicCanary)
+}
+
+// TestOversizedValue: an answer is bounded before the SDK buffers it, and a
+// value over 64 KiB is refused, naming the reference and the size, never
+// the value (issue 23, finding 17: a 50 MiB secret was accepted).
+func TestOversizedValue(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		want string
+	}{
+		{"1 MiB: the answer is cut", 1 << 20, "awssecretsmanager: Secrets Manager in us-east-1: the store's answer is more than 1048576 bytes; a secret is at most 65536 bytes"},
+		{"100 KiB: the value is refused", 100 << 10, ": the secret's value is 102400 bytes; a credential is at most 65536 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.sm.Put("big", storetest.Oversized(tc.size))
+			p := w.load(t, "      api_key_secret: {store: aws_secrets_manager, secret: \""+w.sm.ARN("big")+"\"}")
+			storetest.Refused(t, p, w.logs, []string{"static: secret " + w.sm.ARN("big") + ": ", tc.want}, storetest.OversizedCanary, "xxxxxxxx")
+		})
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -36,6 +37,7 @@ import (
 	"github.com/byokcred/byokcred/auth/entra"
 	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/internal/storehook"
+	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -159,9 +161,14 @@ func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretR
 		return nil, fmt.Errorf("azurekeyvault: secret %s: %w", s.reference, err)
 	}
 	opts := &azsecrets.ClientOptions{}
+	// azcore reads the whole answer into memory before the client returns
+	// (its body download policy): the limit is on the transport, under it.
+	// azcore's own default client is internal to it; this one has Go's
+	// defaults (proxy from the environment, TLS 1.2 or later).
+	var transport storelimit.Doer = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	if h := storehook.KeyVaultOverride(); h != nil {
 		if h.Client != nil {
-			opts.Transport = h.Client
+			transport = h.Client
 		}
 		opts.DisableChallengeResourceVerification = h.DisableChallengeResourceVerification
 		if h.RetryDelay > 0 {
@@ -169,6 +176,7 @@ func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretR
 			opts.Retry.MaxRetryDelay = 4 * h.RetryDelay
 		}
 	}
+	opts.Transport = storelimit.Client(transport)
 	client, err := azsecrets.NewClient(s.vaultURL, tokenCredential{cred}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("azurekeyvault: secret %s: %w", s.reference, err)
@@ -235,6 +243,9 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 // explain turns a failed read into what an operator does next. It names
 // the vault, secret and version, and never shows a response body whole.
 func (r *reader) explain(err error) error {
+	if tl, ok := storelimit.AsTooLarge(err); ok {
+		return fmt.Errorf("azurekeyvault: reading secret %s from vault %s: %w", r.name, r.vaultURL, tl)
+	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
 		code := codes(re)

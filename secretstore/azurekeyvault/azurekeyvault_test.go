@@ -457,3 +457,40 @@ func load(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block stri
 	t.Helper()
 	return storetest.Load(t, clock, logs, "      api_key_secret:\n"+block)
 }
+
+// TestJSONWithoutJSONKey: a secret holding several vendors' keys, read
+// without json_key, is refused naming its fields, never sent whole (issue
+// 23, finding 4).
+func TestJSONWithoutJSONKey(t *testing.T) {
+	clock, logs := fakeclock.New(), new(syncbuf.Buffer)
+	kv := startVault(t, clock, checkToken)
+	v1 := kv.Set("both", storetest.TwoVendors)
+	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("both", "")+"\n")
+	storetest.Refused(t, p, logs, []string{
+		"static: secret " + kv.SecretURL("both", "") + ": version " + v1 +
+			` holds a JSON object with fields "anthropic", "openai", not a key: set json_key`,
+	}, storetest.OpenAICanary, storetest.AnthropicCanary)
+}
+
+// TestOversizedValue: an answer is bounded before azcore buffers it, and a
+// value over 64 KiB is refused, naming the reference and the size, never
+// the value (issue 23, finding 17).
+func TestOversizedValue(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		want string
+	}{
+		{"1 MiB: the answer is cut", 1 << 20, ": azurekeyvault: reading secret big from vault https://127.0.0.1:"},
+		{"100 KiB: the value is refused", 100 << 10, ": the secret's value is 102400 bytes; a credential is at most 65536 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock, logs := fakeclock.New(), new(syncbuf.Buffer)
+			kv := startVault(t, clock, checkToken)
+			kv.Set("big", storetest.Oversized(tc.size))
+			p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("big", "")+"\n")
+			storetest.Refused(t, p, logs, []string{"static: secret " + kv.SecretURL("big", "") + ": ", tc.want, "65536 bytes"}, storetest.OversizedCanary, "xxxxxxxx")
+		})
+	}
+}

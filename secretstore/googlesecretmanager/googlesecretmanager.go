@@ -36,6 +36,7 @@ import (
 	gcp "github.com/byokcred/byokcred/auth/gcp"
 	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/internal/storehook"
+	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -229,9 +230,6 @@ type accessResponse struct {
 	} `json:"payload"`
 }
 
-// maxAnswer bounds an answer: a payload is at most 64 KiB, base64 in JSON.
-const maxAnswer = 1 << 20
-
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ReadSecret implements static.SecretReader.
@@ -251,7 +249,15 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 		return nil, fmt.Errorf("googlesecretmanager: reading from %s: %w", r.endpoint, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	// Read here, not by an SDK: at most MaxAnswer bytes are held.
+	if resp.ContentLength > storelimit.MaxAnswer {
+		return nil, fmt.Errorf("googlesecretmanager: %s: %w", r.endpoint, &storelimit.TooLargeError{Size: resp.ContentLength})
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, storelimit.MaxAnswer+1))
+	if len(body) > storelimit.MaxAnswer {
+		clear(body)
+		return nil, fmt.Errorf("googlesecretmanager: %s: %w", r.endpoint, &storelimit.TooLargeError{Size: -1})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("googlesecretmanager: reading the answer from %s: %w", r.endpoint, err)
 	}
@@ -267,7 +273,7 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 	}
 	// The answer holds the secret: no part of it goes into an error.
 	var a accessResponse
-	if len(body) > maxAnswer || json.Unmarshal(body, &a) != nil {
+	if json.Unmarshal(body, &a) != nil {
 		return nil, fmt.Errorf("googlesecretmanager: %s answered 200 with something other than an access response", r.endpoint)
 	}
 	got := "unknown"

@@ -406,3 +406,42 @@ func TestRefusedCredentialIsFoundAgain(t *testing.T) {
 		return err == nil && tok.Value.Reveal() == canary
 	})
 }
+
+// TestJSONWithoutJSONKey: a secret holding several vendors' keys, read
+// without json_key, is refused naming its fields, never sent whole (issue
+// 23, finding 4).
+func TestJSONWithoutJSONKey(t *testing.T) {
+	_, sm := start(t)
+	v := sm.AddVersion(global, storetest.TwoVendors)
+	sm.Allow(global, account)
+	logs := new(syncbuf.Buffer)
+	p := storetest.Load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
+	storetest.Refused(t, p, logs, []string{
+		"static: secret " + global + ": version " + v +
+			` holds a JSON object with fields "anthropic", "openai", not a key: set json_key`,
+	}, storetest.OpenAICanary, storetest.AnthropicCanary)
+}
+
+// TestOversizedValue: an answer is read up to a bound, and a value over 64
+// KiB is refused, naming the reference and the size, never the value (issue
+// 23, finding 17).
+func TestOversizedValue(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		want string
+	}{
+		{"1 MiB: the answer is cut", 1 << 20, "a secret is at most 65536 bytes"},
+		{"100 KiB: the value is refused", 100 << 10, ": the secret's value is 102400 bytes; a credential is at most 65536 bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, sm := start(t)
+			sm.AddVersion(global, storetest.Oversized(tc.size))
+			sm.Allow(global, account)
+			logs := new(syncbuf.Buffer)
+			p := storetest.Load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
+			storetest.Refused(t, p, logs, []string{"static: secret " + global + ": ", tc.want}, storetest.OversizedCanary, "xxxxxxxx")
+		})
+	}
+}

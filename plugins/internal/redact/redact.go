@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -29,8 +30,11 @@ var (
 )
 
 // Redact returns s with every occurrence of each secret (of at least
-// [MinRedactLen] bytes) and anything shaped like a JWT, a bearer header or a
-// `token=…` pair replaced by [provider.Redacted].
+// [MinRedactLen] bytes) and anything shaped like a JWT, a bearer header, a
+// `token=…` pair or a bare credential (a well-known prefix such as sk- or
+// AKIA, or a long run of mixed letters and digits, or of hex: see
+// [credshape.Mask]) replaced by [provider.Redacted]. The last catches a
+// secret no one named: `cat pw.txt >&2` in a plugin's command.
 //
 // It is a safety net for text that a plugin or a command produced (log
 // lines, stderr, error messages): it cannot know every secret, so the rule
@@ -58,7 +62,7 @@ func Redact(s string, secrets ...string) string {
 		}
 		return sub[1] + sub[2] + provider.Redacted
 	})
-	return s
+	return credshape.Mask(s)
 }
 
 // looksGenerated reports whether a value looks like a credential rather

@@ -22,6 +22,9 @@ func TestRedact(t *testing.T) {
 		{"key=value", "api_key=AKIA1234567890", nil, "api_key=[REDACTED]"},
 		{"prose survives", "invalid token: unknown kind", nil, "invalid token: unknown kind"},
 		{"client secret", "client_secret=abcdefghijklmnopqrstuvwxyz", nil, "client_secret=[REDACTED]"},
+		{"bare generated secret", "cat: Xk7pQ2mZ9vR4tL8wN3bY6cF1", nil, "cat: [REDACTED]"},
+		{"bare prefixed key", "key sk-ant-api03-abcdefgh in use", nil, "key [REDACTED] in use"},
+		{"diagnostics survive", "permission denied: /etc/x", nil, "permission denied: /etc/x"},
 		{"empty", "", []string{"abcdef"}, ""},
 	}
 	for _, tc := range tests {

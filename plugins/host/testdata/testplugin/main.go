@@ -51,6 +51,7 @@ func (plugin) Configure(_ context.Context, providerName string, config map[strin
 		provider: providerName,
 		behavior: c.String("behavior", "ok"),
 		canary:   c.String("canary", ""),
+		file:     c.String("file", ""),
 		message:  c.String("message", ""),
 		sleep:    c.Duration("sleep", time.Second),
 	}
@@ -61,9 +62,9 @@ func (plugin) Configure(_ context.Context, providerName string, config map[strin
 }
 
 type source struct {
-	provider, behavior, canary, message string
-	sleep                               time.Duration
-	n                                   atomic.Int64
+	provider, behavior, canary, message, file string
+	sleep                                     time.Duration
+	n                                         atomic.Int64
 }
 
 func (s *source) Token(ctx context.Context) (*provider.Token, error) {
@@ -118,6 +119,21 @@ func (s *source) Token(ctx context.Context) (*provider.Token, error) {
 		// A JWT that is never returned: caught by its shape.
 		log.Info("id token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJlLWNhbmFyeQ")
 		log.Info("canary-marker: relay works")
+		value = s.canary
+	case "stderr-file":
+		// A command that copies a secret file to stderr (`cat pw.txt
+		// >&2`), names it, and writes an ordinary diagnostic, on every
+		// stream a plugin has; the returned token is printed too.
+		b, err := os.ReadFile(s.file)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = syscall.Write(2, b)
+		fmt.Fprintf(os.Stderr, "%s", b)
+		log.Warn("read the password file", "path", s.file, "content", string(b))
+		fmt.Fprintln(os.Stderr, "returning", s.canary, "id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdGRlcnIifQ.c2lnLWNhbmFyeQ")
+		fmt.Fprintln(os.Stderr, "permission denied: /etc/x")
+		log.Info("stderr-marker: done")
 		value = s.canary
 	default:
 		return nil, fmt.Errorf("testplugin: unknown behavior %q", s.behavior)
