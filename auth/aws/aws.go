@@ -121,6 +121,12 @@ func checkProfile(profile string, lookup func(string) (string, bool)) error {
 	}
 	defer files.Close()
 	_, err = awsconfig.LoadSharedConfigProfile(context.Background(), profile, files.sharedOptions)
+	return checkProfileError(profile, files, err)
+}
+
+// checkProfileError is LoadSharedConfigProfile's err in checkProfile's
+// words, naming the files rather than their copies.
+func checkProfileError(profile string, files *sharedFiles, err error) error {
 	if _, ok := errors.AsType[awsconfig.SharedConfigProfileNotExistError](err); ok {
 		return errors.New("profile " + profile + " is not defined in " + files.names())
 	}
