@@ -124,9 +124,9 @@ func openSharedFiles(lookup func(string) (string, bool)) (*sharedFiles, error) {
 			continue
 		}
 		if err != nil {
-			// Any other failure to open (permission denied) the SDK
-			// treats as an empty file, and so does this: the checks
-			// that matter passed or did not run.
+			// A file that cannot be opened (permission denied) the
+			// SDK treats as empty, and so does this by leaving it out;
+			// only a file that opened and broke a rule is an error.
 			if _, ok := errors.AsType[*fs.PathError](err); ok {
 				continue
 			}
