@@ -99,3 +99,87 @@ func Read(path string, fi fs.FileInfo, read func(string) ([]byte, error)) (provi
 	}
 	return provider.NewSecret(v), nil
 }
+
+// ReadLimited reads a file that feeds a cloud SDK credentials without being
+// one of byokcred's own secret files — an AWS shared config, Application
+// Default Credentials JSON, a web-identity token — under the rules of
+// [ReadBytes] but the owner-only mode (the cloud tools write some of these
+// 0644, and refusing them would break working setups): a regular file (a
+// FIFO would block the reader, a device never ends, a directory is a
+// mistake) of at most max bytes, opened without blocking, checked on the
+// opened file and read at most max+1 bytes. Its errors name path, not the
+// content; a missing file's error satisfies errors.Is(err, fs.ErrNotExist).
+func ReadLimited(path string, max int64) ([]byte, error) {
+	f, err := OpenLimited(path, max)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("secretfile: %w", err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("secretfile: %s holds more than %d bytes (a file that grows while read, or a pseudo-file); at most %d are read", path, max, max)
+	}
+	return b, nil
+}
+
+// OpenLimited opens path for [ReadLimited]'s rules without reading it, for
+// a caller that only checks a file another library will read: it refuses
+// what is not a regular file before opening it (opening a device can have
+// effects of its own), opens without blocking, and checks the opened file
+// again (the path may have been swapped in between).
+func OpenLimited(path string, max int64) (*os.File, error) {
+	// Stat follows a symlink: a link to a regular file is fine (dotfiles
+	// managers use them), a link to /dev/zero is not.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("secretfile: %w", err)
+	}
+	if err := checkLimited(path, fi, max); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("secretfile: %w", err)
+	}
+	if fi, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("secretfile: %w", err)
+	}
+	if err := checkLimited(path, fi, max); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func checkLimited(path string, fi fs.FileInfo, max int64) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("secretfile: %s is %s, not a regular file", path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > max {
+		return fmt.Errorf("secretfile: %s is %d bytes; at most %d are read", path, fi.Size(), max)
+	}
+	return nil
+}
+
+// fileKind names a file type for an error.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "a special file (" + m.Type().String() + ")"
+}

@@ -89,9 +89,11 @@ func (a *Auth) ValidateCredentials(b *registry.Build) {
 	if a.SessionName != "" && !sessionNameRe.MatchString(a.SessionName) {
 		b.Errorf("session_name", "session_name must be 2 to 64 characters of letters, digits and +=,.@_-")
 	}
-	if a.Profile != "" {
+	// The shared files are this machine's, not the config's: --offline
+	// (CI, no credentials) does not read them.
+	if a.Profile != "" && !b.Offline {
 		if err := checkProfile(a.Profile, b.LookupEnv); err != nil {
-			b.Errorf("profile", "%v", err)
+			b.EnvErrorf("profile", "%v", err)
 		}
 	}
 }
@@ -109,34 +111,29 @@ func baseURLRegion(raw string) string {
 	return ""
 }
 
-// sharedFiles returns the shared config and credentials files the SDK reads,
-// as their environment variables (looked up through lookup) select them.
-func sharedFiles(lookup func(string) (string, bool)) (configFiles, credFiles []string) {
-	configFiles = []string{awsconfig.DefaultSharedConfigFilename()}
-	credFiles = []string{awsconfig.DefaultSharedCredentialsFilename()}
-	if v, ok := lookup("AWS_CONFIG_FILE"); ok && v != "" {
-		configFiles = []string{v}
+// checkProfile reports a profile that the shared files the SDK would read
+// do not define, without any network I/O, and a shared file that is not a
+// regular file of a sane size.
+func checkProfile(profile string, lookup func(string) (string, bool)) error {
+	files, err := openSharedFiles(lookup)
+	if err != nil {
+		return err
 	}
-	if v, ok := lookup("AWS_SHARED_CREDENTIALS_FILE"); ok && v != "" {
-		credFiles = []string{v}
-	}
-	return configFiles, credFiles
+	defer files.Close()
+	_, err = awsconfig.LoadSharedConfigProfile(context.Background(), profile, files.sharedOptions)
+	return checkProfileError(profile, files, err)
 }
 
-// checkProfile reports a profile that the shared files the SDK would read
-// do not define, without any network I/O.
-func checkProfile(profile string, lookup func(string) (string, bool)) error {
-	cfgs, creds := sharedFiles(lookup)
-	_, err := awsconfig.LoadSharedConfigProfile(context.Background(), profile, func(o *awsconfig.LoadSharedConfigOptions) {
-		o.ConfigFiles, o.CredentialsFiles = cfgs, creds
-	})
+// checkProfileError is LoadSharedConfigProfile's err in checkProfile's
+// words, naming the files rather than their copies.
+func checkProfileError(profile string, files *sharedFiles, err error) error {
 	if _, ok := errors.AsType[awsconfig.SharedConfigProfileNotExistError](err); ok {
-		return errors.New("profile " + profile + " is not defined in " + strings.Join(append(cfgs, creds...), " or "))
+		return errors.New("profile " + profile + " is not defined in " + files.names())
 	}
 	if err != nil {
 		// Other problems (a malformed file) surface when the SDK loads
 		// the profile; the SDK's message names the file.
-		return errors.New("profile " + profile + ": " + err.Error())
+		return errors.New("profile " + profile + ": " + files.rename(err).Error())
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/secretfile"
 )
 
 // errNotConfigured marks a link whose environment is absent: the SDK does
@@ -29,7 +30,7 @@ type chainLink struct {
 	name string
 	// make returns the SDK's own provider for the link, or an error
 	// wrapping errNotConfigured saying what is missing.
-	make func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error)
+	make func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error)
 }
 
 // defaultChain is the SDK's credential resolution (config.LoadDefaultConfig,
@@ -39,35 +40,38 @@ type chainLink struct {
 // on failure); doctor tries each so an operator sees why the others did not
 // apply.
 var defaultChain = []chainLink{
-	{"environment", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"environment", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
 		if !env.Credentials.HasKeys() {
 			return nil, fmt.Errorf("%w: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set", errNotConfigured)
 		}
 		return credentials.StaticCredentialsProvider{Value: env.Credentials}, nil
 	}},
-	{"web identity", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"web identity", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
 		if env.WebIdentityTokenFilePath == "" || env.RoleARN == "" {
 			return nil, fmt.Errorf("%w: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set", errNotConfigured)
 		}
 		// A config of its own, for the endpoint settings the SDK's chain
 		// would use (AWS_ENDPOINT_URL_STS, …); the call is unsigned.
-		cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(a.Region), awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}))
+		cfg, err := loadDefaultConfig(ctx, a.Profile, awsconfig.WithRegion(a.Region), awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}))
 		if err != nil {
 			return nil, err
 		}
 		client := sts.NewFromConfig(cfg)
-		return stscreds.NewWebIdentityRoleProvider(client, env.RoleARN, stscreds.IdentityTokenFile(env.WebIdentityTokenFilePath), func(o *stscreds.WebIdentityRoleOptions) {
+		return stscreds.NewWebIdentityRoleProvider(client, env.RoleARN, webIdentityTokenFile(env.WebIdentityTokenFilePath), func(o *stscreds.WebIdentityRoleOptions) {
 			o.RoleSessionName = env.RoleSessionName
 		}), nil
 	}},
-	{"shared profile", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"shared profile", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
 		profile := a.profile(env)
 		// LoadSharedConfigProfile alone reads ~/.aws whatever the
 		// environment says; name the files LoadDefaultConfig would read.
-		cfgs, creds := sharedFiles(os.LookupEnv)
-		sc, err := awsconfig.LoadSharedConfigProfile(context.Background(), profile, func(o *awsconfig.LoadSharedConfigOptions) {
-			o.ConfigFiles, o.CredentialsFiles = cfgs, creds
-		})
+		files, err := openSharedFiles(os.LookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		sc, err := awsconfig.LoadSharedConfigProfile(ctx, profile, files.sharedOptions)
+		err = files.rename(err)
+		files.Close()
 		if err != nil {
 			if _, ok := errors.AsType[awsconfig.SharedConfigProfileNotExistError](err); ok {
 				return nil, fmt.Errorf("%w: no profile %s in the shared files", errNotConfigured, profile)
@@ -78,13 +82,13 @@ var defaultChain = []chainLink{
 			sc.SSOSession == nil && sc.SSOStartURL == "" && sc.CredentialProcess == "" && sc.LoginSession == "" {
 			return nil, fmt.Errorf("%w: profile %s holds no credentials", errNotConfigured, profile)
 		}
-		cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(a.Region), awsconfig.WithSharedConfigProfile(profile))
+		cfg, err := loadDefaultConfig(ctx, profile, awsconfig.WithRegion(a.Region), awsconfig.WithSharedConfigProfile(profile))
 		if err != nil {
 			return nil, err
 		}
 		return cfg.Credentials, nil
 	}},
-	{"container", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"container", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
 		endpoint := env.ContainerCredentialsEndpoint
 		if env.ContainerCredentialsRelativePath != "" {
 			endpoint = "http://169.254.170.2" + env.ContainerCredentialsRelativePath
@@ -94,15 +98,15 @@ var defaultChain = []chainLink{
 		}
 		token := env.ContainerAuthorizationToken
 		if f := os.Getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); f != "" {
-			b, err := os.ReadFile(f)
+			b, err := secretfile.ReadLimited(f, maxTokenFile)
 			if err != nil {
-				return nil, fmt.Errorf("reading AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %w", err)
+				return nil, containerTokenFile(f).problem(err, maxTokenFile)
 			}
 			token = strings.TrimSpace(string(b))
 		}
 		return endpointcreds.New(endpoint, func(o *endpointcreds.Options) { o.AuthorizationToken = token }), nil
 	}},
-	{"IMDS", func(a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"IMDS", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
 		if strings.EqualFold(os.Getenv("AWS_EC2_METADATA_DISABLED"), "true") {
 			return nil, fmt.Errorf("%w: AWS_EC2_METADATA_DISABLED=true", errNotConfigured)
 		}
@@ -131,7 +135,7 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 	tries := make([]registry.ChainTry, 0, len(defaultChain))
 	for _, l := range defaultChain {
 		try := registry.ChainTry{Name: l.name, Try: func(ctx context.Context) error {
-			p, err := l.make(a, env)
+			p, err := l.make(ctx, a, env)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/compute/metadata"
 
 	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/secretfile"
 )
 
 // adcLink is one source of Application Default Credentials.
@@ -22,6 +23,8 @@ type adcLink struct {
 	// file returns the credentials file the link reads, "" when it has
 	// none to offer; nil for the metadata server.
 	file func() string
+	// fix says what to do about a file that cannot be used.
+	fix string
 	// absent says why the link does not apply, "" when it does.
 	absent func(ctx context.Context) string
 }
@@ -41,6 +44,7 @@ var adcChain = []adcLink{
 	{
 		name: envCredentials,
 		file: func() string { return os.Getenv(envCredentials) },
+		fix:  "point " + envCredentials + " at a credentials JSON file, or unset it",
 		absent: func(context.Context) string {
 			if os.Getenv(envCredentials) == "" {
 				return envCredentials + " is not set"
@@ -51,6 +55,7 @@ var adcChain = []adcLink{
 	{
 		name: "gcloud well-known file",
 		file: wellKnownFile,
+		fix:  "replace it (gcloud auth application-default login writes it) or remove it",
 		absent: func(context.Context) string {
 			if _, err := os.Stat(wellKnownFile()); err != nil {
 				return "no file at " + wellKnownFile() + " (gcloud auth application-default login writes it)"
@@ -103,13 +108,36 @@ func firstPresent(ctx context.Context) (adcLink, bool) {
 	return adcLink{}, false
 }
 
+// maxCredentialsJSON caps a credentials JSON file, as secretfile does
+// credentials_file: a service-account key is ~2.4 KiB, an external_account
+// or impersonation config well under that.
+const maxCredentialsJSON = secretfile.MaxSize
+
+// readJSON reads a credentials JSON file under secretfile's rules but the
+// owner-only mode (the files ADC finds are gcloud's and the user's, not
+// byokcred's config): the SDK would read a FIFO, /dev/zero or a 300 MB file
+// whole, blocking.
 func readJSON(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := secretfile.ReadLimited(path, maxCredentialsJSON)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "secretfile: "))
 	}
 	if !json.Valid(b) {
 		return nil, fmt.Errorf("%s is not JSON", path)
+	}
+	return b, nil
+}
+
+// read reads the link's file, with an error naming it, what pointed at it
+// and what to do.
+func (l adcLink) read() ([]byte, error) {
+	label := l.describe()
+	if l.name == envCredentials {
+		label = envCredentials + "=" + l.file()
+	}
+	b, err := readJSON(l.file())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; %s", label, err, l.fix)
 	}
 	return b, nil
 }
@@ -134,6 +162,9 @@ func (l adcLink) try(ctx context.Context, scopes []string) error {
 	}
 	b, err := readJSON(l.file())
 	if err != nil {
+		return fmt.Errorf("%w; %s", err, l.fix)
+	}
+	if err := checkReferencedFiles(b); err != nil {
 		return err
 	}
 	creds, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: scopes, CredentialsJSON: b, DisableAsyncRefresh: true, Logger: sdkLog})

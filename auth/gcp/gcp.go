@@ -11,6 +11,7 @@ package gcp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -121,14 +122,16 @@ func (a *Auth) Validate(b *registry.Build) {
 // about Vertex AI: for a module that reads another Google API with gcp
 // keys, such as a secret store.
 func (a *Auth) ValidateCredentials(b *registry.Build) {
-	if a.CredentialsFile != "" {
+	// The file is this machine's: --offline (CI, no credentials) does
+	// not look at it.
+	if a.CredentialsFile != "" && !b.Offline {
 		fi, err := os.Stat(a.CredentialsFile)
 		switch {
 		case err != nil:
-			b.Errorf("credentials_file", "cannot read credentials file: %v", err)
+			b.EnvErrorf("credentials_file", "cannot read credentials file: %v", err)
 		default:
 			if err := secretfile.CheckMode(a.CredentialsFile, fi); err != nil {
-				b.Errorf("credentials_file", "%v", err)
+				b.EnvErrorf("credentials_file", "%v", err)
 			}
 		}
 	}
@@ -231,6 +234,11 @@ func (a *Auth) sourceOptions() (SourceOptions, error) {
 		data, err := secretfile.ReadBytes(a.CredentialsFile)
 		if err != nil {
 			return SourceOptions{}, fmt.Errorf("gcp: credentials_file: %w", err)
+		}
+		// The SDK takes empty bytes for none and would search ADC
+		// instead: another identity than the one the config names.
+		if !json.Valid(data) {
+			return SourceOptions{}, fmt.Errorf("gcp: credentials_file %s is not JSON; point it at a credentials JSON file (a service-account key, an external_account config)", a.CredentialsFile)
 		}
 		opts.CredentialsJSON = data
 		opts.CredentialsFile = a.CredentialsFile

@@ -67,7 +67,11 @@ type Source struct {
 	mu    sync.Mutex
 	creds *auth.Credentials
 	from  string // which source answered, for errors and descriptions
-	desc  description
+	// json is the credentials file the credential came from, as read
+	// under the rules (nil for the metadata server): the SDK is handed
+	// these bytes, never the path.
+	json []byte
+	desc description
 }
 
 // description is what DescribeToken reports about the current credential.
@@ -105,6 +109,11 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 			return nil, err
 		}
 	}
+	// The SDK opens the files the credential names (a subject token)
+	// at each fetch, blocking: check them each time.
+	if err := checkReferencedFiles(s.json); err != nil {
+		return nil, fmt.Errorf("gcp: %s: %w", s.from, err)
+	}
 	creds := s.creds
 	if s.opts.ImpersonateServiceAccount != "" {
 		// A new impersonated credential per fetch: its own cache would
@@ -127,13 +136,13 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	return &provider.Token{Value: provider.NewSecret(t.Value), Kind: provider.KindBearer, Expiry: t.Expiry}, nil
 }
 
-func (s *Source) detectOptions() *credentials.DetectOptions {
+func (s *Source) detectOptions(data []byte) *credentials.DetectOptions {
 	if s.sdkCache {
-		return &credentials.DetectOptions{Scopes: s.opts.Scopes, CredentialsJSON: s.opts.CredentialsJSON, Logger: sdkLog}
+		return &credentials.DetectOptions{Scopes: s.opts.Scopes, CredentialsJSON: data, Logger: sdkLog}
 	}
 	return &credentials.DetectOptions{
 		Scopes:              s.opts.Scopes,
-		CredentialsJSON:     s.opts.CredentialsJSON,
+		CredentialsJSON:     data,
 		EarlyTokenRefresh:   alwaysStale,
 		DisableAsyncRefresh: true,
 		Logger:              sdkLog,
@@ -141,9 +150,11 @@ func (s *Source) detectOptions() *credentials.DetectOptions {
 }
 
 // detect finds the credential as Application Default Credentials do, and
-// notes which source it came from.
+// notes which source it came from. A credentials file ADC would read is
+// read here, under the rules, and handed to the SDK as bytes.
 func (s *Source) detect(ctx context.Context) error {
-	if s.opts.CredentialsJSON != nil {
+	data := s.opts.CredentialsJSON
+	if data != nil {
 		s.from = "credentials_file " + s.opts.CredentialsFile
 	} else {
 		l, ok := firstPresent(ctx)
@@ -151,12 +162,21 @@ func (s *Source) detect(ctx context.Context) error {
 			return errors.New("gcp: no Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS is not set, there is no gcloud well-known file and no metadata server answered; run `byokcred doctor` for each source's reason")
 		}
 		s.from = l.describe()
+		if l.file != nil {
+			var err error
+			if data, err = l.read(); err != nil {
+				return fmt.Errorf("gcp: %w", err)
+			}
+		}
 	}
-	creds, err := credentials.DetectDefault(s.detectOptions())
+	if err := checkReferencedFiles(data); err != nil {
+		return fmt.Errorf("gcp: %s: %w", s.from, err)
+	}
+	creds, err := credentials.DetectDefault(s.detectOptions(data))
 	if err != nil {
 		return fmt.Errorf("gcp: %s: %w", s.from, err)
 	}
-	s.creds, s.desc = creds, description{}
+	s.creds, s.json, s.desc = creds, data, description{}
 	return nil
 }
 
@@ -223,20 +243,10 @@ func (s *Source) describe(ctx context.Context) description {
 	return d
 }
 
-// fileJSON returns the credentials file the source uses, if it uses one.
+// fileJSON returns the credentials file the source uses, if it uses one:
+// the bytes the credential was made from, not the file as it is now.
 func (s *Source) fileJSON() []byte {
-	if s.opts.CredentialsJSON != nil {
-		return s.opts.CredentialsJSON
-	}
-	for _, l := range adcChain {
-		if l.file != nil && strings.HasPrefix(s.from, l.name) {
-			if path := l.file(); path != "" {
-				b, _ := readJSON(path)
-				return b
-			}
-		}
-	}
-	return nil
+	return s.json
 }
 
 var impersonationURL = regexp.MustCompile(`serviceAccounts/([^/:]+):generateAccessToken`)

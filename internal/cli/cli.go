@@ -107,6 +107,17 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 	if err == nil {
 		return ExitOK
 	}
+	if ctx.Err() != nil {
+		// Stopped by SIGINT or SIGTERM (cli.Main cancels ctx) or by the
+		// caller: one line that says so first, not a "context canceled"
+		// at the end of a chain of wrappers.
+		msg := "stopped: " + context.Cause(ctx).Error()
+		if e := err.Error(); e != "" {
+			msg += " (" + strings.ReplaceAll(a.scrub(e), "\n", "; ") + ")"
+		}
+		fmt.Fprintln(env.Stderr, "byokcred:", msg)
+		return ExitFailure
+	}
 	if err.Error() != "" {
 		// Scrubbed before the newlines are indented: a credential may
 		// hold one.
