@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -260,7 +261,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// The details (the identity provider's answer) go to the log;
 			// the client gets a plain reason.
 			s.log.Warn("user token not accepted", "provider", p.Name, "err", err)
-			status, msg := userError(p, err)
+			status, msg, wait := userError(p, err)
+			if wait > 0 {
+				// Whole seconds, rounded up: a client that retries at once
+				// would be turned away again.
+				rec.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+			}
 			writeError(rec, status, msg)
 			return
 		}
