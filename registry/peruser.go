@@ -174,11 +174,16 @@ func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
 		p.users.account(e, tok)
 	}
 	if err != nil {
-		if errors.Is(err, ErrUserRejected) {
-			// Kept, a refused token would hold a cache until evicted: a
-			// client inventing tokens would push every real user out.
-			u.last.CompareAndSwap(m, nil)
-			p.users.refuse(e)
+		// Kept, a refused token would hold a cache until evicted: a client
+		// inventing tokens would push every real user out. So would one
+		// whose exchanges fail otherwise (a source that does not say the
+		// user's token was the problem): a cache that never minted a token
+		// goes too. Not when only this caller gave up waiting: the
+		// exchange may still succeed.
+		if rejected := errors.Is(err, ErrUserRejected); rejected || ctx.Err() == nil {
+			if p.users.failed(e, rejected) {
+				u.last.CompareAndSwap(m, nil)
+			}
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("provider %s: no credential within %s (token_timeout): %w", p.Name, timeout, err)
@@ -395,14 +400,22 @@ func (uc *userCaches) account(e *userEntry, tok *provider.Token) {
 	uc.boundLocked()
 }
 
-// refuse drops e, whose user token the identity provider refused, and
-// remembers the token's digest for refusedTTL.
-func (uc *userCaches) refuse(e *userEntry) {
+// failed drops e after a failed exchange when its user token was refused
+// (rejected), remembering the token's digest for refusedTTL, or when e never
+// minted a token. It reports whether e was dropped.
+func (uc *userCaches) failed(e *userEntry, rejected bool) bool {
 	uc.mu.Lock()
 	defer uc.mu.Unlock()
 	el, ok := uc.byKey[e.key]
 	if !ok || el.Value != e {
-		return // another waiter on the same exchange got here first
+		return true // another waiter on the same exchange got here first
+	}
+	if !rejected {
+		if e.minted > 0 {
+			return false // a known user: its cache backs off and retries
+		}
+		uc.removeLocked(el)
+		return true
 	}
 	uc.removeLocked(el)
 	uc.nRefused++
@@ -410,12 +423,13 @@ func (uc *userCaches) refuse(e *userEntry) {
 	if rel, ok := uc.refused[e.key]; ok {
 		rel.Value.(*refusedEntry).until = until
 		uc.refusedLRU.MoveToFront(rel)
-		return
+		return true
 	}
 	uc.refused[e.key] = uc.refusedLRU.PushFront(&refusedEntry{key: e.key, until: until})
 	for uc.refusedLRU.Len() > maxRefused {
 		delete(uc.refused, uc.refusedLRU.Remove(uc.refusedLRU.Back()).(*refusedEntry).key)
 	}
+	return true
 }
 
 // sweepLocked drops every entry whose user token has expired. It runs at

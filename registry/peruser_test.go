@@ -43,6 +43,7 @@ type fakeExchange struct {
 	perUser  map[string]int
 	attempts int
 	revoked  map[string]bool
+	failing  map[string]bool // the identity provider fails for these oids
 }
 
 func (f *fakeExchange) Token(context.Context) (*provider.Token, error) { return nil, ErrNeedsUser }
@@ -63,6 +64,9 @@ func (f *fakeExchange) SourceFor(user provider.TokenSource) provider.TokenSource
 		f.attempts++
 		if f.revoked[c.ObjectID] {
 			return nil, fmt.Errorf("invalid_grant: the assertion was revoked (%w)", ErrUserRejected)
+		}
+		if f.failing[c.ObjectID] {
+			return nil, errors.New("temporarily_unavailable: try again")
 		}
 		f.perUser[c.ObjectID]++
 		now := time.Now()
@@ -463,5 +467,44 @@ func TestPerUserNewTokensRateLimited(t *testing.T) {
 	}
 	if n := fx.attempted(); n != 7 {
 		t.Errorf("%d exchanges asked for, want 7 (cached, j1-j4, n1, n2 once each)", n)
+	}
+}
+
+// TestPerUserFailedFirstExchangeLeavesNoEntry: a user token whose first
+// exchange failed for another reason than a refusal (a source that cannot
+// tell, an identity provider failing) holds no cache either, and is
+// exchanged again when asked again; a user whose token was minted before
+// keeps its cache through a failing refresh.
+func TestPerUserFailedFirstExchangeLeavesNoEntry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	_, p, fx := loadPerUser(t, Options{Now: clock})
+	fx.now = clock
+	known := userToken("known", now.Add(3*time.Hour))
+	us, _ := p.ForUser(fixedUser{known})
+	if _, err := us.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx.mu.Lock()
+	fx.failing = map[string]bool{"known": true, "new": true}
+	fx.mu.Unlock()
+	mu.Lock()
+	now = now.Add(2 * time.Hour) // known's minted token has expired
+	mu.Unlock()
+	if _, err := us.Token(context.Background()); err == nil {
+		t.Fatal("known: no error while the identity provider fails")
+	}
+	for range 2 {
+		nu, _ := p.ForUser(fixedUser{userToken("new", now.Add(time.Hour))})
+		if _, err := nu.Token(context.Background()); err == nil || errors.Is(err, ErrUserRejected) {
+			t.Fatalf("new: err = %v, want the identity provider's failure", err)
+		}
+	}
+	if diff := cmp.Diff(UserStats{Users: 1}, p.UserStats(), ignoreBytes); diff != "" {
+		t.Errorf("only the known user keeps a cache (-want +got):\n%s", diff)
+	}
+	if n := fx.attempted(); n != 4 {
+		t.Errorf("%d exchanges asked for, want 4 (known twice, new twice: no digest for a failure)", n)
 	}
 }
