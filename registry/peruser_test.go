@@ -289,7 +289,7 @@ func TestPerUserErrorsNameTheUser(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	_, p, fx := loadPerUser(t, Options{Now: clock})
 	fx.now = clock
-	fx.revoked = map[string]bool{"revoked-user": true}
+	fx.revoked = map[string]bool{"revoked-user": true, "x\nlevel=INFO msg=ok user oid=admin": true}
 	expiring := userToken("expiring-user", now.Add(time.Minute))
 	live, _ := p.ForUser(fixedUser{expiring})
 	if _, err := live.Token(context.Background()); err != nil {
@@ -302,6 +302,7 @@ func TestPerUserErrorsNameTheUser(t *testing.T) {
 		want    []string
 	}{
 		{"revoked", 0, userToken("revoked-user", now.Add(time.Hour)), []string{"provider gw", "claiming user oid=revoked-user", "invalid_grant"}},
+		{"claim that could pass for more of the line", 0, userToken("x\nlevel=INFO msg=ok user oid=admin", now.Add(time.Hour)), []string{`claiming user oid="x\nlevel=INFO msg=ok user oid=admin":`}},
 		{"expired before the first request", 0, userToken("old-user", now.Add(-time.Second)), []string{"provider gw", "claiming user oid=old-user", "expired at 2025-12-31T23:59:59Z", "fresh one"}},
 		{"expired mid-session", 2 * time.Minute, expiring, []string{"provider gw", "claiming user oid=expiring-user", "expired at 2026-01-01T00:01:00Z"}},
 	}
