@@ -89,6 +89,14 @@ func TestUnsafePathsRefused(t *testing.T) {
 		{"non-ASCII letter", "/oai/files/caf%C3%A9/content", false},
 		{"dots and a tab", "/oai/..%09/models", false},
 		{"dots and DEL", "/oai/..%7f/models", false},
+		// A bare %u is refused by net/http before the proxy sees it;
+		// encoded once more it arrives, and IIS would decode it.
+		{"IIS %u dots", "/oai/%25u002e%25u002e/models", false},
+		{"IIS %U dots, mixed case", "/oai/%25U002E%25u002e/models", false},
+		{"IIS %u backslash", "/oai/..%25u005caz/models", false},
+		{"IIS %u NUL", "/oai/x%25u0000/models", false},
+		{"IIS %u ellipsis", "/oai/%25u2026/models", false},
+		{"percent-u not followed by hex", "/oai/files/100%25uzz/content", true},
 		{"dots in a file name", "/oai/files/report..v2.json/content", true},
 		{"tilde, dash and underscore", "/oai/files/a~b-c_d/content", true},
 	}

@@ -106,7 +106,8 @@ func unsafePath(escaped string) string {
 }
 
 // unescapeLenient decodes every valid %XX in s and keeps any other "%" as
-// it is, as lenient servers do: /%2e%2e/%zz is /../%zz to them.
+// it is, as lenient servers do: /%2e%2e/%zz is /../%zz to them. It also
+// decodes IIS's %uXXXX (%u002e is a dot there).
 func unescapeLenient(s string) string {
 	if !strings.Contains(s, "%") {
 		return s
@@ -116,6 +117,12 @@ func unescapeLenient(s string) string {
 		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
 			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
 			i += 2
+			continue
+		}
+		if s[i] == '%' && i+5 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') && ishex(s[i+2]) && ishex(s[i+3]) && ishex(s[i+4]) && ishex(s[i+5]) {
+			r := rune(unhex(s[i+2]))<<12 | rune(unhex(s[i+3]))<<8 | rune(unhex(s[i+4]))<<4 | rune(unhex(s[i+5]))
+			b = utf8.AppendRune(b, r)
+			i += 5
 			continue
 		}
 		b = append(b, s[i])
