@@ -264,8 +264,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			// The details (the identity provider's answer) go to the log;
 			// the client gets a plain reason.
-			s.log.Warn("user token not accepted", "provider", p.Name, "err", err)
 			status, msg, wait := userError(p, err)
+			if wait > 0 {
+				s.log.Warn("user token not exchanged: too many new user tokens at once", "provider", p.Name, "err", err)
+			} else {
+				s.log.Warn("user token not accepted", "provider", p.Name, "err", err)
+			}
 			if wait > 0 {
 				// Whole seconds, rounded up: a client that retries at once
 				// would be turned away again.

@@ -34,8 +34,8 @@ const DefaultMaxUsers = 10000
 // for it and userEntryOverhead. 10,000 users with typical Entra tokens
 // (1.5 to 3 KB each) take about 150 MiB, so with ordinary tokens the count
 // bound is reached first; the byte bound is what stops clients sending
-// large tokens (a header may hold up to a megabyte) from filling the heap
-// by the gigabyte.
+// large tokens (net/http admits a megabyte of headers, the proxy 64 KiB)
+// from filling the heap by the gigabyte.
 const DefaultMaxUserBytes = 256 << 20
 
 // userEntryOverhead is the estimated heap of one user's cache besides the
