@@ -267,13 +267,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status, msg, wait := userError(p, err)
 			if wait > 0 {
 				s.log.Warn("user token not exchanged: too many new user tokens at once", "provider", p.Name, "err", err)
-			} else {
-				s.log.Warn("user token not accepted", "provider", p.Name, "err", err)
-			}
-			if wait > 0 {
 				// Whole seconds, rounded up: a client that retries at once
 				// would be turned away again.
 				rec.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+			} else {
+				s.log.Warn("user token not accepted", "provider", p.Name, "err", err)
 			}
 			writeError(rec, status, msg)
 			return
