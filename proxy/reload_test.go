@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,10 @@ type gate struct {
 	open    chan struct{}
 }
 
-var gates sync.Map // value -> *gate
+var (
+	gates    sync.Map // value -> *gate
+	gateRuns atomic.Int64
+)
 
 func gateFor(value string) *gate {
 	g, _ := gates.LoadOrStore(value, &gate{started: make(chan struct{}, 16), open: make(chan struct{})})
@@ -70,7 +74,9 @@ func gatedConfig(url, value string) string {
 // next request uses the new config.
 func TestReloadDuringAColdFetch(t *testing.T) {
 	model := startModel(t, fakemodel.Options{})
-	old, next := "CANARY-cold-"+t.Name(), "CANARY-next-"+t.Name()
+	// Gates are per value, and values per run (-count).
+	run := gateRuns.Add(1)
+	old, next := fmt.Sprintf("CANARY-cold-%d", run), fmt.Sprintf("CANARY-next-%d", run)
 	live, path := loadLive(t, gatedConfig(model.URL, old))
 	px := startProxy(t, live, proxy.Options{})
 	const waiting = 5

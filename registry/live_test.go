@@ -204,7 +204,10 @@ type gate struct {
 	closed  atomic.Bool
 }
 
-var gates sync.Map // value -> *gate
+var (
+	gates    sync.Map // value -> *gate
+	gateRuns atomic.Int64
+)
 
 func gateFor(value string) *gate {
 	g, _ := gates.LoadOrStore(value, &gate{started: make(chan struct{}, 16), open: make(chan struct{})})
@@ -242,7 +245,9 @@ func init() { Register("test-gated", func() AuthConfig { return new(gatedAuth) }
 // source is closed once the request is done, and the next request is served
 // by the new config.
 func TestLiveReloadDuringAColdFetch(t *testing.T) {
-	old, next := "cold-"+t.Name(), "next-"+t.Name()
+	// Gates are per value, and values per run (-count).
+	run := gateRuns.Add(1)
+	old, next := fmt.Sprintf("cold-%d", run), fmt.Sprintf("next-%d", run)
 	path := configtest.Write(t, "providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-gated, value: "+old+"}}\n")
 	live, err := NewLive(path, Options{})
 	if err != nil {
