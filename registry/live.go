@@ -69,7 +69,9 @@ func NewLive(path string, opts Options) (*Live, error) {
 	return l, nil
 }
 
-// Current returns the set in force.
+// Current returns the set in force. A caller that uses it for longer than
+// an instant (a token fetch, a request) should Acquire it instead: a reload
+// meanwhile may close the sources of a replaced set that nothing acquired.
 func (l *Live) Current() *Set { return l.cur.Load().set }
 
 // Acquire returns the set in force and a function to call once the caller

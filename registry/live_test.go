@@ -139,6 +139,9 @@ func TestLiveReloadOnSIGHUPAndNoFailedRequests(t *testing.T) {
 	live.ReloadOnSignal(ctx)
 
 	// Readers hammer the provider while the file changes and reloads run.
+	// Each acquires the set for its read, as the proxy does per request: a
+	// reader that only took Current could find the replaced source closed
+	// between taking the set and asking it (1 read in ~200,000 did).
 	stop := make(chan struct{})
 	var failures, reads atomic.Int64
 	var wg sync.WaitGroup
@@ -152,10 +155,12 @@ func TestLiveReloadOnSIGHUPAndNoFailedRequests(t *testing.T) {
 					return
 				default:
 				}
-				p, err := live.Current().Provider("p")
+				set, release := live.Acquire()
+				p, err := set.Provider("p")
 				if err == nil {
 					_, err = p.Source.Token(context.Background())
 				}
+				release()
 				reads.Add(1)
 				if err != nil {
 					failures.Add(1)
@@ -291,53 +296,5 @@ func TestLiveReloadDuringAColdFetch(t *testing.T) {
 	p, _ = set.Provider("p")
 	if tok, err := p.Token(context.Background()); err != nil || tok.Value.Reveal() != next {
 		t.Errorf("after the reload: %v, %v; want the new config's token", tok, err)
-	}
-}
-
-// TestLiveAcquireRacesReload: requests acquiring and releasing while reloads
-// run (-race) always get an open set: every token they ask for is served.
-func TestLiveAcquireRacesReload(t *testing.T) {
-	path := configtest.Write(t, "providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-echo, value: k0}}\n")
-	live, err := NewLive(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
-	stop := make(chan struct{})
-	var failures, reads atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				set, release := live.Acquire()
-				p, err := set.Provider("p")
-				if err == nil {
-					_, err = p.Token(context.Background())
-				}
-				release()
-				reads.Add(1)
-				if err != nil {
-					failures.Add(1)
-				}
-			}
-		}()
-	}
-	for i := 1; i <= 30; i++ {
-		os.WriteFile(path, []byte(fmt.Sprintf("providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-counting, value: v%d}}\n", i)), 0o600)
-		if err := live.Reload(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	close(stop)
-	wg.Wait()
-	if failures.Load() != 0 || reads.Load() == 0 {
-		t.Errorf("%d of %d reads failed during reloads", failures.Load(), reads.Load())
 	}
 }
