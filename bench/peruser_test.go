@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -114,6 +116,92 @@ func BenchmarkPerUserFootprint(b *testing.B) {
 		b.ReportMetric(float64(total)/float64(users), "entra-requests/user/lifetime")
 		// Without a per-user cache every ask would be an Entra request.
 		b.ReportMetric(asksPerUser, "asks/user/lifetime")
+		runtime.KeepAlive(toks)
+		set.Close()
+		fe.Close()
+	}
+}
+
+// junkToken is a bearer token that looks like a user's access token but
+// was never issued: the fake authority refuses it (invalid_grant).
+func junkToken(i int) *provider.Token {
+	enc := base64.RawURLEncoding
+	body := fmt.Sprintf(`{"aud":"api://bench-app","oid":"junk-%06d","exp":%d}`, i, time.Now().Add(time.Hour).Unix())
+	return &provider.Token{Value: provider.NewSecret(enc.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." + enc.EncodeToString([]byte(body)) + ".c2ln"), Kind: provider.KindBearer}
+}
+
+// BenchmarkPerUserJunkTokens measures what a client inventing bearer tokens
+// costs a per-user provider: 10,000 distinct junk tokens (1,000 with
+// -short), each sent twice, against a fake authority that refuses them,
+// after 100 real users (20) were cached. It reports the heap the per-user
+// caches still hold afterwards, how many real users kept their cache, and
+// the authority's requests per junk token (the new-user rate spends at most
+// registry.DefaultNewUserBurst plus DefaultNewUserRate a second).
+func BenchmarkPerUserJunkTokens(b *testing.B) {
+	junk, real := 10000, 100
+	if testing.Short() {
+		junk, real = 1000, 20
+	}
+	const sends = 2
+	for range b.N {
+		fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "bench-app", ClientSecret: "bench-app-secret"})
+		fe.Hook(b)
+		set := oboSet(b, fe, 0)
+		p, err := set.Provider("foundry")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ask := func(ut *provider.Token) error {
+			us, err := p.ForUser(benchUser{ut})
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, err = us.Token(context.Background())
+			return err
+		}
+		reals := make([]*provider.Token, real)
+		for i := range reals {
+			reals[i] = &provider.Token{Value: provider.NewSecret(fe.UserToken(fmt.Sprintf("real-%03d", i), time.Hour)), Kind: provider.KindBearer}
+			if err := ask(reals[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		toks := make([]*provider.Token, junk)
+		for i := range toks {
+			toks[i] = junkToken(i)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range sends {
+			for _, ut := range toks {
+				var limit *registry.UserLimitError
+				if err := ask(ut); !errors.Is(err, registry.ErrUserRejected) && !errors.As(err, &limit) {
+					b.Fatalf("junk token: err = %v, want refused or limited", err)
+				}
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if st := p.UserStats(); st.Users != real {
+			b.Fatalf("%d users cached after the junk, want the %d real ones", st.Users, real)
+		}
+		// A real user kept its cache if asking again costs no exchange.
+		kept := 0
+		for i, ut := range reals {
+			if err := ask(ut); err != nil {
+				b.Fatal(err)
+			}
+			if fe.Requests(fmt.Sprintf("real-%03d", i)) == 1 {
+				kept++
+			}
+		}
+		held := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+		b.ReportMetric(max(held, 0), "heap-MiB-after-junk")
+		b.ReportMetric(float64(kept), "real-users-kept")
+		b.ReportMetric(float64(real), "real-users")
+		b.ReportMetric(float64(len(fe.Refused()))/float64(junk), "entra-requests/junk-token")
+		b.ReportMetric(sends, "sends/junk-token")
 		runtime.KeepAlive(toks)
 		set.Close()
 		fe.Close()

@@ -120,8 +120,10 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	for _, k := range clientCredentialHeaders {
 		h.Del(k)
 	}
-	for _, k := range routingHeaders {
-		h.Del(k)
+	for k := range h {
+		if routingHeader(k) {
+			delete(h, k)
+		}
 	}
 	// Model APIs read no request trailers, and a client could put in them
 	// what the header checks removed (Authorization, the client token).

@@ -69,6 +69,36 @@ func TestUnsafePathsRefused(t *testing.T) {
 		{"dots and a space", "/oai/..%20/models", false},
 		{"three dots", "/oai/.../models", false},
 		{"NUL byte", "/oai/x%00/models", false},
+		// Issue 23, finding 13: look-alikes that Unicode normalisation
+		// turns into dots, dots padded with characters a server may
+		// ignore, and a decoded ? or # ending the path.
+		{"two-dot leader", "/oai/%E2%80%A5/models", false},
+		{"ellipsis", "/oai/%E2%80%A6/models", false},
+		{"dot-dot encoded question mark", "/oai/..%3f/x", false},
+		{"dot-dot encoded hash", "/oai/..%23/x", false},
+		{"dots padded with a no-break space", "/oai/..%C2%A0/models", false},
+		{"no-break space before dots", "/oai/%C2%A0../models", false},
+		{"zero-width space between dots", "/oai/.%E2%80%8B./models", false},
+		{"combining dot above", "/oai/..%CC%87/models", false},
+		{"one-dot leader and a dot", "/oai/%E2%80%A4./models", false},
+		{"double-encoded ellipsis", "/oai/%25E2%2580%25A6/models", false},
+		{"double-encoded question mark", "/oai/..%253f/x", false},
+		{"small full stop", "/oai/%EF%B9%92%EF%B9%92/models", false},
+		{"ideographic full stop", "/oai/%E3%80%82%E3%80%82/models", false},
+		{"encoded question mark inside a name", "/oai/files/a%3Fb/content", false},
+		{"non-ASCII letter", "/oai/files/caf%C3%A9/content", false},
+		{"dots and a tab", "/oai/..%09/models", false},
+		{"dots and DEL", "/oai/..%7f/models", false},
+		// A bare %u is refused by net/http before the proxy sees it;
+		// encoded once more it arrives, and IIS would decode it.
+		{"IIS %u dots", "/oai/%25u002e%25u002e/models", false},
+		{"IIS %U dots, mixed case", "/oai/%25U002E%25u002e/models", false},
+		{"IIS %u backslash", "/oai/..%25u005caz/models", false},
+		{"IIS %u NUL", "/oai/x%25u0000/models", false},
+		{"IIS %u ellipsis", "/oai/%25u2026/models", false},
+		{"percent-u not followed by hex", "/oai/files/100%25uzz/content", true},
+		{"dots in a file name", "/oai/files/report..v2.json/content", true},
+		{"tilde, dash and underscore", "/oai/files/a~b-c_d/content", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,7 +129,24 @@ func TestRoutingHeadersDropped(t *testing.T) {
 		"X-HTTP-Method-Override": "TRACE",
 		"X-HTTP-Method":          "TRACE",
 		"X-Method-Override":      "TRACE",
-		"X-Kept":                 "yes",
+		// Issue 23, finding 13, and the rest of the family.
+		"X-Override-URL":            "/az/openai/v1/responses",
+		"X-Envoy-Original-Path":     "/az/openai/v1/responses",
+		"X-Envoy-Original-Url":      "http://gw.example/az/openai/v1/responses",
+		"X-Forwarded-Uri":           "/az/openai/v1/responses",
+		"X-Forwarded-Path":          "/az/openai/v1/responses",
+		"X-Forwarded-Host":          "evil.example",
+		"X-Forwarded-Server":        "evil.example",
+		"Forwarded":                 "host=evil.example;proto=http",
+		"X-Original-Host":           "evil.example",
+		"X-Host":                    "evil.example",
+		"X-Rewrite-Path":            "/az",
+		"X-Request-Uri":             "/az/openai/v1/responses",
+		"X_Original_URL":            "/az/openai/v1/responses",
+		"X-Kept":                    "yes",
+		"OpenAI-Beta":               "assistants=v2",
+		"Anthropic-Version":         "2023-06-01",
+		"X-Stainless-Helper-Method": "stream",
 	}
 	if r := do(t, http.MethodPost, px.url+"/oai/chat/completions", `{}`, sent); r.Status != 200 {
 		t.Fatalf("status %d: %s", r.Status, r.Body)
@@ -110,7 +157,8 @@ func TestRoutingHeadersDropped(t *testing.T) {
 			got[k] = v
 		}
 	}
-	if diff := cmp.Diff(map[string]string{"X-Kept": "yes"}, got); diff != "" {
+	want := map[string]string{"X-Kept": "yes", "OpenAI-Beta": "assistants=v2", "Anthropic-Version": "2023-06-01", "X-Stainless-Helper-Method": "stream"}
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("headers the upstream received (-want +got):\n%s", diff)
 	}
 }

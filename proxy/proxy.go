@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -234,7 +235,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusUnauthorized, "proxy: missing or wrong client token (send it as X-Byokcred-Token or Authorization: Bearer)")
 		return
 	}
-	set := s.opts.Providers.Current()
+	set, release := s.acquire()
+	// Held until the response is done: a reload meanwhile must not close
+	// the sources this request is using (it may be waiting on a fetch, or
+	// ask again after a 401).
+	defer release()
 	p, rest, status, err := s.route(set, r)
 	if err != nil {
 		writeError(rec, status, err.Error())
@@ -259,8 +264,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			// The details (the identity provider's answer) go to the log;
 			// the client gets a plain reason.
-			s.log.Warn("user token not accepted", "provider", p.Name, "err", err)
-			status, msg := userError(p, err)
+			status, msg, wait := userError(p, err)
+			if wait > 0 {
+				s.log.Warn("user token not exchanged: too many new user tokens at once", "provider", p.Name, "err", err)
+				// Whole seconds, rounded up: a client that retries at once
+				// would be turned away again.
+				rec.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+			} else {
+				s.log.Warn("user token not accepted", "provider", p.Name, "err", err)
+			}
 			writeError(rec, status, msg)
 			return
 		}
@@ -274,6 +286,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+}
+
+// acquire returns the set in force for one request and the function that
+// lets it go.
+func (s *Server) acquire() (*registry.Set, func()) {
+	if a, ok := s.opts.Providers.(registry.Acquirer); ok {
+		return a.Acquire()
+	}
+	return s.opts.Providers.Current(), func() {}
 }
 
 func (s *Server) logDone(method, path string, x *exchange, rec *recorder, start time.Time, panicked any) {

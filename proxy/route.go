@@ -70,10 +70,14 @@ const maxDecodes = 4
 // (https://gw/team-a/v1 + /../../team-b), to a place the credential was not
 // configured for, and servers disagree on what a dot segment is: some
 // decode a path twice (%252e%252e), treat a backslash as a slash (..\),
-// drop ;parameters from a segment (..;/, Tomcat and Spring), or decode an
-// overlong UTF-8 dot (%c0%ae). So every layer of decoding is checked, with
-// those readings, and a path that is not valid UTF-8 or holds a control
-// character is refused outright. No model API path needs any of these.
+// drop ;parameters from a segment (..;/, Tomcat and Spring), decode an
+// overlong UTF-8 dot (%c0%ae), normalise Unicode (NFKC turns ‥ and … into
+// dots), drop characters they deem ignorable (a no-break or zero-width
+// space, a combining mark) or re-read a decoded ? or # as the end of the
+// path (..%3f/x). Rather than list each reading, every layer of decoding
+// is checked and a path is refused when any segment holds a byte outside
+// printable ASCII, a ? or #, or is made of dots and spaces only. No model
+// API path needs any of these.
 func unsafePath(escaped string) string {
 	p := escaped
 	for range maxDecodes {
@@ -83,6 +87,12 @@ func unsafePath(escaped string) string {
 		}
 		if strings.ContainsFunc(d, unicode.IsControl) {
 			return "has a control character"
+		}
+		if strings.ContainsFunc(d, func(r rune) bool { return r > unicode.MaxASCII }) {
+			return "has a character outside ASCII (Unicode normalisation could turn it into a dot or drop it)"
+		}
+		if strings.ContainsAny(d, "?#") {
+			return "has an encoded ? or # (a server that decodes the path could end it there)"
 		}
 		if hasDotSegment(d) {
 			return "has a dot segment"
@@ -96,7 +106,8 @@ func unsafePath(escaped string) string {
 }
 
 // unescapeLenient decodes every valid %XX in s and keeps any other "%" as
-// it is, as lenient servers do: /%2e%2e/%zz is /../%zz to them.
+// it is, as lenient servers do: /%2e%2e/%zz is /../%zz to them. It also
+// decodes IIS's %uXXXX (%u002e is a dot there).
 func unescapeLenient(s string) string {
 	if !strings.Contains(s, "%") {
 		return s
@@ -106,6 +117,12 @@ func unescapeLenient(s string) string {
 		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
 			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
 			i += 2
+			continue
+		}
+		if s[i] == '%' && i+5 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') && ishex(s[i+2]) && ishex(s[i+3]) && ishex(s[i+4]) && ishex(s[i+5]) {
+			r := rune(unhex(s[i+2]))<<12 | rune(unhex(s[i+3]))<<8 | rune(unhex(s[i+4]))<<4 | rune(unhex(s[i+5]))
+			b = utf8.AppendRune(b, r)
+			i += 5
 			continue
 		}
 		b = append(b, s[i])
@@ -153,15 +170,38 @@ func hasDotSegment(path string) bool {
 	return false
 }
 
-// routingHeaders are removed from every request: some servers and gateways
-// take the path or the method from them instead of the request line (IIS
-// and Symfony: X-Original-URL, X-Rewrite-URL; many frameworks:
-// X-HTTP-Method-Override), which would reach a path the dot-segment check
-// refused or a method the proxy does not forward.
-var routingHeaders = []string{
-	"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Forwarded-Prefix", "X-Forwarded-Path", "X-Forwarded-Uri",
-	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+// routingHeader reports whether a request header may tell some server or
+// gateway which path, URL, host or method to serve instead of the request
+// line's: IIS and Symfony read X-Original-URL and X-Rewrite-URL, Envoy
+// X-Envoy-Original-Path, frameworks X-Forwarded-Prefix and
+// X-HTTP-Method-Override, and others invent more. Such a header could reach
+// a path the dot-segment check refused or a method the proxy does not
+// forward, so the whole family is removed from every request: any name
+// with a word url, uri, path, prefix or host, the X-Original-, X-Rewrite-,
+// X-Override-, X-Forwarded- and X-Envoy- families, Forwarded, and the
+// method overrides. Underscores count as dashes, since CGI-style servers
+// read X_Original_URL as X-Original-URL. No model API takes a header of
+// these.
+func routingHeader(name string) bool {
+	n := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	if n == "forwarded" {
+		return true
+	}
+	for _, prefix := range routingPrefixes {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	for w := range strings.SplitSeq(n, "-") {
+		switch w {
+		case "url", "uri", "path", "prefix", "host":
+			return true
+		}
+	}
+	return false
 }
+
+var routingPrefixes = []string{"x-original-", "x-rewrite-", "x-override-", "x-forwarded-", "x-envoy-", "x-http-method", "x-method-override"}
 
 // forwardedMethods are the methods model APIs use (OpenAI, Azure OpenAI and
 // Anthropic: GET, POST, DELETE; HEAD is GET without a body). Others get 405:

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/byokcred/byokcred/internal/configtest"
 	"github.com/byokcred/byokcred/provider"
 )
@@ -137,6 +139,9 @@ func TestLiveReloadOnSIGHUPAndNoFailedRequests(t *testing.T) {
 	live.ReloadOnSignal(ctx)
 
 	// Readers hammer the provider while the file changes and reloads run.
+	// Each acquires the set for its read, as the proxy does per request: a
+	// reader that only took Current could find the replaced source closed
+	// between taking the set and asking it (1 read in ~200,000 did).
 	stop := make(chan struct{})
 	var failures, reads atomic.Int64
 	var wg sync.WaitGroup
@@ -150,10 +155,12 @@ func TestLiveReloadOnSIGHUPAndNoFailedRequests(t *testing.T) {
 					return
 				default:
 				}
-				p, err := live.Current().Provider("p")
+				set, release := live.Acquire()
+				p, err := set.Provider("p")
 				if err == nil {
 					_, err = p.Source.Token(context.Background())
 				}
+				release()
 				reads.Add(1)
 				if err != nil {
 					failures.Add(1)
@@ -186,5 +193,108 @@ func TestLiveReloadOnSIGHUPAndNoFailedRequests(t *testing.T) {
 	wg.Wait()
 	if failures.Load() != 0 || reads.Load() == 0 {
 		t.Errorf("%d of %d reads failed during reloads", failures.Load(), reads.Load())
+	}
+}
+
+// gatedAuth's source answers its value only once the test opens the gate,
+// like a plugin on its first, cold fetch; it tells the test when a fetch
+// has started and when it was closed.
+type gatedAuth struct {
+	Value string `yaml:"value"`
+}
+
+type gate struct {
+	started chan struct{} // one send per fetch
+	open    chan struct{}
+	closed  atomic.Bool
+}
+
+var (
+	gates    sync.Map // value -> *gate
+	gateRuns atomic.Int64
+)
+
+func gateFor(value string) *gate {
+	g, _ := gates.LoadOrStore(value, &gate{started: make(chan struct{}, 16), open: make(chan struct{})})
+	return g.(*gate)
+}
+
+type gatedSource struct {
+	g     *gate
+	value string
+}
+
+func (s gatedSource) Token(ctx context.Context) (*provider.Token, error) {
+	s.g.started <- struct{}{}
+	select {
+	case <-s.g.open:
+		return &provider.Token{Kind: provider.KindBearer, Value: provider.NewSecret(s.value), Expiry: time.Now().Add(time.Hour)}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s gatedSource) Close() error { s.g.closed.Store(true); return nil }
+
+func (a *gatedAuth) Validate(*Build) {}
+func (a *gatedAuth) Source(*Build) (provider.TokenSource, error) {
+	return gatedSource{gateFor(a.Value), a.Value}, nil
+}
+
+func init() { Register("test-gated", func() AuthConfig { return new(gatedAuth) }) }
+
+// TestLiveReloadDuringAColdFetch: a request that acquired the set waits on a
+// cold fetch while a reload replaces its provider's auth block (issue 23,
+// finding 9: the reload closed the old source and the request failed with
+// "context canceled"). The request gets the old source's token; the old
+// source is closed once the request is done, and the next request is served
+// by the new config.
+func TestLiveReloadDuringAColdFetch(t *testing.T) {
+	// Gates are per value, and values per run (-count).
+	run := gateRuns.Add(1)
+	old, next := fmt.Sprintf("cold-%d", run), fmt.Sprintf("next-%d", run)
+	path := configtest.Write(t, "providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-gated, value: "+old+"}}\n")
+	live, err := NewLive(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	set, release := live.Acquire()
+	p, err := set.Provider("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct{ Token, Err string }
+	done := make(chan result, 1)
+	go func() {
+		tok, err := p.Token(context.Background())
+		if err != nil {
+			done <- result{Err: err.Error()}
+			return
+		}
+		done <- result{Token: tok.Value.Reveal()}
+	}()
+	<-gateFor(old).started // the request now waits on the cold fetch
+	os.WriteFile(path, []byte("providers:\n  p: {type: openai, base_url: https://a.example, model: m, auth: {type: test-gated, value: "+next+"}}\n"), 0o600)
+	if err := live.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if gateFor(old).closed.Load() {
+		t.Error("the reload closed the old source while a request waited on its fetch")
+	}
+	close(gateFor(old).open)
+	if diff := cmp.Diff(result{Token: old}, <-done); diff != "" {
+		t.Errorf("the waiting request (-want +got):\n%s", diff)
+	}
+	release()
+	if !gateFor(old).closed.Load() {
+		t.Error("the old source is still open after the last request holding it finished")
+	}
+	close(gateFor(next).open)
+	set, release = live.Acquire()
+	defer release()
+	p, _ = set.Provider("p")
+	if tok, err := p.Token(context.Background()); err != nil || tok.Value.Reveal() != next {
+		t.Errorf("after the reload: %v, %v; want the new config's token", tok, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/byokcred/byokcred/internal/configtest"
 	"github.com/byokcred/byokcred/provider"
@@ -37,9 +38,12 @@ type fakeExchange struct {
 	scope string
 	now   func() time.Time // set by the test; nil means time.Now
 	mu    sync.Mutex
-	// perUser counts exchanges per user oid.
-	perUser map[string]int
-	revoked map[string]bool
+	// perUser counts exchanges per user oid; attempts counts every
+	// exchange asked for, refused ones included.
+	perUser  map[string]int
+	attempts int
+	revoked  map[string]bool
+	failing  map[string]bool // the identity provider fails for these oids
 }
 
 func (f *fakeExchange) Token(context.Context) (*provider.Token, error) { return nil, ErrNeedsUser }
@@ -57,8 +61,12 @@ func (f *fakeExchange) SourceFor(user provider.TokenSource) provider.TokenSource
 		c, _ := provider.ParseClaims(ut.Value)
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		f.attempts++
 		if f.revoked[c.ObjectID] {
-			return nil, errors.New("invalid_grant: the assertion was revoked")
+			return nil, fmt.Errorf("invalid_grant: the assertion was revoked (%w)", ErrUserRejected)
+		}
+		if f.failing[c.ObjectID] {
+			return nil, errors.New("temporarily_unavailable: try again")
 		}
 		f.perUser[c.ObjectID]++
 		now := time.Now()
@@ -71,6 +79,12 @@ func (f *fakeExchange) SourceFor(user provider.TokenSource) provider.TokenSource
 			Expiry: now.Add(time.Hour),
 		}, nil
 	})
+}
+
+func (f *fakeExchange) attempted() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.attempts
 }
 
 func (f *fakeExchange) exchanges(oid string) int {
@@ -158,6 +172,7 @@ func TestPerUserProviderServesOnlyUsers(t *testing.T) {
 // exchange however many sessions and requests it makes.
 func TestPerUserNeverCrossesUsers(t *testing.T) {
 	_, p, fx := loadPerUser(t, Options{})
+	p.users.rate = 0 // hundreds of new users at the same instant
 	const users, sessionsPerUser, requests = 300, 2, 20
 	exp := time.Now().Add(time.Hour)
 	toks := make([]*provider.Token, users)
@@ -225,6 +240,8 @@ func TestPerUserForgedClaimsGetNoCachedToken(t *testing.T) {
 	}
 }
 
+var ignoreBytes = cmpopts.IgnoreFields(UserStats{}, "Bytes")
+
 func TestPerUserCachesBoundedAndEvictedAtExpiry(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -243,7 +260,7 @@ func TestPerUserCachesBoundedAndEvictedAtExpiry(t *testing.T) {
 	tokenFor("b", later)
 	tokenFor("c", later)
 	tokenFor("d", later) // over the bound: a (least recently used) goes
-	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 1}, p.UserStats()); diff != "" {
+	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 1}, p.UserStats(), ignoreBytes); diff != "" {
 		t.Errorf("after 4 users with room for 3 (-want +got):\n%s", diff)
 	}
 	tokenFor("b", later) // b is now the most recently used
@@ -251,14 +268,14 @@ func TestPerUserCachesBoundedAndEvictedAtExpiry(t *testing.T) {
 	now = now.Add(90 * time.Minute) // past nobody's expiry but a's (gone)
 	mu.Unlock()
 	tokenFor("e", now.Add(time.Minute)) // c goes (least recently used)
-	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 2}, p.UserStats()); diff != "" {
+	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 2}, p.UserStats(), ignoreBytes); diff != "" {
 		t.Errorf("after e (-want +got):\n%s", diff)
 	}
 	mu.Lock()
 	now = now.Add(5 * time.Minute) // e's user token has expired
 	mu.Unlock()
 	tokenFor("f", now.Add(time.Hour))
-	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 3}, p.UserStats()); diff != "" {
+	if diff := cmp.Diff(UserStats{Users: 3, Evicted: 3}, p.UserStats(), ignoreBytes); diff != "" {
 		t.Errorf("after e expired and f arrived (-want +got):\n%s", diff)
 	}
 	if n := fx.exchanges("b"); n != 1 {
@@ -272,7 +289,7 @@ func TestPerUserErrorsNameTheUser(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	_, p, fx := loadPerUser(t, Options{Now: clock})
 	fx.now = clock
-	fx.revoked = map[string]bool{"revoked-user": true}
+	fx.revoked = map[string]bool{"revoked-user": true, "x\nlevel=INFO msg=ok user oid=admin": true}
 	expiring := userToken("expiring-user", now.Add(time.Minute))
 	live, _ := p.ForUser(fixedUser{expiring})
 	if _, err := live.Token(context.Background()); err != nil {
@@ -284,9 +301,10 @@ func TestPerUserErrorsNameTheUser(t *testing.T) {
 		user    *provider.Token
 		want    []string
 	}{
-		{"revoked", 0, userToken("revoked-user", now.Add(time.Hour)), []string{"provider gw", "user oid=revoked-user", "invalid_grant"}},
-		{"expired before the first request", 0, userToken("old-user", now.Add(-time.Second)), []string{"provider gw", "user oid=old-user", "expired at 2025-12-31T23:59:59Z", "fresh one"}},
-		{"expired mid-session", 2 * time.Minute, expiring, []string{"provider gw", "user oid=expiring-user", "expired at 2026-01-01T00:01:00Z"}},
+		{"revoked", 0, userToken("revoked-user", now.Add(time.Hour)), []string{"provider gw", "claiming user oid=revoked-user", "invalid_grant"}},
+		{"claim that could pass for more of the line", 0, userToken("x\nlevel=INFO msg=ok user oid=admin", now.Add(time.Hour)), []string{`claiming user oid="x\nlevel=INFO msg=ok user oid=admin":`}},
+		{"expired before the first request", 0, userToken("old-user", now.Add(-time.Second)), []string{"provider gw", "claiming user oid=old-user", "expired at 2025-12-31T23:59:59Z", "fresh one"}},
+		{"expired mid-session", 2 * time.Minute, expiring, []string{"provider gw", "claiming user oid=expiring-user", "expired at 2026-01-01T00:01:00Z"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,5 +328,184 @@ func TestPerUserErrorsNameTheUser(t *testing.T) {
 				t.Errorf("error shows the user's token: %q", err)
 			}
 		})
+	}
+}
+
+// TestPerUserRefusedTokensLeaveNoEntry: user tokens the identity provider
+// refused hold no cache (a client inventing tokens would otherwise push
+// every real user out), and the same refused token is answered without
+// another exchange.
+func TestPerUserRefusedTokensLeaveNoEntry(t *testing.T) {
+	_, p, fx := loadPerUser(t, Options{})
+	exp := time.Now().Add(time.Hour)
+	fx.mu.Lock()
+	fx.revoked = map[string]bool{}
+	for i := range 50 {
+		fx.revoked[fmt.Sprintf("junk-%02d", i)] = true
+	}
+	fx.mu.Unlock()
+	real, _ := p.ForUser(fixedUser{userToken("real", exp)})
+	if _, err := real.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]*provider.Token, 50)
+	for i := range junk {
+		junk[i] = userToken(fmt.Sprintf("junk-%02d", i), exp)
+	}
+	for round := range 2 {
+		for _, ut := range junk {
+			us, _ := p.ForUser(fixedUser{ut})
+			if _, err := us.Token(context.Background()); !errors.Is(err, ErrUserRejected) {
+				t.Fatalf("round %d: err = %v, want ErrUserRejected", round, err)
+			}
+		}
+	}
+	if diff := cmp.Diff(UserStats{Users: 1, Refused: 50}, p.UserStats(), ignoreBytes); diff != "" {
+		t.Errorf("after 50 refused tokens, each sent twice (-want +got):\n%s", diff)
+	}
+	if got := fx.attempted(); got != 51 {
+		t.Errorf("%d exchanges asked for; want 51 (the real user and each refused token once)", got)
+	}
+	if _, err := real.Token(context.Background()); err != nil || fx.exchanges("real") != 1 {
+		t.Errorf("the real user: err = %v, %d exchanges; want its cached token", err, fx.exchanges("real"))
+	}
+}
+
+// TestPerUserMemoryBoundEvicts: the caches are bounded by their estimated
+// bytes as well as their count, the least recently used user going first,
+// so a client sending large tokens cannot fill the heap.
+func TestPerUserMemoryBoundEvicts(t *testing.T) {
+	_, p, fx := loadPerUser(t, Options{})
+	exp := time.Now().Add(time.Hour)
+	p.users.maxBytes = 4 * (userEntryOverhead + 1024)
+	tokenFor := func(ut *provider.Token) {
+		t.Helper()
+		us, _ := p.ForUser(fixedUser{ut})
+		if _, err := us.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small := func(oid string) *provider.Token { return userToken(oid, exp) }
+	tokenFor(small("a"))
+	tokenFor(small("b"))
+	tokenFor(small("c"))
+	tokenFor(small("d"))
+	if diff := cmp.Diff(UserStats{Users: 4}, p.UserStats(), ignoreBytes); diff != "" {
+		t.Errorf("four small users within the bound (-want +got):\n%s", diff)
+	}
+	tokenFor(small("a")) // a is now the most recently used
+	// One large token (as a header may carry) costs the room of several.
+	big := &provider.Token{Value: provider.NewSecret(mintUserJWT(map[string]any{"oid": "big", "exp": exp.Unix(), "pad": strings.Repeat("x", userEntryOverhead)})), Kind: provider.KindBearer}
+	tokenFor(big)
+	st := p.UserStats()
+	if diff := cmp.Diff(UserStats{Users: 2, Evicted: 3}, st, ignoreBytes); diff != "" {
+		t.Errorf("after a large token (-want +got):\n%s", diff)
+	}
+	if st.Bytes > p.users.maxBytes {
+		t.Errorf("estimated bytes %d over the bound %d", st.Bytes, p.users.maxBytes)
+	}
+	tokenFor(small("a"))
+	if n := fx.exchanges("a"); n != 1 {
+		t.Errorf("a: %d exchanges, want 1 (the most recently used user survives)", n)
+	}
+	if n := fx.exchanges("b"); n != 1 {
+		t.Fatalf("b: %d exchanges", n)
+	}
+	tokenFor(small("b"))
+	if n := fx.exchanges("b"); n != 2 {
+		t.Errorf("b: %d exchanges, want 2 (evicted as least recently used)", n)
+	}
+}
+
+// TestPerUserNewTokensRateLimited: exchanges of tokens not seen before draw
+// on a bucket per provider that refused exchanges spend (a successful one
+// gives its draw back); a new token over the limit gets a UserLimitError
+// with the wait and no exchange, while a user whose token is cached keeps
+// being served.
+func TestPerUserNewTokensRateLimited(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	_, p, fx := loadPerUser(t, Options{Now: clock})
+	fx.now = clock
+	fx.revoked = map[string]bool{"j1": true, "j2": true, "j3": true, "j4": true}
+	p.users.rate, p.users.burst, p.users.bucket = 2, 3, 3
+	exp := now.Add(time.Hour)
+	var got []string
+	ask := func(oid string) {
+		us, _ := p.ForUser(fixedUser{userToken(oid, exp)})
+		_, err := us.Token(context.Background())
+		var le *UserLimitError
+		switch {
+		case err == nil:
+			got = append(got, oid+": ok")
+		case errors.As(err, &le):
+			got = append(got, fmt.Sprintf("%s: limited, retry in %s", oid, le.RetryAfter))
+		case errors.Is(err, ErrUserRejected):
+			got = append(got, oid+": refused")
+		default:
+			t.Fatalf("%s: %v", oid, err)
+		}
+	}
+	for _, oid := range []string{"cached", "j1", "j2", "j3", "n1", "cached", "j1"} {
+		ask(oid)
+	}
+	mu.Lock()
+	now = now.Add(500 * time.Millisecond)
+	mu.Unlock()
+	for _, oid := range []string{"n1", "n2", "j4", "n3"} {
+		ask(oid)
+	}
+	want := []string{
+		"cached: ok", "j1: refused", "j2: refused", "j3: refused", "n1: limited, retry in 500ms", "cached: ok", "j1: refused",
+		"n1: ok", "n2: ok", "j4: refused", "n3: limited, retry in 500ms",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(UserStats{Users: 3, Refused: 4, Limited: 2}, p.UserStats(), ignoreBytes); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if n := fx.attempted(); n != 7 {
+		t.Errorf("%d exchanges asked for, want 7 (cached, j1-j4, n1, n2 once each)", n)
+	}
+}
+
+// TestPerUserFailedFirstExchangeLeavesNoEntry: a user token whose first
+// exchange failed for another reason than a refusal (a source that cannot
+// tell, an identity provider failing) holds no cache either, and is
+// exchanged again when asked again; a user whose token was minted before
+// keeps its cache through a failing refresh.
+func TestPerUserFailedFirstExchangeLeavesNoEntry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	_, p, fx := loadPerUser(t, Options{Now: clock})
+	fx.now = clock
+	known := userToken("known", now.Add(3*time.Hour))
+	us, _ := p.ForUser(fixedUser{known})
+	if _, err := us.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx.mu.Lock()
+	fx.failing = map[string]bool{"known": true, "new": true}
+	fx.mu.Unlock()
+	mu.Lock()
+	now = now.Add(2 * time.Hour) // known's minted token has expired
+	mu.Unlock()
+	if _, err := us.Token(context.Background()); err == nil {
+		t.Fatal("known: no error while the identity provider fails")
+	}
+	for range 2 {
+		nu, _ := p.ForUser(fixedUser{userToken("new", now.Add(time.Hour))})
+		if _, err := nu.Token(context.Background()); err == nil || errors.Is(err, ErrUserRejected) {
+			t.Fatalf("new: err = %v, want the identity provider's failure", err)
+		}
+	}
+	if diff := cmp.Diff(UserStats{Users: 1}, p.UserStats(), ignoreBytes); diff != "" {
+		t.Errorf("only the known user keeps a cache (-want +got):\n%s", diff)
+	}
+	if n := fx.attempted(); n != 4 {
+		t.Errorf("%d exchanges asked for, want 4 (known twice, new twice: no digest for a failure)", n)
 	}
 }

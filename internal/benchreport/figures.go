@@ -41,6 +41,7 @@ const (
 
 	perUserWarm      = "BenchmarkPerUserWarmToken"
 	perUserFootprint = "BenchmarkPerUserFootprint"
+	perUserJunk      = "BenchmarkPerUserJunkTokens"
 
 	outageOurs   = "BenchmarkOutageLoad/byokcred-cache"
 	outageOAuth2 = "BenchmarkOutageLoad/oauth2-ReuseTokenSource"
@@ -185,6 +186,30 @@ Every figure is compared with a baseline measured in the same run, because the m
 			HowData: func(d *Data) string {
 				return fmt.Sprintf("Per cached user: %s bytes.", formatNumber(Median(d.Values(perUserFootprint, "heap-B/user"))))
 			},
+		},
+		{
+			Figure: "13. Per-user: heap held after 10,000 refused tokens",
+			Ours:   Ref{perUserJunk, "heap-MiB-after-junk"}, OursLabel: "per-user caches after the junk",
+			Base: Ref{perUserFootprint, "heap-MiB@10k-users"}, BaseLabel: "10,000 cached users (what the junk held when each refused token was cached like a user)",
+			Ratio:  BaseOverOurs,
+			Target: Target{Kind: OursAtMost, Value: 4, Text: "≤ 4 MiB (refused tokens keep only a digest)"},
+			How:    "100 real users (20 with -short) cached, then 10,000 distinct junk bearer tokens (1,000), each sent twice, that internal/fakeentra refuses (invalid_grant); live heap after GC, before and after the junk.",
+		},
+		{
+			Figure: "13. Per-user: real users kept through 10,000 refused tokens",
+			Ours:   Ref{perUserJunk, "real-users-kept"}, OursLabel: "real users served from their cache afterwards",
+			Base: Ref{perUserJunk, "real-users"}, BaseLabel: "real users cached before the junk",
+			Ratio:  OursOverBase,
+			Target: Target{Kind: OursEqualsBase, Text: "all of them"},
+			How:    "Same run: each real user asks again after the junk; kept when that costs no exchange at the fake authority.",
+		},
+		{
+			Figure: "13. Per-user: identity-provider requests per refused token",
+			Ours:   Ref{perUserJunk, "entra-requests/junk-token"}, OursLabel: "refused digests and the new-user rate",
+			Base: Ref{perUserJunk, "sends/junk-token"}, BaseLabel: "one exchange per send (no guard)",
+			Ratio:  BaseOverOurs,
+			Target: Target{Text: "context (no target): the new-user rate allows a burst of 100, then 20 a second, however fast the junk arrives"},
+			How:    "Same run: refusals counted at the fake authority, divided by the distinct junk tokens.",
 		},
 		{
 			Figure: "2. Herd: upstream fetches",

@@ -54,7 +54,9 @@ accepting and let streaming responses finish (--drain-timeout).
 The proxy listens on loopback only, unless --allow-remote is given together
 with --client-token-env NAME: clients must then send the token in $NAME as
 X-Byokcred-Token, Authorization: Bearer, api-key or x-api-key (so a client's
-own API-key setting can carry it). Requests from web pages are refused (their
+own API-key setting can carry it; for a provider that acts on behalf of each
+user, Authorization: Bearer carries the user's own token, and the client token
+sent there is refused). Requests from web pages are refused (their
 Origin, or a browser's Sec-Fetch-Site), pages on other loopback ports
 included, unless --allow-origin names the page's origin.`,
 		Example: `  # The Copilot CLI against an Entra-protected Azure provider named foundry:
