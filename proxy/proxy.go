@@ -235,7 +235,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusUnauthorized, "proxy: missing or wrong client token (send it as X-Byokcred-Token or Authorization: Bearer)")
 		return
 	}
-	set, release := s.acquire()
+	set, release := registry.Acquire(s.opts.Providers)
 	// Held until the response is done: a reload meanwhile must not close
 	// the sources this request is using (it may be waiting on a fetch, or
 	// ask again after a 401).
@@ -286,15 +286,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
-}
-
-// acquire returns the set in force for one request and the function that
-// lets it go.
-func (s *Server) acquire() (*registry.Set, func()) {
-	if a, ok := s.opts.Providers.(registry.Acquirer); ok {
-		return a.Acquire()
-	}
-	return s.opts.Providers.Current(), func() {}
 }
 
 func (s *Server) logDone(method, path string, x *exchange, rec *recorder, start time.Time, panicked any) {

@@ -57,6 +57,16 @@ type Acquirer interface {
 
 var _ Acquirer = (*Live)(nil)
 
+// Acquire returns the set in force of providers and the function that lets
+// it go: the Acquirer's when providers has one, else Current with nothing
+// to release (a fixed *Set is never replaced).
+func Acquire(providers Providers) (set *Set, release func()) {
+	if a, ok := providers.(Acquirer); ok {
+		return a.Acquire()
+	}
+	return providers.Current(), func() {}
+}
+
 // NewLive loads path.
 func NewLive(path string, opts Options) (*Live, error) {
 	opts.defaults()

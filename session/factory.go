@@ -52,7 +52,9 @@ func (f *Factory) SessionConfig(ctx context.Context, name string, base *copilot.
 	if err := checkRejection(f.src); err != nil {
 		return nil, err
 	}
-	p, err := f.src.Current().Provider(name)
+	set, release := registry.Acquire(f.src) // held for the first token's fetch
+	defer release()
+	p, err := set.Provider(name)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +137,8 @@ func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *co
 	if err := checkRejection(f.src); err != nil {
 		return nil, err
 	}
-	set := f.src.Current()
+	set, release := registry.Acquire(f.src) // held for the first tokens' fetches
+	defer release()
 	cfgFile := set.Config
 	if model == "" {
 		model = cfgFile.DefaultModel
@@ -281,7 +284,10 @@ func (f *Factory) Callback(name string) copilot.BearerTokenProvider {
 		if args.ProviderName != "" && args.ProviderName != "default" && args.ProviderName != name {
 			return "", fmt.Errorf("session: token requested for provider %q from the callback of %q", args.ProviderName, name)
 		}
-		set := f.src.Current()
+		// Held for the fetch: a reload meanwhile must not close the
+		// source this request waits on.
+		set, release := registry.Acquire(f.src)
+		defer release()
 		r := last.Load()
 		if r == nil || r.set != set {
 			p, err := set.Provider(name)

@@ -25,7 +25,8 @@ import (
 // refuses a provider with an identity of its own. One token is minted now,
 // so a rejected user token fails here.
 func (f *Factory) SessionConfigFor(ctx context.Context, name string, user provider.TokenSource, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
-	set := f.src.Current()
+	set, release := registry.Acquire(f.src) // held for the first token's fetch
+	defer release()
 	p, err := set.Provider(name)
 	if err != nil {
 		return nil, err
@@ -63,7 +64,8 @@ func (f *Factory) callbackFor(name string, user provider.TokenSource, firstSet *
 		if args.ProviderName != "" && args.ProviderName != "default" && args.ProviderName != name {
 			return "", fmt.Errorf("session: token requested for provider %q from the callback of %q", args.ProviderName, name)
 		}
-		set := f.src.Current()
+		set, release := registry.Acquire(f.src) // held for the fetch, as in Callback
+		defer release()
 		r := last.Load()
 		if r.set != set {
 			p, err := set.Provider(name)
