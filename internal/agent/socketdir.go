@@ -74,18 +74,19 @@ func checkOwnFile(path string, fi fs.FileInfo) error {
 }
 
 // checkSocket is the client's check before it dials: the socket and its
-// directory are ours. A missing directory or socket is ErrNoAgent.
+// directory are ours. Nothing at path (or no directory) is ErrNoAgent: no
+// socket, nothing to trust or distrust, and the agent, when started, checks
+// the directory itself.
 func checkSocket(path string) error {
-	if err := CheckDir(filepath.Dir(path)); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w at %s: %w", ErrNoAgent, path, err)
-		}
-		return err
-	}
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w at %s: %w", ErrNoAgent, path, err)
-	} else if err != nil {
+	}
+	// What a directory holds is only as trustworthy as the directory.
+	if derr := CheckDir(filepath.Dir(path)); derr != nil {
+		return derr
+	}
+	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
