@@ -175,3 +175,39 @@ func TestAgentPerConfig(t *testing.T) {
 		t.Errorf("config C: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestConcurrentAgentStart: 20 helpers with --agent start and no agent
+// running race to create the socket directory, the log and the agent; each
+// prints the key, and one agent is left serving.
+func TestConcurrentAgentStart(t *testing.T) {
+	bin := byokcredBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "byokcred.yaml")
+	if err := os.WriteFile(cfg, []byte(staticConfig(agentKeyA)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "run", "agent.sock")
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	const helpers = 20
+	results := make(chan procResult, helpers)
+	for range helpers {
+		go func() {
+			cmd := exec.Command(bin, "-c", cfg, "credential", "--socket", socket, "--agent", "start", "gw")
+			cmd.Env = env
+			results <- runProc(t, cmd)
+		}()
+	}
+	var failed []procResult
+	for range helpers {
+		if r := <-results; r.code != 0 || r.stdout != agentKeyA+"\n" {
+			failed = append(failed, r)
+		}
+	}
+	log := stopStartedAgent(t, socket+".log")
+	if len(failed) > 0 {
+		t.Errorf("%d of %d helpers failed, e.g. exit %d, stdout %q, stderr %q; log:\n%s", len(failed), helpers, failed[0].code, failed[0].stdout, failed[0].stderr, log)
+	}
+	if n := strings.Count(string(log), "listening on"); n != 1 {
+		t.Errorf("%d agents listened, want 1:\n%s", n, log)
+	}
+}
