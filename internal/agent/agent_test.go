@@ -216,3 +216,16 @@ func TestDefaultSocket(t *testing.T) {
 		})
 	}
 }
+
+// privateDir is a fresh directory of ours, mode 0700.
+func privateDir(t *testing.T) string {
+	t.Helper()
+	d := filepath.Join(t.TempDir(), "private")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o700); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	return d
+}

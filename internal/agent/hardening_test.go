@@ -1,3 +1,5 @@
+//go:build linux
+
 package agent
 
 import (
@@ -29,19 +31,6 @@ func needRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create files owned by another uid")
 	}
-}
-
-// privateDir is a fresh directory of ours, mode 0700.
-func privateDir(t *testing.T) string {
-	t.Helper()
-	d := filepath.Join(t.TempDir(), "private")
-	if err := os.Mkdir(d, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(d, 0o700); err != nil { // whatever the umask
-		t.Fatal(err)
-	}
-	return d
 }
 
 // listing names what dir holds, for "nothing was created" checks.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package agent
 
 import (
@@ -6,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -47,6 +50,19 @@ func playRole(role string) int {
 		// Refused: closed unanswered, with an error (a reset) or without.
 		b, _ := io.ReadAll(c)
 		fmt.Printf("answer %q\n", b)
+		return 0
+	case "replace":
+		// What another user would do to a live agent's socket: delete it
+		// and listen in its place.
+		if err := os.Remove(socket); err != nil {
+			fmt.Println("remove:", errors.Is(err, fs.ErrPermission))
+			return 1
+		}
+		if _, err := net.Listen("unix", socket); err != nil {
+			fmt.Println("listen:", err)
+			return 1
+		}
+		fmt.Println("replaced")
 		return 0
 	case "impostor":
 		ln, err := net.Listen("unix", socket)
@@ -194,5 +210,23 @@ func TestAskRefusesAnotherUIDsAgent(t *testing.T) {
 	imp.Wait()
 	if strings.Contains(out.String(), configCanary) {
 		t.Errorf("the request reached the impostor:\n%s", out)
+	}
+}
+
+// TestLiveSocketNotReplaceable: another user cannot delete a live agent's
+// socket and listen in its place, even with every directory above the
+// agent's open to them: the agent's directory is 0700 and ours (a directory
+// they made first is refused: TestSocketDirectoryRefused).
+func TestLiveSocketNotReplaceable(t *testing.T) {
+	needRoot(t)
+	socket, _ := serve(t, fixedToken)
+	openToOthers(t, filepath.Dir(filepath.Dir(socket)), filepath.Dir(filepath.Dir(socket)))
+	out := &syncbuf.Buffer{}
+	err := asOtherUID(t, "replace "+socket, out).Run()
+	if got, want := out.String(), "remove: true\n"; err == nil || got != want {
+		t.Errorf("uid %d replacing the socket: %v, %q; want a permission error", otherUID, err, got)
+	}
+	if _, err := Ask(context.Background(), socket, Request{Op: OpToken}); err != nil {
+		t.Errorf("the agent no longer answers: %v", err)
 	}
 }
