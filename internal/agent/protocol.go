@@ -9,8 +9,9 @@
 // 0600 in a 0700 directory of ours. The client trusts an answer only from a
 // socket of ours, in a directory of ours, served by a process of our uid.
 //
-// The client half (Ask, DefaultSocket) reads no config, so a helper that finds a running agent pays for a dial
-// and a round trip, not for loading providers.
+// The client half (Ask, DefaultSocket) reads no config, so a helper that
+// finds a running agent pays for a dial and a round trip, not for loading
+// providers.
 package agent
 
 import (
