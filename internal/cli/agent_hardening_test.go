@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/byokcred/byokcred/internal/agent"
 	"github.com/byokcred/byokcred/internal/syncbuf"
@@ -211,5 +213,50 @@ func TestConcurrentAgentStart(t *testing.T) {
 	}
 	if n := strings.Count(string(log), "listening on"); n != 1 {
 		t.Errorf("%d agents listened, want 1:\n%s", n, log)
+	}
+}
+
+// TestHelperStoppedAgent: with the agent stopped (SIGSTOP: the kernel still
+// accepts connections for it), the helper gives up on it well before its
+// 30 s bound here and works alone (auto) or fails in one line (require),
+// instead of stalling every request of the Copilot CLI.
+func TestHelperStoppedAgent(t *testing.T) {
+	bin := byokcredBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "byokcred.yaml")
+	if err := os.WriteFile(cfg, []byte(staticConfig(agentKeyA)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "run", "agent.sock")
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	ap := startAgentProc(t, bin, env, socket, "-c", cfg)
+	if err := ap.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// Registered after startAgentProc's: runs first, so SIGTERM can land.
+	t.Cleanup(func() { ap.cmd.Process.Signal(syscall.SIGCONT) })
+	tests := []struct {
+		mode    string
+		wantErr string
+	}{
+		{mode: "auto"},
+		{mode: "require", wantErr: "no answer (refused, or the agent stopped or is not responding)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "-c", cfg, "credential", "--socket", socket, "--agent", tt.mode, "gw")
+			cmd.Env = env
+			r := runProc(t, cmd)
+			if ctx.Err() != nil {
+				t.Fatalf("the helper was still waiting for the stopped agent after 30s")
+			}
+			if tt.wantErr != "" {
+				helperFailed(t, tt.mode, r, tt.wantErr)
+			} else if r.code != 0 || r.stdout != agentKeyA+"\n" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want the key, fetched alone", r.code, r.stdout, r.stderr)
+			}
+		})
 	}
 }
