@@ -260,3 +260,55 @@ func TestHelperStoppedAgent(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentOutOfFileDescriptors: an agent run with a low RLIMIT_NOFILE and
+// flooded with connections gets EMFILE from accept; it backs off and keeps
+// serving instead of exiting.
+func TestAgentOutOfFileDescriptors(t *testing.T) {
+	bin := byokcredBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "byokcred.yaml")
+	if err := os.WriteFile(cfg, []byte(staticConfig(agentKeyA)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "run", "agent.sock")
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	ap := &agentProc{log: &syncbuf.Buffer{}, done: make(chan struct{}), socket: socket}
+	// ulimit -n sets the hard limit too, so the Go runtime cannot raise it.
+	ap.cmd = exec.Command("/bin/sh", "-c", `ulimit -n 32 && exec "$0" -c "$1" agent --socket "$2"`, bin, cfg, socket)
+	ap.cmd.Env, ap.cmd.Stdout, ap.cmd.Stderr = env, ap.log, ap.log
+	if err := ap.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { ap.cmd.Wait(); close(ap.done) }()
+	t.Cleanup(func() {
+		ap.cmd.Process.Signal(syscall.SIGTERM)
+		<-ap.done
+	})
+	waitForSocket(t, socket, ap.done, ap.log)
+
+	// More idle connections than the agent has descriptors: it holds each
+	// until its 5 s read timeout.
+	var conns []net.Conn
+	for range 64 {
+		c, err := net.Dial("unix", socket)
+		if err != nil {
+			break // the backlog is full: the agent is out of descriptors
+		}
+		conns = append(conns, c)
+	}
+	ap.waitForLog(t, "too many open files", 1)
+	for _, c := range conns {
+		c.Close()
+	}
+	select {
+	case <-ap.done:
+		t.Fatalf("the agent exited:\n%s", ap.log)
+	default:
+	}
+	cmd := exec.Command(bin, "-c", cfg, "credential", "--socket", socket, "--agent", "require", "gw")
+	cmd.Env = env
+	if r := runProc(t, cmd); r.code != 0 || r.stdout != agentKeyA+"\n" {
+		t.Errorf("after EMFILE: exit %d, stdout %q, stderr %q; agent log:\n%s", r.code, r.stdout, r.stderr, ap.log)
+	}
+}
