@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -135,14 +136,15 @@ func TestWireFormat(t *testing.T) {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			c.Write([]byte(tt.send))
-			buf := make([]byte, 4096)
-			n, _ := c.Read(buf)
-			line := string(buf[:n])
-			if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") {
-				t.Errorf("answer is not one line: %q", line)
+			// The whole answer, until the agent closes: one line, led by
+			// the space that tells a client the agent is alive.
+			all, _ := io.ReadAll(c)
+			line := string(all)
+			if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") || !strings.HasPrefix(line, " {") {
+				t.Errorf("answer is not one line led by a space: %q", line)
 			}
 			var got Response
-			if err := json.Unmarshal(buf[:n], &got); err != nil {
+			if err := json.Unmarshal(all, &got); err != nil {
 				t.Fatalf("%q: %v", line, err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -176,7 +178,7 @@ func TestListen(t *testing.T) {
 		}
 	})
 	t.Run("a stale socket is replaced", func(t *testing.T) {
-		socket := filepath.Join(t.TempDir(), "agent.sock")
+		socket := filepath.Join(privateDir(t), "agent.sock")
 		// What a killed agent leaves: a socket file nobody listens on.
 		ln, err := net.Listen("unix", socket)
 		if err != nil {
@@ -213,4 +215,17 @@ func TestDefaultSocket(t *testing.T) {
 			}
 		})
 	}
+}
+
+// privateDir is a fresh directory of ours, mode 0700.
+func privateDir(t *testing.T) string {
+	t.Helper()
+	d := filepath.Join(t.TempDir(), "private")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o700); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	return d
 }

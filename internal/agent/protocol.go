@@ -6,23 +6,32 @@
 // The protocol is one JSON request and one JSON response per connection,
 // each a single line, both carrying the protocol version. A peer of another
 // uid is refused before it is read (SO_PEERCRED), and the socket is created
-// 0600 in a 0700 directory.
+// 0600 in a 0700 directory of ours. The client trusts an answer only from a
+// socket of ours, in a directory of ours, served by a process of our uid.
 //
-// The client half (Ask, DefaultSocket) uses only the standard library and
-// reads no config, so a helper that finds a running agent pays for a dial
-// and a round trip, not for loading providers.
+// The client half (Ask, DefaultSocket) reads no config, so a helper that
+// finds a running agent pays for a dial and a round trip, not for loading
+// providers.
 package agent
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/secretfile"
 )
 
 // Version is the protocol version. A server answers a request of another
@@ -98,37 +107,118 @@ var ErrNoAgent = errors.New("agent: no agent running")
 
 // Ask sends one request to the agent at socket and returns its answer. An
 // answer with an error code comes back as *Error.
+//
+// The socket is trusted only when it and its directory are ours (checked
+// before dialing; ErrUntrusted otherwise) and the process listening on it
+// runs as our uid (SO_PEERCRED, checked before the request is written). The
+// answer is read up to maxResponse bytes, and its credential must fit in a
+// header, since the caller prints it for the Copilot CLI.
 func Ask(ctx context.Context, socket string, req Request) (*Response, error) {
 	req.V = Version
+	if err := checkSocket(socket); err != nil {
+		return nil, err
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
 		return nil, fmt.Errorf("%w at %s: %w", ErrNoAgent, socket, err)
 	}
 	defer conn.Close()
+	if uid, err := peerUID(conn); err != nil {
+		return nil, fmt.Errorf("%w: %s: the listening process's uid could not be read: %w", ErrUntrusted, socket, err)
+	} else if uid != os.Geteuid() {
+		return nil, fmt.Errorf("%w: the process listening on %s runs as uid %d, not as this user (uid %d); stop it and remove the socket", ErrUntrusted, socket, uid, os.Geteuid())
+	}
 	deadline := time.Now().Add(askTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	conn.SetDeadline(deadline)
+	// A live agent writes its first byte as soon as it has the connection;
+	// one that is stopped (SIGSTOP) or wedged has the kernel accept for it
+	// and never answers, and the helper must not wait out a cold fetch's
+	// bound for that.
+	if first := time.Now().Add(firstByteTimeout); first.Before(deadline) {
+		conn.SetDeadline(first)
+	} else {
+		conn.SetDeadline(deadline)
+	}
 	// A refused peer's connection is closed without an answer, possibly
 	// before the request is written.
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		return nil, fmt.Errorf("agent: %s: no answer (refused, or the agent stopped): %w", socket, err)
 	}
+	lr := &io.LimitedReader{R: conn, N: maxResponse}
+	br := bufio.NewReader(lr)
+	if _, err := br.Peek(1); err != nil {
+		return nil, fmt.Errorf("agent: %s: no answer (refused, or the agent stopped or is not responding): %w", socket, err)
+	}
+	conn.SetDeadline(deadline)
 	var resp Response
-	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+	if err := json.NewDecoder(br).Decode(&resp); err != nil {
+		if lr.N == 0 {
+			return nil, fmt.Errorf("agent: %s: the answer is larger than %d bytes; refused", socket, maxResponse)
+		}
 		return nil, fmt.Errorf("agent: %s: no answer (refused, or the agent stopped): %w", socket, err)
 	}
 	if resp.Code != "" || resp.Error != "" {
-		return nil, &Error{Code: resp.Code, Msg: resp.Error}
+		return nil, &Error{Code: printable(resp.Code), Msg: printable(capError(resp.Error))}
 	}
-	if resp.Token == "" {
+	switch {
+	case resp.Token == "":
 		return nil, fmt.Errorf("agent: %s: empty credential in the answer", socket)
+	case len(resp.Token) > maxToken:
+		return nil, fmt.Errorf("agent: %s: the credential in the answer is %d bytes, more than %d; refused", socket, len(resp.Token), maxToken)
+	}
+	kind := provider.KindBearer // the stricter check when the kind is unknown
+	if resp.Kind == provider.KindAPIKey.String() {
+		kind = provider.KindAPIKey
+	}
+	if err := provider.CheckHeaderValue(resp.Token, kind); err != nil {
+		return nil, fmt.Errorf("agent: %s: the credential in the answer cannot be sent: %w", socket, err)
 	}
 	return &resp, nil
 }
 
-// askTimeout bounds a whole exchange: the agent answers from its cache, or
-// fetches within the config's token_timeout (30 s by default).
+// askTimeout bounds a whole exchange once the agent has shown it is alive:
+// it answers from its cache, or fetches within the config's token_timeout
+// (30 s by default).
 const askTimeout = 60 * time.Second
+
+// firstByteTimeout bounds the wait for a live agent's first byte, which it
+// sends before reading the request: scheduling, not a fetch.
+const firstByteTimeout = 2 * time.Second
+
+// maxToken caps a credential on the wire, as secretfile caps a credential
+// file: servers refuse larger headers anyway.
+const maxToken = secretfile.MaxSize
+
+// maxErrorMsg caps an error message on the wire; longer ones are cut.
+const maxErrorMsg = 1 << 10
+
+// maxResponse caps an answer: a credential whose every byte is escaped
+// (a quote or a backslash, two bytes), and room for the other fields.
+const maxResponse = 2*maxToken + 4<<10
+
+// capError cuts msg to maxErrorMsg bytes, at a rune boundary.
+func capError(msg string) string {
+	if len(msg) <= maxErrorMsg {
+		return msg
+	}
+	cut := maxErrorMsg
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
+}
+
+// printable replaces control characters in s, which the helper prints on
+// the terminal: an agent's message must not carry escape sequences or
+// extra lines.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/byokcred/byokcred/provider"
@@ -59,41 +61,62 @@ func (l *Listener) Close() error {
 	return err
 }
 
+// ErrRunning wraps Listen's refusal when an agent already holds the socket.
+var ErrRunning = errors.New("agent: another agent holds the socket")
+
 // Listen creates the socket at path: its directory 0700 if it has to be
-// created, the socket 0600. A socket left by an agent that was killed is
-// replaced; one a live agent answers on is an error.
+// created (an existing one must be ours and private, see [CheckDir]), the
+// socket 0600. A socket left by an agent that was killed is replaced; one a
+// live agent answers on is an error, and so is anything at path that is not
+// a socket of ours: it is never removed.
 func Listen(path string) (*Listener, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("agent: socket directory: %w", err)
+	if err := PrepareDir(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	lock, err := lockFile(path + ".lock")
 	if err != nil {
-		return nil, fmt.Errorf("agent: %s: another agent is running or starting (%w)", path, err)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s: another agent is running or starting (%w)", ErrRunning, path, err)
+		}
+		return nil, fmt.Errorf("agent: lock file: %w", err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
 		lock.Close()
-		return nil, fmt.Errorf("agent: %s: an agent is already listening", path)
+		return nil, fmt.Errorf("%w: %s: an agent is already listening", ErrRunning, path)
 	}
-	// Not answered: a stale socket (the lock says no agent holds it).
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// Not answered: a stale socket (the lock says no agent holds it), or
+	// something that is no socket at all, such as a mistyped --socket.
+	if err := removeStale(path); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("agent: removing stale socket: %w", err)
+		return nil, err
 	}
-	ln, err := net.Listen("unix", path)
+	ln, err := listenPrivate(path)
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
-	// The directory is private when we made it; the mode closes the window
-	// for sockets in shared directories, and SO_PEERCRED backs both.
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		lock.Close()
-		return nil, fmt.Errorf("agent: %w", err)
-	}
 	return &Listener{Listener: ln, lock: lock}, nil
+}
+
+// removeStale removes a killed agent's socket at path, and nothing else.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("agent: %w", err)
+	case fi.Mode().Type() != fs.ModeSocket:
+		return fmt.Errorf("agent: %s is %s, not a socket: it is left alone; choose another --socket or $%s", path, fileKind(fi), SocketEnv)
+	}
+	if uid, ok := fileOwner(fi); !ok || uid != os.Geteuid() {
+		return fmt.Errorf("%w: %s is a socket not owned by this user (uid %d): it is left alone; remove it", ErrUntrusted, path, os.Geteuid())
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("agent: removing stale socket: %w", err)
+	}
+	return nil
 }
 
 // Serve answers requests on ln until ctx is done, then closes ln and waits
@@ -106,18 +129,30 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	var backoff time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			// Out of file descriptors (EMFILE, ENFILE), an aborted
+			// connection: wait and accept again, as net/http's Server does,
+			// instead of stopping the agent every helper depends on.
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				backoff = min(max(2*backoff, minBackoff), maxBackoff)
+				s.Logger.Warn("agent: accept failed; retrying", "err", err, "in", backoff)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(backoff):
+				}
 				continue
 			}
 			return fmt.Errorf("agent: %w", err)
 		}
+		backoff = 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -126,6 +161,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 	}
 }
+
+// The accept back-off: net/http's, 5 ms doubling to 1 s.
+const (
+	minBackoff = 5 * time.Millisecond
+	maxBackoff = time.Second
+)
 
 func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	uid, err := peerUID(conn)
@@ -137,6 +178,13 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 		s.Logger.Warn("agent: refused a peer of another uid", "peer_uid", uid, "agent_uid", os.Geteuid())
 		return
 	}
+	// One space, before the request is read: JSON allows it before the
+	// answer, and it tells the client within firstByteTimeout that a live
+	// agent has its request, however long the answer takes (a cold fetch).
+	conn.SetWriteDeadline(time.Now().Add(readTimeout))
+	if _, err := conn.Write([]byte{' '}); err != nil {
+		return // the peer left (a liveness probe)
+	}
 	conn.SetReadDeadline(time.Now().Add(readTimeout))
 	var req Request
 	resp := Response{V: Version}
@@ -147,8 +195,13 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	} else {
 		resp = s.answer(ctx, req)
 	}
+	resp.Error = capError(resp.Error)
 	conn.SetWriteDeadline(time.Now().Add(readTimeout))
-	if err := json.NewEncoder(conn).Encode(resp); err != nil {
+	enc := json.NewEncoder(conn)
+	// Unescaped <, > and &: the answer's size is then at most twice the
+	// token's (a quote or a backslash), which maxResponse allows for.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(resp); err != nil {
 		s.Logger.Debug("agent: answer not delivered", "provider", req.Provider, "err", err)
 	}
 }
@@ -176,6 +229,15 @@ func (s *Server) answer(ctx context.Context, req Request) Response {
 			resp.Code, resp.Error = CodeToken, err.Error()
 		}
 		s.Logger.Warn("agent: no credential", "provider", req.Provider, "err", resp.Error)
+		return resp
+	}
+	// Whatever the source, never send what the client must refuse: more
+	// than a credential's size, or bytes a header cannot carry.
+	if v := tok.Value.Reveal(); len(v) > maxToken {
+		resp.Code, resp.Error = CodeToken, fmt.Sprintf("provider %s returned a credential of %d bytes; an agent answer carries at most %d", name, len(v), maxToken)
+		return resp
+	} else if err := provider.CheckHeaderValue(v, tok.Kind); err != nil {
+		resp.Code, resp.Error = CodeToken, fmt.Sprintf("provider %s returned a credential that cannot be sent: %v", name, err)
 		return resp
 	}
 	s.served.Add(1)

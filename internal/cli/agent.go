@@ -31,9 +31,14 @@ load and an identity request.
 
 The socket is ` + "$" + agent.SocketEnv + `, else $XDG_RUNTIME_DIR/byokcred/agent.sock, else
 a per-user directory in the temporary directory. It is created 0600 in a 0700
-directory, and a peer of another uid is refused (SO_PEERCRED). The agent serves
-only the config it was started with: a helper naming another config file
-works alone. SIGHUP reloads the config; SIGINT/SIGTERM stop the agent.`,
+directory; an existing directory that is not ours or not 0700 (or is a link)
+is refused, and so is anything at the socket path that is not a stale socket
+of ours (it is never removed). A peer of another uid is refused (SO_PEERCRED).
+The agent serves only the config it was started with. Without --socket, when
+an agent serving another config holds the default socket, it listens on a
+socket of its own config instead, agent-HASH.sock next to the default (HASH
+from the config's absolute path), where helpers look for it. SIGHUP reloads
+the config; SIGINT/SIGTERM stop the agent.`,
 		Example: `  byokcred -c ~/.config/byokcred.yaml agent &
   eval "$(byokcred -c ~/.config/byokcred.yaml copilot-env foundry)"
   copilot -p "Hello"`,
@@ -54,6 +59,15 @@ works alone. SIGHUP reloads the config; SIGINT/SIGTERM stop the agent.`,
 			}
 			defer live.Close()
 			ln, err := agent.Listen(socket)
+			if errors.Is(err, agent.ErrRunning) && !cmd.Flags().Changed("socket") {
+				// The default socket's agent may serve another config:
+				// this one gets a socket of its own, where helpers look.
+				_, aerr := agent.Ask(ctx, socket, agent.Request{Op: agent.OpToken, Config: cfg})
+				if ae := (*agent.Error)(nil); errors.As(aerr, &ae) && ae.Code == agent.CodeConfig {
+					socket = agent.ConfigSocket(socket, cfg)
+					ln, err = agent.Listen(socket)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -98,7 +112,15 @@ It asks a running ` + "`byokcred agent`" + ` first (--agent auto), which answers
 its warm cache; with no agent it loads the config and fetches the credential
 itself, as ` + "`token --show`" + ` does. --agent start starts an agent in the
 background when none runs (its log goes to SOCKET.log); --agent require fails
-instead of working alone; --agent off never asks.
+instead of working alone; --agent off never asks. When the agent on the
+socket serves another config, the helper asks (and --agent start starts) an
+agent of its own config on agent-HASH.sock next to it.
+
+An answer is used only from a socket of ours, in a 0700 directory of ours,
+served by a process of our uid (SO_PEERCRED), within 2 s of connecting for
+its first byte, and only if the credential fits in a header (at most 64 KiB,
+no control characters). An untrusted socket is never sent a request: --agent
+auto warns on stderr and works alone; require and start fail.
 
 On failure nothing is printed on stdout, one line on stderr, and the exit code
 is non-zero.`,
@@ -152,10 +174,7 @@ func (a *app) credential(ctx context.Context, set *registry.Set, name, mode, soc
 			return provider.Secret{}, 0, err
 		}
 		req := agent.Request{Op: agent.OpToken, Provider: name, Config: cfg}
-		resp, err := agent.Ask(ctx, socket, req)
-		if err != nil && mode == agentStart && errors.Is(err, agent.ErrNoAgent) {
-			resp, err = a.startAgent(ctx, socket, req)
-		}
+		resp, err := a.askAgent(ctx, socket, req, mode)
 		var ae *agent.Error
 		switch {
 		case err == nil:
@@ -166,8 +185,14 @@ func (a *app) credential(ctx context.Context, set *registry.Set, name, mode, soc
 			// The agent has this config and tried: alone, the helper would
 			// ask the same source again and wait as long.
 			return provider.Secret{}, 0, err
+		case errors.Is(err, agent.ErrUntrusted):
+			// Working alone costs another user nothing but the agent's
+			// speed; using their answer would cost the credential. Loud,
+			// because someone may be squatting the socket's directory.
+			a.logger.Warn("credential: not using the agent socket; working without the agent", "err", err)
+		default:
+			a.logger.Debug("credential: working without the agent", "err", err)
 		}
-		a.logger.Debug("credential: working without the agent", "err", err)
 	}
 	if set == nil {
 		var err error
@@ -185,6 +210,26 @@ func (a *app) credential(ctx context.Context, set *registry.Set, name, mode, soc
 		return provider.Secret{}, 0, err
 	}
 	return tok.Value, tok.Kind, nil
+}
+
+// askAgent asks the agent at socket, else the agent of the config's own
+// socket (agent.ConfigSocket) when the first serves another config; in
+// start mode it starts an agent on whichever of the two has none.
+func (a *app) askAgent(ctx context.Context, socket string, req agent.Request, mode string) (*agent.Response, error) {
+	resp, err := agent.Ask(ctx, socket, req)
+	if ae := (*agent.Error)(nil); errors.As(err, &ae) && ae.Code == agent.CodeConfig {
+		own := agent.ConfigSocket(socket, req.Config)
+		oresp, oerr := agent.Ask(ctx, own, req)
+		if !errors.Is(oerr, agent.ErrNoAgent) || mode == agentStart {
+			socket, resp, err = own, oresp, oerr
+		}
+		// Else no agent of its own: the first answer says why the shared
+		// agent was not used.
+	}
+	if err != nil && mode == agentStart && errors.Is(err, agent.ErrNoAgent) {
+		resp, err = a.startAgent(ctx, socket, req)
+	}
+	return resp, err
 }
 
 func parseKind(s string) provider.Kind {
@@ -208,11 +253,13 @@ func (a *app) startAgent(ctx context.Context, socket string, req agent.Request) 
 	if err != nil {
 		return nil, fmt.Errorf("starting the agent: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(socket), 0o700); err != nil {
+	// The same checks as the agent's: the log must not be created in, or
+	// through a link planted in, a directory another user controls.
+	if err := agent.PrepareDir(filepath.Dir(socket)); err != nil {
 		return nil, fmt.Errorf("starting the agent: %w", err)
 	}
 	logPath := socket + ".log"
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logf, err := agent.OpenPrivate(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND)
 	if err != nil {
 		return nil, fmt.Errorf("starting the agent: %w", err)
 	}
