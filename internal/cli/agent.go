@@ -72,15 +72,7 @@ the config; SIGINT/SIGTERM stop the agent.`,
 				return err
 			}
 			defer ln.Close()
-			factory := session.NewFactory(live, session.Options{})
-			srv := &agent.Server{Config: cfg, Logger: a.logger, Token: func(ctx context.Context, name string) (*provider.Token, string, error) {
-				p, err := live.Current().Provider(name)
-				if err != nil {
-					return nil, "", &agent.Error{Code: agent.CodeProvider, Msg: err.Error()}
-				}
-				tok, err := factory.Token(ctx, p)
-				return tok, p.Name, err
-			}}
+			srv := &agent.Server{Config: cfg, Logger: a.logger, Token: agentToken(live)}
 			fmt.Fprintf(a.env.Stderr, "byokcred agent: listening on %s (config %s, pid %d)\n", socket, cfg, os.Getpid())
 			err = srv.Serve(ctx, ln)
 			fmt.Fprintln(a.env.Stderr, "byokcred agent: stopped")
@@ -89,6 +81,23 @@ the config; SIGINT/SIGTERM stop the agent.`,
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default $"+agent.SocketEnv+", else $XDG_RUNTIME_DIR/byokcred/agent.sock)")
 	return cmd
+}
+
+// agentToken answers the agent's requests from live's providers. The set
+// is held for the fetch: a reload (SIGHUP) meanwhile must not close the
+// source a request waits on.
+func agentToken(live registry.Providers) func(ctx context.Context, name string) (*provider.Token, string, error) {
+	factory := session.NewFactory(live, session.Options{})
+	return func(ctx context.Context, name string) (*provider.Token, string, error) {
+		set, release := registry.Acquire(live)
+		defer release()
+		p, err := set.Provider(name)
+		if err != nil {
+			return nil, "", &agent.Error{Code: agent.CodeProvider, Msg: err.Error()}
+		}
+		tok, err := factory.Token(ctx, p)
+		return tok, p.Name, err
+	}
 }
 
 // Agent modes of `credential --agent`.
