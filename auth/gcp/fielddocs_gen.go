@@ -17,5 +17,7 @@ func (*Auth) FieldDocs() map[string]string {
 		"SourceOptions.ImpersonateServiceAccount": "ImpersonateServiceAccount, when set, exchanges the found credential for this service account's tokens.",
 		"SourceOptions.Project":                   "Project, when set, is reported instead of the credential's own.",
 		"SourceOptions.Scopes":                    "Scopes of the access token; default DefaultScope.",
+		"credentialsFileRefs.CACertPath":          "CACertPath is a gdch_service_account's CA.",
+		"credentialsFileRefs.SourceCredentials":   "SourceCredentials is an impersonated_service_account's base credential, which may name files of its own.",
 	}
 }
