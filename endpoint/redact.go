@@ -126,9 +126,9 @@ func RedactVars(raw string, spans []Span) string {
 		b.WriteString(raw[at:start])
 		if sp.Start >= hostEnd {
 			b.WriteString("${" + sp.Name + "}")
-		} else if tail := raw[start:sp.End]; tail != "/" {
-			if strings.HasPrefix(tail, "/") {
-				b.WriteByte('/')
+		} else if tail := raw[start:sp.End]; len(tail) > 1 || !strings.ContainsAny(tail, "/?#") {
+			if strings.ContainsAny(tail[:1], "/?#") {
+				b.WriteByte(tail[0]) // the separator shows where it sits
 			}
 			b.WriteString(provider.Redacted)
 		} else {
