@@ -436,6 +436,11 @@ func (c *Config) validate() {
 		}
 		checkModelName(d, path+".id", m.ID)
 		checkModelName(d, path+".wire_model", m.WireModel)
+		if strings.ContainsFunc(m.Name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
+			// `models` and pickers print it: a control character could
+			// rewrite the terminal line.
+			d.Errorf(path+".name", "name %s holds a control or an invisible character; remove it", strconv.Quote(m.Name))
+		}
 		if m.MaxPromptTokens < 0 || m.MaxOutputTokens < 0 {
 			d.Errorf(path, "token limits must not be negative")
 		}
