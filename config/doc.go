@@ -453,7 +453,8 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 		return n.Value, true
 	}
 	if d.expandedTotal > MaxExpanded {
-		return "", false // reported once, where the bound was crossed
+		d.failed[path] = true // reported once, where the bound was crossed
+		return "", false
 	}
 	s, spans, err := expandSpans(n.Value, func(name string) (string, bool) {
 		v, ok := d.lookup(name)
@@ -469,10 +470,6 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 		added := len(s) - len(n.Value)
 		d.expandedTotal += max(added, 0)
 		switch {
-		case len(s) > MaxExpandedValue:
-			d.errorAt(n, path, "value is %d bytes after expanding %s, more than the %d a value may hold; check what the variable holds",
-				len(s), spanNames(spans), MaxExpandedValue)
-			return "", false
 		case d.expandedTotal > MaxExpanded:
 			d.errorAt(n, path, "variables (here %s) add more than %d bytes to the file in all, counting every use through an alias; refusing to expand more: check what they hold and how often the file refers to them",
 				spanNames(spans), MaxExpanded)

@@ -76,6 +76,9 @@ func expand(s string, lookup func(string) (string, bool), depth int) (string, []
 			for _, sp := range inner {
 				spans = append(spans, endpoint.Span{Start: b.Len() + sp.Start, End: b.Len() + sp.End, Name: sp.Name})
 			}
+			if b.Len()+len(d) > MaxExpandedValue {
+				return "", nil, fmt.Errorf("value would exceed %d bytes, the most a value may hold, once ${%s:-…} is expanded; check what the variables hold", MaxExpandedValue, name)
+			}
 			b.WriteString(d)
 			i = end
 			continue
@@ -84,6 +87,11 @@ func expand(s string, lookup func(string) (string, bool), depth int) (string, []
 		}
 		if v != "" {
 			spans = append(spans, endpoint.Span{Start: b.Len(), End: b.Len() + len(v), Name: name})
+		}
+		if b.Len()+len(v) > MaxExpandedValue {
+			// Checked before the bytes are copied: a short value naming a
+			// large variable many times must not cost gigabytes first.
+			return "", nil, fmt.Errorf("value would exceed %d bytes, the most a value may hold, once ${%s} is expanded; check what the variable holds", MaxExpandedValue, name)
 		}
 		b.WriteString(v)
 		i = end

@@ -138,7 +138,11 @@ func TestExpansionIsBounded(t *testing.T) {
 		want      []string
 	}{
 		{"one value over 64 KiB", "providers:\n  p: {type: openai, base_url: \"https://x/${BIG}\", model: m, auth: {type: static, api_key: k}}\n",
-			[]string{`h.yaml:2:31: providers.p.base_url: value is 100010 bytes after expanding ${BIG}, more than the 65536 a value may hold; check what the variable holds`}},
+			[]string{`h.yaml:2:31: providers.p.base_url: value would exceed 65536 bytes, the most a value may hold, once ${BIG} is expanded; check what the variable holds`}},
+		{"a value naming a variable many times", "providers:\n  p: {type: openai, base_url: \"https://x/" + strings.Repeat("${HALF}", 1000) + "\", model: m, auth: {type: static, api_key: k}}\n",
+			[]string{`h.yaml:2:31: providers.p.base_url: value would exceed 65536 bytes, the most a value may hold, once ${HALF} is expanded; check what the variable holds`}},
+		{"through a default", "providers:\n  p: {type: openai, base_url: \"https://x/${HALF}${NOPE:-${HALF}}\", model: m, auth: {type: static, api_key: k}}\n",
+			[]string{`h.yaml:2:31: providers.p.base_url: value would exceed 65536 bytes, the most a value may hold, once ${NOPE:-…} is expanded; check what the variables hold`}},
 		{"many values over 1 MiB in all", many.String(),
 			[]string{`h.yaml:32:13: providers.p.headers.X-25: variables (here ${HALF}) add more than 1048576 bytes to the file in all, counting every use through an alias; refusing to expand more: check what they hold and how often the file refers to them`}},
 		{"aliases count at every use", aliased,
