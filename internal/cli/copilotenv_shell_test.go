@@ -308,7 +308,7 @@ func TestCopilotEnvCommandIsInert(t *testing.T) {
 	}
 	gw := "CANARY-gw $(touch pwned-gw) `touch pwned-gw2` ' \" \\ ;"
 	socket := filepath.Join(t.TempDir(), evil, "agent.sock")
-	vars := map[string]string{"GW_KEY": gw, "AZ_PATH": "deploy$(touch pwned-u)", "KEY": "CANARY-key"}
+	vars := map[string]string{"GW_KEY": gw, "AZ_PATH": "deploy$(touch${IFS}pwned-u)`touch${IFS}pwned-u2`", "KEY": "CANARY-key"}
 	cmd := exec.CommandContext(context.Background(), exe, "-c", cfg, "copilot-env", "--agent", "off", "--socket", socket, "p")
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}
 	for k, v := range vars {
