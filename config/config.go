@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +16,12 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -79,19 +83,39 @@ type Provider struct {
 	BaseURL string `yaml:"base_url" byok:"expand"`
 	// WireAPI is completions or responses (openai and azure only).
 	WireAPI string `yaml:"wire_api"`
-	// APIVersion selects Azure's deployment-style routes when set.
+	// APIVersion selects Azure's deployment-style routes when set: a dated
+	// version (2024-10-21, 2025-04-01-preview), or preview or latest.
 	APIVersion string `yaml:"api_version"`
 	// Model is the model id sent for this provider.
 	Model string `yaml:"model"`
 	// WireModel is the provider-side name (an Azure deployment), when it
 	// differs from Model.
 	WireModel string `yaml:"wire_model"`
-	// Headers are extra request headers; values expand ${VAR}.
+	// Headers are extra request headers; values expand ${VAR}. Names are
+	// HTTP tokens; values, once expanded, visible ASCII with inner spaces.
 	Headers map[string]string `yaml:"headers" byok:"expand"`
 	// Auth is the raw `auth:` block, decoded by the registry according to
 	// its `type:`.
 	Auth *yaml.Node `yaml:"auth"`
+
+	// baseURLVars and headerVars say which parts of BaseURL and of each
+	// header value came from environment variables.
+	baseURLVars []endpoint.Span
+	headerVars  map[string][]endpoint.Span
 }
+
+// BaseURLVars returns which parts of BaseURL came from which environment
+// variable (nil when none did, or the provider was not loaded from a file).
+func (p *Provider) BaseURLVars() []endpoint.Span { return p.baseURLVars }
+
+// HeaderVars returns which parts of the value of header name came from
+// which environment variable.
+func (p *Provider) HeaderVars(name string) []endpoint.Span { return p.headerVars[name] }
+
+// ShownBaseURL returns BaseURL fit for printing: query values, and every
+// part beyond the host that came from an environment variable, are hidden
+// (see endpoint.RedactVars).
+func (p *Provider) ShownBaseURL() string { return endpoint.RedactVars(p.BaseURL, p.baseURLVars) }
 
 // CredentialHeader returns the header that carries a credential of kind to
 // a provider of type typ: `Authorization` (as a Bearer token) for every
@@ -258,19 +282,42 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// emptyDocument reports a document with nothing in it (a trailing ---).
+func emptyDocument(n *yaml.Node) bool {
+	if len(n.Content) == 0 {
+		return true
+	}
+	c := n.Content[0]
+	return len(n.Content) == 1 && c.Kind == yaml.ScalarNode && c.Tag == "!!null" && c.Value == ""
+}
+
 // Parse decodes data as the contents of file and validates it, returning
 // errors as Load does.
 func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("config: %s is larger than %d bytes; refusing it", file, MaxFileSize)
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	yamlError := func(err error) error {
 		msg := err.Error()
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			return nil, fmt.Errorf("%s:%s:1: %s", file, m[1], m[2])
+			return fmt.Errorf("%s:%s:1: %s", file, m[1], m[2])
 		}
-		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
+		return fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil && err != io.EOF {
+		return nil, yamlError(err)
+	}
+	// A second document (after ---) would be ignored: a block appended
+	// to the file, or two files concatenated, must not silently not count.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, yamlError(err)
+	case !emptyDocument(&next):
+		return nil, fmt.Errorf("%s:%d:1: a second YAML document starts here (---); byokcred reads one document per file: merge it into the first or remove it", file, next.Line)
 	}
 	doc := NewDoc(file, lookup)
 	cfg := &Config{Doc: doc}
@@ -285,6 +332,15 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			p = cfg.Providers[name]
 		}
 		p.Name = name
+		p.baseURLVars = doc.Vars(p.Path() + ".base_url")
+		for k := range p.Headers {
+			if spans := doc.Vars(p.Path() + ".headers." + k); spans != nil {
+				if p.headerVars == nil {
+					p.headerVars = map[string][]endpoint.Span{}
+				}
+				p.headerVars[k] = spans
+			}
+		}
 	}
 	for name, p := range cfg.Plugins {
 		if p == nil {
@@ -303,10 +359,33 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	return cfg, doc.Err()
 }
 
+// APIVersionPattern is the shape of an Azure OpenAI api_version: a dated
+// version (2024-10-21, 2025-04-01-preview), or preview or latest, the
+// versions of Azure's v1 API (empty: not set).
+const APIVersionPattern = `^([0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?|preview|latest)?$`
+
+// HeaderNamePattern is an HTTP field name (RFC 9110 token: tchar+).
+const HeaderNamePattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+
 var (
 	providerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 	sha256Hex    = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	apiVersion   = regexp.MustCompile(APIVersionPattern)
+	httpToken    = regexp.MustCompile(HeaderNamePattern)
 )
+
+// checkModelName reports a model id or wire model that holds a space, a
+// control or an invisible (format) character: such names are printed, by
+// copilot-env among others, and sent in request bodies and Azure paths,
+// where none is meaningful.
+func checkModelName(d *Doc, path, name string) {
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			d.Errorf(path, "%s %s holds a space, a control or an invisible character; model names are single words such as gpt-4.1", path[strings.LastIndexByte(path, '.')+1:], strconv.Quote(name))
+			return
+		}
+	}
+}
 
 func (c *Config) validate() {
 	d := c.Doc
@@ -355,6 +434,13 @@ func (c *Config) validate() {
 			}
 			ids[m.Ref()] = i
 		}
+		checkModelName(d, path+".id", m.ID)
+		checkModelName(d, path+".wire_model", m.WireModel)
+		if strings.ContainsFunc(m.Name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
+			// `models` and pickers print it: a control character could
+			// rewrite the terminal line.
+			d.Errorf(path+".name", "name %s holds a control or an invisible character; remove it", strconv.Quote(m.Name))
+		}
 		if m.MaxPromptTokens < 0 || m.MaxOutputTokens < 0 {
 			d.Errorf(path, "token limits must not be negative")
 		}
@@ -396,7 +482,11 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	}
 	if p.APIVersion != "" && p.Type != TypeAzure && p.Type != "" {
 		d.Errorf(path+".api_version", "api_version applies to azure providers only; remove it")
+	} else if p.APIVersion != "" && !apiVersion.MatchString(p.APIVersion) {
+		d.Errorf(path+".api_version", "api_version %s is not an Azure OpenAI API version: use a date such as 2024-10-21 or 2025-04-01-preview, or preview or latest", strconv.Quote(p.APIVersion))
 	}
+	checkModelName(d, path+".model", p.Model)
+	checkModelName(d, path+".wire_model", p.WireModel)
 	if p.Model == "" && !hasListedModels && !d.Failed(path+".model") {
 		d.Errorf(path, "missing key \"model\": the model id to send (or list the provider's models under models:)")
 	}
@@ -415,9 +505,27 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	} else if p.Type == TypeAnthropic && strings.HasSuffix(strings.TrimRight(p.BaseURL, "/"), "/v1") {
 		d.Errorf(path+".base_url", "for anthropic leave /v1 out of base_url: the runtime appends /v1/messages")
 	}
-	for k := range p.Headers {
-		if strings.EqualFold(k, "authorization") || strings.EqualFold(k, "api-key") || strings.EqualFold(k, "x-api-key") {
-			d.Errorf(path+".headers."+k, "credential header %q in headers: configure the credential under auth: instead", k)
+	for _, k := range slices.Sorted(maps.Keys(p.Headers)) {
+		hpath := path + ".headers." + k
+		switch {
+		case !httpToken.MatchString(k):
+			d.Errorf(hpath, "header name %s is not an HTTP header name: use letters, digits and !#$%%&'*+-.^_`|~ (no spaces)", strconv.Quote(k))
+		case strings.EqualFold(k, "authorization") || strings.EqualFold(k, "api-key") || strings.EqualFold(k, "x-api-key"):
+			d.Errorf(hpath, "credential header %q in headers: configure the credential under auth: instead", k)
+		case d.Failed(hpath):
+			// already reported (an unset variable, an oversized value)
+		default:
+			// Checked after expansion: a variable may bring a line break
+			// that would add a header line (copilot-env's
+			// COPILOT_PROVIDER_HEADERS is one header per line) or make
+			// every request fail. The value is never shown.
+			if err := provider.CheckHeaderValue(p.Headers[k], provider.KindAPIKey); err != nil {
+				from := ""
+				if spans := d.Vars(hpath); len(spans) > 0 {
+					from = " (from " + spanNames(spans) + ")"
+				}
+				d.Errorf(hpath, "value of header %s%s: %v; header values are visible ASCII with spaces inside only", k, from, err)
+			}
 		}
 	}
 	if p.Auth == nil && !d.Failed(path+".auth") {

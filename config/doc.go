@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -47,6 +48,48 @@ type Doc struct {
 	// ends up in terminals, logs and CI output.
 	substituted map[string]string
 	pathValues  map[string][]string
+	// spans says which bytes of each expanded value came from which
+	// variable, for printing values with those parts hidden.
+	spans map[string][]endpoint.Span
+	// expandedTotal is what expansion added to the document so far.
+	expandedTotal int
+	// dropped counts the problems beyond MaxProblems, of the file and of
+	// the environment.
+	dropped, droppedEnv int
+}
+
+// MaxExpandedValue bounds one value after ${VAR} expansion: a credential
+// is at most 64 KiB everywhere else in byokcred (secret files, store
+// answers), and no URL, header or path comes near it.
+const MaxExpandedValue = 64 << 10
+
+// MaxExpanded bounds what expansion adds to one document in all (every use
+// of a value through a YAML alias counts): as much as MaxFileSize, so a
+// config never grows past twice the largest file, however many keys refer
+// to a large variable.
+const MaxExpanded = MaxFileSize
+
+// MaxProblems bounds the problems kept for one file: a user fixes the first
+// ones first, and a generated or aliased file can otherwise yield
+// megabytes of them.
+const MaxProblems = 100
+
+// Vars returns which parts of the value at path came from which
+// environment variable (nil when none did).
+func (d *Doc) Vars(path string) []endpoint.Span {
+	return d.spans[path]
+}
+
+// spanNames lists the variables of spans as ${A}, ${B}.
+func spanNames(spans []endpoint.Span) string {
+	var names []string
+	for _, sp := range spans {
+		ref := "${" + sp.Name + "}"
+		if !slices.Contains(names, ref) {
+			names = append(names, ref)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // minScrubbed is the shortest variable value removed from problems at keys
@@ -57,13 +100,25 @@ const minScrubbed = 6
 // NewDoc returns a Doc for file that resolves variables with lookup.
 func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
 	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{},
-		substituted: map[string]string{}, pathValues: map[string][]string{}}
+		substituted: map[string]string{}, pathValues: map[string][]string{}, spans: map[string][]endpoint.Span{}}
 }
 
 // EnvErrorf records a problem of the environment (Error.Environment) at
 // path: an unset variable, a missing file.
 func (d *Doc) EnvErrorf(path, format string, args ...any) {
 	d.Errorf(path, format, args...)
+	d.markEnvironment()
+}
+
+// markEnvironment marks the problem just recorded as one of the
+// environment.
+func (d *Doc) markEnvironment() {
+	if d.dropped > 0 && len(d.errs) == MaxProblems {
+		// It was not kept: count it as dropped of the environment.
+		d.dropped--
+		d.droppedEnv++
+		return
+	}
 	d.errs[len(d.errs)-1].Environment = true
 }
 
@@ -79,6 +134,10 @@ func (d *Doc) errorAt(n *yaml.Node, path, format string, args ...any) {
 
 func (d *Doc) add(pos Pos, path, msg string) {
 	d.failed[path] = true
+	if len(d.errs) >= MaxProblems {
+		d.dropped++
+		return
+	}
 	d.errs = append(d.errs, &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, msg)})
 }
 
@@ -183,7 +242,20 @@ func (d *Doc) Err() error {
 		return nil
 	}
 	d.errs.Sort()
-	return d.errs
+	if d.dropped+d.droppedEnv == 0 {
+		return d.errs
+	}
+	// The problems not kept are summed up last, one line for those of the
+	// file and one for those of the environment, so that validate
+	// --offline, which drops the latter, still fails on the former.
+	out := slices.Clone(d.errs)
+	if d.dropped > 0 {
+		out = append(out, &Error{File: d.File, Msg: fmt.Sprintf("and %d more problems not listed (only the first %d are); fix these first", d.dropped, MaxProblems)})
+	}
+	if d.droppedEnv > 0 {
+		out = append(out, &Error{File: d.File, Environment: true, Msg: fmt.Sprintf("and %d more problems of the environment not listed (only the first %d problems are)", d.droppedEnv, MaxProblems)})
+	}
+	return out
 }
 
 // Decode decodes n into out (a pointer) strictly, recording positions under
@@ -380,7 +452,11 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 	if !expand {
 		return n.Value, true
 	}
-	s, err := expandVars(n.Value, func(name string) (string, bool) {
+	if d.expandedTotal > MaxExpanded {
+		d.failed[path] = true // reported once, where the bound was crossed
+		return "", false
+	}
+	s, spans, err := expandSpans(n.Value, func(name string) (string, bool) {
 		v, ok := d.lookup(name)
 		if ok && v != "" {
 			d.substituted[v] = name
@@ -388,11 +464,24 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 		}
 		return v, ok
 	})
+	if err == nil && len(spans) > 0 {
+		// Only what variables add counts: the file itself is bounded by
+		// MaxFileSize, and aliases re-expand a value at every use.
+		added := len(s) - len(n.Value)
+		d.expandedTotal += max(added, 0)
+		switch {
+		case d.expandedTotal > MaxExpanded:
+			d.errorAt(n, path, "variables (here %s) add more than %d bytes to the file in all, counting every use through an alias; refusing to expand more: check what they hold and how often the file refers to them",
+				spanNames(spans), MaxExpanded)
+			return "", false
+		}
+		d.spans[path] = spans
+	}
 	if err != nil {
 		d.errorAt(n, path, "%v", err)
 		var unset unsetError
 		if errors.As(err, &unset) {
-			d.errs[len(d.errs)-1].Environment = true
+			d.markEnvironment()
 		}
 		return "", false
 	}

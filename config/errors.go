@@ -29,9 +29,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	loc := e.File
+	loc := printablePath(e.File)
 	if e.Pos.Line > 0 {
-		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Pos.Line, e.Pos.Col)
+		loc = fmt.Sprintf("%s:%d:%d", loc, e.Pos.Line, e.Pos.Col)
 	}
 	if e.Path != "" {
 		return fmt.Sprintf("%s: %s: %s", loc, printablePath(e.Path), e.Msg)
@@ -39,9 +39,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", loc, e.Msg)
 }
 
-// printablePath quotes a key path that holds a control character: a key
-// may be any YAML string, and a raw newline or carriage return in it would
-// break the one-line-per-problem output (and could rewrite a terminal line).
+// printablePath quotes a key path (or the file's path) that holds a
+// control character: a key may be any YAML string, and a raw newline or
+// carriage return in it would break the one-line-per-problem output (and
+// could rewrite a terminal line).
 func printablePath(p string) string {
 	if strings.ContainsFunc(p, unicode.IsControl) {
 		return strconv.Quote(p)

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/byokcred/byokcred/endpoint"
 )
 
 // maxNesting bounds ${A:-${B:-${C}}} chains: enough for any real fallback
@@ -17,16 +19,25 @@ const maxNesting = 8
 //
 // Errors name the variable, never its value.
 func expandVars(s string, lookup func(string) (string, bool)) (string, error) {
+	out, _, err := expand(s, lookup, 0)
+	return out, err
+}
+
+// expandSpans is expandVars that also says which bytes of the result came
+// from which variable, so that those parts can be shown as ${NAME} (a
+// variable may hold a secret) wherever the value is printed.
+func expandSpans(s string, lookup func(string) (string, bool)) (string, []endpoint.Span, error) {
 	return expand(s, lookup, 0)
 }
 
-func expand(s string, lookup func(string) (string, bool), depth int) (string, error) {
+func expand(s string, lookup func(string) (string, bool), depth int) (string, []endpoint.Span, error) {
 	if !strings.Contains(s, "$") {
-		return s, nil
+		return s, nil, nil
 	}
 	if depth > maxNesting {
-		return "", fmt.Errorf("${...} nested more than %d deep", maxNesting)
+		return "", nil, fmt.Errorf("${...} nested more than %d deep", maxNesting)
 	}
+	var spans []endpoint.Span
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -46,30 +57,46 @@ func expand(s string, lookup func(string) (string, bool), depth int) (string, er
 		}
 		end := closingBrace(s, i+2)
 		if end < 0 {
-			return "", fmt.Errorf("unterminated ${ at offset %d", i)
+			return "", nil, fmt.Errorf("unterminated ${ at offset %d", i)
 		}
 		expr := s[i+2 : end]
 		name, def, hasDef := strings.Cut(expr, ":-")
 		if !validVarName(name) {
-			return "", fmt.Errorf("invalid variable name %q in ${...}", name)
+			return "", nil, fmt.Errorf("invalid variable name %q in ${...}", name)
 		}
 		v, ok := lookup(name)
 		switch {
 		case hasDef && v == "":
 			// Expanded only when used, as in the shell: an unset
 			// variable in an unused default is no error.
-			d, err := expand(def, lookup, depth+1)
+			d, inner, err := expand(def, lookup, depth+1)
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
-			v = d
+			for _, sp := range inner {
+				spans = append(spans, endpoint.Span{Start: b.Len() + sp.Start, End: b.Len() + sp.End, Name: sp.Name})
+			}
+			if b.Len()+len(d) > MaxExpandedValue {
+				return "", nil, fmt.Errorf("value would exceed %d bytes, the most a value may hold, once ${%s:-…} is expanded; check what the variables hold", MaxExpandedValue, name)
+			}
+			b.WriteString(d)
+			i = end
+			continue
 		case !ok:
-			return "", unsetError{name}
+			return "", nil, unsetError{name}
+		}
+		if v != "" {
+			spans = append(spans, endpoint.Span{Start: b.Len(), End: b.Len() + len(v), Name: name})
+		}
+		if b.Len()+len(v) > MaxExpandedValue {
+			// Checked before the bytes are copied: a short value naming a
+			// large variable many times must not cost gigabytes first.
+			return "", nil, fmt.Errorf("value would exceed %d bytes, the most a value may hold, once ${%s} is expanded; check what the variable holds", MaxExpandedValue, name)
 		}
 		b.WriteString(v)
 		i = end
 	}
-	return b.String(), nil
+	return b.String(), spans, nil
 }
 
 // closingBrace returns the index of the `}` that closes a `${` whose body

@@ -11,11 +11,21 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Check enforces the transport rule for anything that carries a
 // credential: https, or plain http only to a loopback host.
 func Check(raw string) error {
+	// A raw space, control or invisible (format) character is not valid in
+	// a URL; printed, it could hide or rewrite what the URL shows
+	// (a right-to-left override, a line break in copilot-env's output).
+	for i, r := range raw {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			return fmt.Errorf("URL holds a space, a control or an invisible character at byte %d; percent-encode it (a space is %%20) or remove it", i)
+		}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("not a valid URL: %v", strings.TrimPrefix(err.Error(), "parse "+fmt.Sprintf("%q", raw)+": "))

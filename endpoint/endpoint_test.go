@@ -17,6 +17,12 @@ func TestCheck(t *testing.T) {
 		{"https://user:pw@host", "must not carry user:password"},
 		{"api.openai.com", "has no host"},
 		{"ws://x", "unsupported URL scheme"},
+		{"https://x.example/a b", "URL holds a space, a control or an invisible character at byte 19"},
+		{"https://x.example/v1\u202e", "an invisible character at byte 20"},
+		{"https://x.example/v\u200b1", "an invisible character at byte 19"},
+		{"https://x.example/\x1b[2J", "or an invisible character at byte 18"},
+		{"https://x.example/v1\xff", "at byte 20"},
+		{"https://bücher.example/ü", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {

@@ -88,3 +88,54 @@ func redactQuery(q string) string {
 	}
 	return b.String()
 }
+
+// Span is a part of a string that came from an environment variable: bytes
+// [Start, End) hold the value of Name.
+type Span struct {
+	Start, End int
+	Name       string
+}
+
+// RedactVars returns raw fit for printing as Redact does, and also hides
+// every part beyond scheme://host[:port] that came from an environment
+// variable (spans, as the config loader records them): a variable may hold
+// a secret in a path segment or a ;param (https://fn.example/${FN_KEY}/v1),
+// where Redact, working on the text alone, cannot know it. A variable
+// whose value lies wholly beyond the host is shown as ${NAME}; the
+// path of a variable that holds the whole URL is shown as [REDACTED]
+// (its scheme and host are kept: they name the endpoint and are no
+// secret). The host itself is kept even when it came from a variable.
+func RedactVars(raw string, spans []Span) string {
+	if len(spans) == 0 {
+		return Redact(raw)
+	}
+	hostEnd := 0
+	if scheme, after, ok := strings.Cut(raw, "://"); ok && !strings.ContainsAny(scheme, "/?#") {
+		hostEnd = len(scheme) + 3 + len(after)
+		if i := strings.IndexAny(after, "/?#"); i >= 0 {
+			hostEnd = len(scheme) + 3 + i
+		}
+	}
+	var b strings.Builder
+	at := 0
+	for _, sp := range spans {
+		if sp.Start < at || sp.End > len(raw) || sp.End <= sp.Start || sp.End <= hostEnd {
+			continue // overlapping, out of range, or within scheme://host
+		}
+		start := max(sp.Start, hostEnd)
+		b.WriteString(raw[at:start])
+		if sp.Start >= hostEnd {
+			b.WriteString("${" + sp.Name + "}")
+		} else if tail := raw[start:sp.End]; len(tail) > 1 || !strings.ContainsAny(tail, "/?#") {
+			if strings.ContainsAny(tail[:1], "/?#") {
+				b.WriteByte(tail[0]) // the separator shows where it sits
+			}
+			b.WriteString(provider.Redacted)
+		} else {
+			b.WriteString(tail)
+		}
+		at = sp.End
+	}
+	b.WriteString(raw[at:])
+	return Redact(b.String())
+}

@@ -1,6 +1,7 @@
 package endpoint_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -35,6 +36,62 @@ func TestRedact(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, endpoint.Redact(tc.in)); diff != "" {
 				t.Errorf("Redact(%q) (-want +got):\n%s", tc.in, diff)
+			}
+		})
+	}
+}
+
+// TestRedactVars: every part beyond scheme://host[:port] that came from a
+// variable is hidden, wherever it sits (issue 23, finding 8).
+func TestRedactVars(t *testing.T) {
+	const canary = "CANARY-var-2718"
+	// span finds the first occurrence of value in raw.
+	span := func(raw, value, name string) endpoint.Span {
+		i := strings.Index(raw, value)
+		return endpoint.Span{Start: i, End: i + len(value), Name: name}
+	}
+	tests := []struct {
+		name, in string
+		vars     func(string) []endpoint.Span
+		want     string
+	}{
+		{"no variables", "https://gw.example/v1?code=" + canary, nil, "https://gw.example/v1?code=[REDACTED]"},
+		{"path segment", "https://fn.example/api/" + canary + "/v1",
+			func(s string) []endpoint.Span { return []endpoint.Span{span(s, canary, "FN_KEY")} }, "https://fn.example/api/${FN_KEY}/v1"},
+		{";param", "https://gw.example/v1;sig=" + canary,
+			func(s string) []endpoint.Span { return []endpoint.Span{span(s, canary, "SIG")} }, "https://gw.example/v1;sig=${SIG}"},
+		{"query value", "https://gw.example/v1?code=" + canary,
+			func(s string) []endpoint.Span { return []endpoint.Span{span(s, canary, "CODE")} }, "https://gw.example/v1?code=[REDACTED]"},
+		{"harmless query name from a variable", "https://gw.example/v1?api-version=" + canary,
+			func(s string) []endpoint.Span { return []endpoint.Span{span(s, canary, "V")} }, "https://gw.example/v1?api-version=${V}"},
+		{"host from a variable is kept", "https://" + "gw.example" + "/v1",
+			func(s string) []endpoint.Span { return []endpoint.Span{span(s, "gw.example", "HOST")} }, "https://gw.example/v1"},
+		{"host and port from a variable", "http://127.0.0.1:8080/v1",
+			func(s string) []endpoint.Span { return []endpoint.Span{span(s, "127.0.0.1:8080", "ADDR")} }, "http://127.0.0.1:8080/v1"},
+		{"whole URL: its path is hidden", "https://gw.example/" + canary + "/v1",
+			func(s string) []endpoint.Span { return []endpoint.Span{{Start: 0, End: len(s), Name: "URL"}} }, "https://gw.example/[REDACTED]"},
+		{"whole URL without a path", "https://gw.example/",
+			func(s string) []endpoint.Span { return []endpoint.Span{{Start: 0, End: len(s), Name: "URL"}} }, "https://gw.example/"},
+		{"whole URL with a query only", "https://gw.example?code=" + canary,
+			func(s string) []endpoint.Span { return []endpoint.Span{{Start: 0, End: len(s), Name: "URL"}} }, "https://gw.example?[REDACTED]"},
+		{"two variables, text between", "https://gw.example/a/" + canary + "/b/" + canary + "x",
+			func(s string) []endpoint.Span {
+				i := strings.LastIndex(s, canary)
+				return []endpoint.Span{span(s, canary, "A"), {Start: i, End: i + len(canary), Name: "B"}}
+			}, "https://gw.example/a/${A}/b/${B}x"},
+		{"no scheme: all of it counts as path", canary + "/v1",
+			func(s string) []endpoint.Span { return []endpoint.Span{span(s, canary, "X")} }, "${X}/v1"},
+		{"spans out of range are ignored, the rest still redacted", "https://gw.example/v1?k=" + canary,
+			func(string) []endpoint.Span { return []endpoint.Span{{Start: 5, End: 500, Name: "X"}} }, "https://gw.example/v1?k=[REDACTED]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var spans []endpoint.Span
+			if tc.vars != nil {
+				spans = tc.vars(tc.in)
+			}
+			if diff := cmp.Diff(tc.want, endpoint.RedactVars(tc.in, spans)); diff != "" {
+				t.Errorf("RedactVars(%q) (-want +got):\n%s", tc.in, diff)
 			}
 		})
 	}

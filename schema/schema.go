@@ -36,6 +36,12 @@ var enums = map[string][]string{
 	"Provider.WireAPI": {"completions", "responses"},
 }
 
+// patterns are the shapes of core config string fields the loader checks,
+// by "Type.Field".
+var patterns = map[string]string{
+	"Provider.APIVersion": config.APIVersionPattern,
+}
+
 const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 
 var (
@@ -105,8 +111,16 @@ func (g *gen) field(owner reflect.Type, f reflect.StructField) map[string]any {
 	if e, ok := enums[owner.Name()+"."+f.Name]; ok {
 		return map[string]any{"type": "string", "enum": e}
 	}
+	if p, ok := patterns[owner.Name()+"."+f.Name]; ok {
+		return map[string]any{"type": "string", "pattern": p}
+	}
 	if owner == reflect.TypeFor[config.Provider]() && f.Name == "Auth" {
 		return g.auth()
+	}
+	if owner == reflect.TypeFor[config.Provider]() && f.Name == "Headers" {
+		s := g.typ(f.Type)
+		s["propertyNames"] = map[string]any{"pattern": config.HeaderNamePattern}
+		return s
 	}
 	return g.typ(f.Type)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/schema"
@@ -152,7 +151,7 @@ func (a *app) providersCmd() *cobra.Command {
 				rows := []row{}
 				for _, n := range set.Names() {
 					p, _ := set.Provider(n)
-					rows = append(rows, row{n, p.Type, p.AuthType, endpoint.Redact(p.BaseURL), p.Model, n == set.Config.DefaultProvider})
+					rows = append(rows, row{n, p.Type, p.AuthType, p.ShownBaseURL(), p.Model, n == set.Config.DefaultProvider})
 				}
 				return a.printJSON(rows)
 			}
@@ -164,7 +163,7 @@ func (a *app) providersCmd() *cobra.Command {
 				if n == set.Config.DefaultProvider {
 					name += " (default)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, endpoint.Redact(p.BaseURL), p.Model)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, p.ShownBaseURL(), p.Model)
 			}
 			return tw.Flush()
 		},

@@ -2,16 +2,20 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -59,16 +63,7 @@ for the shell to expand: no secret is printed.`,
 			if err := checkAgentMode(mode); err != nil {
 				return err
 			}
-			vars := map[string]string{} // value → variable, for headers
-			opts := a.registryOptions()
-			opts.LookupEnv = func(k string) (string, bool) {
-				v, ok := a.env.LookupEnv(k)
-				if v != "" {
-					vars[v] = k
-				}
-				return v, ok
-			}
-			set, err := registry.Load(a.path(), opts)
+			set, err := registry.Load(a.path(), a.registryOptions())
 			if err != nil {
 				return loadError(err)
 			}
@@ -99,26 +94,14 @@ for the shell to expand: no secret is printed.`,
 				helper = append(helper, "--socket", socket)
 			}
 			helper = append(helper, p.Name)
-			env, notes, err := copilotEnv(p, set.Config, kind, helper)
+			env, spans, notes, err := copilotEnv(p, set.Config, kind, helper)
 			if err != nil {
 				return err
 			}
 			if online {
 				delete(env, "COPILOT_OFFLINE")
 			}
-			fmt.Fprintf(a.env.Stdout, "# byokcred copilot-env %s: %s\n", p.Name, strings.Join(notes, "; "))
-			for _, k := range copilotEnvVars {
-				v, ok := env[k]
-				switch {
-				case !ok:
-					fmt.Fprintf(a.env.Stdout, "unset %s\n", k)
-				case k == "COPILOT_PROVIDER_HEADERS":
-					fmt.Fprintf(a.env.Stdout, "export %s=%s\n", k, shellQuoteVars(v, vars))
-				default:
-					fmt.Fprintf(a.env.Stdout, "export %s=%s\n", k, shellQuote(v))
-				}
-			}
-			return nil
+			return writeCopilotEnv(a.env.Stdout, p.Name, env, spans, notes)
 		},
 	}
 	cmd.Flags().StringVar(&mode, "agent", agentAuto, "the key command's --agent mode: auto, require, start or off")
@@ -127,9 +110,59 @@ for the shell to expand: no secret is printed.`,
 	return cmd
 }
 
-// copilotEnv maps a provider to the Copilot CLI's variables; notes say
-// what was chosen and why.
-func copilotEnv(p *registry.Provider, cfg *config.Config, kind provider.Kind, helper []string) (env map[string]string, notes []string, err error) {
+// writeCopilotEnv prints env as the lines a shell evaluates: a comment,
+// then an export or unset for each of copilotEnvVars. Every byte is inert
+// or quoted: values are single-quoted (the parts spans mark as coming from
+// a variable are written "${NAME}", for the shell to expand), and the
+// comment, which a newline would end, has every non-printable character
+// escaped.
+func writeCopilotEnv(w io.Writer, name string, env map[string]string, spans map[string][]endpoint.Span, notes []string) error {
+	for _, k := range copilotEnvVars {
+		if strings.ContainsRune(env[k], 0) {
+			// No shell keeps a NUL in a variable: the CLI would see
+			// another value than the one meant.
+			return fmt.Errorf("copilot-env: provider %s: %s would hold a NUL byte, which no environment variable can carry", commentSafe(name), k)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# byokcred copilot-env %s: %s\n", commentSafe(name), commentSafe(strings.Join(notes, "; ")))
+	for _, k := range copilotEnvVars {
+		if v, ok := env[k]; ok {
+			fmt.Fprintf(&b, "export %s=%s\n", k, shellQuoteSpans(v, spans[k]))
+		} else {
+			fmt.Fprintf(&b, "unset %s\n", k)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// commentSafe escapes, as Go does in a quoted string, every character of s
+// that is not printable (a newline would end a shell comment and start a
+// command; a CR or an escape sequence would rewrite the terminal line), and
+// every byte that is not UTF-8.
+func commentSafe(s string) string {
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, width := utf8.DecodeRuneInString(s[i:])
+		w = width
+		switch {
+		case r == utf8.RuneError && width == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
+// copilotEnv maps a provider to the Copilot CLI's variables; spans say
+// which parts of a value came from environment variables (base URL and
+// headers), notes say what was chosen and why.
+func copilotEnv(p *registry.Provider, cfg *config.Config, kind provider.Kind, helper []string) (env map[string]string, spans map[string][]endpoint.Span, notes []string, err error) {
 	quoted := make([]string, len(helper))
 	for i, arg := range helper {
 		quoted[i] = shellWord(arg)
@@ -141,21 +174,25 @@ func copilotEnv(p *registry.Provider, cfg *config.Config, kind provider.Kind, he
 		"COPILOT_MODEL":                    p.Model,
 		"COPILOT_OFFLINE":                  "true",
 	}
+	spans = map[string][]endpoint.Span{}
+	if v := p.BaseURLVars(); len(v) > 0 {
+		spans["COPILOT_PROVIDER_BASE_URL"] = v
+	}
 	notes = []string{fmt.Sprintf("type %s, %s credential", p.Type, kind)}
 	switch {
 	case p.Type == config.TypeAzure && kind == provider.KindBearer:
 		// The CLI would send the token as api-key; Azure's v1 route is
 		// OpenAI-compatible and takes it in Authorization.
 		env["COPILOT_PROVIDER_TYPE"] = config.TypeOpenAI
-		env["COPILOT_PROVIDER_BASE_URL"] = strings.TrimRight(p.BaseURL, "/") + "/openai/v1"
+		env["COPILOT_PROVIDER_BASE_URL"] = azureV1URL(p.BaseURL, p.BaseURLVars())
 		notes = append(notes, "sent through Azure's OpenAI-compatible /openai/v1 route (type openai) so the token goes in Authorization, not api-key")
 		if p.APIVersion != "" {
-			notes = append(notes, "api_version "+p.APIVersion+" not used: the v1 route has none")
+			notes = append(notes, "api_version "+strconv.Quote(p.APIVersion)+" not used: the v1 route has none")
 		}
 	case p.Type == config.TypeAzure && p.APIVersion != "":
 		env["COPILOT_PROVIDER_AZURE_API_VERSION"] = p.APIVersion
 	case p.Type == config.TypeAnthropic && kind == provider.KindBearer:
-		return nil, nil, fmt.Errorf("copilot-env: provider %s: the Copilot CLI sends the key command's output to anthropic providers as x-api-key, which a bearer token cannot use; run `byokcred proxy` and point the CLI at it instead", p.Name)
+		return nil, nil, nil, fmt.Errorf("copilot-env: provider %s: the Copilot CLI sends the key command's output to anthropic providers as x-api-key, which a bearer token cannot use; run `byokcred proxy` and point the CLI at it instead", p.Name)
 	}
 	if p.WireAPI != "" {
 		env["COPILOT_PROVIDER_WIRE_API"] = p.WireAPI
@@ -178,13 +215,47 @@ func copilotEnv(p *registry.Provider, cfg *config.Config, kind provider.Kind, he
 		}
 	}
 	if len(p.Headers) > 0 {
-		var lines []string
-		for _, k := range slices.Sorted(maps.Keys(p.Headers)) {
-			lines = append(lines, k+": "+p.Headers[k])
+		// One header per line: a line break in a name or value would add
+		// a header (the loader refuses them; this is the last guard).
+		var b strings.Builder
+		var hs []endpoint.Span
+		for i, k := range slices.Sorted(maps.Keys(p.Headers)) {
+			v := p.Headers[k]
+			if strings.ContainsAny(k, "\r\n:") || strings.ContainsAny(v, "\r\n") {
+				return nil, nil, nil, fmt.Errorf("copilot-env: provider %s: header %s holds a line break or its value does; fix it in the config (byokcred validate)", p.Name, strconv.Quote(k))
+			}
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(k + ": ")
+			at := b.Len()
+			for _, sp := range p.HeaderVars(k) {
+				hs = append(hs, endpoint.Span{Start: at + sp.Start, End: at + sp.End, Name: sp.Name})
+			}
+			b.WriteString(v)
 		}
-		env["COPILOT_PROVIDER_HEADERS"] = strings.Join(lines, "\n")
+		env["COPILOT_PROVIDER_HEADERS"] = b.String()
+		if len(hs) > 0 {
+			spans["COPILOT_PROVIDER_HEADERS"] = hs
+		}
 	}
-	return env, notes, nil
+	return env, spans, notes, nil
+}
+
+// azureV1URL is base with /openai/v1 appended. A trailing slash is
+// dropped, unless it came from a variable: that variable is printed as
+// ${NAME} for the shell to expand, so its value must stay whole.
+func azureV1URL(base string, vars []endpoint.Span) string {
+	trimmed := strings.TrimRight(base, "/")
+	for _, sp := range vars {
+		if sp.End > len(trimmed) {
+			if strings.HasSuffix(base, "/") {
+				return base + "openai/v1"
+			}
+			return base + "/openai/v1"
+		}
+	}
+	return trimmed + "/openai/v1"
 }
 
 // shellWord quotes s for POSIX shells unless it needs none, so that the
@@ -201,37 +272,36 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// shellQuoteVars quotes s for POSIX shells with every value in vars (value
-// → variable name) written as "${NAME}", so that a value that came from the
-// environment, possibly a secret, is expanded by the shell instead of
-// printed. Longer values go first, so one containing another is replaced
-// whole.
-func shellQuoteVars(s string, vars map[string]string) string {
-	values := slices.SortedFunc(maps.Keys(vars), func(x, y string) int {
-		if len(x) != len(y) {
-			return len(y) - len(x)
-		}
-		return strings.Compare(x, y)
-	})
+// shellQuoteSpans quotes s for POSIX shells with each part that spans mark
+// as a variable's value written as "${NAME}", so that a value that came
+// from the environment, possibly a secret, is expanded by the shell
+// instead of printed. A span that overlaps another or falls outside s is
+// skipped: its bytes are quoted like the rest.
+func shellQuoteSpans(s string, spans []endpoint.Span) string {
 	var b strings.Builder
-	for len(s) > 0 {
-		at, val := len(s), ""
-		for _, v := range values {
-			if i := strings.Index(s, v); i >= 0 && i < at {
-				at, val = i, v
-			}
+	at := 0
+	for _, sp := range spans {
+		if sp.Start < at || sp.End > len(s) || sp.End <= sp.Start || !validShellName(sp.Name) || s[sp.Start:sp.End] == "" {
+			continue
 		}
-		if at > 0 {
-			b.WriteString(shellQuote(s[:at]))
+		if sp.Start > at {
+			b.WriteString(shellQuote(s[at:sp.Start]))
 		}
-		if val == "" {
-			break
-		}
-		b.WriteString(`"${` + vars[val] + `}"`)
-		s = s[at+len(val):]
+		b.WriteString(`"${` + sp.Name + `}"`)
+		at = sp.End
 	}
-	if b.Len() == 0 {
-		return "''"
+	if at < len(s) || b.Len() == 0 {
+		b.WriteString(shellQuote(s[at:]))
 	}
 	return b.String()
+}
+
+// validShellName reports whether name can be written as ${name}: the
+// loader allows no other variable names, and anything else here would be
+// shell syntax.
+func validShellName(name string) bool {
+	if name == "" || (name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	return strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == ""
 }

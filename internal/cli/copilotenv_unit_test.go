@@ -57,7 +57,7 @@ func TestCopilotEnvShapes(t *testing.T) {
 			p := tt.p
 			p.Name = "p"
 			cfg := &config.Config{Providers: map[string]*config.Provider{"p": &p}, Models: tt.models}
-			got, _, err := copilotEnv(&registry.Provider{Provider: &p}, cfg, tt.kind, helper)
+			got, _, _, err := copilotEnv(&registry.Provider{Provider: &p}, cfg, tt.kind, helper)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)

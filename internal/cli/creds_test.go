@@ -95,13 +95,12 @@ func TestCredentialThatCannotBeAHeaderIsNeverPrinted(t *testing.T) {
 	}
 }
 
-// The runtime's own error text is scrubbed of every credential it was
-// handed, whatever the shape: here a header value with a control character,
-// which the runtime refuses and quotes in full.
-func TestChatScrubsRuntimeErrors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: no Copilot runtime")
-	}
+// A header value the Copilot runtime would refuse (and quote in full in its
+// error) is refused when the config is loaded, naming the header and the
+// variable, never the value: it never reaches the runtime. (Before issue
+// 23's finding 14 the runtime refused it; internal/scrub's tests cover
+// scrubbing its error text.)
+func TestChatRefusesBadHeaderValueAtLoad(t *testing.T) {
 	model, err := fakemodel.Start(fakemodel.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +119,14 @@ func TestChatScrubsRuntimeErrors(t *testing.T) {
 		return "", false
 	}}
 	r := runWithin(t, context.Background(), 2*time.Minute, env, "-c", cfg, "chat", "--timeout", "60s", "hi")
-	if want := "Invalid native model HTTP header value for X-Tenant: [REDACTED]"; r.code != ExitFailure || !strings.Contains(r.stderr, want) {
-		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", r.code, r.stderr, want)
+	if want := "providers.gw.headers.X-Tenant: value of header X-Tenant (from ${TENANT}): byte "; r.code != ExitUsage || !strings.Contains(r.stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", r.code, r.stderr, ExitUsage, want)
 	}
 	if strings.Contains(r.stdout+r.stderr, canary) {
 		t.Errorf("output reveals a credential:\n%s%s", r.stdout, r.stderr)
+	}
+	if n := len(model.Requests()); n != 0 {
+		t.Errorf("%d requests reached the model", n)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
@@ -117,7 +116,7 @@ func (silentFailure) Error() string { return "" }
 
 func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provider, probe bool) *doctorReport {
 	r := &doctorReport{Provider: p.Name, Type: p.Type, Auth: p.AuthType, OK: true}
-	r.add("config", statusOK, "valid (%s %s, model %s)", p.Type, endpoint.Redact(p.BaseURL), p.Model)
+	r.add("config", statusOK, "valid (%s %s, model %s)", p.Type, p.ShownBaseURL(), p.Model)
 	start := time.Now()
 	tok, err := factory.Token(ctx, p)
 	took := time.Since(start).Round(time.Millisecond)
@@ -223,9 +222,10 @@ func probeEndpoint(ctx context.Context, r *doctorReport, p *registry.Provider, t
 		r.add("probe", statusFail, "%v", err)
 		return
 	}
-	// The base URL's query may hold a key (?code=…): what is printed is
-	// redacted, what is sent is not.
-	shown := endpoint.Redact(target)
+	// The base URL's query may hold a key (?code=…), and so may any part
+	// that came from a variable (a path segment, a ;param): what is
+	// printed is redacted, what is sent is not.
+	shown := shownProbeURL(p.ShownBaseURL(), path, query)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		r.add("probe", statusFail, "GET %s: cannot build the request", shown)
@@ -258,6 +258,27 @@ func probeEndpoint(ctx context.Context, r *doctorReport, p *registry.Provider, t
 	default:
 		r.add("probe", statusWarn, "GET %s → %d", shown, resp.StatusCode)
 	}
+}
+
+// shownProbeURL is probeURL for printing, on the text of a redacted base
+// URL (its ${NAME} and [REDACTED] parts would not survive being parsed and
+// escaped again).
+func shownProbeURL(shownBase, path, query string) string {
+	base, frag, hasFrag := strings.Cut(shownBase, "#")
+	base, q, hasQuery := strings.Cut(base, "?")
+	out := strings.TrimRight(base, "/") + path
+	switch {
+	case hasQuery && q != "" && query != "":
+		out += "?" + q + "&" + query
+	case hasQuery && q != "":
+		out += "?" + q
+	case query != "":
+		out += "?" + query
+	}
+	if hasFrag {
+		out += "#" + frag
+	}
+	return out
 }
 
 // probeURL appends path to base's path and query to its query: a base URL

@@ -142,7 +142,7 @@ func (a *app) printRoutes(base string, set *registry.Set, def string) {
 	fmt.Fprintf(a.env.Stderr, "byokcred proxy: listening on %s\n", base)
 	for _, name := range set.Names() {
 		p, _ := set.Provider(name)
-		fmt.Fprintf(a.env.Stderr, "  %s/%s → %s (%s, %s)\n", base, name, endpoint.Redact(p.BaseURL), p.Type, p.AuthType)
+		fmt.Fprintf(a.env.Stderr, "  %s/%s → %s (%s, %s)\n", base, name, endpoint.RedactVars(p.BaseURL, p.BaseURLVars()), p.Type, p.AuthType)
 	}
 	if def != "" {
 		fmt.Fprintf(a.env.Stderr, "  %s → provider %s (--default)\n", base, def)
