@@ -139,7 +139,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.GetBody = b.reader
 	}
 	if s.log.Enabled(pr.In.Context(), slog.LevelDebug) {
-		s.log.Debug("forwarding", "provider", x.p.Name, "url", redactURL(&u), "credential", x.tok, "headers", headerLog{h: h, extra: x.p.Headers})
+		s.log.Debug("forwarding", "provider", x.p.Name, "url", upstreamForLog(x.p, x.rest, u.RawQuery), "credential", x.tok, "headers", headerLog{h: h, extra: x.p.Headers})
 	}
 }
 

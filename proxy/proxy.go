@@ -183,9 +183,10 @@ func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
 // exchange is one proxied request's state, carried in its context from the
 // handler to the rewrite and transport hooks.
 type exchange struct {
-	p   *registry.Provider
-	url *url.URL // the upstream URL, without the client's query
-	tok *provider.Token
+	p    *registry.Provider
+	url  *url.URL // the upstream URL, without the client's query
+	rest string   // the request's path after the provider's prefix
+	tok  *provider.Token
 	// client is the client's request body, nil without one.
 	client *clientBody
 	// buf holds the request body, or the part of it read before it turned
@@ -246,6 +247,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x.p = p
+	x.rest = rest
 	x.url, err = targetURL(p.BaseURL, rest)
 	if err != nil {
 		writeError(rec, http.StatusBadGateway, fmt.Sprintf("proxy: provider %s: %v", p.Name, err))

@@ -4,12 +4,12 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
 )
 
 // sensitiveWords mark header names whose values are never logged.
@@ -64,7 +64,15 @@ func redactQuery(raw string) string {
 	return strings.TrimPrefix(endpoint.Redact("?"+raw), "?")
 }
 
-// redactURL renders u for logs with its query redacted.
-func redactURL(u *url.URL) string {
-	return endpoint.Redact(u.String())
+// upstreamForLog renders the upstream URL of a request for logs: p's base
+// URL as `providers` shows it (every part beyond the host that came from a
+// ${VAR} hidden: a path segment or a ;param may be a key), the client's path
+// after the provider's prefix, and the joined query redacted.
+func upstreamForLog(p *registry.Provider, rest, rawQuery string) string {
+	base, _, _ := strings.Cut(p.ShownBaseURL(), "?")
+	s := strings.TrimRight(base, "/") + rest
+	if rawQuery != "" {
+		s += "?" + redactQuery(rawQuery)
+	}
+	return s
 }

@@ -303,3 +303,34 @@ func TestURLQuerySecretsNeverLogged(t *testing.T) {
 		t.Logf("log:\n%s", logs)
 	}
 }
+
+// TestURLPathSecretsNeverLogged: a base_url may carry a key in a path
+// segment or a ;param that came from ${VAR} (https://fn.example/${KEY}/v1);
+// the forwarding log shows it as ${NAME}, as providers does, while the
+// upstream receives the value (issue 23, finding 8's variant in the
+// proxy's request log).
+func TestURLPathSecretsNeverLogged(t *testing.T) {
+	model := startModel(t, fakemodel.Options{})
+	live, _ := loadLive(t, `providers:
+  fn:
+    type: openai
+    base_url: `+model.URL+`/keys/${URLCODE}/v1;sig=${URLCODE}
+    model: m
+    auth: {type: static, api_key_env: KEY}
+`)
+	px := startProxy(t, live, proxy.Options{})
+	r := do(t, http.MethodPost, px.url+"/fn/chat/completions", `{}`, nil)
+	if r.Status != 200 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	if reqs := model.Requests(); len(reqs) != 1 || !strings.Contains(reqs[0].Path, canaryURL) {
+		t.Fatalf("the base URL's path did not reach the upstream: the log check proves nothing (%+v)", reqs)
+	}
+	logs := px.logs.String()
+	if strings.Contains(logs, canaryURL) {
+		t.Errorf("the log contains the base URL's path secret:\n%s", logs)
+	}
+	if want := "/keys/${URLCODE}/v1;sig=${URLCODE}/chat/completions"; !strings.Contains(logs, want) {
+		t.Errorf("the log lacks the upstream URL shown as %q:\n%s", want, logs)
+	}
+}
