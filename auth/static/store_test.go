@@ -353,6 +353,10 @@ func TestSecretRefValues(t *testing.T) {
 			wantErr: `static: secret memory:s@v0: version v0 not found`},
 		{name: "unknown secret", block: `api_key_secret: {store: memory, secret: gone}`, value: canary,
 			wantErr: `static: secret memory:gone: secret not found`},
+		// Any store, including one a program registers, is capped
+		// before the value is parsed (issue 23, finding 17).
+		{name: "over 64 KiB", block: `api_key_secret: {store: memory, secret: s}`, value: canary + strings.Repeat("x", 100<<10),
+			wantErr: `static: secret memory:s: version v1: the secret's value is 102418 bytes; a credential is at most 65536 bytes`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
