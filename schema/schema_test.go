@@ -12,17 +12,14 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"go.yaml.in/yaml/v3"
 
-	// The schema covers the built-in auth types, as the CLI registers them.
 	"github.com/byokcred/byokcred/auth/entra"
 	"github.com/byokcred/byokcred/auth/plugin"
 	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/internal/fielddoc"
 
-	_ "github.com/byokcred/byokcred/auth/aws"
-	_ "github.com/byokcred/byokcred/auth/gcp"
-	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
-	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
-	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
+	// The schema covers the built-in auth types and stores, as the CLI
+	// registers them.
+	_ "github.com/byokcred/byokcred/builtin"
 )
 
 var update = flag.Bool("update", false, "rewrite ../byokcred.schema.json")
