@@ -279,3 +279,7 @@ func lookupType(name string) (func() AuthConfig, error) {
 func unknownType(name string, known []string) error {
 	return unknownkind.Error("auth type", "auth types", name, known)
 }
+
+func missingType(known []string) error {
+	return unknownkind.Missing("type", "auth types", "known auth types", known)
+}

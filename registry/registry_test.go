@@ -159,3 +159,23 @@ func TestUnknownTypeSaysWhatToImport(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingTypeSaysWhatToImport: an auth block without a type, in a
+// program that registered no kind, said "(known auth types: )".
+func TestMissingTypeSaysWhatToImport(t *testing.T) {
+	tests := []struct {
+		name  string
+		known []string
+		want  string
+	}{
+		{"some registered", []string{"entra", "static"}, `missing key "type" (known auth types: entra, static)`},
+		{"none registered", nil, `missing key "type": no auth types are registered in this program; import the packages of the ones it uses, or every built-in one with import _ "github.com/byokcred/byokcred/builtin"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, missingType(tc.known).Error()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -176,7 +176,7 @@ func (r *SecretRef) validate(b *registry.Build) {
 	switch {
 	case r.Store == "":
 		if !b.Failed("store") {
-			b.Errorf("", "missing key \"store\" (one of: %s)", strings.Join(Stores(), ", "))
+			b.Errorf("", "%v", unknownkind.Missing("store", "secret stores", "one of", Stores()))
 		}
 	default:
 		s, err := newStore(r.Store)

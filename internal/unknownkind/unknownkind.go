@@ -1,6 +1,7 @@
-// Package unknownkind words the one error for a config that names an auth
-// type or a secret store the program has not registered, so that both say
-// the same thing: what is known, and which import registers the rest.
+// Package unknownkind words the errors for a config that names an auth type
+// or a secret store the program has not registered, or names none, so that
+// all say the same thing: what is known, and which import registers the
+// rest.
 //
 // It sits below the registry and auth/static (which report the error) and
 // package builtin (which says it is linked): builtin imports both, so
@@ -45,4 +46,15 @@ func message(what, whats, name string, known []string, builtinLinked bool) error
 		// known, so an import would not help.
 		return fmt.Errorf("unknown %s %q (known: %s)", what, name, strings.Join(known, ", "))
 	}
+}
+
+// Missing is the error for a block without its key naming the kind (such
+// as "type"): listed introduces the registered names ("known auth types").
+// With none registered, the list would be empty; it says what to import
+// instead.
+func Missing(key, whats, listed string, known []string) error {
+	if len(known) == 0 {
+		return fmt.Errorf("missing key %q: no %s are registered in this program; import the packages of the ones it uses, or every built-in one with import _ %q", key, whats, Builtin)
+	}
+	return fmt.Errorf("missing key %q (%s: %s)", key, listed, strings.Join(known, ", "))
 }

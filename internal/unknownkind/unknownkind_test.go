@@ -34,3 +34,23 @@ func TestMessage(t *testing.T) {
 		})
 	}
 }
+
+func TestMissing(t *testing.T) {
+	tests := []struct {
+		name  string
+		known []string
+		want  string
+	}{
+		{"none registered", nil,
+			`missing key "type": no auth types are registered in this program; import the packages of the ones it uses, or every built-in one with import _ "github.com/byokcred/byokcred/builtin"`},
+		{"some registered", []string{"entra", "static"}, `missing key "type" (known auth types: entra, static)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Missing("type", "auth types", "known auth types", tc.known).Error()
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
