@@ -16,12 +16,9 @@ import (
 	"github.com/byokcred/byokcred/copilotcli"
 	"github.com/byokcred/byokcred/registry"
 
-	// The credential kinds its configs use.
-	_ "github.com/byokcred/byokcred/auth/aws"
-	_ "github.com/byokcred/byokcred/auth/entra"
-	_ "github.com/byokcred/byokcred/auth/gcp"
-	_ "github.com/byokcred/byokcred/auth/plugin"
-	_ "github.com/byokcred/byokcred/auth/static"
+	// Every built-in credential kind and secret store, as the stock
+	// byokcred has them.
+	_ "github.com/byokcred/byokcred/builtin"
 )
 
 func TestMain(m *testing.M) {

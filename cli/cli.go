@@ -1,16 +1,15 @@
 // Package cli is the byokcred command line, for custom builds: a team that
 // writes its own credential kinds (auth types) builds a byokcred that
-// accepts them with a main package that imports the kinds it wants and
-// calls Main, the way cmd/byokcred does:
+// accepts them with a main package that imports the kinds it wants (package
+// builtin has every built-in kind and store) and calls Main, the way
+// cmd/byokcred does:
 //
 //	package main
 //
 //	import (
 //		"github.com/byokcred/byokcred/cli"
 //
-//		_ "github.com/byokcred/byokcred/auth/entra"
-//		_ "github.com/byokcred/byokcred/auth/plugin"
-//		_ "github.com/byokcred/byokcred/auth/static"
+//		_ "github.com/byokcred/byokcred/builtin"
 //		_ "example.com/team/gatewayauth" // the team's own kind
 //	)
 //

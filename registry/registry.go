@@ -9,15 +9,14 @@ package registry
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/internal/unknownkind"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -278,9 +277,9 @@ func lookupType(name string) (func() AuthConfig, error) {
 }
 
 func unknownType(name string, known []string) error {
-	if len(known) == 0 {
-		// A library program that imported no credential kind.
-		return fmt.Errorf("unknown auth type %q: no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/aws, …/auth/entra, …/auth/gcp, …/auth/plugin, …/auth/static)", name)
-	}
-	return fmt.Errorf("unknown auth type %q (known: %s)", name, strings.Join(known, ", "))
+	return unknownkind.Error("auth type", "auth types", name, known)
+}
+
+func missingType(known []string) error {
+	return unknownkind.Missing("type", "auth types", "known auth types", known)
 }

@@ -110,7 +110,7 @@ func TestLoadReportsAuthProblems(t *testing.T) {
 	}
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
 	want := []string{
-		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik" (known: ` + strings.Join(Types(), ", ") + `)`,
+		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik" (known: ` + strings.Join(Types(), ", ") + `; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
 		`c.yaml:11:5: providers.e.auth: missing key "type" (known auth types: ` + strings.Join(Types(), ", ") + `)`,
 		`c.yaml:16:36: providers.f.auth.value: value is required`,
 		`c.yaml:16:40: providers.f.auth.extra: unknown key "extra" (known keys: value)`,
@@ -146,12 +146,34 @@ func TestUnknownTypeSaysWhatToImport(t *testing.T) {
 		known []string
 		want  string
 	}{
-		{"some registered", []string{"entra", "static"}, `unknown auth type "statik" (known: entra, static)`},
-		{"none registered", nil, `unknown auth type "statik": no auth types are registered in this program; import the kinds it uses (the built-in ones: github.com/byokcred/byokcred/auth/aws, …/auth/entra, …/auth/gcp, …/auth/plugin, …/auth/static)`},
+		// This test program does not link package builtin, as a library
+		// program that imports only the kinds it uses.
+		{"some registered", []string{"entra", "static"}, `unknown auth type "statik" (known: entra, static; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`},
+		{"none registered", nil, `unknown auth type "statik": no auth types are registered in this program; import the packages of the ones it uses, or every built-in one with import _ "github.com/byokcred/byokcred/builtin"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, unknownType("statik", tc.known).Error()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMissingTypeSaysWhatToImport: an auth block without a type, in a
+// program that registered no kind, said "(known auth types: )".
+func TestMissingTypeSaysWhatToImport(t *testing.T) {
+	tests := []struct {
+		name  string
+		known []string
+		want  string
+	}{
+		{"some registered", []string{"entra", "static"}, `missing key "type" (known auth types: entra, static)`},
+		{"none registered", nil, `missing key "type": no auth types are registered in this program; import the packages of the ones it uses, or every built-in one with import _ "github.com/byokcred/byokcred/builtin"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, missingType(tc.known).Error()); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

@@ -152,7 +152,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		ctx := &Build{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Offline: opts.Offline, Config: cfg, set: s}
 		ctxs[name] = ctx
 		if rp.AuthType == "" {
-			ctx.Errorf("", "missing key \"type\" (known auth types: %s)", strings.Join(Types(), ", "))
+			ctx.Errorf("", "%v", missingType(Types()))
 			continue
 		}
 		newConfig, err := lookupType(rp.AuthType)

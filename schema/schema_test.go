@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -12,17 +13,12 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"go.yaml.in/yaml/v3"
 
-	// The schema covers the built-in auth types, as the CLI registers them.
-	"github.com/byokcred/byokcred/auth/entra"
-	"github.com/byokcred/byokcred/auth/plugin"
-	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/internal/fielddoc"
+	"github.com/byokcred/byokcred/registry"
 
-	_ "github.com/byokcred/byokcred/auth/aws"
-	_ "github.com/byokcred/byokcred/auth/gcp"
-	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
-	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
-	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
+	// The schema covers the built-in auth types and stores, as the CLI
+	// registers them.
+	_ "github.com/byokcred/byokcred/builtin"
 )
 
 var update = flag.Bool("update", false, "rewrite ../byokcred.schema.json")
@@ -59,9 +55,26 @@ func TestFieldDocsAreCurrent(t *testing.T) {
 		compiled  map[string]string
 	}{
 		{"config", "../config", configDocs},
-		{"static", "../auth/static", new(static.Auth).FieldDocs()},
-		{"entra", "../auth/entra", new(entra.Auth).FieldDocs()},
-		{"plugin", "../auth/plugin", new(plugin.Auth).FieldDocs()},
+	}
+	// Every registered kind with compiled-in docs, so that none is left
+	// out of the check (aws and gcp were, when it was a list).
+	for _, name := range registry.Types() {
+		a, _ := registry.NewAuthConfig(name)
+		d, ok := a.(registry.FieldDocumenter)
+		if !ok {
+			continue
+		}
+		rel, ok := strings.CutPrefix(reflect.TypeOf(a).Elem().PkgPath(), "github.com/byokcred/byokcred/")
+		if !ok {
+			t.Fatalf("auth type %s: package %s is outside this module", name, reflect.TypeOf(a).Elem().PkgPath())
+		}
+		tests = append(tests, struct {
+			name, dir string
+			compiled  map[string]string
+		}{name, "../" + rel, d.FieldDocs()})
+	}
+	if got := len(tests) - 1; got < 5 {
+		t.Fatalf("%d registered kinds carry field docs, want every built-in one (5)", got)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

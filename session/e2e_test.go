@@ -19,12 +19,9 @@ import (
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 
-	// The credential kinds its configs use.
-	_ "github.com/byokcred/byokcred/auth/aws"
-	_ "github.com/byokcred/byokcred/auth/entra"
-	_ "github.com/byokcred/byokcred/auth/gcp"
-	_ "github.com/byokcred/byokcred/auth/plugin"
-	_ "github.com/byokcred/byokcred/auth/static"
+	// Every built-in credential kind and secret store, as the stock
+	// byokcred has them.
+	_ "github.com/byokcred/byokcred/builtin"
 )
 
 // rt is one real Copilot CLI runtime shared by the package's end-to-end

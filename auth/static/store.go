@@ -13,6 +13,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/internal/storelimit"
+	"github.com/byokcred/byokcred/internal/unknownkind"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -160,11 +161,7 @@ func newStore(name string) (Store, error) {
 	if f != nil {
 		return f(), nil
 	}
-	known := Stores()
-	if len(known) == 0 {
-		return nil, fmt.Errorf("unknown store %q: no secret stores are registered in this program; import the ones it uses (github.com/byokcred/byokcred/secretstore/awssecretsmanager, …/azurekeyvault, …/googlesecretmanager)", name)
-	}
-	return nil, fmt.Errorf("unknown store %q (known: %s)", name, strings.Join(known, ", "))
+	return nil, unknownkind.Error("store", "secret stores", name, Stores())
 }
 
 func (r *SecretRef) interval() time.Duration {
@@ -179,7 +176,7 @@ func (r *SecretRef) validate(b *registry.Build) {
 	switch {
 	case r.Store == "":
 		if !b.Failed("store") {
-			b.Errorf("", "missing key \"store\" (one of: %s)", strings.Join(Stores(), ", "))
+			b.Errorf("", "%v", unknownkind.Missing("store", "secret stores", "one of", Stores()))
 		}
 	default:
 		s, err := newStore(r.Store)

@@ -190,7 +190,7 @@ func TestSecretRefValidation(t *testing.T) {
 	}
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
 	want := []string{
-		`c.yaml:8:31: providers.a.auth.api_key_secret.store: unknown store "vault9" (known: memory)`,
+		`c.yaml:8:31: providers.a.auth.api_key_secret.store: unknown store "vault9" (known: memory; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
 		`c.yaml:15:7: providers.b.auth.api_key_secret: missing key "store" (one of: memory)`,
 		`c.yaml:20:5: providers.c.auth: static auth takes exactly one of api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret; 2 are set`,
 		`c.yaml:32:17: providers.d.auth.bearer_token_secret.secret: memory secret names have no slashes`,

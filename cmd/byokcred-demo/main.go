@@ -21,11 +21,8 @@ import (
 
 	"github.com/byokcred/byokcred/internal/scrub"
 
-	_ "github.com/byokcred/byokcred/auth/aws"
-	_ "github.com/byokcred/byokcred/auth/entra"
-	_ "github.com/byokcred/byokcred/auth/gcp"
-	_ "github.com/byokcred/byokcred/auth/plugin"
-	_ "github.com/byokcred/byokcred/auth/static"
+	// Every kind and store the stock byokcred has.
+	_ "github.com/byokcred/byokcred/builtin"
 )
 
 func main() {

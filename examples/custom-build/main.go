@@ -9,12 +9,9 @@ package main
 import (
 	"github.com/byokcred/byokcred/cli"
 
-	// The built-in credential kinds, as the stock byokcred has them.
-	_ "github.com/byokcred/byokcred/auth/aws"
-	_ "github.com/byokcred/byokcred/auth/entra"
-	_ "github.com/byokcred/byokcred/auth/gcp"
-	_ "github.com/byokcred/byokcred/auth/plugin"
-	_ "github.com/byokcred/byokcred/auth/static"
+	// The built-in credential kinds and secret stores, as the stock
+	// byokcred has them.
+	_ "github.com/byokcred/byokcred/builtin"
 
 	// The team's own kind.
 	_ "github.com/byokcred/byokcred/examples/custom-auth/gatewayauth"

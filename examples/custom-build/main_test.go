@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,5 +113,56 @@ func TestCustomBuildSchema(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("auth_gateway properties (-want +got):\n%s", diff)
+	}
+}
+
+// TestCustomBuildHasTheStockKindsAndStores: the custom build accepts every
+// auth type and secret store the stock byokcred accepts, plus its own kind,
+// as the schema each binary prints says.
+func TestCustomBuildHasTheStockKindsAndStores(t *testing.T) {
+	type accepts struct {
+		AuthTypes []string
+		Stores    []string
+	}
+	schemaOf := func(bin string) accepts {
+		out, code := runBin(t, bin, nil, "schema")
+		if code != 0 {
+			t.Fatalf("%s schema: exit %d\n%s", bin, code, out)
+		}
+		var s struct {
+			Defs map[string]json.RawMessage `json:"$defs"`
+		}
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("schema output is not JSON: %v", err)
+		}
+		var secretRef struct {
+			Properties struct {
+				Store struct {
+					Enum []string `json:"enum"`
+				} `json:"store"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(s.Defs["SecretRef"], &secretRef); err != nil {
+			t.Fatalf("schema $defs.SecretRef: %v", err)
+		}
+		a := accepts{Stores: secretRef.Properties.Store.Enum}
+		for name := range s.Defs {
+			if kind, ok := strings.CutPrefix(name, "auth_"); ok {
+				a.AuthTypes = append(a.AuthTypes, kind)
+			}
+		}
+		slices.Sort(a.AuthTypes)
+		return a
+	}
+	stock := schemaOf(build(t, "../../cmd/byokcred"))
+	want := accepts{
+		AuthTypes: slices.Sorted(slices.Values(append(slices.Clone(stock.AuthTypes), "gateway"))),
+		Stores:    stock.Stores,
+	}
+	if len(stock.AuthTypes) == 0 || len(stock.Stores) == 0 {
+		t.Fatalf("the stock schema lists no auth types or no stores: %+v", stock)
+	}
+	if diff := cmp.Diff(want, schemaOf(build(t, "."))); diff != "" {
+		t.Errorf("custom build accepts (-stock plus gateway +custom):\n%s", diff)
 	}
 }

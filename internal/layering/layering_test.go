@@ -1,7 +1,10 @@
-// Package layering holds the test that keeps byokcred's imports running the
-// right way: the contract and the registry link no cloud SDK and no plugin
-// host, plugin binaries link neither, the proxy does not link the Copilot
-// SDK, and the shipped binary links no test fake. A credential kind's SDK belongs to its own package under auth/.
+// Package layering holds the tests that keep byokcred's imports running the
+// right way: core packages (the contract, the config, the registry, the
+// session factory, the proxy, the command line …) link only what their
+// allowlist names, so no cloud SDK, credential kind or plugin host; a
+// credential kind's SDK belongs to its own package under auth/ or
+// secretstore/, and only package builtin gathers them; plugin binaries link
+// neither; the shipped binary links no test fake.
 package layering
 
 import (
@@ -38,28 +41,22 @@ func concat(lists ...[]string) []string {
 	return out
 }
 
-func TestImportsRunTheRightWay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	core := concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds)
+// denyRule says what pkg, a package outside the core, may not link.
+type denyRule struct {
+	pkg       string
+	forbidden []string
+}
+
+// deniedRules has a row for every credential kind and secret store (a
+// directory under auth/ or secretstore/; TestEveryKindIsBuiltinAndLayered
+// fails otherwise), the plugin binaries and the built-ins.
+func deniedRules() []denyRule {
 	pluginBinary := concat(cloudSDKs, copilotSDK, pluginHost, authKinds, []string{module + "registry", module + "config"})
-	tests := []struct {
-		pkg       string
-		forbidden []string
-	}{
-		{"provider", concat(core, []string{module + "secretfile"})},
-		{"secretfile", core},
-		{"endpoint", concat(core, []string{module + "config", module + "registry"})},
-		{"config", core},
-		{"registry", core},
+	return []denyRule{
 		{"plugins/sdk", pluginBinary},
 		{"plugins/exec/cmd/byokcred-plugin-exec", pluginBinary},
 		{"plugins/file/cmd/byokcred-plugin-file", pluginBinary},
 		{"plugins/oauth2/cmd/byokcred-plugin-oauth2", pluginBinary},
-		{"proxy", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds, []string{module + "session"})},
-		{"metrics", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds)},
-		{"schema", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin, authKinds)},
 		{"auth/static", concat(cloudSDKs, copilotSDK, pluginHost, goPlugin)},
 		{"auth/plugin", concat(cloudSDKs, copilotSDK)},
 		{"auth/entra", concat(copilotSDK, pluginHost, goPlugin, googleSDK, awsSDK)},
@@ -73,11 +70,19 @@ func TestImportsRunTheRightWay(t *testing.T) {
 			[]string{module + "auth/aws", module + "auth/entra", module + "auth/plugin", module + "internal/fake"})},
 		{"secretstore/awssecretsmanager", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK,
 			[]string{module + "auth/entra", module + "auth/gcp", module + "auth/plugin", module + "internal/fake"})},
+		// The built-ins are the kinds and stores only.
+		{"builtin", concat(copilotSDK, []string{module + "internal/fake", module + "session", module + "proxy", module + "cli", module + "internal/cli"})},
 		// The shipped binary carries no test fakes (the demo is its own
 		// program).
 		{"cmd/byokcred", []string{module + "internal/fake"}},
 	}
-	for _, tc := range tests {
+}
+
+func TestImportsRunTheRightWay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	for _, tc := range deniedRules() {
 		t.Run(tc.pkg, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-deps", module+tc.pkg).Output()
 			if err != nil {

@@ -18,15 +18,9 @@ import (
 	"github.com/byokcred/byokcred/internal/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 
-	// The credential kinds the docs' configs use.
-	_ "github.com/byokcred/byokcred/auth/aws"
-	_ "github.com/byokcred/byokcred/auth/entra"
-	_ "github.com/byokcred/byokcred/auth/gcp"
-	_ "github.com/byokcred/byokcred/auth/plugin"
-	_ "github.com/byokcred/byokcred/auth/static"
-	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
-	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
-	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
+	// Every built-in credential kind and secret store, as the stock
+	// byokcred has them.
+	_ "github.com/byokcred/byokcred/builtin"
 )
 
 const root = "../.."
