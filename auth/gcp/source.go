@@ -174,13 +174,16 @@ func (s *Source) detect(ctx context.Context) error {
 	}
 	// A file is made into a credential by its declared, allowed type
 	// (fileCredentials); only the metadata server is left to the SDK's
-	// search, which finds no file by then.
+	// search, which found no file a moment ago.
 	var creds *auth.Credentials
 	var err error
 	if data != nil {
 		creds, err = fileCredentials(data, s.detectOptions())
-	} else {
-		creds, err = credentials.DetectDefault(s.detectOptions())
+	} else if creds, err = credentials.DetectDefault(s.detectOptions()); err == nil && creds.JSON() != nil {
+		// The search found a file that was not there a moment ago
+		// (GOOGLE_APPLICATION_CREDENTIALS set, gcloud's file written):
+		// the SDK read it unchecked. The next fetch reads it by the rules.
+		return fmt.Errorf("gcp: %s: a credentials file appeared during Application Default Credentials' search; try again", s.from)
 	}
 	if err != nil {
 		return fmt.Errorf("gcp: %s: %w", s.from, err)
