@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -109,9 +108,12 @@ func removeBinaries() {
 	}
 }
 
+// goTool is the go command that builds the binaries: bench/run.sh's $GO
+// when it runs the compiled benchmarks, else "go", which go test resolves
+// to its own toolchain (it puts that toolchain's bin first in PATH).
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
+	if g := os.Getenv("GO"); g != "" {
+		return g
 	}
 	return "go"
 }

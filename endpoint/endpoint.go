@@ -35,7 +35,7 @@ func Check(raw string) error {
 		return fmt.Errorf("URL %q has no host; write it as https://host/path", Redact(raw))
 	}
 	if u.User != nil {
-		return errors.New("URL must not carry user:password; configure the credential under auth:")
+		return errors.New("URL must not carry user:password; configure the credential under auth: instead")
 	}
 	switch u.Scheme {
 	case "https":

@@ -167,7 +167,7 @@ func (l adcLink) try(ctx context.Context, scopes []string) error {
 	if err := checkReferencedFiles(b); err != nil {
 		return err
 	}
-	creds, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: scopes, CredentialsJSON: b, DisableAsyncRefresh: true, Logger: sdkLog})
+	creds, err := fileCredentials(b, &credentials.DetectOptions{Scopes: scopes, DisableAsyncRefresh: true, Logger: sdkLog})
 	if err != nil {
 		return err
 	}

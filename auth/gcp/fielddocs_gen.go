@@ -13,7 +13,7 @@ func (*Auth) FieldDocs() map[string]string {
 		"Auth.Refresh":                            "Refresh is per_request (default) or per_session.",
 		"Auth.Scopes":                             "Scopes of the access token; default https://www.googleapis.com/auth/cloud-platform.",
 		"SourceOptions.CredentialsFile":           "CredentialsFile names CredentialsJSON's file in errors and descriptions.",
-		"SourceOptions.CredentialsJSON":           "CredentialsJSON is a credentials file's content; nil searches Application Default Credentials.",
+		"SourceOptions.CredentialsJSON":           "CredentialsJSON is a credentials file's content, loaded by its declared type when the kind allows it; nil searches Application Default Credentials.",
 		"SourceOptions.ImpersonateServiceAccount": "ImpersonateServiceAccount, when set, exchanges the found credential for this service account's tokens.",
 		"SourceOptions.Project":                   "Project, when set, is reported instead of the credential's own.",
 		"SourceOptions.Scopes":                    "Scopes of the access token; default DefaultScope.",

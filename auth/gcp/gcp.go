@@ -240,6 +240,11 @@ func (a *Auth) sourceOptions() (SourceOptions, error) {
 		if !json.Valid(data) {
 			return SourceOptions{}, fmt.Errorf("gcp: credentials_file %s is not JSON; point it at a credentials JSON file (a service-account key, an external_account config)", a.CredentialsFile)
 		}
+		// A type the kind does not load fails the config at load, not at
+		// the first token.
+		if _, err := checkCredentialsType(data); err != nil {
+			return SourceOptions{}, fmt.Errorf("gcp: credentials_file %s: %w", a.CredentialsFile, err)
+		}
 		opts.CredentialsJSON = data
 		opts.CredentialsFile = a.CredentialsFile
 	}

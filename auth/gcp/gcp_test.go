@@ -182,7 +182,7 @@ func TestDiagnose(t *testing.T) {
 			},
 			want: []registry.ChainLink{
 				{Name: "GOOGLE_APPLICATION_CREDENTIALS", Err: "GOOGLE_APPLICATION_CREDENTIALS is not set"},
-				{Name: "gcloud well-known file", Err: `credentials: unsupported filetype "magic" (ADC stops here and fails)`},
+				{Name: "gcloud well-known file", Err: `type "magic" is not a credential type byokcred loads; want one of: service_account, authorized_user, external_account, external_account_authorized_user, impersonated_service_account (ADC stops here and fails)`},
 				{Name: "metadata server", Err: "METADATA-ERR (not consulted: ADC stops at gcloud well-known file)"},
 			},
 		},

@@ -38,8 +38,9 @@ var sdkLog = slog.New(slog.DiscardHandler)
 type SourceOptions struct {
 	// Scopes of the access token; default DefaultScope.
 	Scopes []string
-	// CredentialsJSON is a credentials file's content; nil searches
-	// Application Default Credentials.
+	// CredentialsJSON is a credentials file's content, loaded by its
+	// declared type when the kind allows it; nil searches Application
+	// Default Credentials.
 	CredentialsJSON []byte
 	// CredentialsFile names CredentialsJSON's file in errors and
 	// descriptions.
@@ -136,13 +137,12 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	return &provider.Token{Value: provider.NewSecret(t.Value), Kind: provider.KindBearer, Expiry: t.Expiry}, nil
 }
 
-func (s *Source) detectOptions(data []byte) *credentials.DetectOptions {
+func (s *Source) detectOptions() *credentials.DetectOptions {
 	if s.sdkCache {
-		return &credentials.DetectOptions{Scopes: s.opts.Scopes, CredentialsJSON: data, Logger: sdkLog}
+		return &credentials.DetectOptions{Scopes: s.opts.Scopes, Logger: sdkLog}
 	}
 	return &credentials.DetectOptions{
 		Scopes:              s.opts.Scopes,
-		CredentialsJSON:     data,
 		EarlyTokenRefresh:   alwaysStale,
 		DisableAsyncRefresh: true,
 		Logger:              sdkLog,
@@ -172,7 +172,19 @@ func (s *Source) detect(ctx context.Context) error {
 	if err := checkReferencedFiles(data); err != nil {
 		return fmt.Errorf("gcp: %s: %w", s.from, err)
 	}
-	creds, err := credentials.DetectDefault(s.detectOptions(data))
+	// A file is made into a credential by its declared, allowed type
+	// (fileCredentials); only the metadata server is left to the SDK's
+	// search, which found no file a moment ago.
+	var creds *auth.Credentials
+	var err error
+	if data != nil {
+		creds, err = fileCredentials(data, s.detectOptions())
+	} else if creds, err = credentials.DetectDefault(s.detectOptions()); err == nil && creds.JSON() != nil {
+		// The search found a file that was not there a moment ago
+		// (GOOGLE_APPLICATION_CREDENTIALS set, gcloud's file written):
+		// the SDK read it unchecked. The next fetch reads it by the rules.
+		return fmt.Errorf("gcp: %s: a credentials file appeared during Application Default Credentials' search; try again", s.from)
+	}
 	if err != nil {
 		return fmt.Errorf("gcp: %s: %w", s.from, err)
 	}

@@ -10,7 +10,8 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
-	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,39 +21,50 @@ import (
 // package in dir (test files excluded), by "Type.Field", each comment on one
 // line.
 func Read(dir string) (map[string]string, error) {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.ParseComments)
+	// Every non-test .go file, whatever its build constraints, as
+	// parser.ParseDir (deprecated) read them: the docs must not depend on
+	// the platform go generate runs on.
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("fielddoc: reading doc comments: %w", err)
 	}
-	docs := map[string]string{}
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			ast.Inspect(f, func(n ast.Node) bool {
-				ts, ok := n.(*ast.TypeSpec)
-				if !ok {
-					return true
-				}
-				st, ok := ts.Type.(*ast.StructType)
-				if !ok {
-					return true
-				}
-				for _, field := range st.Fields.List {
-					if field.Doc == nil {
-						continue
-					}
-					for _, name := range field.Names {
-						if !name.IsExported() {
-							continue // not a config key
-						}
-						docs[ts.Name.Name+"."+name.Name] = strings.Join(strings.Fields(field.Doc.Text()), " ")
-					}
-				}
-				return true
-			})
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
 		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments)
+		if err != nil {
+			return nil, fmt.Errorf("fielddoc: reading doc comments: %w", err)
+		}
+		files = append(files, f)
+	}
+	docs := map[string]string{}
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok {
+				return true
+			}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			for _, field := range st.Fields.List {
+				if field.Doc == nil {
+					continue
+				}
+				for _, name := range field.Names {
+					if !name.IsExported() {
+						continue // not a config key
+					}
+					docs[ts.Name.Name+"."+name.Name] = strings.Join(strings.Fields(field.Doc.Text()), " ")
+				}
+			}
+			return true
+		})
 	}
 	return docs, nil
 }

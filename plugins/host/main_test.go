@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,14 +61,11 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// goTool is the go command that builds the test plugins: go test puts its
+// own toolchain's bin first in PATH.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
 	return "go"
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // newManager builds a Manager logging at debug into a buffer, and registers
 // its Close and the orphan check as cleanups.

@@ -270,7 +270,7 @@ func TestConfigErrors(t *testing.T) {
 		{"http to a network host", base("token_url", "http://idp.example/token"), "oauth2: token_url: plain http to idp.example would send the credential unencrypted; use https (plain http is allowed only to loopback hosts)"},
 		{"other scheme", base("token_url", "ftp://idp.example/token"), `oauth2: token_url: unsupported URL scheme "ftp"; use https`},
 		{"relative url", base("token_url", "/token"), `oauth2: token_url: URL "/token" has no host; write it as https://host/path`},
-		{"credentials in the url", base("token_url", "https://u:pw@idp.example/token"), "oauth2: token_url: URL must not carry user:password; configure the credential under auth:"},
+		{"credentials in the url", base("token_url", "https://u:pw@idp.example/token"), "oauth2: token_url: URL must not carry user:password; configure the credential under auth: instead"},
 		{"both secrets", base("client_secret_file", "/x"), "oauth2: set exactly one of client_secret and client_secret_file"},
 		{"no secret", base("client_secret", nil), "oauth2: set exactly one of client_secret and client_secret_file"},
 		{"no client id", base("client_id", nil), `oauth2: config key "client_id" is required`},

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Regenerates credential.pb.go and credential_grpc.pb.go from credential.proto.
 #
-# Needs protoc (Debian: apt-get install -y protobuf-compiler). The two Go
-# code generators are installed at pinned versions into .tools/bin of the
-# repository, so every run produces the same output whatever is on PATH:
-# protoc-gen-go matches google.golang.org/protobuf in go.mod, and
-# protoc-gen-go-grpc v1.3.0 generates code for grpc >= 1.52 (go.mod has 1.61).
+# Needs protoc (Debian 12: apt-get install -y protobuf-compiler, protoc
+# 3.21.12, the version the committed code names). The two Go code
+# generators are installed at pinned versions into .tools/bin of the
+# repository (or $PROTO_GEN_BIN), so every run produces the same output
+# whatever is on PATH: protoc-gen-go v1.36.6 generated the committed code
+# (google.golang.org/protobuf in go.mod, a later v1.36, reads it), and
+# protoc-gen-go-grpc v1.3.0 generates code for grpc >= 1.52.
+#
+# .ci/check-generated runs it on a copy of the tree and compares.
 set -euo pipefail
 
 PROTOC_GEN_GO_VERSION=v1.36.6
@@ -13,7 +17,7 @@ PROTOC_GEN_GO_GRPC_VERSION=v1.3.0
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-bin="$root/.tools/bin"
+bin="${PROTO_GEN_BIN:-$root/.tools/bin}"
 
 if ! command -v protoc >/dev/null 2>&1; then
 	echo "gen.sh: protoc not found; install it (Debian: apt-get install -y protobuf-compiler)" >&2
