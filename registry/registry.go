@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -159,6 +160,10 @@ type Build struct {
 	// Offline is set when the config is only checked (validate --offline):
 	// Source is not called, and Validate need not look at the environment.
 	Offline bool
+	// HTTPClient is Options.HTTPClient: a kind hands it to every SDK client
+	// it creates (azcore's Transport, the AWS config's HTTP client, Google's
+	// base transport). Nil means each SDK's default.
+	HTTPClient *http.Client
 	// Config is the whole file, for auth types that refer to other sections.
 	Config *config.Config
 	// Set is the set being built; auth types keep shared state (such as

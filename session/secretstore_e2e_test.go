@@ -73,7 +73,7 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 	}
 	fmt.Fprintf(&cfg, "default_model: %s/m\n", fakestores.KeyVault)
 	logs := new(syncbuf.Buffer)
-	set, err := registry.Load(writeConfig(t, cfg.String()), registry.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	set, err := registry.Load(writeConfig(t, cfg.String()), registry.Options{HTTPClient: st.Client(), Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
