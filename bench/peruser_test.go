@@ -28,7 +28,7 @@ func oboSet(b *testing.B, fe *fakeentra.Server, maxUsers int) *registry.Set {
     base_url: http://127.0.0.1:9
     model: gpt-4.1
     auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: bench-app, client_secret_env: BENCH_APP_SECRET, scope: "https://obo-bench.example/.default"}
-`, registry.Options{PerUser: true, MaxUsers: maxUsers, LookupEnv: func(k string) (string, bool) { return "bench-app-secret", k == "BENCH_APP_SECRET" }})
+`, registry.Options{PerUser: true, MaxUsers: maxUsers, HTTPClient: fe.Client(), LookupEnv: func(k string) (string, bool) { return "bench-app-secret", k == "BENCH_APP_SECRET" }})
 }
 
 // BenchmarkPerUserWarmToken compares the runtime's per-request callback for
@@ -38,7 +38,6 @@ func oboSet(b *testing.B, fe *fakeentra.Server, maxUsers int) *registry.Set {
 func BenchmarkPerUserWarmToken(b *testing.B) {
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "bench-app", ClientSecret: "bench-app-secret"})
 	defer fe.Close()
-	fe.Hook(b)
 	set := oboSet(b, fe, 0)
 	f := session.NewFactory(set, session.Options{})
 	const users = 64
@@ -77,7 +76,6 @@ func BenchmarkPerUserFootprint(b *testing.B) {
 	const asksPerUser = 5
 	for range b.N {
 		fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "bench-app", ClientSecret: "bench-app-secret"})
-		fe.Hook(b)
 		set := oboSet(b, fe, users)
 		p, err := set.Provider("foundry")
 		if err != nil {
@@ -145,7 +143,6 @@ func BenchmarkPerUserJunkTokens(b *testing.B) {
 	const sends = 2
 	for range b.N {
 		fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "bench-app", ClientSecret: "bench-app-secret"})
-		fe.Hook(b)
 		set := oboSet(b, fe, 0)
 		p, err := set.Provider("foundry")
 		if err != nil {

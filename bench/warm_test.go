@@ -113,7 +113,7 @@ func BenchmarkWarmToken(b *testing.B) {
     base_url: http://127.0.0.1:9/v1
     model: gpt-4.1
     auth: {type: static, api_key_secret: %s}
-`, st.Block(fakestores.KeyVault, "openai-key", "")), registry.Options{})
+`, st.Block(fakestores.KeyVault, "openai-key", "")), registry.Options{HTTPClient: st.Client()})
 		runCallback(b, warmCallback(b, set, "openai"), "openai")
 		b.StopTimer()
 		if n := st.Reads(fakestores.KeyVault); n != 1 {

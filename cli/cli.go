@@ -22,6 +22,7 @@ package cli
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -38,11 +39,14 @@ const (
 
 // Env is the world a command runs in. Zero fields get the process's own:
 // nil streams are discarded (Stdin reads as empty), a nil LookupEnv reads
-// the process environment.
+// the process environment, a nil HTTPClient leaves each SDK its own client.
 type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	LookupEnv      func(string) (string, bool)
+	// HTTPClient carries the requests of the credential kinds and secret
+	// stores (registry.Options.HTTPClient).
+	HTTPClient *http.Client
 }
 
 // Run runs byokcred with args (without the program name) and returns the

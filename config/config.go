@@ -54,8 +54,8 @@ type Config struct {
 	// RefreshOnRejection routes the runtime's model requests through
 	// byokcred (the SDK's request handler) so that a 401 drops the rejected
 	// token and the runtime's retry gets a fresh one. A library program
-	// starts its runtime with session.RequestHandler for it; without, the
-	// session factory refuses the config.
+	// starts its runtime with its session factory's RequestHandler for it;
+	// without, the factory refuses the config.
 	RefreshOnRejection bool `yaml:"refresh_on_rejection"`
 	// Providers by name.
 	Providers map[string]*Provider `yaml:"providers"`

@@ -30,7 +30,6 @@ import (
 func TestPerUserProxy(t *testing.T) {
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "proxy-app", ClientSecret: "proxy-app-secret"})
 	defer fe.Close()
-	fe.Hook(t)
 	var mu sync.Mutex
 	seen := map[string]int{} // user oid -> upstream requests
 	var wrong int
@@ -53,7 +52,7 @@ func TestPerUserProxy(t *testing.T) {
     model: gpt-4.1
     auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: proxy-app, client_secret_env: PROXY_APP_SECRET, scope: "https://obo-proxy.example/.default"}
 `, model.URL))
-	live, err := registry.NewLive(path, registry.Options{PerUser: true, LookupEnv: func(k string) (string, bool) {
+	live, err := registry.NewLive(path, registry.Options{PerUser: true, HTTPClient: fe.Client(), LookupEnv: func(k string) (string, bool) {
 		if k == "PROXY_APP_SECRET" {
 			return "proxy-app-secret", true
 		}
@@ -137,7 +136,6 @@ func startOBOProxy(t *testing.T, opts proxy.Options) *oboProxy {
 	t.Helper()
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "proxy-app", ClientSecret: "proxy-app-secret"})
 	t.Cleanup(fe.Close)
-	fe.Hook(t)
 	model := startModel(t, fakemodel.Options{Reply: "ok", Check: func(r *fakemodel.Request) int {
 		if _, err := fe.Check(bearerOf(*r), time.Now()); err != nil {
 			return http.StatusUnauthorized
@@ -152,7 +150,7 @@ func startOBOProxy(t *testing.T, opts proxy.Options) *oboProxy {
     model: gpt-4.1
     auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: proxy-app, client_secret_env: PROXY_APP_SECRET, scope: "https://obo-proxy.example/.default"}
 `, model.URL))
-	live, err := registry.NewLive(path, registry.Options{PerUser: true, LookupEnv: func(k string) (string, bool) {
+	live, err := registry.NewLive(path, registry.Options{PerUser: true, HTTPClient: fe.Client(), LookupEnv: func(k string) (string, bool) {
 		if k == "PROXY_APP_SECRET" {
 			return "proxy-app-secret", true
 		}

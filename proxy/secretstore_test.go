@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/byokcred/byokcred/internal/fakemodel"
 	"github.com/byokcred/byokcred/internal/fakestores"
 	"github.com/byokcred/byokcred/proxy"
+	"github.com/byokcred/byokcred/registry"
 )
 
 // TestSecretStoreKeysThroughTheProxy serves three providers whose keys live
@@ -41,7 +43,13 @@ func TestSecretStoreKeysThroughTheProxy(t *testing.T) {
 		fmt.Fprintf(&cfg, "  %s: {type: %s, base_url: %s, model: m, auth: {type: static, api_key_secret: %s}}\n",
 			r.name, r.typ, models[r.store].URL, st.Block(r.store, "model-key", ""))
 	}
-	live, _ := loadLive(t, cfg.String())
+	path := filepath.Join(t.TempDir(), "byokcred.yaml")
+	writeFile(t, path, cfg.String())
+	live, err := registry.NewLive(path, registry.Options{LookupEnv: lookup, HTTPClient: st.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { live.Close() })
 	px := startProxy(t, live, proxy.Options{})
 
 	// send makes one request per route and returns the header and key

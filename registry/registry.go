@@ -11,6 +11,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -158,6 +159,10 @@ type Build struct {
 	// Offline is set when the config is only checked (validate --offline):
 	// Source is not called, and Validate need not look at the environment.
 	Offline bool
+	// HTTPClient is Options.HTTPClient: a kind hands it to every SDK client
+	// it creates (azcore's Transport, the AWS config's HTTP client, Google's
+	// base transport). Nil means each SDK's default.
+	HTTPClient *http.Client
 	// Config is the whole file, for auth types that refer to other sections.
 	Config *config.Config
 	// Set is the set being built; auth types keep shared state (such as

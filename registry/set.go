@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -46,6 +47,14 @@ type Options struct {
 	// MaxUsers bounds the per-user caches of each per-user credential
 	// (default DefaultMaxUsers); the least recently used user goes first.
 	MaxUsers int
+	// HTTPClient carries every request the credential kinds and secret
+	// stores make through their SDKs (identity endpoints, Entra, Key Vault,
+	// Secret Manager, Secrets Manager), as azcore's ClientOptions.Transport
+	// and x/oauth2's context client do: a program sets it for a proxy, a
+	// private CA or tests that serve fakes. Nil leaves each SDK its own
+	// default client. Its Transport (nil: http.DefaultTransport) is what the
+	// SDKs that take a RoundTripper get.
+	HTTPClient *http.Client
 }
 
 func (o *Options) defaults() {
@@ -149,7 +158,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		if p.Auth == nil {
 			continue // reported by config
 		}
-		ctx := &Build{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Offline: opts.Offline, Config: cfg, set: s}
+		ctx := &Build{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Offline: opts.Offline, HTTPClient: opts.HTTPClient, Config: cfg, set: s}
 		ctxs[name] = ctx
 		if rp.AuthType == "" {
 			ctx.Errorf("", "%v", missingType(Types()))

@@ -11,7 +11,7 @@ var configDocs = map[string]string{
 	"Config.Models":             "Models lists selectable models for multi-provider sessions. A provider's own `model` is selectable too, as provider/model.",
 	"Config.Plugins":            "Plugins are external credential plugin processes, by name; providers use them with auth.type: plugin.",
 	"Config.Providers":          "Providers by name.",
-	"Config.RefreshOnRejection": "RefreshOnRejection routes the runtime's model requests through byokcred (the SDK's request handler) so that a 401 drops the rejected token and the runtime's retry gets a fresh one. A library program starts its runtime with session.RequestHandler for it; without, the session factory refuses the config.",
+	"Config.RefreshOnRejection": "RefreshOnRejection routes the runtime's model requests through byokcred (the SDK's request handler) so that a 401 drops the rejected token and the runtime's retry gets a fresh one. A library program starts its runtime with its session factory's RequestHandler for it; without, the factory refuses the config.",
 	"Config.TokenTimeout":       "TokenTimeout bounds each credential fetch made for a model request.",
 	"Error.Environment":         "Environment marks a problem of the machine, not of the file: an unset environment variable, a missing or loose file, a plugin binary not found. `byokcred validate --offline` (CI without production secrets) skips these.",
 	"Error.Path":                "Path is the dotted key path, e.g. providers.openai.base_url.",

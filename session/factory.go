@@ -24,6 +24,10 @@ type Factory struct {
 	// src is read at every callback call, so after a reload the next
 	// request of an existing session uses the new config.
 	src registry.Providers
+	// routed is set once f made the request handler the runtime routes its
+	// model requests through (RequestHandler, RefreshOnRejection), which
+	// a config's refresh_on_rejection needs.
+	routed atomic.Bool
 }
 
 // Options configure a Factory. None exist yet; the parameter keeps
@@ -41,15 +45,15 @@ func NewFactory(providers registry.Providers, opts Options) *Factory {
 // Everything else in base — tools, permissions, streaming — stays the
 // caller's choice.
 //
-// A config that sets refresh_on_rejection is refused unless
-// RequestHandler (or RefreshOnRejection) was made for the same providers
-// first: the runtime must route its requests through it.
+// A config that sets refresh_on_rejection is refused unless f's
+// RequestHandler (or RefreshOnRejection) was made first: the runtime must
+// route its requests through it.
 //
 // It acquires one credential now, through the same path requests use, so a
 // broken credential fails here with a clear error instead of on the first
 // model request.
 func (f *Factory) SessionConfig(ctx context.Context, name string, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
-	if err := checkRejection(f.src); err != nil {
+	if err := f.checkRejection(); err != nil {
 		return nil, err
 	}
 	set, release := registry.Acquire(f.src) // held for the first token's fetch
@@ -134,7 +138,7 @@ func (f *Factory) NamedProviderConfig(ctx context.Context, p *registry.Provider)
 // and Model set to the provider-qualified model ("" selects default_model).
 // A credential is acquired for each provider now, so a broken one fails here.
 func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
-	if err := checkRejection(f.src); err != nil {
+	if err := f.checkRejection(); err != nil {
 		return nil, err
 	}
 	set, release := registry.Acquire(f.src) // held for the first tokens' fetches

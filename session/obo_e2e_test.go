@@ -33,7 +33,6 @@ func TestOnBehalfOfTwoUsersEndToEnd(t *testing.T) {
 	needRuntime(t)
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "agent-app", ClientSecret: "agent-secret"})
 	defer fe.Close()
-	fe.Hook(t)
 	var mu sync.Mutex
 	var skew time.Duration
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(skew) }
@@ -71,7 +70,7 @@ func TestOnBehalfOfTwoUsersEndToEnd(t *testing.T) {
       client_secret_env: AGENT_SECRET
       scope: https://obo-e2e.cognitiveservices.example/.default
 `, model.URL))
-	set, err := registry.Load(cfgPath, registry.Options{PerUser: true, Now: clock, LookupEnv: envMap(map[string]string{"AGENT_SECRET": "agent-secret"})})
+	set, err := registry.Load(cfgPath, registry.Options{PerUser: true, HTTPClient: fe.Client(), Now: clock, LookupEnv: envMap(map[string]string{"AGENT_SECRET": "agent-secret"})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,7 @@ package session
 import (
 	"errors"
 	"net/http"
-	"reflect"
 	"strings"
-	"sync"
 
 	copilot "github.com/github/copilot-sdk/go"
 
@@ -15,48 +13,44 @@ import (
 
 // RefreshOnRejection returns a RoundTripper for the SDK's
 // ClientOptions.RequestHandler that watches the runtime's model requests: when
-// an endpoint answers 401 to a bearer token, the provider cache holding that
-// token drops it, so the runtime's own retry (it retries a 401, asking the
-// token callback again) gets a freshly issued token instead of the rejected
-// one. That rescues a turn whose token was revoked before its expiry.
+// an endpoint answers 401 to a bearer token, the cache of f's providers
+// holding that token drops it, so the runtime's own retry (it retries a 401,
+// asking the token callback again) gets a freshly issued token instead of
+// the rejected one. That rescues a turn whose token was revoked before its
+// expiry. From then on f honours a config's refresh_on_rejection.
 //
 // Matching is by token value, so no URL bookkeeping is needed, and a cache
 // whose current token is already a different one ignores the report: a
 // burst of 401s for one old token causes one refresh. next defaults to the
 // SDK's transport.
-func RefreshOnRejection(providers registry.Providers, next http.RoundTripper) http.RoundTripper {
-	if reflect.TypeOf(providers).Comparable() {
-		watched.Store(providers, struct{}{})
-	}
+func (f *Factory) RefreshOnRejection(next http.RoundTripper) http.RoundTripper {
+	f.routed.Store(true)
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return &rejectionTransport{providers: providers, next: next}
+	return &rejectionTransport{providers: f.src, next: next}
 }
 
 // RequestHandler wraps RefreshOnRejection for copilotcli.Options or
-// copilot.ClientOptions.
-func RequestHandler(providers registry.Providers) *copilot.CopilotRequestHandler {
-	return &copilot.CopilotRequestHandler{Transport: RefreshOnRejection(providers, nil)}
+// copilot.ClientOptions: start the runtime whose sessions f configures with
+// it.
+func (f *Factory) RequestHandler() *copilot.CopilotRequestHandler {
+	return &copilot.CopilotRequestHandler{Transport: f.RefreshOnRejection(nil)}
 }
 
-// watched holds the Providers a RefreshOnRejection transport was made for,
-// so that a factory over them knows the config's refresh_on_rejection is
-// honoured (checkRejection).
-var watched sync.Map
-
-// checkRejection fails when the config sets refresh_on_rejection but no
-// rejection-watching transport exists for providers: the runtime was
-// started without it, and the setting would silently do nothing.
-func checkRejection(providers registry.Providers) error {
-	if !providers.Current().Config.RefreshOnRejection {
+// checkRejection fails when the config sets refresh_on_rejection but f made
+// no rejection-watching transport: the runtime was started without it, and
+// the setting would silently do nothing. What f knows is its own: nothing
+// another factory, or an earlier runtime, did counts.
+func (f *Factory) checkRejection() error {
+	if !f.src.Current().Config.RefreshOnRejection {
 		return nil
 	}
-	if _, ok := watched.Load(providers); ok {
+	if f.routed.Load() {
 		return nil
 	}
 	return errors.New("session: the config sets refresh_on_rejection, but the runtime's model requests do not pass through byokcred: " +
-		"start the runtime with copilotcli.Options{RequestHandler: session.RequestHandler(providers)}, with the providers this factory uses, " +
+		"start the runtime with copilotcli.Options{RequestHandler: factory.RequestHandler()}, from this factory, " +
 		"before asking for a session config (or remove refresh_on_rejection)")
 }
 

@@ -24,16 +24,17 @@ func TestRefreshOnRejection(t *testing.T) {
 			set := f.load(t, registry.RefreshPerRequest)
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
+			factory := session.NewFactory(set, session.Options{})
 			opts := copilotcli.Options{}
 			if withHandler {
-				opts.RequestHandler = session.RequestHandler(set)
+				opts.RequestHandler = factory.RequestHandler()
 			}
 			rtx, err := copilotcli.Start(ctx, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer rtx.Close()
-			cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "foundry", session.ToolFree())
+			cfg, err := factory.SessionConfig(ctx, "foundry", session.ToolFree())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -73,7 +73,7 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 	}
 	fmt.Fprintf(&cfg, "default_model: %s/m\n", fakestores.KeyVault)
 	logs := new(syncbuf.Buffer)
-	set, err := registry.Load(writeConfig(t, cfg.String()), registry.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	set, err := registry.Load(writeConfig(t, cfg.String()), registry.Options{HTTPClient: st.Client(), Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,12 +81,12 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	rtx, err := copilotcli.Start(ctx, copilotcli.Options{RequestHandler: session.RequestHandler(set)})
+	factory := session.NewFactory(set, session.Options{})
+	rtx, err := copilotcli.Start(ctx, copilotcli.Options{RequestHandler: factory.RequestHandler()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rtx.Close()
-	factory := session.NewFactory(set, session.Options{})
 	mcfg, err := factory.MultiSessionConfig(ctx, "", session.ToolFree())
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ package awsauth
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -43,6 +44,10 @@ type Auth struct {
 	// SessionName names the assumed-role session in CloudTrail (with
 	// role_arn only; default byokcred).
 	SessionName string `yaml:"session_name"`
+
+	// client carries the SDK's requests (registry.Build.HTTPClient, taken
+	// by ValidateCredentials); nil leaves the SDK its default client.
+	client *http.Client
 }
 
 var (
@@ -73,6 +78,7 @@ func (a *Auth) Validate(b *registry.Build) {
 // keys, such as a secret store's auth block, validates them with it; b's
 // path is the block holding them.
 func (a *Auth) ValidateCredentials(b *registry.Build) {
+	a.client = b.HTTPClient
 	if a.Region != "" && !regionRe.MatchString(a.Region) {
 		b.Errorf("region", "%q is not an AWS region name (like us-east-1)", a.Region)
 	}

@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -640,6 +642,62 @@ func TestConfig(t *testing.T) {
 			got := view{cfg.Region, creds.ContainerRequests(), creds.STSRequests(), ids, last.RoleARN, last.SessionName}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// countingTransport counts the requests it carries.
+type countingTransport struct{ n atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestInjectedHTTPClient: the program's HTTP client
+// (registry.Options.HTTPClient) carries the SDK's credential fetches; a CA
+// bundle, which the SDK can add only to a client of its own, is refused
+// with it, saying what to do.
+func TestInjectedHTTPClient(t *testing.T) {
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bundle, []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, caBundle, wantErr string
+	}{
+		{"the client carries the fetch", "", ""},
+		{"with a CA bundle: refused", bundle, "a CA bundle (AWS_CA_BUNDLE or the profile's ca_bundle) is set, and the program gives its own HTTP client (registry.Options.HTTPClient), which the SDK cannot add it to: trust the CA in that client's TLS config and unset the bundle"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := startAWS(t, fakeaws.Options{Lifetime: time.Hour})
+			creds.Setenv(t)
+			t.Setenv("AWS_CA_BUNDLE", tc.caBundle)
+			sent := new(countingTransport)
+			path := configtest.Write(t, "providers:\n  bedrock:\n    type: openai\n    base_url: https://bedrock-runtime.us-east-1.amazonaws.com/openai/v1\n    model: m\n    auth: {type: aws, region: us-east-1}\n")
+			set, err := registry.Load(path, registry.Options{HTTPClient: &http.Client{Transport: sent}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { set.Close() })
+			p, err := set.Provider("bedrock")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Token(context.Background())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := int(sent.n.Load()), creds.ContainerRequests(); got != want || want == 0 {
+				t.Errorf("the injected client carried %d requests for %d container-credential fetches", got, want)
 			}
 		})
 	}

@@ -52,7 +52,7 @@ var defaultChain = []chainLink{
 		}
 		// A config of its own, for the endpoint settings the SDK's chain
 		// would use (AWS_ENDPOINT_URL_STS, …); the call is unsigned.
-		cfg, err := loadDefaultConfig(ctx, a.Profile, awsconfig.WithRegion(a.Region), awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}))
+		cfg, err := loadDefaultConfig(ctx, a.Profile, a.client, awsconfig.WithRegion(a.Region), awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}))
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +82,7 @@ var defaultChain = []chainLink{
 			sc.SSOSession == nil && sc.SSOStartURL == "" && sc.CredentialProcess == "" && sc.LoginSession == "" {
 			return nil, fmt.Errorf("%w: profile %s holds no credentials", errNotConfigured, profile)
 		}
-		cfg, err := loadDefaultConfig(ctx, profile, awsconfig.WithRegion(a.Region), awsconfig.WithSharedConfigProfile(profile))
+		cfg, err := loadDefaultConfig(ctx, profile, a.client, awsconfig.WithRegion(a.Region), awsconfig.WithSharedConfigProfile(profile))
 		if err != nil {
 			return nil, err
 		}
@@ -104,12 +104,20 @@ var defaultChain = []chainLink{
 			}
 			token = strings.TrimSpace(string(b))
 		}
-		return endpointcreds.New(endpoint, func(o *endpointcreds.Options) { o.AuthorizationToken = token }), nil
+		return endpointcreds.New(endpoint, func(o *endpointcreds.Options) {
+			o.AuthorizationToken = token
+			if a.client != nil {
+				o.HTTPClient = a.client
+			}
+		}), nil
 	}},
 	{"IMDS", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
 		if strings.EqualFold(os.Getenv("AWS_EC2_METADATA_DISABLED"), "true") {
 			return nil, fmt.Errorf("%w: AWS_EC2_METADATA_DISABLED=true", errNotConfigured)
 		}
+		// doctor's IMDS link keeps the SDK's own client (an injected one
+		// would need imds as a direct dependency); the chain the source
+		// uses builds its IMDS client from the config's HTTP client.
 		return ec2rolecreds.New(), nil
 	}},
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"strings"
 
@@ -196,7 +197,12 @@ func (s *sharedFiles) rename(err error) error {
 // (handed over as bytes), and the web identity and container
 // authorization token files, which the SDK reads at each credential fetch
 // (their readers replaced by ones under the rules).
-func loadDefaultConfig(ctx context.Context, profile string, opts ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
+//
+// client, when the program gave one (registry.Options.HTTPClient), carries
+// the SDK's requests. Its TLS settings are then the trust: a CA bundle
+// (AWS_CA_BUNDLE, a profile's ca_bundle) is refused with it, since the SDK
+// can add one only to a client it built.
+func loadDefaultConfig(ctx context.Context, profile string, client *http.Client, opts ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
 	files, err := openSharedFiles(os.LookupEnv)
 	if err != nil {
 		return aws.Config{}, err
@@ -211,6 +217,11 @@ func loadDefaultConfig(ctx context.Context, profile string, opts ...func(*awscon
 			}
 		}),
 		awsconfig.WithEndpointCredentialOptions(func(o *endpointcreds.Options) {
+			// The SDK gives container credentials a client of their own,
+			// not the config's.
+			if client != nil {
+				o.HTTPClient = client
+			}
 			if path := os.Getenv(envContainerToken); path != "" {
 				o.AuthorizationTokenProvider = endpointcreds.TokenProviderFunc(func() (string, error) {
 					b, err := containerTokenFile(path).read(maxTokenFile)
@@ -229,8 +240,13 @@ func loadDefaultConfig(ctx context.Context, profile string, opts ...func(*awscon
 	if err != nil {
 		return aws.Config{}, err
 	}
-	if ca != nil {
+	switch {
+	case ca != nil && client != nil:
+		return aws.Config{}, errors.New("a CA bundle (AWS_CA_BUNDLE or the profile's ca_bundle) is set, and the program gives its own HTTP client (registry.Options.HTTPClient), which the SDK cannot add it to: trust the CA in that client's TLS config and unset the bundle")
+	case ca != nil:
 		opts = append(opts, awsconfig.WithCustomCABundle(bytes.NewReader(ca)))
+	case client != nil:
+		opts = append(opts, awsconfig.WithHTTPClient(client))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	return cfg, files.rename(err)

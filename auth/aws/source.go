@@ -196,7 +196,7 @@ func (a *Auth) loadConfig(ctx context.Context) (aws.Config, error) {
 	if a.Profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(a.Profile))
 	}
-	cfg, err := loadDefaultConfig(ctx, a.Profile, opts...)
+	cfg, err := loadDefaultConfig(ctx, a.Profile, a.client, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws: loading the AWS config: %w", err)
 	}

@@ -35,16 +35,16 @@ type chainLink struct {
 // for a provider that names its own identity and `doctor`'s walk of the
 // chain are made from, so the two cannot disagree.
 var defaultChain = []chainLink{
-	{"EnvironmentCredential", true, func(*Auth) (azcore.TokenCredential, error) {
-		return azidentity.NewEnvironmentCredential(nil)
+	{"EnvironmentCredential", true, func(a *Auth) (azcore.TokenCredential, error) {
+		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: a.clientOptions()})
 	}},
 	{"WorkloadIdentityCredential", true, func(a *Auth) (azcore.TokenCredential, error) {
-		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientID: a.ClientID, TenantID: a.TenantID})
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: a.clientOptions(), ClientID: a.ClientID, TenantID: a.TenantID})
 	}},
 	{"ManagedIdentityCredential", true, func(a *Auth) (azcore.TokenCredential, error) {
 		// As DefaultAzureCredential does, a managed identity without an id
 		// of its own takes AZURE_CLIENT_ID.
-		o := &azidentity.ManagedIdentityCredentialOptions{ID: a.miID()}
+		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: a.clientOptions(), ID: a.miID()}
 		if v, ok := os.LookupEnv("AZURE_CLIENT_ID"); ok && o.ID == nil {
 			o.ID = azidentity.ClientID(v)
 		}
@@ -94,7 +94,7 @@ func selectedLinks() ([]chainLink, error) {
 // process-wide while each provider here may name its own identity.
 func (a *Auth) defaultChain() (azcore.TokenCredential, error) {
 	if a.ClientID == "" {
-		return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{TenantID: a.TenantID})
+		return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: a.clientOptions(), TenantID: a.TenantID})
 	}
 	links, err := selectedLinks()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"sort"
@@ -77,6 +78,20 @@ type Auth struct {
 	Scope string `yaml:"scope"`
 	// Refresh is per_request (default) or per_session.
 	Refresh string `yaml:"refresh"`
+
+	// client carries the credentials' requests (registry.Build.HTTPClient,
+	// taken by Validate); nil leaves azcore its default transport.
+	client *http.Client
+}
+
+// clientOptions are the azcore options of every credential a builds: the
+// program's HTTP client, when it gave one.
+func (a *Auth) clientOptions() azcore.ClientOptions {
+	var o azcore.ClientOptions
+	if a.client != nil {
+		o.Transport = a.client
+	}
+	return o
 }
 
 // entraCredentials lists each credential kind with the keys it accepts
@@ -141,6 +156,7 @@ func (a *Auth) setKeys() map[string]bool {
 
 // Validate implements registry.AuthConfig.
 func (a *Auth) Validate(b *registry.Build) {
+	a.client = b.HTTPClient
 	a.validateCredential(b, credentials())
 	if a.Scope != "" {
 		if err := checkScope(a.Scope); err != nil {
@@ -161,6 +177,7 @@ func (a *Auth) Validate(b *registry.Build) {
 // an error at credential: it acts for a signed-in user, and such a block
 // has none.
 func (a *Auth) ValidateCredential(b *registry.Build) {
+	a.client = b.HTTPClient
 	kinds := slices.DeleteFunc(credentials(), func(k string) bool { return k == "on_behalf_of" })
 	if a.kind() == "on_behalf_of" {
 		b.Errorf("credential", "credential on_behalf_of does not apply here: it acts for a signed-in user, and this identity reads for the whole process (one of: %s)", strings.Join(kinds, ", "))
@@ -327,28 +344,29 @@ func (a *Auth) TokenCredential(b *registry.Build) (azcore.TokenCredential, error
 }
 
 func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {
+	co := a.clientOptions()
 	switch a.kind() {
 	case "default":
 		if a.ClientID == "" {
-			return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{TenantID: a.TenantID})
+			return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co, TenantID: a.TenantID})
 		}
 		return a.defaultChain()
 	case "managed_identity":
-		return azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: a.miID()})
+		return azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: co, ID: a.miID()})
 	case "workload_identity":
-		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientID: a.ClientID, TenantID: a.TenantID, TokenFilePath: a.TokenFile})
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co, ClientID: a.ClientID, TenantID: a.TenantID, TokenFilePath: a.TokenFile})
 	case "azure_cli":
 		return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: a.TenantID})
 	case "azure_developer_cli":
 		return azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: a.TenantID})
 	case "environment":
-		return azidentity.NewEnvironmentCredential(nil)
+		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: co})
 	case "client_secret":
 		secret, err := a.clientSecret(b)
 		if err != nil {
 			return nil, err
 		}
-		return azidentity.NewClientSecretCredential(a.TenantID, a.ClientID, secret.Reveal(), nil)
+		return azidentity.NewClientSecretCredential(a.TenantID, a.ClientID, secret.Reveal(), &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
 	case "client_certificate":
 		data, err := secretfile.ReadBytes(a.CertificateFile)
 		if err != nil {
@@ -363,7 +381,7 @@ func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {
 		if err != nil {
 			return nil, fmt.Errorf("certificate_file %s: %w", a.CertificateFile, err)
 		}
-		return azidentity.NewClientCertificateCredential(a.TenantID, a.ClientID, certs, key, nil)
+		return azidentity.NewClientCertificateCredential(a.TenantID, a.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
 	}
 	return nil, fmt.Errorf("unknown credential %q", a.kind())
 }

@@ -11,11 +11,9 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/byokcred/byokcred/internal/entrahook"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/secretfile"
@@ -115,22 +113,8 @@ func (e scrubbed) Error() string {
 }
 func (e scrubbed) Unwrap() error { return e.err }
 
-func oboClientOptions() (azcore.ClientOptions, bool) {
-	var o azcore.ClientOptions
-	h := entrahook.Get()
-	if h == nil {
-		return o, false
-	}
-	o.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: h.AuthorityHost, Services: map[cloud.ServiceName]cloud.ServiceConfiguration{}}
-	if h.Client != nil {
-		o.Transport = h.Client
-	}
-	return o, true
-}
-
 func (a *Auth) oboSource(b *registry.Build) (*oboSource, error) {
-	co, hooked := oboClientOptions()
-	opts := &azidentity.OnBehalfOfCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: hooked}
+	opts := &azidentity.OnBehalfOfCredentialOptions{ClientOptions: a.clientOptions()}
 	s := &oboSource{tenantID: a.TenantID, clientID: a.ClientID, scope: a.Scope}
 	if s.scope == "" {
 		s.scope = DefaultScope
@@ -153,7 +137,7 @@ func (a *Auth) oboSource(b *registry.Build) (*oboSource, error) {
 			return azidentity.NewOnBehalfOfCredentialWithCertificate(a.TenantID, a.ClientID, assertion, certs, key, opts)
 		}
 	case a.ClientAssertion != "":
-		get, err := a.clientAssertion(co, hooked)
+		get, err := a.clientAssertion()
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +171,7 @@ func (a *Auth) certificate(b *registry.Build) ([]*x509.Certificate, crypto.Priva
 // identity with a federated token: the workload identity token file
 // (re-read each time: the kubelet rotates it) or a managed identity's token
 // for the token-exchange audience.
-func (a *Auth) clientAssertion(co azcore.ClientOptions, hooked bool) (func(context.Context) (string, error), error) {
+func (a *Auth) clientAssertion() (func(context.Context) (string, error), error) {
 	switch a.ClientAssertion {
 	case assertionWorkloadIdentity:
 		file := a.TokenFile
@@ -209,10 +193,7 @@ func (a *Auth) clientAssertion(co azcore.ClientOptions, hooked bool) (func(conte
 		if a.ManagedIdentityClientID != "" {
 			id = azidentity.ClientID(a.ManagedIdentityClientID)
 		}
-		miOpts := &azidentity.ManagedIdentityCredentialOptions{ID: id}
-		if hooked {
-			miOpts.ClientOptions.Transport = co.Transport
-		}
+		miOpts := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: a.clientOptions(), ID: id}
 		mi, err := azidentity.NewManagedIdentityCredential(miOpts)
 		if err != nil {
 			return nil, err

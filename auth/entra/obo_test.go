@@ -81,10 +81,12 @@ func (u userToken) Token(context.Context) (*provider.Token, error) {
 	return &provider.Token{Value: provider.NewSecret(string(u)), Kind: provider.KindBearer}, nil
 }
 
-func oboProvider(t *testing.T, auth string, env map[string]string) *registry.Provider {
+// oboProvider loads auth for provider p, its credentials reaching the fake
+// authority fe through the injected HTTP client.
+func oboProvider(t *testing.T, fe *fakeentra.Server, auth string, env map[string]string) *registry.Provider {
 	t.Helper()
 	path := configtest.Write(t, "providers:\n  p:\n    type: azure\n    base_url: https://r.openai.azure.com\n    model: m\n    auth: "+auth+"\n")
-	set, err := registry.Load(path, registry.Options{PerUser: true, LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	set, err := registry.Load(path, registry.Options{PerUser: true, HTTPClient: fe.Client(), LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +113,7 @@ func TestOBOThroughAzidentity(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fe := fakeentra.Start(fakeentra.Options{TenantID: "tenant1", ClientID: "app1", ClientSecret: "app-secret", ClientAssertions: []string{"federated-assertion"}})
 			defer fe.Close()
-			fe.Hook(t)
-			p := oboProvider(t, tc.auth, map[string]string{"APP_SECRET": "app-secret"})
+			p := oboProvider(t, fe, tc.auth, map[string]string{"APP_SECRET": "app-secret"})
 			users := []string{"alice", "bob"}
 			var wg sync.WaitGroup
 			got := make([][]string, len(users))
@@ -162,8 +163,7 @@ func TestOBOThroughAzidentity(t *testing.T) {
 func TestOBOFailuresNameTheUser(t *testing.T) {
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "tenant1", ClientID: "app1", ClientSecret: "app-secret"})
 	defer fe.Close()
-	fe.Hook(t)
-	p := oboProvider(t, "{type: entra, credential: on_behalf_of, tenant_id: tenant1, client_id: app1, client_secret_env: APP_SECRET, scope: 'https://obo3.example/.default'}", map[string]string{"APP_SECRET": "app-secret"})
+	p := oboProvider(t, fe, "{type: entra, credential: on_behalf_of, tenant_id: tenant1, client_id: app1, client_secret_env: APP_SECRET, scope: 'https://obo3.example/.default'}", map[string]string{"APP_SECRET": "app-secret"})
 	revoked := fe.UserToken("mallory", time.Hour)
 	fe.Revoke("mallory")
 	tests := []struct {

@@ -40,7 +40,10 @@ type demo struct {
 	// with a token of an earlier run in the same process (tests).
 	clientID string
 	env      map[string]string
-	rt       *copilotcli.Runtime
+	// http carries the credential kinds' requests (the secret-store leg's
+	// fakes); nil: the SDKs' own clients.
+	http *http.Client
+	rt   *copilotcli.Runtime
 	// secrets records what the sessions hand the runtime, to scrub its
 	// errors.
 	secrets *scrub.Set
@@ -124,7 +127,7 @@ func (d *demo) load(cfg string) (*registry.Set, error) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	return registry.Load(path, registry.Options{LookupEnv: func(k string) (string, bool) {
+	return registry.Load(path, registry.Options{HTTPClient: d.http, LookupEnv: func(k string) (string, bool) {
 		v, ok := d.env[k]
 		return v, ok
 	}})

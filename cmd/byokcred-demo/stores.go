@@ -61,6 +61,8 @@ func (d *demo) storesLeg(ctx context.Context) (err error) {
 		}
 	}()
 	st := fakestores.Start(env)
+	d.http = st.Client()
+	defer func() { d.http = nil }()
 	type endpoint struct {
 		store string
 		srv   *fakemodel.Server

@@ -177,7 +177,7 @@ func (a *app) openChat(ctx context.Context, providers registry.Providers, model 
 	// refresh_on_rejection while no handler watches the providers.
 	rtOpts := copilotcli.Options{}
 	if set.Config.RefreshOnRejection {
-		rtOpts.RequestHandler = session.RequestHandler(providers)
+		rtOpts.RequestHandler = factory.RequestHandler()
 	}
 	base := session.ToolFree()
 	base.Streaming = &stream

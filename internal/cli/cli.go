@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 
@@ -36,6 +37,9 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	// Getenv and LookupEnv read the environment (default: the process's).
 	LookupEnv func(string) (string, bool)
+	// HTTPClient carries the credential kinds' and stores' requests
+	// (registry.Options.HTTPClient; default: each SDK's own).
+	HTTPClient *http.Client
 }
 
 func (e *Env) getenv(k string) string {
@@ -222,7 +226,7 @@ func (a *app) loadLive(ctx context.Context) (*registry.Live, error) {
 }
 
 func (a *app) registryOptions() registry.Options {
-	return registry.Options{LookupEnv: a.env.LookupEnv, Logger: a.logger, PerUser: a.user != nil || a.perUserProxy || a.checkOnly}
+	return registry.Options{LookupEnv: a.env.LookupEnv, HTTPClient: a.env.HTTPClient, Logger: a.logger, PerUser: a.user != nil || a.perUserProxy || a.checkOnly}
 }
 
 // loadError keeps a config's problem list as it is (exit 2 either way).

@@ -18,7 +18,6 @@ import (
 func TestChatOnBehalfOfUser(t *testing.T) {
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "cli-app", ClientSecret: "cli-app-secret"})
 	defer fe.Close()
-	fe.Hook(t)
 	userTok := fe.UserToken("carol", time.Hour)
 	var gotUser atomic.Value
 	model, err := fakemodel.Start(fakemodel.Options{Reply: "hi carol", Check: func(r *fakemodel.Request) int {
@@ -62,7 +61,7 @@ func TestChatOnBehalfOfUser(t *testing.T) {
 				t.Skip("-short: no Copilot runtime")
 			}
 			var out, errb strings.Builder
-			code := Run(context.Background(), tc.args, Env{Stdout: &out, Stderr: &errb, LookupEnv: lookup})
+			code := Run(context.Background(), tc.args, Env{Stdout: &out, Stderr: &errb, LookupEnv: lookup, HTTPClient: fe.Client()})
 			if code != tc.wantCode || out.String() != tc.wantOut || !strings.Contains(errb.String(), tc.wantErr) {
 				t.Errorf("code %d, stdout %q, stderr %q; want %d, %q, stderr containing %q", code, out.String(), errb.String(), tc.wantCode, tc.wantOut, tc.wantErr)
 			}

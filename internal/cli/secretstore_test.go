@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,7 +40,7 @@ func TestTokenAndDoctorShowTheSecretVersion(t *testing.T) {
 	}
 	for _, store := range fakestores.Names {
 		t.Run(store, func(t *testing.T) {
-			r := run(t, nil, "-c", path, "token", store)
+			r := runThrough(t, st.Client(), "-c", path, "token", store)
 			if r.code != 0 {
 				t.Fatalf("token: exit %d: %s", r.code, r.stderr)
 			}
@@ -53,10 +56,10 @@ func TestTokenAndDoctorShowTheSecretVersion(t *testing.T) {
 			if strings.Contains(r.stdout+r.stderr, canary) {
 				t.Errorf("token printed the key without --show:\n%s", r.stdout)
 			}
-			if r := run(t, nil, "-c", path, "token", store, "--show"); strings.TrimSpace(r.stdout) != canary+"-"+store {
+			if r := runThrough(t, st.Client(), "-c", path, "token", store, "--show"); strings.TrimSpace(r.stdout) != canary+"-"+store {
 				t.Errorf("token --show = %q, want the current version's value", r.stdout)
 			}
-			d := run(t, nil, "-c", path, "doctor", store)
+			d := runThrough(t, st.Client(), "-c", path, "doctor", store)
 			if d.code != 0 {
 				t.Fatalf("doctor: exit %d: %s%s", d.code, d.stdout, d.stderr)
 			}
@@ -72,4 +75,14 @@ func TestTokenAndDoctorShowTheSecretVersion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runThrough runs the CLI with client carrying the credential kinds' and
+// stores' requests (Env.HTTPClient), the process's environment otherwise
+// hidden as run hides it.
+func runThrough(t *testing.T, client *http.Client, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, Env{Stdout: &out, Stderr: &errb, HTTPClient: client, LookupEnv: func(string) (string, bool) { return "", false }})
+	return result{code, out.String(), errb.String()}
 }

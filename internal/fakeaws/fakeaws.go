@@ -136,7 +136,10 @@ func Isolate(t TB) {
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
 		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"} {
+		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS",
+		// A machine-wide CA bundle cannot apply to the HTTP client a test
+		// injects (registry.Options.HTTPClient); the fakes need none.
+		"AWS_CA_BUNDLE"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k) // t.Setenv restores it after the test
 	}

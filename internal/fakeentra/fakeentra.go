@@ -3,8 +3,10 @@
 // implements the OBO grant (urn:ietf:params:oauth:grant-type:jwt-bearer,
 // requested_token_use=on_behalf_of). It checks the application's client
 // secret or client assertion and the user's assertion, and answers with a
-// token whose claims name the user. The real azidentity talks to it through
-// internal/entrahook.
+// token whose claims name the user. It is served as login.microsoftonline.com
+// (internal/fakehosts): the real azidentity reaches it through the HTTP client
+// a test injects (registry.Options.HTTPClient: Server.Client), with every
+// authority check MSAL makes in production.
 package fakeentra
 
 import (
@@ -19,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/entrahook"
+	"github.com/byokcred/byokcred/internal/fakehosts"
 )
 
 // Options configure the authority.
@@ -32,13 +34,21 @@ type Options struct {
 	ClientAssertions []string
 	// Lifetime of the tokens it mints (default one hour).
 	Lifetime time.Duration
+	// Network serves the authority (default: a network of its own), so
+	// that one client reaches it and the other fakes a test runs.
+	Network *fakehosts.Network
 }
+
+// Host is the authority's host name: the public cloud's, which azidentity
+// uses by default.
+const Host = "login.microsoftonline.com"
 
 // Server is the fake authority.
 type Server struct {
 	opts Options
 	srv  *httptest.Server
-	// URL is the authority host (https://127.0.0.1:PORT/).
+	net  *fakehosts.Network
+	// URL is the authority host (https://login.microsoftonline.com/).
 	URL string
 
 	mu sync.Mutex
@@ -61,27 +71,26 @@ type minted struct {
 	expiry   time.Time
 }
 
-// Start serves the authority on 127.0.0.1 over TLS.
+// Start serves the authority as Host on 127.0.0.1 over TLS.
 func Start(opts Options) *Server {
 	if opts.Lifetime <= 0 {
 		opts.Lifetime = time.Hour
 	}
-	s := &Server{opts: opts, users: map[string]*user{}, minted: map[string]minted{}, requests: map[string]int{}}
-	s.srv = httptest.NewTLSServer(s)
-	s.URL = s.srv.URL + "/"
+	if opts.Network == nil {
+		opts.Network = fakehosts.New()
+	}
+	s := &Server{opts: opts, net: opts.Network, users: map[string]*user{}, minted: map[string]minted{}, requests: map[string]int{}}
+	s.srv = s.net.Serve(s, Host)
+	s.URL = "https://" + Host + "/"
 	return s
 }
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 
-// Client trusts the server's certificate.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
-
-// Hook points auth/entra's on-behalf-of credentials at s until t ends.
-func (s *Server) Hook(t interface{ Cleanup(func()) }) {
-	entrahook.Set(t, entrahook.Options{AuthorityHost: s.URL, Client: s.Client()})
-}
+// Client reaches the authority (and the other fakes of its network): the
+// HTTP client a test gives registry.Options.HTTPClient.
+func (s *Server) Client() *http.Client { return s.net.Client() }
 
 // UserToken issues user oid's access token for the application (what the
 // user's client would send the service), valid for life.
@@ -138,10 +147,10 @@ func (s *Server) Check(token string, now time.Time) (oid string, err error) {
 	return m.oid, nil
 }
 
-func (s *Server) issuer() string { return s.srv.URL + "/" + s.opts.TenantID + "/v2.0" }
+func (s *Server) issuer() string { return s.URL + s.opts.TenantID + "/v2.0" }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	base := s.srv.URL + "/" + s.opts.TenantID
+	base := s.URL + s.opts.TenantID
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/"+s.opts.TenantID+"/v2.0/.well-known/openid-configuration":
 		w.Header().Set("Content-Type", "application/json")

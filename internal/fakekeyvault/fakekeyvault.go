@@ -3,8 +3,12 @@
 // sends bearer tokens over https only), the challenge flow (a request
 // without a token gets 401 with `WWW-Authenticate: Bearer authorization=…,
 // resource=…`, and the client retries with a token for that resource), and
-// Key Vault's error JSON. Tokens are checked by a function the test gives,
-// typically internal/fakeidentity's Lookup.
+// Key Vault's error JSON. It is served under a real vault host name
+// (NAME.vault.azure.net, internal/fakehosts), so azsecrets verifies the
+// challenge's resource against the vault's host as it does in production;
+// the client reaches it through the HTTP client a test injects
+// (registry.Options.HTTPClient: Server.Client). Tokens are checked by a
+// function the test gives, typically internal/fakeidentity's Lookup.
 package fakekeyvault
 
 import (
@@ -18,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/byokcred/byokcred/internal/fakehosts"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 )
 
@@ -55,14 +60,25 @@ type Options struct {
 	TenantID string
 	// Now stamps versions' created and updated times. Default time.Now.
 	Now func() time.Time
+	// Name is the vault's name: it is served as NAME.vault.azure.net.
+	// Default "fakevault".
+	Name string
+	// ChallengeResource is the resource the 401 challenge names. Default
+	// Resource, the one a public-cloud vault names; a test of the client's
+	// verification names another.
+	ChallengeResource string
+	// Network serves the vault (default: a network of its own), so that
+	// one client reaches it and the other fakes a test runs.
+	Network *fakehosts.Network
 }
 
 // Server is a running fake vault.
 type Server struct {
-	// URL is the vault URL, https://127.0.0.1:PORT.
+	// URL is the vault URL, https://NAME.vault.azure.net.
 	URL  string
 	opts Options
 	srv  *httptest.Server
+	net  *fakehosts.Network
 
 	mu         sync.Mutex
 	secrets    map[string]*secret // by lower-cased name: Key Vault names ignore case
@@ -85,7 +101,8 @@ type version struct {
 	disabled  bool
 }
 
-// Start starts a TLS server on 127.0.0.1 with a fresh test certificate.
+// Start starts a TLS server on 127.0.0.1 for NAME.vault.azure.net, with a
+// certificate of the network's test CA.
 func Start(opts Options) *Server {
 	if opts.Check == nil {
 		panic("fakekeyvault: Options.Check is required")
@@ -96,17 +113,28 @@ func Start(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, secrets: map[string]*secret{}, denied: map[string]bool{}}
-	s.srv = httptest.NewTLSServer(s)
-	s.URL = s.srv.URL
+	if opts.Name == "" {
+		opts.Name = "fakevault"
+	}
+	if opts.ChallengeResource == "" {
+		opts.ChallengeResource = Resource
+	}
+	if opts.Network == nil {
+		opts.Network = fakehosts.New()
+	}
+	s := &Server{opts: opts, net: opts.Network, secrets: map[string]*secret{}, denied: map[string]bool{}}
+	host := opts.Name + ".vault.azure.net"
+	s.srv = s.net.Serve(s, host)
+	s.URL = "https://" + host
 	return s
 }
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 
-// Client returns an HTTP client that trusts the server's test CA.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
+// Client reaches the vault (and the other fakes of its network): the HTTP
+// client a test gives registry.Options.HTTPClient.
+func (s *Server) Client() *http.Client { return s.net.Client() }
 
 // SecretURL is the secret identifier of name (with version, when given).
 func (s *Server) SecretURL(name, version string) string {
@@ -193,6 +221,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.requests++
 	if s.down {
+		// Asks azcore to retry at once (as a throttled vault's Retry-After
+		// does), so that tests see the SDK's retries without its back-off.
+		w.Header().Set("Retry-After-Ms", "1")
 		kvError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable.", "")
 		return
 	}
@@ -264,7 +295,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // challenge answers 401 with the Bearer challenge that tells the client
 // which authority and resource to get a token for.
 func (s *Server) challenge(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="https://login.microsoftonline.com/%s", resource="%s"`, s.opts.TenantID, Resource))
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="https://login.microsoftonline.com/%s", resource="%s"`, s.opts.TenantID, s.opts.ChallengeResource))
 	kvError(w, http.StatusUnauthorized, "Unauthorized", msg, "")
 }
 

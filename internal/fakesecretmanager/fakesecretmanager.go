@@ -5,7 +5,11 @@
 // secrets. Bearer tokens must have been minted by a fakegcp server, and each
 // secret admits only the service accounts allowed on it (the
 // roles/secretmanager.secretAccessor binding). Answers and errors have
-// Google's JSON shapes.
+// Google's JSON shapes. It is served over TLS under Google's host names
+// (secretmanager.googleapis.com and the regional
+// secretmanager.LOCATION.rep.googleapis.com, internal/fakehosts), which the
+// store reaches through the HTTP client a test injects
+// (registry.Options.HTTPClient: Server.Client).
 package fakesecretmanager
 
 import (
@@ -13,8 +17,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,7 +27,15 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/internal/fakegcp"
+	"github.com/byokcred/byokcred/internal/fakehosts"
 )
+
+// Host is Secret Manager's global endpoint's host.
+const Host = "secretmanager.googleapis.com"
+
+// Locations are the regions whose endpoints the fake serves besides Host,
+// unless Options.Locations says otherwise.
+var Locations = []string{"europe-west4", "us-central1", "us-east1"}
 
 // Options configure a Server.
 type Options struct {
@@ -33,14 +45,21 @@ type Options struct {
 	// either, answers use the number, as Google's do. Defaults:
 	// byok-test-project and 123456789012.
 	ProjectID, ProjectNumber string
+	// Locations are the regions whose endpoints are served (default
+	// Locations).
+	Locations []string
+	// Network serves the endpoints (default: a network of its own), so
+	// that one client reaches them and the other fakes a test runs.
+	Network *fakehosts.Network
 }
 
 // Server is a running fake.
 type Server struct {
-	// URL is http://127.0.0.1:PORT.
+	// URL is the global endpoint, https://secretmanager.googleapis.com.
 	URL  string
 	opts Options
-	srv  *http.Server
+	srv  *httptest.Server
+	net  *fakehosts.Network
 
 	mu        sync.Mutex
 	secrets   map[string]*secret // by name with the project number
@@ -48,6 +67,7 @@ type Server struct {
 	corrupt   bool
 	requests  int
 	paths     []string
+	hosts     []string
 	rejected  []string
 	accessors map[string][]string // account → versions read, for tests
 }
@@ -62,7 +82,8 @@ type version struct {
 	disabled bool
 }
 
-// Start listens on 127.0.0.1 on a free port.
+// Start listens on 127.0.0.1 on a free port, for Host and the locations'
+// endpoints.
 func Start(opts Options) (*Server, error) {
 	if opts.GCP == nil {
 		return nil, fmt.Errorf("fakesecretmanager: Options.GCP is required: it checks the bearer tokens")
@@ -73,18 +94,27 @@ func Start(opts Options) (*Server, error) {
 	if opts.ProjectNumber == "" {
 		opts.ProjectNumber = "123456789012"
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("fakesecretmanager: %w", err)
+	if opts.Locations == nil {
+		opts.Locations = Locations
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), opts: opts, secrets: map[string]*secret{}, accessors: map[string][]string{}}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln)
+	if opts.Network == nil {
+		opts.Network = fakehosts.New()
+	}
+	s := &Server{URL: "https://" + Host, opts: opts, net: opts.Network, secrets: map[string]*secret{}, accessors: map[string][]string{}}
+	hosts := []string{Host}
+	for _, l := range opts.Locations {
+		hosts = append(hosts, "secretmanager."+l+".rep.googleapis.com")
+	}
+	s.srv = s.net.Serve(s, hosts...)
 	return s, nil
 }
 
 // Close stops the server.
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) Close() error { s.srv.Close(); return nil }
+
+// Client reaches the endpoints (and the other fakes of its network): the
+// HTTP client a test gives registry.Options.HTTPClient.
+func (s *Server) Client() *http.Client { return s.net.Client() }
 
 var secretName = regexp.MustCompile(`^projects/([^/]+)/(locations/[^/]+/)?secrets/([^/]+)$`)
 
@@ -157,6 +187,13 @@ func (s *Server) Paths() []string {
 	return slices.Clone(s.paths)
 }
 
+// Hosts returns the host each request was sent to, in order.
+func (s *Server) Hosts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.hosts)
+}
+
 // Rejected returns why requests were refused, in order.
 func (s *Server) Rejected() []string {
 	s.mu.Lock()
@@ -187,6 +224,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.requests++
 	s.paths = append(s.paths, r.URL.Path)
+	s.hosts = append(s.hosts, r.Host)
 	if s.down {
 		s.fail(w, http.StatusServiceUnavailable, "UNAVAILABLE", "The service is currently unavailable.")
 		return

@@ -2,23 +2,27 @@
 // identity services their readers sign in with — Key Vault with an App
 // Service managed identity endpoint, Secrets Manager with AWS container
 // credentials, Secret Manager with the GCE metadata server — and points the
-// real SDKs at them, for tests and the demo that read keys from all three.
+// real SDKs at them, for tests and the demo that read keys from all three:
+// the identity services and Secrets Manager through the environment, Key
+// Vault and Secret Manager under their real host names through the HTTP
+// client the program is given (registry.Options.HTTPClient: Stores.Client).
 // Importing it registers the three store modules.
 package fakestores
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/byokcred/byokcred/internal/fakeaws"
 	"github.com/byokcred/byokcred/internal/fakegcp"
+	"github.com/byokcred/byokcred/internal/fakehosts"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakekeyvault"
 	"github.com/byokcred/byokcred/internal/fakesecretmanager"
 	"github.com/byokcred/byokcred/internal/fakesecretsmanager"
-	"github.com/byokcred/byokcred/internal/storehook"
 
 	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
 	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
@@ -71,28 +75,28 @@ type Stores struct {
 	SecretManager  *fakesecretmanager.Server
 	GCP            *fakegcp.Server
 
+	net     *fakehosts.Network
 	mu      sync.Mutex
 	allowed map[string]bool // Secret Manager secrets the account may read
 }
 
-// Start runs the fakes for the rest of t and sets the environment (and the
-// test hooks) so that only they answer.
+// Start runs the fakes for the rest of t and sets the environment so that
+// only they answer; the program's HTTP client must be Client.
 func Start(t TB) *Stores {
 	t.Helper()
 	azure.once.Do(func() { azure.idp, azure.err = fakeidentity.Start(fakeidentity.Options{}) })
 	if azure.err != nil {
 		t.Fatal(azure.err)
 	}
-	s := &Stores{Azure: azure.idp, allowed: map[string]bool{}}
+	s := &Stores{Azure: azure.idp, net: fakehosts.New(), allowed: map[string]bool{}}
 	for _, k := range []string{"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
 		"AZURE_FEDERATED_TOKEN_FILE", "AZURE_TOKEN_CREDENTIALS", "MSI_ENDPOINT", "MSI_SECRET"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k) // t.Setenv restores it
 	}
 	s.Azure.Setenv(t)
-	s.KeyVault = fakekeyvault.Start(fakekeyvault.Options{Check: fakekeyvault.ManagedIdentity(s.Azure)})
+	s.KeyVault = fakekeyvault.Start(fakekeyvault.Options{Check: fakekeyvault.ManagedIdentity(s.Azure), Network: s.net})
 	t.Cleanup(s.KeyVault.Close)
-	storehook.SetKeyVault(t, storehook.KeyVault{Client: s.KeyVault.Client(), DisableChallengeResourceVerification: true, RetryDelay: time.Millisecond})
 
 	var err error
 	if s.AWS, err = fakeaws.Start(fakeaws.Options{Lifetime: time.Hour}); err != nil {
@@ -114,13 +118,16 @@ func Start(t TB) *Stores {
 	t.Setenv("HOME", t.TempDir()) // no gcloud well-known file
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
 	s.GCP.Setenv(t)
-	if s.SecretManager, err = fakesecretmanager.Start(fakesecretmanager.Options{GCP: s.GCP}); err != nil {
+	if s.SecretManager, err = fakesecretmanager.Start(fakesecretmanager.Options{GCP: s.GCP, Network: s.net}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.SecretManager.Close() })
-	storehook.SetGoogle(t, storehook.Google{Endpoint: s.SecretManager.URL})
 	return s
 }
+
+// Client reaches the fakes: the HTTP client a test gives
+// registry.Options.HTTPClient (or cli.Env.HTTPClient).
+func (s *Stores) Client() *http.Client { return s.net.Client() }
 
 // Put stores value as the new current version of secret name in store
 // (creating it, readable by the identity Start set up) and returns the

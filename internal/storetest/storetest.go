@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,15 +20,17 @@ import (
 
 // Load loads provider "p" (type openai) whose `auth:` block is `type:
 // static` followed by block (lines indented six spaces, such as
-// "      api_key_secret: {…}"), logging to logs. The set is closed when the
-// test ends.
-func Load(t testing.TB, clock *fakeclock.Clock, logs *syncbuf.Buffer, block string) *registry.Provider {
+// "      api_key_secret: {…}"), logging to logs, the store's requests going
+// through client (registry.Options.HTTPClient; nil: the SDK's default). The
+// set is closed when the test ends.
+func Load(t testing.TB, clock *fakeclock.Clock, logs *syncbuf.Buffer, client *http.Client, block string) *registry.Provider {
 	t.Helper()
 	path := configtest.Write(t, "providers:\n  p:\n    type: openai\n    base_url: https://a.example\n    model: m\n    auth:\n      type: static\n"+block+"\n")
 	set, err := registry.Load(path, registry.Options{
-		Now:    clock.Now,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Cache:  provider.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
+		Now:        clock.Now,
+		Logger:     slog.New(slog.NewTextHandler(logs, nil)),
+		HTTPClient: client,
+		Cache:      provider.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,8 @@ import (
 )
 
 // stderr is the process's real stderr, taken before go-plugin's Serve
-// replaces os.Stderr with a pipe of its own. (A variable for tests.)
+// replaces os.Stderr with a pipe of its own. It is never reassigned: tests
+// give newLogger a writer of their own.
 var stderr io.Writer = os.Stderr
 
 // Serve runs impl as a byokcred credential plugin and returns only when the
@@ -50,8 +51,14 @@ func Serve(impl shared.Credential) {
 // variable BYOKCRED_PLUGIN_LOG_LEVEL (trace, debug, info, warn, error, off)
 // is set in the plugin's env.
 func Logger(name string) hclog.Logger {
+	return newLogger(name, stderr, os.Getenv("BYOKCRED_PLUGIN_LOG_LEVEL"))
+}
+
+// newLogger is Logger writing to w, at the level named by v ("" or an
+// unknown name: debug).
+func newLogger(name string, w io.Writer, v string) hclog.Logger {
 	level := hclog.Debug
-	if v := os.Getenv("BYOKCRED_PLUGIN_LOG_LEVEL"); v != "" {
+	if v != "" {
 		if l := hclog.LevelFromString(v); l != hclog.NoLevel {
 			level = l
 		}
@@ -59,7 +66,7 @@ func Logger(name string) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       name,
 		Level:      level,
-		Output:     stderr,
+		Output:     w,
 		JSONFormat: true,
 	})
 }

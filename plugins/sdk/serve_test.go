@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-hclog"
 )
 
 // TestLogger: JSON lines (so the host keeps levels and fields), debug by
@@ -25,11 +26,7 @@ func TestLogger(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			old := stderr
-			stderr = &buf
-			defer func() { stderr = old }()
-			t.Setenv("BYOKCRED_PLUGIN_LOG_LEVEL", tc.level)
-			l := Logger("myplugin")
+			l := newLogger("myplugin", &buf, tc.level)
 			l.Trace("trace")
 			l.Debug("debug", "k", "v")
 			l.Info("info")
@@ -51,6 +48,15 @@ func TestLogger(t *testing.T) {
 				t.Errorf("messages (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLoggerReadsTheLevelVariable: Logger takes its level from
+// BYOKCRED_PLUGIN_LOG_LEVEL in the plugin's environment.
+func TestLoggerReadsTheLevelVariable(t *testing.T) {
+	t.Setenv("BYOKCRED_PLUGIN_LOG_LEVEL", "warn")
+	if got := Logger("myplugin").GetLevel(); got != hclog.Warn {
+		t.Errorf("level %v, want warn", got)
 	}
 }
 

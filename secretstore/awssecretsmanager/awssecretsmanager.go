@@ -126,7 +126,11 @@ func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
 // Reader implements static.Store. The client is made on the first read:
 // resolving the credential chain may look up a host name.
 func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretReader, error) {
-	return &reader{store: *s}, nil
+	r := &reader{store: *s}
+	if b.HTTPClient != nil {
+		r.http = b.HTTPClient
+	}
+	return r, nil
 }
 
 // Diagnose implements registry.Diagnoser: the AWS credential chain that
@@ -138,6 +142,9 @@ func (s *store) Diagnose(ctx context.Context) []registry.ChainLink {
 // reader reads one secret with GetSecretValue each time it is asked.
 type reader struct {
 	store
+	// http carries the Secrets Manager requests (registry.Build.HTTPClient;
+	// nil: the SDK's default client).
+	http storelimit.Doer
 
 	mu     sync.Mutex
 	client *secretsmanager.Client
@@ -170,6 +177,9 @@ func (r *reader) getClient(ctx context.Context) (*secretsmanager.Client, error) 
 		// The SDK reads and decodes the whole answer before it returns:
 		// the limit is on the wire, under it.
 		r.client = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+			if r.http != nil {
+				o.HTTPClient = r.http
+			}
 			o.HTTPClient = storelimit.Client(o.HTTPClient)
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,19 @@ type world struct {
 	sm    *fakesecretsmanager.Server
 	logs  *syncbuf.Buffer
 	clock *fakeclock.Clock
+	// client is the program's HTTP client (registry.Options.HTTPClient);
+	// sent counts the requests it carried.
+	client *http.Client
+	sent   *counter
+}
+
+// counter is a transport that counts the requests it carries to the
+// fakes.
+type counter struct{ n atomic.Int32 }
+
+func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func newWorld(t *testing.T) *world {
@@ -54,7 +68,8 @@ func newWorld(t *testing.T) *world {
 	// One attempt per read: the registry's cache retries, and the SDK's
 	// backoff between attempts would only slow the failure cases down.
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
-	return &world{creds: creds, sm: sm, logs: new(syncbuf.Buffer), clock: fakeclock.New()}
+	sent := new(counter)
+	return &world{creds: creds, sm: sm, logs: new(syncbuf.Buffer), clock: fakeclock.New(), client: &http.Client{Transport: sent}, sent: sent}
 }
 
 func TestValidation(t *testing.T) {
@@ -122,6 +137,10 @@ func TestRotation(t *testing.T) {
 
 	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read = %q", got)
+	}
+	// The program's client (registry.Options.HTTPClient) carried the read.
+	if n, reads := w.sent.n.Load(), int32(w.sm.Requests()); n < reads || reads != 1 {
+		t.Errorf("the injected client carried %d requests for %d reads, want every read", n, reads)
 	}
 	w.sm.Put("openai", canary+"-2")
 	w.clock.Advance(30 * time.Second)
@@ -397,6 +416,10 @@ func TestAssumedRole(t *testing.T) {
 	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read = %q", got)
 	}
+	// The program's client (registry.Options.HTTPClient) carried the read.
+	if n, reads := w.sent.n.Load(), int32(w.sm.Requests()); n < reads || reads != 1 {
+		t.Errorf("the injected client carried %d requests for %d reads, want every read", n, reads)
+	}
 	w.sm.Put("openai", canary+"-2")
 	tok, _ := p.Token(context.Background())
 	p.Cache.Invalidate(tok)
@@ -426,7 +449,7 @@ func TestAssumedRole(t *testing.T) {
 // load loads provider p whose static auth block is block.
 func (w *world) load(t *testing.T, block string) *registry.Provider {
 	t.Helper()
-	return storetest.Load(t, w.clock, w.logs, block)
+	return storetest.Load(t, w.clock, w.logs, w.client, block)
 }
 
 // TestJSONWithoutJSONKey: a secret holding several vendors' keys, read

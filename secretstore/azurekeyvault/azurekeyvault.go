@@ -36,7 +36,6 @@ import (
 
 	"github.com/byokcred/byokcred/auth/entra"
 	"github.com/byokcred/byokcred/auth/static"
-	"github.com/byokcred/byokcred/internal/storehook"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
@@ -164,25 +163,40 @@ func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretR
 	// azcore reads the whole answer into memory before the client returns
 	// (its body download policy): the limit is on the transport, under it.
 	// azcore's own default client is internal to it; this one has Go's
-	// defaults (proxy from the environment, TLS 1.2 or later).
+	// defaults (proxy from the environment, TLS 1.2 or later), unless the
+	// program gave its own (registry.Options.HTTPClient). The challenge's
+	// resource is always verified against the vault's host.
 	var transport storelimit.Doer = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	if h := storehook.KeyVaultOverride(); h != nil {
-		if h.Client != nil {
-			transport = h.Client
-		}
-		opts.DisableChallengeResourceVerification = h.DisableChallengeResourceVerification
-		if h.RetryDelay > 0 {
-			opts.Retry.RetryDelay = h.RetryDelay
-			opts.Retry.MaxRetryDelay = 4 * h.RetryDelay
-		}
+	if b.HTTPClient != nil {
+		transport = b.HTTPClient
 	}
-	opts.Transport = storelimit.Client(transport)
+	opts.Transport = storelimit.Client(finalNotFound{transport})
 	client, err := azsecrets.NewClient(s.vaultURL, tokenCredential{cred}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("azurekeyvault: secret %s: %w", s.reference, err)
 	}
 	return &reader{store: s, client: client}, nil
 }
+
+// finalNotFound ends azcore's retries when the vault's host does not
+// resolve: a misspelt vault name does not start resolving within seconds,
+// and the next refresh tries again anyway.
+type finalNotFound struct{ next storelimit.Doer }
+
+func (f finalNotFound) Do(req *http.Request) (*http.Response, error) {
+	resp, err := f.next.Do(req)
+	var dns *net.DNSError
+	if err != nil && errors.As(err, &dns) && dns.IsNotFound {
+		return resp, nonRetriable{err}
+	}
+	return resp, err
+}
+
+// nonRetriable is azcore's errorinfo.NonRetriable.
+type nonRetriable struct{ error }
+
+func (nonRetriable) NonRetriable()   {}
+func (e nonRetriable) Unwrap() error { return e.error }
 
 // tokenCredential marks the credential's errors, so that a read that
 // failed for want of a token is told from one the vault refused.

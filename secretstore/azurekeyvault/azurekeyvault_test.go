@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +20,6 @@ import (
 	"github.com/byokcred/byokcred/internal/fakeclock"
 	"github.com/byokcred/byokcred/internal/fakeidentity"
 	"github.com/byokcred/byokcred/internal/fakekeyvault"
-	"github.com/byokcred/byokcred/internal/storehook"
 	"github.com/byokcred/byokcred/internal/storetest"
 	"github.com/byokcred/byokcred/internal/syncbuf"
 	"github.com/byokcred/byokcred/registry"
@@ -57,12 +57,12 @@ func TestMain(m *testing.M) {
 // resource, and still valid.
 func checkToken(tok string) (string, error) { return fakekeyvault.ManagedIdentity(idp)(tok) }
 
-// startVault starts a fake vault and points the store module at it.
+// startVault starts a fake vault at https://fakevault.vault.azure.net, which
+// the store module reaches through kv.Client() (load's client).
 func startVault(t *testing.T, clock *fakeclock.Clock, check func(string) (string, error)) *fakekeyvault.Server {
 	t.Helper()
 	kv := fakekeyvault.Start(fakekeyvault.Options{Check: check, Now: clock.Now})
 	t.Cleanup(kv.Close)
-	storehook.SetKeyVault(t, storehook.KeyVault{Client: kv.Client(), DisableChallengeResourceVerification: true, RetryDelay: time.Millisecond})
 	return kv
 }
 
@@ -160,7 +160,7 @@ func TestCurrentVersionFollowsRotation(t *testing.T) {
 	logs := new(syncbuf.Buffer)
 	kv := startVault(t, clock, checkToken)
 	v1 := kv.Set("openai-key", canary+"-1")
-	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("openai-key", "")+"\n        refresh_interval: 1m\n")
+	p := load(t, kv.Client(), clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("openai-key", "")+"\n        refresh_interval: 1m\n")
 	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read: got %q", got)
 	}
@@ -224,7 +224,7 @@ func TestPinnedVersionStays(t *testing.T) {
 			}
 			// A user-assigned identity: the vault sees its client id.
 			block += "        auth: {credential: managed_identity, client_id: pinned-reader}\n"
-			p := load(t, clock, new(syncbuf.Buffer), block)
+			p := load(t, kv.Client(), clock, new(syncbuf.Buffer), block)
 			kv.Set("pinned", canary+"-2")
 			tok, err := p.Token(context.Background())
 			if err != nil {
@@ -296,7 +296,7 @@ func TestReadErrors(t *testing.T) {
 				tc.setup(&pinned{kv, v1})
 			}
 			logs := new(syncbuf.Buffer)
-			p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+ref+"\n")
+			p := load(t, kv.Client(), clock, logs, "        store: azure_key_vault\n        secret: "+ref+"\n")
 			tok, err := p.Token(context.Background())
 			if err == nil {
 				t.Fatalf("got a token %v, want an error", tok)
@@ -330,21 +330,27 @@ func (p *pinned) Disable(name, version string) {
 }
 
 // TestHostDoesNotResolve: a vault name that does not exist is a host name
-// that does not resolve; the error says so instead of a dial error. The
-// transport answers as the resolver does for such a name (offline tests
+// that does not resolve; the error says so instead of a dial error, after
+// one try (azcore's retries would only wait seconds for the same answer).
+// The transport answers as the resolver does for such a name (offline tests
 // cannot ask DNS).
 func TestHostDoesNotResolve(t *testing.T) {
-	storehook.SetKeyVault(t, storehook.KeyVault{RetryDelay: time.Millisecond, Client: &http.Client{Transport: &http.Transport{
+	var dials atomic.Int32
+	resolver := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
 			host, _, _ := net.SplitHostPort(addr)
 			return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
 		},
-	}}})
-	p := load(t, fakeclock.New(), new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: https://no-such-vault.vault.azure.net/secrets/k\n")
+	}}
+	p := load(t, resolver, fakeclock.New(), new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: https://no-such-vault.vault.azure.net/secrets/k\n")
 	_, err := p.Token(context.Background())
 	want := "azurekeyvault: vault host no-such-vault.vault.azure.net does not resolve; check the vault name in secret (https://no-such-vault.vault.azure.net/secrets/k)"
 	if err == nil || !strings.HasSuffix(err.Error(), want) {
 		t.Errorf("error %v, want it to end in %q", err, want)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d dials, want 1: a host that does not resolve is not retried", n)
 	}
 }
 
@@ -354,7 +360,7 @@ func TestDiagnose(t *testing.T) {
 	t.Setenv("PATH", t.TempDir()) // no az, azd or pwsh answers
 	clock := fakeclock.New()
 	kv := startVault(t, clock, checkToken)
-	p := load(t, clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n")
+	p := load(t, kv.Client(), clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n")
 	d, ok := p.Auth.(registry.Diagnoser)
 	if !ok {
 		t.Fatal("static auth is not a Diagnoser")
@@ -394,7 +400,7 @@ func TestNoToken(t *testing.T) {
 	kv := startVault(t, clock, checkToken)
 	kv.Set("k", canary)
 	// A client id no other test uses: azidentity caches tokens per process.
-	p := load(t, clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n        auth: {credential: managed_identity, client_id: no-token}\n")
+	p := load(t, kv.Client(), clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n        auth: {credential: managed_identity, client_id: no-token}\n")
 	_, err = p.Token(context.Background())
 	got := strings.ReplaceAll(err.Error(), kv.URL, "VAULT")
 	first, _, _ := strings.Cut(got, "\n")
@@ -415,7 +421,7 @@ func TestOutageKeepsLastValue(t *testing.T) {
 	logs := new(syncbuf.Buffer)
 	kv := startVault(t, clock, checkToken)
 	kv.Set("outage", canary+"-1")
-	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("outage", "")+"\n        refresh_interval: 1m\n")
+	p := load(t, kv.Client(), clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("outage", "")+"\n        refresh_interval: 1m\n")
 	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read: %q", got)
 	}
@@ -452,10 +458,10 @@ func TestOutageKeepsLastValue(t *testing.T) {
 }
 
 // load loads provider p whose api_key_secret block is block (lines
-// indented eight spaces).
-func load(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block string) *registry.Provider {
+// indented eight spaces), its requests going through client.
+func load(t *testing.T, client *http.Client, clock *fakeclock.Clock, logs *syncbuf.Buffer, block string) *registry.Provider {
 	t.Helper()
-	return storetest.Load(t, clock, logs, "      api_key_secret:\n"+block)
+	return storetest.Load(t, clock, logs, client, "      api_key_secret:\n"+block)
 }
 
 // TestJSONWithoutJSONKey: a secret holding several vendors' keys, read
@@ -465,7 +471,7 @@ func TestJSONWithoutJSONKey(t *testing.T) {
 	clock, logs := fakeclock.New(), new(syncbuf.Buffer)
 	kv := startVault(t, clock, checkToken)
 	v1 := kv.Set("both", storetest.TwoVendors)
-	p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("both", "")+"\n")
+	p := load(t, kv.Client(), clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("both", "")+"\n")
 	storetest.Refused(t, p, logs, []string{
 		"static: secret " + kv.SecretURL("both", "") + ": version " + v1 +
 			` holds a JSON object with fields "anthropic", "openai", not a key: set json_key`,
@@ -481,7 +487,7 @@ func TestOversizedValue(t *testing.T) {
 		size int
 		want string
 	}{
-		{"1 MiB: the answer is cut", 1 << 20, ": azurekeyvault: reading secret big from vault https://127.0.0.1:"},
+		{"1 MiB: the answer is cut", 1 << 20, ": azurekeyvault: reading secret big from vault https://fakevault.vault.azure.net:"},
 		{"100 KiB: the value is refused", 100 << 10, ": the secret's value is 102400 bytes; a credential is at most 65536 bytes"},
 	}
 	for _, tc := range tests {
@@ -489,8 +495,52 @@ func TestOversizedValue(t *testing.T) {
 			clock, logs := fakeclock.New(), new(syncbuf.Buffer)
 			kv := startVault(t, clock, checkToken)
 			kv.Set("big", storetest.Oversized(tc.size))
-			p := load(t, clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("big", "")+"\n")
+			p := load(t, kv.Client(), clock, logs, "        store: azure_key_vault\n        secret: "+kv.SecretURL("big", "")+"\n")
 			storetest.Refused(t, p, logs, []string{"static: secret " + kv.SecretURL("big", "") + ": ", tc.want, "65536 bytes"}, storetest.OversizedCanary, "xxxxxxxx")
+		})
+	}
+}
+
+// TestChallengeForAnotherResourceRefused: Key Vault's challenge names the
+// resource to get a token for; azsecrets checks it against the vault's host,
+// always (no option of byokcred turns the check off), so a server that asks
+// for a token of another resource gets none, and the read fails.
+func TestChallengeForAnotherResourceRefused(t *testing.T) {
+	tests := []struct {
+		name, resource string
+		wantErr        string // "" for a read
+	}{
+		{"the vault's own resource", fakekeyvault.Resource, ""},
+		{"another service's resource", "https://management.azure.com", "challenge resource"},
+		{"a look-alike vault domain", "https://vault.azure.net.example", "challenge resource"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := fakeclock.New()
+			kv := fakekeyvault.Start(fakekeyvault.Options{Check: checkToken, Now: clock.Now, ChallengeResource: tc.resource})
+			t.Cleanup(kv.Close)
+			kv.Set("k", canary)
+			before := len(idp.Issued())
+			p := load(t, kv.Client(), clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n")
+			_, err := p.Token(context.Background())
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				return
+			}
+			t.Logf("error: %v", err)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+			if kv.Reads() != 0 || len(kv.Rejected()) != 0 {
+				t.Errorf("%d reads, tokens refused: %v; want no token sent to the vault", kv.Reads(), kv.Rejected())
+			}
+			for _, is := range idp.Issued()[before:] {
+				if is.Resource == tc.resource {
+					t.Errorf("the identity was asked for a token for %s", is.Resource)
+				}
+			}
 		})
 	}
 }

@@ -35,7 +35,6 @@ import (
 
 	gcp "github.com/byokcred/byokcred/auth/gcp"
 	"github.com/byokcred/byokcred/auth/static"
-	"github.com/byokcred/byokcred/internal/storehook"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
@@ -164,12 +163,12 @@ func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretR
 	if s.location != "" {
 		r.endpoint = "https://secretmanager." + s.location + ".rep.googleapis.com"
 	}
-	if o := storehook.GoogleOverride(); o != nil {
-		if o.Endpoint != "" {
-			r.endpoint = o.Endpoint
-		}
-		if o.Client != nil {
-			r.base = o.Client.Transport
+	if b.HTTPClient != nil {
+		// The program's client carries the requests, under the
+		// authorization httptransport adds.
+		r.base = b.HTTPClient.Transport
+		if r.base == nil {
+			r.base = http.DefaultTransport
 		}
 	}
 	return r, nil

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +16,6 @@ import (
 	"github.com/byokcred/byokcred/internal/fakeclock"
 	"github.com/byokcred/byokcred/internal/fakegcp"
 	"github.com/byokcred/byokcred/internal/fakesecretmanager"
-	"github.com/byokcred/byokcred/internal/storehook"
 	"github.com/byokcred/byokcred/internal/storetest"
 	"github.com/byokcred/byokcred/internal/syncbuf"
 	"github.com/byokcred/byokcred/registry"
@@ -44,7 +40,8 @@ func isolateADC(t *testing.T, host string) {
 }
 
 // start runs the identity and Secret Manager fakes and points the store at
-// them.
+// them: the identity through the environment, Secret Manager through the
+// client storetest.Load is given (sm.Client()).
 func start(t *testing.T) (*fakegcp.Server, *fakesecretmanager.Server) {
 	t.Helper()
 	g, err := fakegcp.Start(fakegcp.Options{})
@@ -58,7 +55,6 @@ func start(t *testing.T) (*fakegcp.Server, *fakesecretmanager.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sm.Close() })
-	storehook.SetGoogle(t, storehook.Google{Endpoint: sm.URL})
 	return g, sm
 }
 
@@ -118,7 +114,7 @@ func TestLatestFollowsRotation(t *testing.T) {
 	sm.AddVersion(global, canary+"-1")
 	sm.Allow(global, account)
 	clock, logs := fakeclock.New(), new(syncbuf.Buffer)
-	p := storetest.Load(t, clock, logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+", refresh_interval: 1m}\n")
+	p := storetest.Load(t, clock, logs, sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+global+", refresh_interval: 1m}\n")
 
 	if got := storetest.Value(t, p); got != canary+"-1" {
 		t.Fatalf("first read = %q", got)
@@ -180,7 +176,7 @@ func TestPinnedVersion(t *testing.T) {
 			sm.AddVersion(global, canary+"-1")
 			sm.AddVersion(global, canary+"-2")
 			sm.Allow(global, account)
-			p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: "+block+"\n")
+			p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), sm.Client(), "      api_key_secret: "+block+"\n")
 			if got := storetest.Value(t, p); got != canary+"-1" {
 				t.Errorf("read %q, want version 1", got)
 			}
@@ -196,46 +192,26 @@ func TestPinnedVersion(t *testing.T) {
 	}
 }
 
-// rewrite sends every request to the fake and records the host it was
-// meant for.
-type rewrite struct {
-	to    *url.URL
-	mu    sync.Mutex
-	hosts []string
-}
-
-func (r *rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
-	r.mu.Lock()
-	r.hosts = append(r.hosts, req.URL.Scheme+"://"+req.URL.Host)
-	r.mu.Unlock()
-	req = req.Clone(req.Context())
-	req.URL.Scheme, req.URL.Host = r.to.Scheme, r.to.Host
-	return http.DefaultTransport.RoundTrip(req)
-}
-
 // TestEndpoints: a global secret is read at secretmanager.googleapis.com,
 // a regional one at its region's endpoint, each under its own name.
 func TestEndpoints(t *testing.T) {
 	tests := []struct {
 		name, secret, host, path string
 	}{
-		{"global", global, "https://secretmanager.googleapis.com", "/v1/" + global + "/versions/latest:access"},
-		{"regional", "projects/byok-test-project/locations/europe-west4/secrets/openai-key", "https://secretmanager.europe-west4.rep.googleapis.com",
+		{"global", global, "secretmanager.googleapis.com", "/v1/" + global + "/versions/latest:access"},
+		{"regional", "projects/byok-test-project/locations/europe-west4/secrets/openai-key", "secretmanager.europe-west4.rep.googleapis.com",
 			"/v1/projects/byok-test-project/locations/europe-west4/secrets/openai-key/versions/latest:access"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, sm := start(t)
-			u, _ := url.Parse(sm.URL)
-			rw := &rewrite{to: u}
-			storehook.SetGoogle(t, storehook.Google{Client: &http.Client{Transport: rw}})
 			sm.AddVersion(tc.secret, canary)
 			sm.Allow(tc.secret, account)
-			p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+tc.secret+"}\n")
+			p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+tc.secret+"}\n")
 			if got := storetest.Value(t, p); got != canary {
 				t.Errorf("read %q", got)
 			}
-			if diff := cmp.Diff([]string{tc.host}, rw.hosts); diff != "" {
+			if diff := cmp.Diff([]string{tc.host}, sm.Hosts()); diff != "" {
 				t.Errorf("hosts (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff([]string{tc.path}, sm.Paths()); diff != "" {
@@ -296,7 +272,7 @@ func TestReadErrors(t *testing.T) {
 				tc.setup(sm)
 			}
 			logs := new(syncbuf.Buffer)
-			p := storetest.Load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: '"+tc.secret+"'}\n")
+			p := storetest.Load(t, fakeclock.New(), logs, sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: '"+tc.secret+"'}\n")
 			_, err := p.Token(context.Background())
 			if err == nil {
 				t.Fatal("want an error")
@@ -328,7 +304,7 @@ func TestKeyFileCredential(t *testing.T) {
 	}
 	sm.AddVersion(global, canary)
 	sm.Allow(global, account)
-	p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
+	p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
 	if got := storetest.Value(t, p); got != canary {
 		t.Errorf("read %q", got)
 	}
@@ -338,7 +314,7 @@ func TestKeyFileCredential(t *testing.T) {
 
 	const denied = "projects/byok-test-project/secrets/other"
 	sm.AddVersion(denied, canary)
-	p = storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+denied+", auth: {credentials_file: "+file+"}}\n")
+	p = storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+denied+", auth: {credentials_file: "+file+"}}\n")
 	_, err := p.Token(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "grant roles/secretmanager.secretAccessor on the secret to "+account+" ") {
 		t.Errorf("err = %v, want it to name the key file's account", err)
@@ -351,8 +327,8 @@ func TestKeyFileCredential(t *testing.T) {
 // TestDiagnose: doctor's chain for a secret's credential is gcp's
 // Application Default Credentials walk.
 func TestDiagnose(t *testing.T) {
-	start(t)
-	p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
+	_, sm := start(t)
+	p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
 	d, ok := p.Auth.(registry.Diagnoser)
 	if !ok {
 		t.Fatal("static auth is not a Diagnoser")
@@ -390,7 +366,7 @@ func TestRefusedCredentialIsFoundAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := fakeclock.New()
-	p := storetest.Load(t, clock, new(syncbuf.Buffer), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
+	p := storetest.Load(t, clock, new(syncbuf.Buffer), sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
 	_, err = p.Token(context.Background())
 	const want = "static: secret " + global + ": googlesecretmanager: 401 UNAUTHENTICATED (Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. (token not issued by this server)): Secret Manager did not accept the access token; check the credential with `byokcred doctor`"
 	if err == nil || !strings.HasSuffix(err.Error(), want) {
@@ -415,7 +391,7 @@ func TestJSONWithoutJSONKey(t *testing.T) {
 	v := sm.AddVersion(global, storetest.TwoVendors)
 	sm.Allow(global, account)
 	logs := new(syncbuf.Buffer)
-	p := storetest.Load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
+	p := storetest.Load(t, fakeclock.New(), logs, sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
 	storetest.Refused(t, p, logs, []string{
 		"static: secret " + global + ": version " + v +
 			` holds a JSON object with fields "anthropic", "openai", not a key: set json_key`,
@@ -440,7 +416,7 @@ func TestOversizedValue(t *testing.T) {
 			sm.AddVersion(global, storetest.Oversized(tc.size))
 			sm.Allow(global, account)
 			logs := new(syncbuf.Buffer)
-			p := storetest.Load(t, fakeclock.New(), logs, "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
+			p := storetest.Load(t, fakeclock.New(), logs, sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
 			storetest.Refused(t, p, logs, []string{"static: secret " + global + ": ", tc.want}, storetest.OversizedCanary, "xxxxxxxx")
 		})
 	}

@@ -1,0 +1,112 @@
+package layering
+
+import (
+	"os/exec"
+	"path"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// productionInternals are the internal packages the shipped binary may
+// link: every other internal package is test support (fakes, fixtures,
+// test helpers), so a new one is caught until it is listed here.
+var productionInternals = []string{
+	"internal/agent",
+	"internal/cli",
+	"internal/credshape",
+	"internal/scrub",
+	"internal/storelimit",
+	"internal/unknownkind",
+	"plugins/internal/redact",
+	"plugins/internal/wire",
+}
+
+// testSupportName matches the last path element of a package that exists
+// for tests, wherever it sits: fakes, hooks that switch production paths,
+// test kits and helpers.
+func testSupportName(pkg string) bool {
+	base := path.Base(pkg)
+	return strings.HasPrefix(base, "fake") || strings.Contains(base, "hook") || strings.Contains(base, "test") ||
+		slices.Contains([]string{"syncbuf", "gatedauth"}, base)
+}
+
+// testOnly reports why pkg (a path inside the module) must not be linked
+// into the shipped binary, or "".
+func testOnly(pkg string) string {
+	switch {
+	case testSupportName(pkg):
+		return "a fake, hook or test-support package"
+	case (strings.HasPrefix(pkg, "internal/") || strings.Contains(pkg, "/internal/")) && !slices.Contains(productionInternals, pkg):
+		return "an internal package that is not a production internal (productionInternals)"
+	}
+	return ""
+}
+
+// TestShippedBinaryLinksNothingTestOnly: `go list -deps ./cmd/byokcred`
+// shows no fake, hook or test-support package, and no internal package
+// outside productionInternals. Tests swap I/O through options
+// (registry.Options.HTTPClient), never through a package the binary links.
+func TestShippedBinaryLinksNothingTestOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	var bad []string
+	for _, dep := range goList(t, "-deps", module+"cmd/byokcred") {
+		pkg, ok := strings.CutPrefix(dep, module)
+		if !ok {
+			continue
+		}
+		if why := testOnly(pkg); why != "" {
+			bad = append(bad, pkg+": "+why)
+		}
+	}
+	if diff := cmp.Diff([]string(nil), bad); diff != "" {
+		t.Errorf("cmd/byokcred links test-only packages (-want +got):\n%s", diff)
+	}
+}
+
+// TestTestOnlyRuleKnowsEveryInternal keeps the rule above honest: every
+// internal package of the module is either a production internal or
+// classed as test-only, and the allowlist names only packages that exist
+// and are not test support.
+func TestTestOnlyRuleKnowsEveryInternal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	all := map[string]bool{}
+	for _, dep := range goList(t, module+"...") {
+		pkg, _ := strings.CutPrefix(dep, module)
+		all[pkg] = true
+	}
+	var wrong []string
+	for _, pkg := range productionInternals {
+		switch {
+		case !all[pkg]:
+			wrong = append(wrong, pkg+": listed in productionInternals but does not exist")
+		case testSupportName(pkg):
+			wrong = append(wrong, pkg+": listed in productionInternals but named as test support")
+		}
+	}
+	// The packages that exist only for tests today must be caught.
+	for _, pkg := range []string{"internal/fakeentra", "internal/fakekeyvault", "internal/fakestores", "internal/fakehosts",
+		"internal/configtest", "internal/plugintest", "internal/storetest", "internal/syncbuf", "internal/gatedauth"} {
+		if all[pkg] && testOnly(pkg) == "" {
+			wrong = append(wrong, pkg+": test support not caught by the rule")
+		}
+	}
+	if diff := cmp.Diff([]string(nil), wrong); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", strings.Join(args, " "), err)
+	}
+	return strings.Fields(string(out))
+}
