@@ -20,7 +20,9 @@ type namesProvider struct{}
 func (namesProvider) Error() string {
 	return `plugins: plugin "stamp", provider "test-provider": plugin call failed`
 }
-func (namesProvider) ErrorWithoutProvider() string { return `plugins: plugin "stamp": plugin call failed` }
+func (namesProvider) ErrorWithoutProvider() string {
+	return `plugins: plugin "stamp": plugin call failed`
+}
 
 // TestCacheTokenErrors: every error a Cache returns is a *TokenError naming
 // the cache once, saying when its next attempt is due, and keeping the
