@@ -28,7 +28,11 @@ func Check(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("not a valid URL: %v", strings.TrimPrefix(err.Error(), "parse "+fmt.Sprintf("%q", raw)+": "))
+		// Only the reason: the URL is shown redacted where it is shown.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return fmt.Errorf("not a valid URL: %v", err)
 	}
 	if u.Host == "" {
 		// Quoted redacted: a query may hold a key (?api-key=…).

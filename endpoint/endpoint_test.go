@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -40,5 +41,22 @@ func TestCheckNeverQuotesAQueryValue(t *testing.T) {
 	err := Check("/v1?api-key=CANARY-q-5150")
 	if err == nil || strings.Contains(err.Error(), "CANARY") {
 		t.Fatalf("err = %v; want an error without the query value", err)
+	}
+}
+
+// TestCheckUnparsableURL: a URL that does not parse is refused with the
+// parser's reason alone, taken from *url.Error rather than cut out of its
+// text: the URL itself, which may hold a key, is not quoted.
+func TestCheckUnparsableURL(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"https://x.example/%zz?api-key=CANARY-p-1", `not a valid URL: invalid URL escape "%zz"`},
+		{"https://x.example:port/?api-key=CANARY-p-2", `not a valid URL: invalid port ":port" after host`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			if got := fmt.Sprint(Check(tc.url)); got != tc.want {
+				t.Errorf("Check(%q) = %s, want %s", tc.url, got, tc.want)
+			}
+		})
 	}
 }

@@ -31,7 +31,8 @@ const (
 
 // CacheOptions configure a Cache. The zero value gives the defaults above.
 type CacheOptions struct {
-	// Name identifies the cache in errors and logs (the provider name).
+	// Name identifies the cache in logs and errors (the provider name; it
+	// is the Provider of the cache's [TokenError]s).
 	Name string
 	// RefreshMargin: refresh this long before expiry (capped at half the
 	// token's lifetime).
@@ -125,7 +126,8 @@ type flight struct {
 //     context allows; concurrent waiters share one fetch;
 //   - a failed refresh keeps the valid token in service and is retried with
 //     capped exponential backoff and jitter; the error reaches callers only
-//     once the token has actually expired, naming the cache and the cause.
+//     once the token has actually expired: a [*TokenError] naming the
+//     cache, the cause and when the next attempt is due.
 //
 // Outages. The backoff paces every fetch, background and foreground: while
 // no valid token is in hand, at most one fetch runs per backoff step
@@ -269,7 +271,7 @@ func (c *Cache) wait(ctx context.Context) (*Token, error) {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return nil, fmt.Errorf("provider: %s: token cache closed", c.name())
+			return nil, &TokenError{Provider: c.opts.Name, Op: "token cache closed"}
 		}
 		now := c.opts.Now()
 		// Another caller may have stored a token while we took the lock.
@@ -281,7 +283,8 @@ func (c *Cache) wait(ctx context.Context) (*Token, error) {
 		f := c.inflight
 		if f == nil {
 			if now.Before(c.nextAttempt) && c.lastErr != nil {
-				err := fmt.Errorf("%w (next attempt in %s)", c.expiredError(e, c.lastErr), c.nextAttempt.Sub(now).Round(time.Millisecond))
+				err := c.expiredError(e, c.lastErr)
+				err.retryIn = c.nextAttempt.Sub(now)
 				c.mu.Unlock()
 				return nil, err
 			}
@@ -302,7 +305,7 @@ func (c *Cache) wait(ctx context.Context) (*Token, error) {
 			}
 			return f.tok, nil
 		case <-ctx.Done():
-			return nil, fmt.Errorf("provider: %s: waiting for a token: %w", c.name(), ctx.Err())
+			return nil, &TokenError{Provider: c.opts.Name, Op: "waiting for a token", Err: ctx.Err()}
 		}
 	}
 }
@@ -476,11 +479,15 @@ func (c *Cache) timerFired() {
 	c.startLocked()
 }
 
-func (c *Cache) expiredError(e *entry, cause error) error {
-	if e == nil {
-		return fmt.Errorf("provider: %s: no token: %w", c.name(), cause)
+// expiredError is the error of a caller that holds no valid token (e, if
+// not nil, expired) after the fetch that failed with cause; the next
+// attempt is due at c.nextAttempt. c.mu must be held.
+func (c *Cache) expiredError(e *entry, cause error) *TokenError {
+	te := &TokenError{Provider: c.opts.Name, Op: "no token", Err: cause, Retry: c.nextAttempt}
+	if e != nil {
+		te.Op = "token expired at " + e.tok.Expiry.UTC().Format(time.RFC3339) + " and refresh failed"
 	}
-	return fmt.Errorf("provider: %s: token expired at %s and refresh failed: %w", c.name(), e.tok.Expiry.UTC().Format(time.RFC3339), cause)
+	return te
 }
 
 // schedule computes when tok is refreshed and when it stops being served.

@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -52,4 +53,28 @@ func ExampleNewCache() {
 	// token-1
 	// token-1
 	// fetches: 1 served from memory: 2
+}
+
+// down is a token source whose identity provider is down.
+type down struct{ err error }
+
+func (d down) Token(context.Context) (*provider.Token, error) { return nil, d.err }
+
+// A failed token request is a *TokenError: which provider, and when the
+// cache tries again; the cause stays matchable with errors.Is.
+func ExampleTokenError() {
+	errDown := errors.New("identity provider: 503")
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := provider.NewCache(down{errDown}, provider.CacheOptions{Name: "foundry", Now: func() time.Time { return now }, Rand: func() float64 { return 0 }})
+	defer c.Close()
+
+	_, err := c.Token(context.Background())
+	var te *provider.TokenError
+	if errors.As(err, &te) {
+		fmt.Println(te.Provider, "retry in", te.Retry.Sub(now), errors.Is(err, errDown))
+	}
+	fmt.Println(err)
+	// Output:
+	// foundry retry in 500ms true
+	// provider foundry: no token: identity provider: 503
 }

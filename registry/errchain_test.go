@@ -3,9 +3,12 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/byokcred/byokcred/internal/configtest"
 	"github.com/byokcred/byokcred/provider"
@@ -14,20 +17,26 @@ import (
 var errRoot = errors.New("root cause")
 
 // failingAuth's source fails with its configured text, wrapped around
-// errRoot, the way a plugin host's error arrives through the cache.
+// errRoot. With plugin and provider set, the error names them as the
+// plugin host's does (a provider.ProviderNamingError).
 type failingAuth struct {
-	Text string `yaml:"text"`
+	Text     string `yaml:"text"`
+	Plugin   string `yaml:"plugin"`
+	Provider string `yaml:"provider"`
 }
 
 func (a *failingAuth) Validate(*Build) {}
 func (a *failingAuth) Source(*Build) (provider.TokenSource, error) {
-	return failingSource{a.Text}, nil
+	return failingSource{*a}, nil
 }
 
-type failingSource struct{ text string }
+type failingSource struct{ a failingAuth }
 
 func (s failingSource) Token(context.Context) (*provider.Token, error) {
-	return nil, &textError{s.text}
+	if s.a.Plugin != "" {
+		return nil, &namingError{plugin: s.a.Plugin, provider: s.a.Provider, text: s.a.Text}
+	}
+	return nil, &textError{s.a.Text}
 }
 
 type textError struct{ text string }
@@ -35,42 +44,292 @@ type textError struct{ text string }
 func (e *textError) Error() string { return e.text }
 func (e *textError) Unwrap() error { return errRoot }
 
-func init() { Register("test-failing", func() AuthConfig { return new(failingAuth) }) }
+// namingError is shaped like the plugin host's *host.Error.
+type namingError struct{ plugin, provider, text string }
 
-// The provider is named once in a token error: the cache's and the plugin
-// host's own naming of it are dropped, each layer keeps one prefix.
-func TestTokenErrorNamesTheProviderOnce(t *testing.T) {
-	tests := []struct {
-		name, provider, text, want string
+func (e *namingError) Error() string {
+	return fmt.Sprintf("plugins: plugin %q, provider %q: %s", e.plugin, e.provider, e.text)
+}
+func (e *namingError) ErrorWithoutProvider() string {
+	return fmt.Sprintf("plugins: plugin %q: %s", e.plugin, e.text)
+}
+func (e *namingError) Unwrap() error { return errRoot }
+
+// stuckAuth's source answers only when its context ends.
+type stuckAuth struct {
+	Name string `yaml:"name"`
+}
+
+func (a *stuckAuth) Validate(*Build) {}
+func (a *stuckAuth) Source(*Build) (provider.TokenSource, error) {
+	return sourceFunc(func(ctx context.Context) (*provider.Token, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}), nil
+}
+
+func init() {
+	Register("test-failing", func() AuthConfig { return new(failingAuth) })
+	Register("test-stuck", func() AuthConfig { return new(stuckAuth) })
+}
+
+var errorsNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// errorsOptions: a fixed clock and no jitter, so the first failure's next
+// attempt is due exactly half the minimum backoff (1 s) later.
+func errorsOptions() Options {
+	return Options{
+		Now:   func() time.Time { return errorsNow },
+		Cache: provider.CacheOptions{Rand: func() float64 { return 0 }},
+	}
+}
+
+const errorsConfig = `token_timeout: 50ms
+providers:
+  openai: {type: openai, base_url: https://a.example, model: m, auth: {type: test-failing, text: 'vault: 403 forbidden'}}
+  gateway: {type: openai, base_url: https://a.example, model: m, auth: {type: test-failing, text: 'plugin call failed: boom', plugin: stamp, provider: gateway}}
+  shares: {type: openai, base_url: https://b.example, model: m, auth: {type: test-failing, text: 'plugin call failed: boom', plugin: stamp, provider: gateway}}
+  stuck: {type: openai, base_url: https://a.example, model: m, auth: {type: test-stuck, name: s}}
+`
+
+func loadErrors(t *testing.T) *Set {
+	t.Helper()
+	set, err := Load(configtest.Write(t, errorsConfig), errorsOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	return set
+}
+
+// tokenOf asks the named provider of set for a token within ctx.
+func tokenOf(ctx context.Context, t *testing.T, set *Set, name string) error {
+	t.Helper()
+	p, err := set.Provider(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Token(ctx)
+	if err == nil {
+		t.Fatal("Token succeeded")
+	}
+	return err
+}
+
+// pastDeadline is a context whose own deadline has passed: the caller's,
+// not the token_timeout.
+func pastDeadline(t *testing.T) context.Context {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// tokenErrorCases are the failures of the token path, each with its
+// message: the provider named once, whichever layers named it on the way
+// (the cache, a plugin host, a per-user cache), and the cause's text kept.
+func tokenErrorCases(t *testing.T) []struct {
+	name string
+	err  func(t *testing.T) error
+	want string
+} {
+	return []struct {
+		name string
+		err  func(t *testing.T) error
+		want string
 	}{
-		{"plugin host error through the cache", "gateway", `plugins: plugin "stamp", provider "gateway": plugin call failed: boom`,
-			`provider gateway: no token: plugins: plugin "stamp": plugin call failed: boom`},
-		{"plain source error through the cache", "openai", "vault: 403 forbidden",
+		{"source error through the cache",
+			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "openai") },
 			"provider openai: no token: vault: 403 forbidden"},
+		{"answered from the backoff",
+			func(t *testing.T) error {
+				set := loadErrors(t)
+				tokenOf(context.Background(), t, set, "openai")
+				return tokenOf(context.Background(), t, set, "openai")
+			},
+			"provider openai: no token: vault: 403 forbidden (next attempt in 500ms)"},
+		{"plugin host error through the cache",
+			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "gateway") },
+			`provider gateway: no token: plugins: plugin "stamp": plugin call failed: boom`},
+		{"a provider sharing another's cache",
+			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "shares") },
+			`provider shares: no token: plugins: plugin "stamp": plugin call failed: boom`},
+		{"token_timeout",
+			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "stuck") },
+			"provider stuck: no credential within 50ms (token_timeout): waiting for a token: context deadline exceeded"},
+		{"the caller's own deadline",
+			func(t *testing.T) error { return tokenOf(pastDeadline(t), t, loadErrors(t), "stuck") },
+			"provider stuck: waiting for a token: context deadline exceeded"},
+		{"per-user: the user's token refused",
+			func(t *testing.T) error {
+				_, err := revokedUser(t).Token(context.Background())
+				return err
+			},
+			"provider gw: token " + userToken("rv", errorsNow.Add(time.Hour)).Value.Fingerprint() + " claiming user oid=rv: no token: invalid_grant: the assertion was revoked (the user's token was not accepted)"},
+		{"per-user: a refused token asked again",
+			func(t *testing.T) error {
+				us := revokedUser(t)
+				us.Token(context.Background())
+				_, err := us.Token(context.Background())
+				return err
+			},
+			"provider gw: token " + userToken("rv", errorsNow.Add(time.Hour)).Value.Fingerprint() + " claiming user oid=rv: the identity provider refused this token less than 5m0s ago; not asking again: the user's token was not accepted"},
+		{"per-user provider asked without a user",
+			func(t *testing.T) error {
+				_, p, _ := loadPerUser(t, errorsOptions())
+				_, err := p.Token(context.Background())
+				return err
+			},
+			"provider gw: the credential acts on behalf of a user: create the session for a user (session.Factory.SessionConfigFor)"},
+	}
+}
+
+// revokedUser is the source of a user whose token the identity provider
+// refuses.
+func revokedUser(t *testing.T) *UserSource {
+	_, p, fx := loadPerUser(t, errorsOptions())
+	fx.now = errorsOptions().Now
+	fx.revoked = map[string]bool{"rv": true}
+	us, err := p.ForUser(fixedUser{userToken("rv", errorsNow.Add(time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return us
+}
+
+// TestTokenErrorMessages: each layer of the token path used to prefix the
+// provider's name, and the repeats were cut from the text by pattern; the
+// timeout's and a per-user cache's slipped through ("provider stuck: no
+// credential within 50ms (token_timeout): provider: stuck: waiting ...",
+// "provider gw: provider: token ..."), and a caller's own deadline was
+// blamed on token_timeout.
+func TestTokenErrorMessages(t *testing.T) {
+	for _, tc := range tokenErrorCases(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, tc.err(t).Error()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestTokenErrorsMatch: every failure of the token path is a
+// *provider.TokenError naming the provider, its kind and when the next
+// attempt is due, with the cause still matched by errors.Is.
+func TestTokenErrorsMatch(t *testing.T) {
+	retry := errorsNow.Add(500 * time.Millisecond)
+	tests := []struct {
+		name string
+		err  func(t *testing.T) error
+		want provider.TokenError // Err is checked by is
+		is   []error
+	}{
+		{"cache fetch failure, with its retry time",
+			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "openai") },
+			provider.TokenError{Provider: "openai", Kind: "test-failing", Op: "no token", Retry: retry},
+			[]error{errRoot}},
+		{"answered from the backoff",
+			func(t *testing.T) error {
+				set := loadErrors(t)
+				tokenOf(context.Background(), t, set, "openai")
+				return tokenOf(context.Background(), t, set, "openai")
+			},
+			provider.TokenError{Provider: "openai", Kind: "test-failing", Op: "no token", Retry: retry},
+			[]error{errRoot}},
+		{"a provider sharing another's cache is named itself",
+			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "shares") },
+			provider.TokenError{Provider: "shares", Kind: "test-failing", Op: "no token", Retry: retry},
+			[]error{errRoot}},
+		{"token_timeout",
+			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "stuck") },
+			provider.TokenError{Provider: "stuck", Kind: "test-stuck", Op: "no credential within 50ms (token_timeout): waiting for a token"},
+			[]error{context.DeadlineExceeded}},
+		{"the caller's own deadline",
+			func(t *testing.T) error { return tokenOf(pastDeadline(t), t, loadErrors(t), "stuck") },
+			provider.TokenError{Provider: "stuck", Kind: "test-stuck", Op: "waiting for a token"},
+			[]error{context.DeadlineExceeded}},
+		{"per-user rejection",
+			func(t *testing.T) error {
+				_, err := revokedUser(t).Token(context.Background())
+				return err
+			},
+			provider.TokenError{Provider: "gw", Kind: "test-exchange", Op: "token " + userToken("rv", errorsNow.Add(time.Hour)).Value.Fingerprint() + " claiming user oid=rv: no token", Retry: retry},
+			[]error{ErrUserRejected}},
+		{"per-user rejection remembered",
+			func(t *testing.T) error {
+				us := revokedUser(t)
+				us.Token(context.Background())
+				_, err := us.Token(context.Background())
+				return err
+			},
+			provider.TokenError{Provider: "gw", Kind: "test-exchange"},
+			[]error{ErrUserRejected}},
+		{"per-user provider asked without a user",
+			func(t *testing.T) error {
+				_, p, _ := loadPerUser(t, errorsOptions())
+				_, err := p.Token(context.Background())
+				return err
+			},
+			provider.TokenError{Provider: "gw", Kind: "test-exchange"},
+			[]error{ErrNeedsUser}},
+		{"too many new users: retry when the limit allows",
+			func(t *testing.T) error {
+				_, p, _ := loadPerUser(t, errorsOptions())
+				p.users.rate, p.users.burst, p.users.bucket = 2, 1, 0
+				us, err := p.ForUser(fixedUser{userToken("new", errorsNow.Add(time.Hour))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = us.Token(context.Background())
+				var limit *UserLimitError
+				if !errors.As(err, &limit) {
+					t.Errorf("errors.As(%v, *UserLimitError) = false", err)
+				}
+				return err
+			},
+			provider.TokenError{Provider: "gw", Kind: "test-exchange", Retry: retry},
+			nil},
+		{"the user's own token failing",
+			func(t *testing.T) error {
+				_, p, _ := loadPerUser(t, errorsOptions())
+				us, err := p.ForUser(sourceFunc(func(context.Context) (*provider.Token, error) { return nil, errRoot }))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = us.Token(context.Background())
+				return err
+			},
+			provider.TokenError{Provider: "gw", Kind: "test-exchange", Op: "the user's own token"},
+			[]error{errRoot}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := configtest.Write(t, "providers:\n  "+tc.provider+": {type: openai, base_url: https://a.example, model: m, auth: {type: test-failing, text: '"+tc.text+"'}}\n")
-			set, err := Load(path, Options{})
-			if err != nil {
-				t.Fatal(err)
+			err := tc.err(t)
+			var te *provider.TokenError
+			if !errors.As(err, &te) {
+				t.Fatalf("errors.As(%v, *provider.TokenError) = false", err)
 			}
-			defer set.Close()
-			p, err := set.Provider(tc.provider)
-			if err != nil {
-				t.Fatal(err)
+			if diff := cmp.Diff(tc.want, *te, cmpopts.IgnoreFields(provider.TokenError{}, "Err"), cmpopts.IgnoreUnexported(provider.TokenError{})); diff != "" {
+				t.Errorf("TokenError (-want +got):\n%s", diff)
 			}
-			_, err = p.Token(context.Background())
-			if err == nil {
-				t.Fatal("Token succeeded")
-			}
-			if diff := cmp.Diff(tc.want, err.Error()); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-			if !errors.Is(err, errRoot) {
-				t.Error("the chain lost its root cause")
+			for _, target := range tc.is {
+				if !errors.Is(err, target) {
+					t.Errorf("errors.Is(%v, %v) = false", err, target)
+				}
 			}
 		})
+	}
+}
+
+// TestUnknownProvider: Set.Provider's error for a name no provider has
+// matches ErrUnknownProvider and lists the names configured.
+func TestUnknownProvider(t *testing.T) {
+	_, err := loadErrors(t).Provider("nope")
+	if !errors.Is(err, ErrUnknownProvider) {
+		t.Errorf("errors.Is(%v, ErrUnknownProvider) = false", err)
+	}
+	want := `registry: unknown provider "nope" (configured: gateway, openai, shares, stuck)`
+	if diff := cmp.Diff(want, fmt.Sprint(err)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
 

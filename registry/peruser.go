@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/provider"
 )
 
@@ -135,7 +134,10 @@ type userMemo struct {
 var _ provider.TokenSource = (*UserSource)(nil)
 
 // Token returns a currently valid token minted on behalf of the user, within
-// ctx and the config's token_timeout.
+// ctx and the config's token_timeout. Its errors are *provider.TokenError
+// naming the provider and the user (never the user's token); a refused user
+// token wraps ErrUserRejected, the new-user limit *UserLimitError (and
+// sets Retry).
 func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
 	p := u.p
 	// The user's source is asked under the caller's context: it answers
@@ -143,10 +145,10 @@ func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
 	// per call would cost more than the rest of the warm path.
 	ut, err := u.user.Token(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("provider %s: the user's own token: %w", p.Name, err)
+		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "the user's own token", Err: err}
 	}
 	if ut == nil || ut.Value.IsZero() {
-		return nil, fmt.Errorf("provider %s: the user's token source returned an empty token", p.Name)
+		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "the user's token source returned an empty token"}
 	}
 	if m := u.last.Load(); m != nil && m.userTok == ut {
 		if m.expiry.IsZero() || p.users.opts.Now().Before(m.expiry) {
@@ -155,21 +157,22 @@ func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
 			}
 		}
 	}
-	timeout := p.tokenTimeout
-	if timeout <= 0 {
-		timeout = config.DefaultTokenTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	timeout := p.timeout()
+	fetchCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// Looked up again rather than taken from the memo: the memo's cache may
 	// have been evicted (and closed) since.
 	e, err := p.users.cacheFor(ut)
 	if err != nil {
-		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+		te := p.tokenError(ctx, timeout, "", err)
+		if limit := (*UserLimitError)(nil); errors.As(err, &limit) {
+			te.Retry = p.users.opts.Now().Add(limit.RetryAfter)
+		}
+		return nil, te
 	}
 	m := &userMemo{userTok: ut, expiry: userExpiry(ut), cache: e.cache}
 	u.last.Store(m)
-	tok, err := m.cache.Token(ctx)
+	tok, err := m.cache.Token(fetchCtx)
 	if err == nil {
 		p.users.account(e, tok)
 	}
@@ -180,15 +183,12 @@ func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
 		// user's token was the problem): a cache that never minted a token
 		// goes too. Not when only this caller gave up waiting: the
 		// exchange may still succeed.
-		if rejected := errors.Is(err, ErrUserRejected); rejected || ctx.Err() == nil {
+		if rejected := errors.Is(err, ErrUserRejected); rejected || fetchCtx.Err() == nil {
 			if p.users.failed(e, rejected) {
 				u.last.CompareAndSwap(m, nil)
 			}
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("provider %s: no credential within %s (token_timeout): %w", p.Name, timeout, err)
-		}
-		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+		return nil, p.tokenError(ctx, timeout, userName(ut), err)
 	}
 	return tok, nil
 }

@@ -317,7 +317,7 @@ func (s *Set) Provider(name string) (*Provider, error) {
 	}
 	p, ok := s.providers[name]
 	if !ok {
-		return nil, fmt.Errorf("registry: unknown provider %q (configured: %s)", name, strings.Join(s.Names(), ", "))
+		return nil, fmt.Errorf("registry: %w %q (configured: %s)", ErrUnknownProvider, name, strings.Join(s.Names(), ", "))
 	}
 	return p, nil
 }

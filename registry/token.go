@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/byokcred/byokcred/config"
@@ -26,7 +25,8 @@ var (
 // Token returns a currently valid credential for p: a fresh cached token at
 // once (one atomic load, no allocation: this is on every model request's
 // path), otherwise a fetch bounded by ctx and the config's token_timeout.
-// Errors name the provider once.
+// Its errors are *provider.TokenError naming the provider once, with the
+// cause in the chain.
 func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
 	if p.Cache != nil {
 		if tok, ok := p.Cache.Fresh(); ok {
@@ -34,54 +34,62 @@ func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
 		}
 	}
 	if p.Source == nil {
-		return nil, fmt.Errorf("provider %s: no credential source: the config was loaded offline (registry.Options.Offline)", p.Name)
+		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "no credential source: the config was loaded offline (registry.Options.Offline)"}
 	}
-	timeout := p.tokenTimeout
-	if timeout <= 0 {
-		timeout = config.DefaultTokenTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	timeout := p.timeout()
+	fetchCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tok, err := p.Source.Token(ctx)
+	tok, err := p.Source.Token(fetchCtx)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("provider %s: no credential within %s (token_timeout): %w", p.Name, timeout, err)
-		}
-		return nil, &providerError{name: p.Name, err: err}
+		return nil, p.tokenError(ctx, timeout, "", err)
 	}
 	if tok == nil || tok.Value.IsZero() {
-		return nil, fmt.Errorf("provider %s: source returned an empty credential", p.Name)
+		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "source returned an empty credential"}
 	}
 	if tok.Expired(p.now()) {
-		return nil, fmt.Errorf("provider %s: source returned a token that expired at %s", p.Name, tok.Expiry.Format(time.RFC3339))
+		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "source returned a token that expired at " + tok.Expiry.Format(time.RFC3339)}
 	}
 	return tok, nil
 }
 
-// providerError names the provider once. The layers below name it too,
-// for their own callers: the cache as "provider: NAME: " (the first of the
-// providers sharing it) and the plugin host as `plugin "P", provider
-// "NAME": `; here those repeats are dropped from the text (errors.Is and
-// errors.As still see the whole chain).
-type providerError struct {
-	name string
-	err  error
-}
-
-var (
-	cacheNaming = regexp.MustCompile(`^provider: [^:\s]+: `)
-	hostNaming  = regexp.MustCompile(`(plugin "[^"]*"), provider "[^"]*": `)
-)
-
-func (e *providerError) Error() string {
-	msg := cacheNaming.ReplaceAllLiteralString(e.err.Error(), "")
-	if loc := hostNaming.FindStringSubmatchIndex(msg); loc != nil {
-		msg = msg[:loc[0]] + msg[loc[2]:loc[3]] + ": " + msg[loc[1]:]
+func (p *Provider) timeout() time.Duration {
+	if p.tokenTimeout <= 0 {
+		return config.DefaultTokenTimeout
 	}
-	return "provider " + e.name + ": " + msg
+	return p.tokenTimeout
 }
 
-func (e *providerError) Unwrap() error { return e.err }
+// tokenError is err, the failed fetch of a token for p, as a TokenError
+// that names p and its kind once. The cache's own TokenError (named after
+// the first of the providers sharing the cache, or after the user, for a
+// per-user cache) is copied with p's name, never changed: every waiter of
+// a fetch shares it. Any other error becomes the cause. user, when not "",
+// names the user the token was for. caller is the requester's context: a
+// deadline that passed while the caller's had not is token_timeout's, and
+// the message says so.
+func (p *Provider) tokenError(caller context.Context, timeout time.Duration, user string, err error) *provider.TokenError {
+	var te provider.TokenError
+	if cached, ok := err.(*provider.TokenError); ok {
+		te = *cached
+	} else {
+		te = provider.TokenError{Err: err}
+	}
+	te.Provider, te.Kind = p.Name, p.AuthType
+	if user != "" {
+		te.Op = joinOp(user, te.Op)
+	}
+	if errors.Is(err, context.DeadlineExceeded) && caller.Err() == nil {
+		te.Op = joinOp(fmt.Sprintf("no credential within %s (token_timeout)", timeout), te.Op)
+	}
+	return &te
+}
+
+func joinOp(outer, inner string) string {
+	if inner == "" {
+		return outer
+	}
+	return outer + ": " + inner
+}
 
 // DescribeToken returns what p's auth config and source know about tok
 // beyond its JWT claims (see TokenDescriber): nil when neither describes

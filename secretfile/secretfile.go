@@ -6,6 +6,7 @@ package secretfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,18 +25,47 @@ import (
 // being read into memory.
 const MaxSize = 64 << 10
 
+// Error is the error of every function here: what is wrong with a file,
+// naming its path, never its content. Its message starts "secretfile: "
+// (see [Reason]). Unwrap gives the OS error, if any (errors.Is(err,
+// fs.ErrNotExist) holds for a missing file).
+type Error struct {
+	reason string
+	err    error
+}
+
+func (e *Error) Error() string { return "secretfile: " + e.reason }
+
+func (e *Error) Unwrap() error { return e.err }
+
+// Reason is what is wrong with the file, without the package prefix, when
+// err is an [*Error] (else err's message): for a caller that says in its
+// own words which setting named the file.
+func Reason(err error) string {
+	if e, ok := err.(*Error); ok {
+		return e.reason
+	}
+	return err.Error()
+}
+
+// errorf makes an *Error; a %w verb's error is its Unwrap.
+func errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &Error{reason: err.Error(), err: errors.Unwrap(err)}
+}
+
 // CheckMode refuses a secret file that group or others can read,
 // that is not a regular file (a FIFO would block the reader; a device never
 // ends) or that is larger than [MaxSize].
 func CheckMode(path string, fi fs.FileInfo) error {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("secretfile: %s is readable by group or others (mode %04o); run: chmod 600 %s", path, perm, path)
+		return errorf("%s is readable by group or others (mode %04o); run: chmod 600 %s", path, perm, path)
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("secretfile: %s is not a regular file (%s)", path, fi.Mode().Type())
+		return errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
 	}
 	if fi.Size() > MaxSize {
-		return fmt.Errorf("secretfile: %s is %d bytes; a credential file holds at most %d", path, fi.Size(), MaxSize)
+		return errorf("%s is %d bytes; a credential file holds at most %d", path, fi.Size(), MaxSize)
 	}
 	return nil
 }
@@ -48,22 +78,22 @@ func CheckMode(path string, fi fs.FileInfo) error {
 func ReadBytes(path string) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("secretfile: %w", err)
+		return nil, errorf("%w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("secretfile: %w", err)
+		return nil, errorf("%w", err)
 	}
 	if err := CheckMode(path, fi); err != nil {
 		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("secretfile: %w", err)
+		return nil, errorf("%w", err)
 	}
 	if len(b) > MaxSize {
-		return nil, fmt.Errorf("secretfile: %s holds more than %d bytes; a credential file holds at most that", path, MaxSize)
+		return nil, errorf("%s holds more than %d bytes; a credential file holds at most that", path, MaxSize)
 	}
 	return b, nil
 }
@@ -82,20 +112,20 @@ func Read(path string, fi fs.FileInfo, read func(string) ([]byte, error)) (provi
 	if read == nil {
 		b, err = ReadBytes(path)
 	} else if b, err = read(path); err != nil {
-		err = fmt.Errorf("secretfile: %w", err)
+		err = errorf("%w", err)
 	}
 	if err != nil {
 		return provider.Secret{}, err
 	}
 	if len(b) > MaxSize {
-		return provider.Secret{}, fmt.Errorf("secretfile: %s holds more than %d bytes; a credential file holds at most that", path, MaxSize)
+		return provider.Secret{}, errorf("%s holds more than %d bytes; a credential file holds at most that", path, MaxSize)
 	}
 	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return provider.Secret{}, fmt.Errorf("secretfile: %s: byte %d is a NUL byte; it is not a text credential file", path, i)
+		return provider.Secret{}, errorf("%s: byte %d is a NUL byte; it is not a text credential file", path, i)
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if v == "" {
-		return provider.Secret{}, fmt.Errorf("secretfile: %s is empty", path)
+		return provider.Secret{}, errorf("%s is empty", path)
 	}
 	return provider.NewSecret(v), nil
 }
@@ -117,10 +147,10 @@ func ReadLimited(path string, max int64) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("secretfile: %w", err)
+		return nil, errorf("%w", err)
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("secretfile: %s holds more than %d bytes (a file that grows while read, or a pseudo-file); at most %d are read", path, max, max)
+		return nil, errorf("%s holds more than %d bytes (a file that grows while read, or a pseudo-file); at most %d are read", path, max, max)
 	}
 	return b, nil
 }
@@ -135,18 +165,18 @@ func OpenLimited(path string, max int64) (*os.File, error) {
 	// managers use them), a link to /dev/zero is not.
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("secretfile: %w", err)
+		return nil, errorf("%w", err)
 	}
 	if err := checkLimited(path, fi, max); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("secretfile: %w", err)
+		return nil, errorf("%w", err)
 	}
 	if fi, err = f.Stat(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("secretfile: %w", err)
+		return nil, errorf("%w", err)
 	}
 	if err := checkLimited(path, fi, max); err != nil {
 		f.Close()
@@ -157,10 +187,10 @@ func OpenLimited(path string, max int64) (*os.File, error) {
 
 func checkLimited(path string, fi fs.FileInfo, max int64) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("secretfile: %s is %s, not a regular file", path, fileKind(fi.Mode()))
+		return errorf("%s is %s, not a regular file", path, fileKind(fi.Mode()))
 	}
 	if fi.Size() > max {
-		return fmt.Errorf("secretfile: %s is %d bytes; at most %d are read", path, fi.Size(), max)
+		return errorf("%s is %d bytes; at most %d are read", path, fi.Size(), max)
 	}
 	return nil
 }

@@ -148,7 +148,7 @@ func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *co
 		model = cfgFile.DefaultModel
 	}
 	if model == "" {
-		return nil, fmt.Errorf("session: no model given and no default_model set; choose one of: %s", strings.Join(cfgFile.ModelRefs(), ", "))
+		return nil, fmt.Errorf("session: %w and no default_model set; choose one of: %s", ErrNoModel, strings.Join(cfgFile.ModelRefs(), ", "))
 	}
 	if _, err := lookupModel(cfgFile, model); err != nil {
 		return nil, err
@@ -184,6 +184,19 @@ func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *co
 	return &cfg, nil
 }
 
+// The errors of choosing a model, for errors.Is: the caller's mistake, not
+// a failure (the CLI exits 2 for them). A credential that fails is a
+// *provider.TokenError instead, and an unknown provider name
+// registry.ErrUnknownProvider.
+var (
+	// ErrUnknownModel: the model asked for is none of the config's
+	// selectable models (the message lists them).
+	ErrUnknownModel = errors.New("unknown model")
+	// ErrNoModel: a multi-provider session was asked for with no model
+	// while the config sets no default_model.
+	ErrNoModel = errors.New("no model given")
+)
+
 func lookupModel(cfg *config.Config, ref string) (*config.Model, error) {
 	m, ok := cfg.FindModel(ref)
 	if !ok {
@@ -191,7 +204,7 @@ func lookupModel(cfg *config.Config, ref string) (*config.Model, error) {
 		if !strings.Contains(ref, "/") {
 			hint = " (models are provider-qualified, provider/id: a bare id would select a Copilot-hosted model)"
 		}
-		return nil, fmt.Errorf("session: unknown model %q%s; selectable: %s", ref, hint, strings.Join(cfg.ModelRefs(), ", "))
+		return nil, fmt.Errorf("session: %w %q%s; selectable: %s", ErrUnknownModel, ref, hint, strings.Join(cfg.ModelRefs(), ", "))
 	}
 	return m, nil
 }

@@ -61,7 +61,7 @@ type fileRef struct {
 // file, what pointed at it, and what to do (without a package prefix: it
 // is a config problem in validate, a link's reason in doctor).
 func (r fileRef) problem(err error, max int64) error {
-	why := strings.TrimPrefix(err.Error(), "secretfile: ")
+	why := secretfile.Reason(err)
 	limit := fmt.Sprintf("a regular file of at most %d KiB", max>>10)
 	if max%(1<<20) == 0 {
 		limit = fmt.Sprintf("a regular file of at most %d MiB", max>>20)

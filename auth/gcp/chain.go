@@ -120,7 +120,7 @@ const maxCredentialsJSON = secretfile.MaxSize
 func readJSON(path string) ([]byte, error) {
 	b, err := secretfile.ReadLimited(path, maxCredentialsJSON)
 	if err != nil {
-		return nil, errors.New(strings.TrimPrefix(err.Error(), "secretfile: "))
+		return nil, errors.New(secretfile.Reason(err))
 	}
 	if !json.Valid(b) {
 		return nil, fmt.Errorf("%s is not JSON", path)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -76,7 +75,7 @@ func checkReferencedFiles(data []byte) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s %s: %s; point %s at a regular file of at most %d MiB", ref[0], ref[1], strings.TrimPrefix(err.Error(), "secretfile: "), ref[0], maxReferencedFile>>20)
+			return fmt.Errorf("%s %s: %s; point %s at a regular file of at most %d MiB", ref[0], ref[1], secretfile.Reason(err), ref[0], maxReferencedFile>>20)
 		}
 		f.Close()
 	}

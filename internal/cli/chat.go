@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -194,7 +195,9 @@ func (a *app) openChat(ctx context.Context, providers registry.Providers, model 
 		sc, err = factory.SessionConfig(ctx, model, base)
 	}
 	if err != nil {
-		if strings.Contains(err.Error(), "unknown model") || strings.Contains(err.Error(), "no model given") {
+		// Told apart by type, not text: a credential's error may quote
+		// anything, "unknown model" included.
+		if errors.Is(err, session.ErrUnknownModel) || errors.Is(err, session.ErrNoModel) || errors.Is(err, registry.ErrUnknownProvider) {
 			return nil, usageError{err}
 		}
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/byokcred/byokcred/plugins/internal/wire"
+	"github.com/byokcred/byokcred/provider"
 )
 
 // Error is every error that the host returns. Its message is
@@ -19,11 +20,20 @@ type Error struct {
 	Err      error
 }
 
+var _ provider.ProviderNamingError = (*Error)(nil)
+
 func (e *Error) Error() string {
 	if e.Provider == "" {
 		return fmt.Sprintf("plugins: plugin %q: %v", e.Plugin, e.Err)
 	}
 	return fmt.Sprintf("plugins: plugin %q, provider %q: %v", e.Plugin, e.Provider, e.Err)
+}
+
+// ErrorWithoutProvider is the message without the provider, for a
+// provider.TokenError that names it first (see
+// provider.ProviderNamingError).
+func (e *Error) ErrorWithoutProvider() string {
+	return fmt.Sprintf("plugins: plugin %q: %v", e.Plugin, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

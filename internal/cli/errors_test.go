@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/plugintest"
+	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/registry"
+)
+
+// quotingAuth is a credential whose source fails with its text: an
+// identity provider's or gateway's answer, which may say anything.
+type quotingAuth struct {
+	Text string `yaml:"text"`
+}
+
+func (a *quotingAuth) Validate(*registry.Build) {}
+func (a *quotingAuth) Source(*registry.Build) (provider.TokenSource, error) {
+	return quotingSource{a.Text}, nil
+}
+
+type quotingSource struct{ text string }
+
+func (s quotingSource) Token(context.Context) (*provider.Token, error) {
+	return nil, errors.New(s.text)
+}
+
+func init() {
+	registry.Register("test-quoting", func() registry.AuthConfig { return new(quotingAuth) })
+}
+
+// TestChatTellsErrorsApartByType: chat exits 2 (usage) for a model or
+// provider that does not exist and 1 for a credential that fails, whatever
+// the failure's text says. It used to look for "unknown model" in the
+// message, so a gateway answering "unknown model deployment" made a
+// credential failure a usage error.
+func TestChatTellsErrorsApartByType(t *testing.T) {
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  alpha: {type: openai, base_url: https://alpha.example, model: m1, auth: {type: static, api_key: k}}
+  quoter: {type: openai, base_url: https://gw.example, model: m2, auth: {type: test-quoting, text: "gateway: unknown model deployment m2"}}
+`)
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"unknown model", []string{"chat", "-m", "alpha/nope", "hi"}, ExitUsage,
+			`byokcred: session: unknown model "alpha/nope"; selectable: alpha/m1, quoter/m2` + "\n"},
+		{"unknown provider", []string{"chat", "-m", "nope", "hi"}, ExitUsage,
+			`byokcred: registry: unknown provider "nope" (configured: alpha, quoter)` + "\n"},
+		{"a credential failure quoting 'unknown model'", []string{"chat", "-m", "quoter", "hi"}, ExitFailure,
+			"byokcred: session: provider quoter: no token: gateway: unknown model deployment m2\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, nil, append([]string{"-c", cfg}, tc.args...)...)
+			type outcome struct {
+				Code   int
+				Stderr string
+			}
+			if diff := cmp.Diff(outcome{tc.wantCode, tc.wantErr}, outcome{r.code, r.stderr}); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPluginTokenErrorNamesTheProviderOnce: a failing plugin's error
+// reaches the user through the real plugin host, the cache and the
+// registry with the provider named once.
+func TestPluginTokenErrorNamesTheProviderOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a plugin")
+	}
+	execPlugin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "byokcred.yaml", `plugins:
+  minter: {command: `+execPlugin+`, env: {PATH: /usr/bin:/bin}}
+providers:
+  gateway:
+    type: openai
+    base_url: https://gw.example.com/v1
+    model: m
+    auth: {type: plugin, plugin: minter, config: {command: /bin/false, format: raw}}
+`)
+	r := runWithin(t, context.Background(), time.Minute, Env{LookupEnv: noEnv}, "-c", cfg, "token", "gateway")
+	want := `byokcred: session: provider gateway: no token: plugins: plugin "minter": plugin reported an error: get token: exec: command /bin/false exited with status 1` + "\n"
+	if diff := cmp.Diff(want, r.stderr); diff != "" || r.code != ExitFailure {
+		t.Errorf("exit %d, want 1; stderr (-want +got):\n%s", r.code, diff)
+	}
+}
