@@ -175,7 +175,9 @@ func (s *Source) detect(ctx context.Context) error {
 	}
 	// A file is made into a credential by its declared, allowed type
 	// (fileCredentials); only the metadata server is left to the SDK's
-	// search, which found no file a moment ago.
+	// search, which found no file a moment ago. (Its compute credential
+	// fetches tokens with the metadata package's own client whatever
+	// DetectOptions.Client says; GCE_METADATA_HOST still points it.)
 	var creds *auth.Credentials
 	var err error
 	if data != nil {
