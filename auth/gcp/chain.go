@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,12 @@ var adcChain = []adcLink{
 	},
 }
 
+// newMetadataClient is the metadata server's client, carried by client
+// when the program gave one (nil: the metadata package's own).
+func newMetadataClient(client *http.Client) *metadata.Client {
+	return metadata.NewWithOptions(&metadata.Options{Client: client, Logger: sdkLog})
+}
+
 // wellKnownFile is where `gcloud auth application-default login` writes
 // its credentials (the SDK's rule).
 func wellKnownFile() string {
@@ -143,11 +150,11 @@ func (l adcLink) read() ([]byte, error) {
 }
 
 // try gets a token from the link alone.
-func (l adcLink) try(ctx context.Context, scopes []string) error {
+func (l adcLink) try(ctx context.Context, scopes []string, client *http.Client) error {
 	if l.file == nil {
 		// The metadata server's token endpoint, asked the way the SDK's
 		// compute credential asks it.
-		c := metadata.NewWithOptions(&metadata.Options{Logger: sdkLog})
+		c := newMetadataClient(client)
 		body, err := c.GetWithContext(ctx, "instance/service-accounts/default/token?scopes="+strings.Join(scopes, ","))
 		if err != nil {
 			return err
@@ -167,7 +174,7 @@ func (l adcLink) try(ctx context.Context, scopes []string) error {
 	if err := checkReferencedFiles(b); err != nil {
 		return err
 	}
-	creds, err := fileCredentials(b, &credentials.DetectOptions{Scopes: scopes, DisableAsyncRefresh: true, Logger: sdkLog})
+	creds, err := fileCredentials(b, &credentials.DetectOptions{Scopes: scopes, DisableAsyncRefresh: true, Logger: sdkLog, Client: client})
 	if err != nil {
 		return err
 	}
@@ -194,7 +201,7 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 			continue
 		}
 		lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := l.try(lctx, a.scopes())
+		err := l.try(lctx, a.scopes(), a.client)
 		cancel()
 		switch {
 		case used != "" && err == nil:

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -56,6 +57,11 @@ type Auth struct {
 	Location string `yaml:"location"`
 	// Refresh is per_request (default) or per_session.
 	Refresh string `yaml:"refresh"`
+
+	// client carries the Google clients' requests
+	// (registry.Build.HTTPClient, taken by ValidateCredentials and
+	// Source); nil leaves each its default client.
+	client *http.Client
 }
 
 // Enums implements registry.Enumer.
@@ -122,6 +128,7 @@ func (a *Auth) Validate(b *registry.Build) {
 // about Vertex AI: for a module that reads another Google API with gcp
 // keys, such as a secret store.
 func (a *Auth) ValidateCredentials(b *registry.Build) {
+	a.client = b.HTTPClient
 	// The file is this machine's: --offline (CI, no credentials) does
 	// not look at it.
 	if a.CredentialsFile != "" && !b.Offline {
@@ -215,6 +222,7 @@ func VertexBaseURL(project, location string) string {
 // the credential to the first Token call: the search may ask the metadata
 // server.
 func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+	a.client = b.HTTPClient
 	opts, err := a.sourceOptions()
 	if err != nil {
 		return nil, err
@@ -229,6 +237,7 @@ func (a *Auth) sourceOptions() (SourceOptions, error) {
 		Scopes:                    a.scopes(),
 		ImpersonateServiceAccount: a.ImpersonateServiceAccount,
 		Project:                   a.Project,
+		HTTPClient:                a.client,
 	}
 	if a.CredentialsFile != "" {
 		data, err := secretfile.ReadBytes(a.CredentialsFile)

@@ -16,7 +16,6 @@ import (
 	"cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/auth/credentials/impersonate"
 	"cloud.google.com/go/auth/httptransport"
-	"cloud.google.com/go/compute/metadata"
 
 	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
@@ -51,9 +50,10 @@ type SourceOptions struct {
 	// Project, when set, is reported instead of the credential's own.
 	Project string
 
-	// transport, when set, carries the SDK's requests (tests: a loopback
-	// stand-in for iamcredentials.googleapis.com behind TLS).
-	transport http.RoundTripper
+	// HTTPClient, when set, carries the requests of every Google client
+	// the source makes (token endpoints, STS, IAM Credentials, the
+	// metadata server); nil leaves each its default client.
+	HTTPClient *http.Client
 }
 
 // Source gets Google OAuth2 access tokens from Application Default
@@ -139,13 +139,14 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 
 func (s *Source) detectOptions() *credentials.DetectOptions {
 	if s.sdkCache {
-		return &credentials.DetectOptions{Scopes: s.opts.Scopes, Logger: sdkLog}
+		return &credentials.DetectOptions{Scopes: s.opts.Scopes, Logger: sdkLog, Client: s.opts.HTTPClient}
 	}
 	return &credentials.DetectOptions{
 		Scopes:              s.opts.Scopes,
 		EarlyTokenRefresh:   alwaysStale,
 		DisableAsyncRefresh: true,
 		Logger:              sdkLog,
+		Client:              s.opts.HTTPClient,
 	}
 }
 
@@ -174,7 +175,9 @@ func (s *Source) detect(ctx context.Context) error {
 	}
 	// A file is made into a credential by its declared, allowed type
 	// (fileCredentials); only the metadata server is left to the SDK's
-	// search, which found no file a moment ago.
+	// search, which found no file a moment ago. (Its compute credential
+	// fetches tokens with the metadata package's own client whatever
+	// DetectOptions.Client says; GCE_METADATA_HOST still points it.)
 	var creds *auth.Credentials
 	var err error
 	if data != nil {
@@ -199,12 +202,18 @@ func (s *Source) impersonate(base *auth.Credentials) (*auth.Credentials, error) 
 		Credentials:     base,
 		Logger:          sdkLog,
 	}
-	if s.opts.transport != nil {
+	if s.opts.HTTPClient != nil {
+		// The SDK makes the IAM Credentials client from base and its own
+		// transport; given the program's client's transport instead, it
+		// adds the same authorization (and universe domain check).
+		rt := s.opts.HTTPClient.Transport
+		if rt == nil {
+			rt = http.DefaultTransport
+		}
 		c, err := httptransport.NewClient(&httptransport.Options{
 			Credentials:      base,
-			BaseRoundTripper: s.opts.transport,
+			BaseRoundTripper: rt,
 			Logger:           sdkLog,
-			InternalOptions:  &httptransport.InternalOptions{SkipUniverseDomainValidation: true},
 		})
 		if err != nil {
 			return nil, err
@@ -237,7 +246,7 @@ func (s *Source) describe(ctx context.Context) description {
 		}
 	} else if strings.HasPrefix(s.from, "metadata server") {
 		d.credType = "compute"
-		c := metadata.NewWithOptions(&metadata.Options{Logger: sdkLog})
+		c := newMetadataClient(s.opts.HTTPClient)
 		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if email, err := c.EmailWithContext(mctx, "default"); err == nil {

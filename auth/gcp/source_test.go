@@ -3,8 +3,6 @@ package gcp
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,26 +212,13 @@ func TestExternalAccount(t *testing.T) {
 	}
 }
 
-// rewriteTo sends every request to srv over plain http: the loopback
-// stand-in for iamcredentials.googleapis.com, whose address the SDK does
-// not let a caller change. Tests only.
-type rewriteTo struct{ srv *fakegcp.Server }
-
-func (r rewriteTo) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host != "iamcredentials.googleapis.com" {
-		return nil, fmt.Errorf("test transport: unexpected host %s", req.URL.Host)
-	}
-	req = req.Clone(req.Context())
-	req.URL.Scheme, req.URL.Host = "http", r.srv.Host
-	return http.DefaultTransport.RoundTrip(req)
-}
-
 // TestImpersonateServiceAccount: the metadata server's token buys the
 // named service account's token from IAM Credentials, a new one per fetch.
 func TestImpersonateServiceAccount(t *testing.T) {
 	const sa = "vertex-runner@byok-test-project.iam.gserviceaccount.com"
 	srv := startGCP(t, fakegcp.Options{})
-	src, err := NewSource(SourceOptions{ImpersonateServiceAccount: sa, transport: rewriteTo{srv}})
+	client, _ := googleHosts(t, srv)
+	src, err := NewSource(SourceOptions{ImpersonateServiceAccount: sa, HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}

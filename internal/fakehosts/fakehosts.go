@@ -1,6 +1,7 @@
 // Package fakehosts serves loopback fakes under the host names of the
 // services they stand in for (myvault.vault.azure.net,
-// login.microsoftonline.com, secretmanager.googleapis.com), over TLS with a
+// login.microsoftonline.com, secretmanager.googleapis.com,
+// sts.googleapis.com, iamcredentials.googleapis.com), over TLS with a
 // test CA, so that the real SDKs run every check they run in production
 // (Key Vault's challenge-resource verification, MSAL's authority rules,
 // https only). It gives the HTTP client a test injects through
