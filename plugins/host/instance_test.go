@@ -136,6 +136,12 @@ func TestFaults(t *testing.T) {
 				_, err = src.Token(context.Background())
 			}
 			checkErr(t, err, tc.wantIs, tc.wantIn, []string{canary})
+			if tc.wantLog != "" {
+				// The plugin's stderr reaches the host on go-plugin's
+				// goroutines, which Close does not wait for: a line
+				// still in flight when the plugin is killed is lost.
+				logged(t, logs, tc.wantLog)
+			}
 			// Close drains the relay before the log is read.
 			if err := m.Close(); err != nil {
 				t.Fatal(err)

@@ -240,6 +240,9 @@ func TestStderrSecretsNotRelayed(t *testing.T) {
 	if _, err := src.Token(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Raw stderr arrives on go-plugin's stdio stream, after the call
+	// returns; Close does not wait for it.
+	logged(t, logs, "permission denied: /etc/x")
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -298,5 +301,16 @@ func TestSlowLogSinkStallsNothing(t *testing.T) {
 	r.flush()
 	if diff := cmp.Diff("first\nsecond\nthird\n", h.buf.String()); diff != "" {
 		t.Errorf("log (-want +got):\n%s", diff)
+	}
+}
+
+// logged waits until the host log holds want: plugin output crosses
+// go-plugin's goroutines, so it can trail the call that caused it.
+func logged(t *testing.T, logs interface{ String() string }, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the host log lacks %q after 10s:\n%s", want, logs.String())
+		}
 	}
 }
