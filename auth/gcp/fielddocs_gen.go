@@ -14,6 +14,7 @@ func (*Auth) FieldDocs() map[string]string {
 		"Auth.Scopes":                             "Scopes of the access token; default https://www.googleapis.com/auth/cloud-platform.",
 		"SourceOptions.CredentialsFile":           "CredentialsFile names CredentialsJSON's file in errors and descriptions.",
 		"SourceOptions.CredentialsJSON":           "CredentialsJSON is a credentials file's content, loaded by its declared type when the kind allows it; nil searches Application Default Credentials.",
+		"SourceOptions.HTTPClient":                "HTTPClient, when set, carries the requests of every Google client the source makes (token endpoints, STS, IAM Credentials, the metadata server); nil leaves each its default client.",
 		"SourceOptions.ImpersonateServiceAccount": "ImpersonateServiceAccount, when set, exchanges the found credential for this service account's tokens.",
 		"SourceOptions.Project":                   "Project, when set, is reported instead of the credential's own.",
 		"SourceOptions.Scopes":                    "Scopes of the access token; default DefaultScope.",
