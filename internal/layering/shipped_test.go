@@ -91,8 +91,8 @@ func TestTestOnlyRuleKnowsEveryInternal(t *testing.T) {
 		}
 	}
 	// The packages that exist only for tests today must be caught.
-	for _, pkg := range []string{"internal/fakeentra", "internal/fakekeyvault", "internal/fakestores", "internal/fakehosts",
-		"internal/configtest", "internal/plugintest", "internal/storetest", "internal/syncbuf", "internal/gatedauth"} {
+	for _, pkg := range []string{"internal/testkit/fakeentra", "internal/testkit/fakekeyvault", "internal/testkit/fakestores", "internal/testkit/fakehosts",
+		"internal/testkit/configtest", "internal/testkit/plugintest", "internal/testkit/storetest", "internal/testkit/syncbuf", "internal/testkit/gatedauth"} {
 		if all[pkg] && testOnly(pkg) == "" {
 			wrong = append(wrong, pkg+": test support not caught by the rule")
 		}
