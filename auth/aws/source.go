@@ -166,7 +166,10 @@ func (a *Auth) assumeRole(cfg awssdk.Config) awssdk.CredentialsProvider {
 }
 
 // SDKCredentials returns the SDK config these keys describe: the SDK's default
-// chain (or profile) in region, and role_arn assumed on top when set. Its
+// chain (or profile) in region, and role_arn assumed on top when set. The
+// AWS SDK hands credentials to a client inside a Config (with the region
+// and the HTTP client), so the Config is what this kind gives a secret
+// store, under the name entra and gcp give theirs. Its
 // credentials are cached by the SDK and renewed ahead of their expiry, as
 // suits a caller that signs requests (unlike the Bedrock keys, which want
 // fresh credentials each). It reads environment variables and the shared
