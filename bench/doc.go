@@ -6,8 +6,8 @@
 // never rot.
 //
 // Every endpoint the benchmarks talk to is on 127.0.0.1: the fake identity
-// endpoint (internal/fakeidentity), the fake model endpoint
-// (internal/fakemodel), the Copilot CLI runtime started by copilotcli, and
+// endpoint (internal/testkit/fakeidentity), the fake model endpoint
+// (internal/testkit/fakemodel), the Copilot CLI runtime started by copilotcli, and
 // plugin processes built from bench/internal/tokenprog.
 //
 // The figures, their benchmarks and baselines:

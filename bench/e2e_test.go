@@ -10,8 +10,8 @@ import (
 
 	copilot "github.com/github/copilot-sdk/go"
 
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -24,7 +24,7 @@ import (
 //     APIKey field (what a hand-written SDK config does; no callback).
 //   - entra: Entra ID via managed identity (loopback fake identity
 //     endpoint, one-hour tokens), wired through session.Factory.Callback
-//     and provider.Cache: the runtime calls the callback before every
+//     and credential.Cache: the runtime calls the callback before every
 //     model request.
 //
 // One iteration is one turn on each session; the order alternates every

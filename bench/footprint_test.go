@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
 )
 
 // Figure 7's process: providers, sessions, plugin entries.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
 )
 
 // Figure 9's invocation counts per iteration: the agent leg and the floor

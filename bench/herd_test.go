@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
 )
 
 // Herd parameters: how many callers ask at once, the identity endpoint's
@@ -41,7 +41,7 @@ func newMSISource(idp *fakeidentity.Server) *msiSource {
 	return &msiSource{endpoint: idp.URL + "?" + q.Encode(), header: idp.Header, client: &http.Client{Transport: tr}}
 }
 
-func (s *msiSource) Token(ctx context.Context) (*provider.Token, error) {
+func (s *msiSource) Token(ctx context.Context) (*credential.Token, error) {
 	s.fetches.Add(1)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.endpoint, nil)
 	if err != nil {
@@ -67,7 +67,7 @@ func (s *msiSource) Token(ctx context.Context) (*provider.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &provider.Token{Value: provider.NewSecret(body.AccessToken), Kind: provider.KindBearer, Expiry: time.Unix(exp, 0)}, nil
+	return &credential.Token{Value: credential.NewSecret(body.AccessToken), Kind: credential.KindBearer, Expiry: time.Unix(exp, 0)}, nil
 }
 
 func (s *msiSource) close() { s.client.CloseIdleConnections() }
@@ -79,7 +79,7 @@ func (s *msiSource) close() { s.client.CloseIdleConnections() }
 // last one holds a token; fetches is the number of token requests the
 // endpoint received per herd.
 //
-//   - byokcred-cache: every caller asks a fresh provider.Cache around the
+//   - byokcred-cache: every caller asks a fresh credential.Cache around the
 //     endpoint (Cache.Token).
 //   - no-cache: every caller fetches from the endpoint itself.
 func BenchmarkHerd(b *testing.B) {
@@ -95,20 +95,20 @@ func BenchmarkHerd(b *testing.B) {
 	b.Run("byokcred-cache", func(b *testing.B) {
 		src := newMSISource(idp)
 		defer src.close()
-		runHerd(b, src, func() provider.TokenSource {
-			return provider.NewCache(src, provider.CacheOptions{Name: "herd"})
+		runHerd(b, src, func() credential.TokenSource {
+			return credential.NewCache(src, credential.CacheOptions{Name: "herd"})
 		})
 	})
 	b.Run("no-cache", func(b *testing.B) {
 		src := newMSISource(idp)
 		defer src.close()
-		runHerd(b, src, func() provider.TokenSource { return src })
+		runHerd(b, src, func() credential.TokenSource { return src })
 	})
 }
 
 // runHerd releases herdCallers goroutines on a fresh source from newSource
 // per iteration and times them until all are served.
-func runHerd(b *testing.B, upstream *msiSource, newSource func() provider.TokenSource) {
+func runHerd(b *testing.B, upstream *msiSource, newSource func() credential.TokenSource) {
 	ctx := context.Background()
 	var failed atomic.Int64
 	b.ResetTimer()
@@ -135,7 +135,7 @@ func runHerd(b *testing.B, upstream *msiSource, newSource func() provider.TokenS
 		close(start)
 		done.Wait()
 		b.StopTimer()
-		if c, ok := src.(*provider.Cache); ok {
+		if c, ok := src.(*credential.Cache); ok {
 			c.Close()
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // The identity provider's load during an outage (figures 9 and 10), on a
@@ -51,13 +51,13 @@ func (s *outageSource) fetch() (string, time.Time, error) {
 	return fmt.Sprintf("outage-token-%d", n), now.Add(outageLife), nil
 }
 
-// Token implements provider.TokenSource.
-func (s *outageSource) Token(context.Context) (*provider.Token, error) {
+// Token implements credential.TokenSource.
+func (s *outageSource) Token(context.Context) (*credential.Token, error) {
 	v, exp, err := s.fetch()
 	if err != nil {
 		return nil, err
 	}
-	return &provider.Token{Value: provider.NewSecret(v), Kind: provider.KindBearer, Expiry: exp}, nil
+	return &credential.Token{Value: credential.NewSecret(v), Kind: credential.KindBearer, Expiry: exp}, nil
 }
 
 // attemptsIn counts the attempts in [from, to).
@@ -80,7 +80,7 @@ func (s *outageSource) attemptsIn(from, to time.Time) int {
 func backoffMaxAttempts(window time.Duration) int {
 	n, step, t := 1, time.Duration(0), time.Duration(0)
 	for {
-		step = min(max(2*step, provider.DefaultMinBackoff), provider.DefaultMaxBackoff)
+		step = min(max(2*step, credential.DefaultMinBackoff), credential.DefaultMaxBackoff)
 		t += step / 2
 		if t >= window {
 			return n
@@ -99,7 +99,7 @@ func backoffMaxAttempts(window time.Duration) int {
 // until callers get a token again. ns/op is the real time one simulated
 // outage took.
 //
-//   - byokcred-cache: provider.NewCache with the defaults the registry uses.
+//   - byokcred-cache: credential.NewCache with the defaults the registry uses.
 //   - oauth2-ReuseTokenSource: x/oauth2's ReuseTokenSource on the same
 //     clock: no backoff, one attempt per call once the token has expired.
 //   - azcore-BearerTokenPolicy-model: the azcore model of figure 3: its 30 s
@@ -146,13 +146,13 @@ func BenchmarkOutageLoad(b *testing.B) {
 	})
 }
 
-// newSimCache is a provider.Cache with the registry's defaults on the
+// newSimCache is a credential.Cache with the registry's defaults on the
 // simulated clock, and settle, which waits until every fetch the cache has
 // started has read the clock at its end: a background refresh runs on its
 // own goroutine, and the driver must not move the clock under it.
-func newSimCache(src provider.TokenSource, name string, clk *simClock) (*provider.Cache, func()) {
+func newSimCache(src credential.TokenSource, name string, clk *simClock) (*credential.Cache, func()) {
 	var ended atomic.Int64
-	c := provider.NewCache(src, provider.CacheOptions{Name: name, Now: clk.Now, OnFetch: func(time.Duration, error) { ended.Add(1) }})
+	c := credential.NewCache(src, credential.CacheOptions{Name: name, Now: clk.Now, OnFetch: func(time.Duration, error) { ended.Add(1) }})
 	return c, func() {
 		for c.Stats().Fetches != ended.Load() {
 			runtime.Gosched()
@@ -222,11 +222,11 @@ func askAll(get func() error) int {
 // fails: it answers at once, with no error, with its cached token — valid
 // for another 30 minutes — and a RefreshOn that has already passed.
 type msalStyleSource struct {
-	token    *provider.Token
+	token    *credential.Token
 	attempts atomic.Int64
 }
 
-func (s *msalStyleSource) Token(context.Context) (*provider.Token, error) {
+func (s *msalStyleSource) Token(context.Context) (*credential.Token, error) {
 	s.attempts.Add(1)
 	return s.token, nil
 }
@@ -236,13 +236,13 @@ func (s *msalStyleSource) Token(context.Context) (*provider.Token, error) {
 // fetches/min is the source's calls per simulated minute; backoff-max/min is
 // the most the cache's backoff schedule allows per minute over the window.
 //
-//   - byokcred-cache: provider.NewCache with the registry's defaults.
+//   - byokcred-cache: credential.NewCache with the registry's defaults.
 //   - per-request: every request asks the source (a token callback calling
 //     GetToken itself; byokcred's cache did the same before issue 12 once
 //     the hint had passed, from its background refresh).
 func BenchmarkPastRefreshHint(b *testing.B) {
 	b.Run("byokcred-cache", func(b *testing.B) {
-		runPastHint(b, func(src provider.TokenSource, clk *simClock) (func() error, func()) {
+		runPastHint(b, func(src credential.TokenSource, clk *simClock) (func() error, func()) {
 			c, settle := newSimCache(src, "msal", clk)
 			b.Cleanup(func() { c.Close() })
 			ctx := context.Background()
@@ -254,7 +254,7 @@ func BenchmarkPastRefreshHint(b *testing.B) {
 		b.ReportMetric(float64(backoffMaxAttempts(pastHintWindow))/pastHintWindow.Minutes(), "backoff-max/min")
 	})
 	b.Run("per-request", func(b *testing.B) {
-		runPastHint(b, func(src provider.TokenSource, clk *simClock) (func() error, func()) {
+		runPastHint(b, func(src credential.TokenSource, clk *simClock) (func() error, func()) {
 			ctx := context.Background()
 			return func() error {
 				_, err := src.Token(ctx)
@@ -264,13 +264,13 @@ func BenchmarkPastRefreshHint(b *testing.B) {
 	})
 }
 
-func runPastHint(b *testing.B, setup func(provider.TokenSource, *simClock) (func() error, func())) {
+func runPastHint(b *testing.B, setup func(credential.TokenSource, *simClock) (func() error, func())) {
 	var fetches float64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		clk := newSimClock()
 		now := clk.Now()
-		src := &msalStyleSource{token: &provider.Token{Value: provider.NewSecret("msal-cached"), Kind: provider.KindBearer,
+		src := &msalStyleSource{token: &credential.Token{Value: credential.NewSecret("msal-cached"), Kind: credential.KindBearer,
 			Expiry: now.Add(30 * time.Minute), RefreshAt: now.Add(-time.Minute)}}
 		get, settle := setup(src, clk)
 		b.StartTimer()

@@ -11,15 +11,15 @@ import (
 
 	copilot "github.com/github/copilot-sdk/go"
 
-	"github.com/byokcred/byokcred/internal/fakeentra"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakeentra"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
 
-type benchUser struct{ tok *provider.Token }
+type benchUser struct{ tok *credential.Token }
 
-func (u benchUser) Token(context.Context) (*provider.Token, error) { return u.tok, nil }
+func (u benchUser) Token(context.Context) (*credential.Token, error) { return u.tok, nil }
 
 func oboSet(b *testing.B, fe *fakeentra.Server, maxUsers int) *registry.Set {
 	return loadSet(b, `providers:
@@ -43,7 +43,7 @@ func BenchmarkPerUserWarmToken(b *testing.B) {
 	const users = 64
 	cbs := make([]copilot.BearerTokenProvider, users)
 	for i := range cbs {
-		ut := &provider.Token{Value: provider.NewSecret(fe.UserToken(fmt.Sprintf("user-%d", i), time.Hour)), Kind: provider.KindBearer}
+		ut := &credential.Token{Value: credential.NewSecret(fe.UserToken(fmt.Sprintf("user-%d", i), time.Hour)), Kind: credential.KindBearer}
 		cfg, err := f.SessionConfigFor(context.Background(), "foundry", benchUser{ut}, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -81,9 +81,9 @@ func BenchmarkPerUserFootprint(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		toks := make([]*provider.Token, users)
+		toks := make([]*credential.Token, users)
 		for i := range toks {
-			toks[i] = &provider.Token{Value: provider.NewSecret(fe.UserToken(fmt.Sprintf("user-%05d", i), time.Hour)), Kind: provider.KindBearer}
+			toks[i] = &credential.Token{Value: credential.NewSecret(fe.UserToken(fmt.Sprintf("user-%05d", i), time.Hour)), Kind: credential.KindBearer}
 		}
 		var before, after runtime.MemStats
 		runtime.GC()
@@ -122,10 +122,10 @@ func BenchmarkPerUserFootprint(b *testing.B) {
 
 // junkToken is a bearer token that looks like a user's access token but
 // was never issued: the fake authority refuses it (invalid_grant).
-func junkToken(i int) *provider.Token {
+func junkToken(i int) *credential.Token {
 	enc := base64.RawURLEncoding
 	body := fmt.Sprintf(`{"aud":"api://bench-app","oid":"junk-%06d","exp":%d}`, i, time.Now().Add(time.Hour).Unix())
-	return &provider.Token{Value: provider.NewSecret(enc.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." + enc.EncodeToString([]byte(body)) + ".c2ln"), Kind: provider.KindBearer}
+	return &credential.Token{Value: credential.NewSecret(enc.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." + enc.EncodeToString([]byte(body)) + ".c2ln"), Kind: credential.KindBearer}
 }
 
 // BenchmarkPerUserJunkTokens measures what a client inventing bearer tokens
@@ -148,7 +148,7 @@ func BenchmarkPerUserJunkTokens(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ask := func(ut *provider.Token) error {
+		ask := func(ut *credential.Token) error {
 			us, err := p.ForUser(benchUser{ut})
 			if err != nil {
 				b.Fatal(err)
@@ -156,14 +156,14 @@ func BenchmarkPerUserJunkTokens(b *testing.B) {
 			_, err = us.Token(context.Background())
 			return err
 		}
-		reals := make([]*provider.Token, real)
+		reals := make([]*credential.Token, real)
 		for i := range reals {
-			reals[i] = &provider.Token{Value: provider.NewSecret(fe.UserToken(fmt.Sprintf("real-%03d", i), time.Hour)), Kind: provider.KindBearer}
+			reals[i] = &credential.Token{Value: credential.NewSecret(fe.UserToken(fmt.Sprintf("real-%03d", i), time.Hour)), Kind: credential.KindBearer}
 			if err := ask(reals[i]); err != nil {
 				b.Fatal(err)
 			}
 		}
-		toks := make([]*provider.Token, junk)
+		toks := make([]*credential.Token, junk)
 		for i := range toks {
 			toks[i] = junkToken(i)
 		}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/plugins/exec"
 	"github.com/byokcred/byokcred/plugins/host"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // BenchmarkPluginFetch is figure 4: the cost of one token from an external
@@ -47,7 +47,7 @@ func BenchmarkPluginFetch(b *testing.B) {
 	})
 }
 
-func runFetches(b *testing.B, ctx context.Context, src provider.TokenSource) {
+func runFetches(b *testing.B, ctx context.Context, src credential.TokenSource) {
 	// The first fetch starts (and configures) a plugin process; for exec
 	// it warms the page cache for the binary.
 	if _, err := src.Token(ctx); err != nil {
@@ -60,7 +60,7 @@ func runFetches(b *testing.B, ctx context.Context, src provider.TokenSource) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if tok.Value.IsZero() || tok.Kind != provider.KindBearer || time.Until(tok.Expiry) < 50*time.Minute {
+		if tok.Value.IsZero() || tok.Kind != credential.KindBearer || time.Until(tok.Expiry) < 50*time.Minute {
 			b.Fatalf("unexpected token: kind %v, expiry %s", tok.Kind, tok.Expiry)
 		}
 	}

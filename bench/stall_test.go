@@ -12,7 +12,7 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 	"golang.org/x/oauth2"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -44,13 +44,13 @@ func (p *simIdP) fetch(ctx context.Context) (string, time.Time, error) {
 	return fmt.Sprintf("sim-token-%d", n), now.Add(stallTokenLife), nil
 }
 
-// Token implements provider.TokenSource.
-func (p *simIdP) Token(ctx context.Context) (*provider.Token, error) {
+// Token implements credential.TokenSource.
+func (p *simIdP) Token(ctx context.Context) (*credential.Token, error) {
 	v, exp, err := p.fetch(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &provider.Token{Value: provider.NewSecret(v), Kind: provider.KindBearer, Expiry: exp}, nil
+	return &credential.Token{Value: credential.NewSecret(v), Kind: credential.KindBearer, Expiry: exp}, nil
 }
 
 // simAuth is the auth type `bench-sim`: a provider whose source is the simIdP
@@ -68,7 +68,7 @@ func (a *simAuth) Validate(b *registry.Build) {
 	}
 }
 
-func (a *simAuth) Source(*registry.Build) (provider.TokenSource, error) {
+func (a *simAuth) Source(*registry.Build) (credential.TokenSource, error) {
 	p, _ := simIdPs.Load(a.IdP)
 	return p.(*simIdP), nil
 }
@@ -85,7 +85,7 @@ func init() {
 // day took.
 //
 // Time is simulated (simClock): the clock is injected into byokcred
-// (registry.Options.Now → provider.CacheOptions.Now, session.Options.Now),
+// (registry.Options.Now → credential.CacheOptions.Now, session.Options.Now),
 // into x/oauth2 (its package clock, the hook its own tests use) and into the
 // azcore model. The identity provider's 500 ms are simulated time too; a
 // request's wait is the simulated time that passed while it ran, or its
@@ -93,7 +93,7 @@ func init() {
 // the day starts and not counted.
 //
 //   - byokcred: session.Factory.Callback over a bench-sim provider (its
-//     source wrapped in provider.Cache by the registry).
+//     source wrapped in credential.Cache by the registry).
 //   - oauth2-ReuseTokenSource: x/oauth2's ReuseTokenSource over the same
 //     identity provider.
 //   - azcore-BearerTokenPolicy-model: azcoreRefreshModel, a line-by-line

@@ -11,10 +11,10 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 	"golang.org/x/oauth2"
 
-	"github.com/byokcred/byokcred/internal/fakeaws"
-	"github.com/byokcred/byokcred/internal/fakegcp"
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakestores"
+	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakestores"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -26,14 +26,14 @@ const benchScope = "https://cognitiveservices.azure.com/.default"
 //
 //   - byokcred-callback: session.Factory.Callback over an Entra provider
 //     (managed identity against the loopback fake identity endpoint), whose
-//     source is a provider.Cache.
+//     source is a credential.Cache.
 //   - azidentity-GetToken: the same azidentity ManagedIdentityCredential
 //     asked directly, answered from its own (MSAL) cache.
 //   - oauth2-ReuseTokenSource: x/oauth2's caching wrapper around a source
 //     that holds a one-hour token.
 //   - byokcred-callback-gcp: the same callback over a Vertex AI provider
 //     (auth.type gcp, metadata-server credentials against the loopback
-//     fakegcp): the same provider.Cache, whatever the cloud.
+//     fakegcp): the same credential.Cache, whatever the cloud.
 //   - byokcred-callback-aws: the same callback over an aws (Bedrock)
 //     provider, container credentials from the loopback fake: the same cache,
 //     so the same cost whatever the credential kind.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/byokcred/byokcred/auth/static"
 	_ "github.com/byokcred/byokcred/builtin"
-	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/registry"
 )
 

@@ -25,8 +25,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // MaxFileSize bounds the config file; a real one is a few kilobytes.
@@ -123,8 +123,8 @@ func (p *Provider) ShownBaseURL() string { return endpoint.RedactVars(p.BaseURL,
 // `X-Api-Key` for anthropic API keys. It is the mapping the Copilot runtime
 // applies to the SDK's provider config, and the one place byokcred states it
 // (the session factory and the proxy both follow it).
-func CredentialHeader(typ string, kind provider.Kind) string {
-	if kind == provider.KindAPIKey {
+func CredentialHeader(typ string, kind credential.Kind) string {
+	if kind == credential.KindAPIKey {
 		switch typ {
 		case TypeAzure:
 			return "Api-Key"
@@ -137,7 +137,7 @@ func CredentialHeader(typ string, kind provider.Kind) string {
 
 // CredentialHeader returns the header that carries a credential of kind to
 // this provider (see the function CredentialHeader).
-func (p *Provider) CredentialHeader(kind provider.Kind) string {
+func (p *Provider) CredentialHeader(kind credential.Kind) string {
 	return CredentialHeader(p.Type, kind)
 }
 
@@ -519,7 +519,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 			// that would add a header line (copilot-env's
 			// COPILOT_PROVIDER_HEADERS is one header per line) or make
 			// every request fail. The value is never shown.
-			if err := provider.CheckHeaderValue(p.Headers[k], provider.KindAPIKey); err != nil {
+			if err := credential.CheckHeaderValue(p.Headers[k], credential.KindAPIKey); err != nil {
 				from := ""
 				if spans := d.Vars(hpath); len(spans) > 0 {
 					from = " (from " + spanNames(spans) + ")"

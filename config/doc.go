@@ -13,8 +13,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // maxNodes bounds the work one document may cause. Aliases make a small file
@@ -29,7 +29,7 @@ const maxNodes = 200_000
 // Decoding is strict: a key that matches no field is an error that lists the
 // known keys. Struct fields are matched by their `yaml` tag; a field tagged
 // `byok:"expand"` has ${VAR} and ${VAR:-default} expanded, as has every
-// provider.Secret. A string field tagged `byok:"path"` (or "expand,path")
+// credential.Secret. A string field tagged `byok:"path"` (or "expand,path")
 // is a file path: a relative one is taken relative to the config file's
 // directory, the one rule for every path key.
 type Doc struct {
@@ -270,7 +270,7 @@ func (d *Doc) Decode(n *yaml.Node, path string, out any, skip ...string) {
 }
 
 var (
-	secretType   = reflect.TypeFor[provider.Secret]()
+	secretType   = reflect.TypeFor[credential.Secret]()
 	durationType = reflect.TypeFor[time.Duration]()
 	nodePtrType  = reflect.TypeFor[*yaml.Node]()
 )
@@ -320,7 +320,7 @@ func (d *Doc) decode(n *yaml.Node, path string, v reflect.Value, expand bool, sk
 	switch v.Type() {
 	case secretType:
 		if s, ok := d.scalar(n, path, true); ok {
-			v.Set(reflect.ValueOf(provider.NewSecret(s)))
+			v.Set(reflect.ValueOf(credential.NewSecret(s)))
 		}
 		return
 	case durationType:

@@ -4,21 +4,21 @@ import (
 	"testing"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 func TestCredentialHeaderMapping(t *testing.T) {
 	tests := []struct {
 		typ  string
-		kind provider.Kind
+		kind credential.Kind
 		want string
 	}{
-		{"openai", provider.KindAPIKey, "Authorization"},
-		{"openai", provider.KindBearer, "Authorization"},
-		{"azure", provider.KindAPIKey, "Api-Key"},
-		{"azure", provider.KindBearer, "Authorization"},
-		{"anthropic", provider.KindAPIKey, "X-Api-Key"},
-		{"anthropic", provider.KindBearer, "Authorization"},
+		{"openai", credential.KindAPIKey, "Authorization"},
+		{"openai", credential.KindBearer, "Authorization"},
+		{"azure", credential.KindAPIKey, "Api-Key"},
+		{"azure", credential.KindBearer, "Authorization"},
+		{"anthropic", credential.KindAPIKey, "X-Api-Key"},
+		{"anthropic", credential.KindBearer, "Authorization"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.typ+"/"+tc.kind.String(), func(t *testing.T) {

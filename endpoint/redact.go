@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // harmlessQueryParams are the query parameters whose values Redact
@@ -19,7 +19,7 @@ var harmlessQueryParams = map[string]bool{
 
 // Redact returns raw fit for printing: the value of every query
 // parameter except known harmless ones (api-version), a parameter without a
-// value, any user info and the fragment are replaced by [provider.Redacted]. The
+// value, any user info and the fragment are replaced by [credential.Redacted]. The
 // rest is kept as written. It works on the text, so a URL that does not
 // parse is redacted too. Query parameters are split on both "&" and ";":
 // some servers accept either.
@@ -36,7 +36,7 @@ func Redact(raw string) string {
 	if hasFrag {
 		b.WriteByte('#')
 		if frag != "" {
-			b.WriteString(provider.Redacted)
+			b.WriteString(credential.Redacted)
 		}
 	}
 	return b.String()
@@ -56,7 +56,7 @@ func redactUserInfo(s string) string {
 	if at < 0 {
 		return s
 	}
-	return scheme + "://" + provider.Redacted + after[at:]
+	return scheme + "://" + credential.Redacted + after[at:]
 }
 
 // redactQuery redacts a raw query (without the "?").
@@ -78,10 +78,10 @@ func redactQuery(q string) string {
 			case err == nil && harmlessQueryParams[strings.ToLower(decoded)]:
 				b.WriteString(part)
 			case hasValue:
-				b.WriteString(name + "=" + provider.Redacted)
+				b.WriteString(name + "=" + credential.Redacted)
 			default:
 				// A bare value (?s3cret) may be the secret itself.
-				b.WriteString(provider.Redacted)
+				b.WriteString(credential.Redacted)
 			}
 		}
 		b.WriteString(sep)
@@ -130,7 +130,7 @@ func RedactVars(raw string, spans []Span) string {
 			if strings.ContainsAny(tail[:1], "/?#") {
 				b.WriteByte(tail[0]) // the separator shows where it sits
 			}
-			b.WriteString(provider.Redacted)
+			b.WriteString(credential.Redacted)
 		} else {
 			b.WriteString(tail)
 		}

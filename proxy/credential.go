@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // ClientTokenHeader is the header a client may carry the client token in
@@ -22,7 +22,7 @@ var clientCredentialHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", 
 // SetCredential puts tok into h in the header the provider type expects.
 // This is the one place the proxy (and `byokcred doctor --probe`) reveals a
 // credential: on its way out to the provider.
-func SetCredential(h http.Header, typ string, tok *provider.Token) {
+func SetCredential(h http.Header, typ string, tok *credential.Token) {
 	switch name := config.CredentialHeader(typ, tok.Kind); name {
 	case "Authorization":
 		h.Set(name, "Bearer "+tok.Value.Reveal())

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/internal/syncbuf"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
 
@@ -41,14 +41,14 @@ const (
 type brokenAuth struct{}
 
 func (*brokenAuth) Validate(*registry.Build) {}
-func (*brokenAuth) Source(*registry.Build) (provider.TokenSource, error) {
+func (*brokenAuth) Source(*registry.Build) (credential.TokenSource, error) {
 	return brokenSource{}, nil
 }
 func (*brokenAuth) SelfCaching() bool { return true }
 
 type brokenSource struct{}
 
-func (brokenSource) Token(context.Context) (*provider.Token, error) {
+func (brokenSource) Token(context.Context) (*credential.Token, error) {
 	return nil, errors.New("identity provider unreachable")
 }
 
@@ -57,14 +57,14 @@ func (brokenSource) Token(context.Context) (*provider.Token, error) {
 type hangingAuth struct{}
 
 func (*hangingAuth) Validate(*registry.Build) {}
-func (*hangingAuth) Source(*registry.Build) (provider.TokenSource, error) {
+func (*hangingAuth) Source(*registry.Build) (credential.TokenSource, error) {
 	return hangingSource{}, nil
 }
 func (*hangingAuth) SelfCaching() bool { return true }
 
 type hangingSource struct{}
 
-func (hangingSource) Token(ctx context.Context) (*provider.Token, error) {
+func (hangingSource) Token(ctx context.Context) (*credential.Token, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
 }

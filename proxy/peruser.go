@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -27,7 +27,7 @@ var errClientTokenAsUser = errors.New("the Authorization: Bearer token is the pr
 // token for the proxy's application) for one minted on the user's behalf.
 // The user's token is never forwarded: Authorization is one of the client
 // credential headers the rewrite strips.
-func (s *Server) userToken(r *http.Request, p *registry.Provider) (*provider.Token, error) {
+func (s *Server) userToken(r *http.Request, p *registry.Provider) (*credential.Token, error) {
 	h := r.Header.Get("Authorization")
 	if len(h) <= 7 || !strings.EqualFold(h[:7], "bearer ") {
 		return nil, errNoUserToken
@@ -46,7 +46,7 @@ func (s *Server) userToken(r *http.Request, p *registry.Provider) (*provider.Tok
 			return nil, errClientTokenAsUser
 		}
 	}
-	us, err := p.ForUser(userBearer{&provider.Token{Value: provider.NewSecret(v), Kind: provider.KindBearer}})
+	us, err := p.ForUser(userBearer{&credential.Token{Value: credential.NewSecret(v), Kind: credential.KindBearer}})
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +78,6 @@ func userError(p *registry.Provider, err error) (status int, msg string, retryAf
 	return http.StatusServiceUnavailable, fmt.Sprintf("proxy: provider %s: could not obtain a token on your behalf; try again later", p.Name), 0
 }
 
-type userBearer struct{ tok *provider.Token }
+type userBearer struct{ tok *credential.Token }
 
-func (u userBearer) Token(context.Context) (*provider.Token, error) { return u.tok, nil }
+func (u userBearer) Token(context.Context) (*credential.Token, error) { return u.tok, nil }

@@ -16,9 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/byokcred/byokcred/internal/fakeentra"
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakeentra"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -267,7 +267,7 @@ func TestPerUserProxyNewTokensRateLimited(t *testing.T) {
 // token goes, and the client token never reaches the identity provider.
 func TestPerUserProxyClientTokenNeverAnAssertion(t *testing.T) {
 	const client = "CLIENT-TOKEN-CANARY-0123456789abcdef"
-	o := startOBOProxy(t, proxy.Options{ClientToken: provider.NewSecret(client)})
+	o := startOBOProxy(t, proxy.Options{ClientToken: credential.NewSecret(client)})
 	user := o.fe.UserToken("alice", time.Hour)
 	tests := []struct {
 		name   string
@@ -309,7 +309,7 @@ func TestPerUserProxyLogsNoUnverifiedUser(t *testing.T) {
 		t.Fatalf("forged token: %d %s", r.Status, r.Body)
 	}
 	logs := o.logs.String()
-	want := "token " + provider.NewSecret(forged).Fingerprint() + " claiming user oid=alice"
+	want := "token " + credential.NewSecret(forged).Fingerprint() + " claiming user oid=alice"
 	if !strings.Contains(logs, want) {
 		t.Errorf("log lacks %q:\n%s", want, logs)
 	}

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -49,7 +49,7 @@ type Options struct {
 	// `X-Byokcred-Token`, `Authorization: Bearer`, `api-key` or `x-api-key`
 	// (so that any client's own key setting can carry it). It is compared
 	// in constant time and never forwarded.
-	ClientToken provider.Secret
+	ClientToken credential.Secret
 	// AllowRemote permits a listen address that is not loopback and
 	// requests whose Host is not a loopback name. It requires ClientToken:
 	// anyone who can reach the port would otherwise spend the providers'
@@ -186,7 +186,7 @@ type exchange struct {
 	p    *registry.Provider
 	url  *url.URL // the upstream URL, without the client's query
 	rest string   // the request's path after the provider's prefix
-	tok  *provider.Token
+	tok  *credential.Token
 	// client is the client's request body, nil without one.
 	client *clientBody
 	// buf holds the request body, or the part of it read before it turned

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -29,7 +29,7 @@ func sensitive(name string) bool {
 }
 
 // headerLog renders headers for slog with secret values replaced by
-// provider.Redacted: every sensitive-looking name, and every header the
+// credential.Redacted: every sensitive-looking name, and every header the
 // provider's config adds (their values come from ${VAR}s, which may be
 // secrets under any name).
 type headerLog struct {
@@ -48,14 +48,14 @@ func (l headerLog) LogValue() slog.Value {
 	for _, k := range keys {
 		v := strings.Join(l.h[k], ", ")
 		if sensitive(k) || configured[http.CanonicalHeaderKey(k)] {
-			v = provider.Redacted
+			v = credential.Redacted
 		}
 		attrs = append(attrs, slog.String(strings.ToLower(k), v))
 	}
 	return slog.GroupValue(attrs...)
 }
 
-// redactQuery returns a raw query for logs: provider.RedactURL's rules, so
+// redactQuery returns a raw query for logs: credential.RedactURL's rules, so
 // that every URL byokcred prints is redacted alike.
 func redactQuery(raw string) string {
 	if raw == "" {

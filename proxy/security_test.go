@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/proxy"
 )
 
 func TestClientTokenIsRequiredAndNeverForwarded(t *testing.T) {
 	model := startModel(t, fakemodel.Options{})
 	live, _ := loadLive(t, staticConfig(model.URL))
-	px := startProxy(t, live, proxy.Options{ClientToken: provider.NewSecret(canaryClient)})
+	px := startProxy(t, live, proxy.Options{ClientToken: credential.NewSecret(canaryClient)})
 	tests := []struct {
 		name   string
 		header map[string]string
@@ -119,7 +119,7 @@ func TestBrowserRequestsRefused(t *testing.T) {
 	live, _ := loadLive(t, staticConfig(model.URL))
 	local := startProxy(t, live, proxy.Options{})
 	ui := startProxy(t, live, proxy.Options{AllowOrigins: []string{"http://localhost:5173"}})
-	remote := startProxy(t, live, proxy.Options{AllowRemote: true, ClientToken: provider.NewSecret(canaryClient)})
+	remote := startProxy(t, live, proxy.Options{AllowRemote: true, ClientToken: credential.NewSecret(canaryClient)})
 	tests := []struct {
 		name   string
 		px     *fixture
@@ -198,7 +198,7 @@ func TestNoSecretsInLogsOrResponses(t *testing.T) {
     headers: {X-Gateway-Key: "${GATEWAY}"}
     auth: {type: static, api_key_env: KEY}
 `, down))
-	px := startProxy(t, live, proxy.Options{ClientToken: provider.NewSecret(canaryClient), Default: "oai"})
+	px := startProxy(t, live, proxy.Options{ClientToken: credential.NewSecret(canaryClient), Default: "oai"})
 	ok := map[string]string{"Authorization": "Bearer " + canaryClient, "x-api-key": canaryOwn, "api-key": canaryOwn, "Cookie": "session=" + canaryOwn}
 	var sent []string
 	send := func(method, path string, header map[string]string) {

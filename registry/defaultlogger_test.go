@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/registry"
 )
 

@@ -10,15 +10,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 )
 
 var errRoot = errors.New("root cause")
 
 // failingAuth's source fails with its configured text, wrapped around
 // errRoot. With plugin and provider set, the error names them as the
-// plugin host's does (a provider.ProviderNamingError).
+// plugin host's does (a credential.ProviderNamingError).
 type failingAuth struct {
 	Text     string `yaml:"text"`
 	Plugin   string `yaml:"plugin"`
@@ -26,13 +26,13 @@ type failingAuth struct {
 }
 
 func (a *failingAuth) Validate(*Build) {}
-func (a *failingAuth) Source(*Build) (provider.TokenSource, error) {
+func (a *failingAuth) Source(*Build) (credential.TokenSource, error) {
 	return failingSource{*a}, nil
 }
 
 type failingSource struct{ a failingAuth }
 
-func (s failingSource) Token(context.Context) (*provider.Token, error) {
+func (s failingSource) Token(context.Context) (*credential.Token, error) {
 	if s.a.Plugin != "" {
 		return nil, &namingError{plugin: s.a.Plugin, provider: s.a.Provider, text: s.a.Text}
 	}
@@ -61,8 +61,8 @@ type stuckAuth struct {
 }
 
 func (a *stuckAuth) Validate(*Build) {}
-func (a *stuckAuth) Source(*Build) (provider.TokenSource, error) {
-	return sourceFunc(func(ctx context.Context) (*provider.Token, error) {
+func (a *stuckAuth) Source(*Build) (credential.TokenSource, error) {
+	return sourceFunc(func(ctx context.Context) (*credential.Token, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}), nil
@@ -80,7 +80,7 @@ var errorsNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func errorsOptions() Options {
 	return Options{
 		Now:   func() time.Time { return errorsNow },
-		Cache: provider.CacheOptions{Rand: func() float64 { return 0 }},
+		Cache: credential.CacheOptions{Rand: func() float64 { return 0 }},
 	}
 }
 
@@ -213,19 +213,19 @@ func TestTokenErrorMessages(t *testing.T) {
 }
 
 // TestTokenErrorsMatch: every failure of the token path is a
-// *provider.TokenError naming the provider, its kind and when the next
+// *credential.TokenError naming the provider, its kind and when the next
 // attempt is due, with the cause still matched by errors.Is.
 func TestTokenErrorsMatch(t *testing.T) {
 	retry := errorsNow.Add(500 * time.Millisecond)
 	tests := []struct {
 		name string
 		err  func(t *testing.T) error
-		want provider.TokenError // Err is checked by is
+		want credential.TokenError // Err is checked by is
 		is   []error
 	}{
 		{"cache fetch failure, with its retry time",
 			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "openai") },
-			provider.TokenError{Provider: "openai", Kind: "test-failing", Op: "no token", Retry: retry},
+			credential.TokenError{Provider: "openai", Kind: "test-failing", Op: "no token", Retry: retry},
 			[]error{errRoot}},
 		{"answered from the backoff",
 			func(t *testing.T) error {
@@ -233,26 +233,26 @@ func TestTokenErrorsMatch(t *testing.T) {
 				tokenOf(context.Background(), t, set, "openai")
 				return tokenOf(context.Background(), t, set, "openai")
 			},
-			provider.TokenError{Provider: "openai", Kind: "test-failing", Op: "no token", Retry: retry},
+			credential.TokenError{Provider: "openai", Kind: "test-failing", Op: "no token", Retry: retry},
 			[]error{errRoot}},
 		{"a provider sharing another's cache is named itself",
 			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "shares") },
-			provider.TokenError{Provider: "shares", Kind: "test-failing", Op: "no token", Retry: retry},
+			credential.TokenError{Provider: "shares", Kind: "test-failing", Op: "no token", Retry: retry},
 			[]error{errRoot}},
 		{"token_timeout",
 			func(t *testing.T) error { return tokenOf(context.Background(), t, loadErrors(t), "stuck") },
-			provider.TokenError{Provider: "stuck", Kind: "test-stuck", Op: "no credential within 50ms (token_timeout): waiting for a token"},
+			credential.TokenError{Provider: "stuck", Kind: "test-stuck", Op: "no credential within 50ms (token_timeout): waiting for a token"},
 			[]error{context.DeadlineExceeded}},
 		{"the caller's own deadline",
 			func(t *testing.T) error { return tokenOf(pastDeadline(t), t, loadErrors(t), "stuck") },
-			provider.TokenError{Provider: "stuck", Kind: "test-stuck", Op: "waiting for a token"},
+			credential.TokenError{Provider: "stuck", Kind: "test-stuck", Op: "waiting for a token"},
 			[]error{context.DeadlineExceeded}},
 		{"per-user rejection",
 			func(t *testing.T) error {
 				_, err := revokedUser(t).Token(context.Background())
 				return err
 			},
-			provider.TokenError{Provider: "gw", Kind: "test-exchange", Op: "token " + userToken("rv", errorsNow.Add(time.Hour)).Value.Fingerprint() + " claiming user oid=rv: no token", Retry: retry},
+			credential.TokenError{Provider: "gw", Kind: "test-exchange", Op: "token " + userToken("rv", errorsNow.Add(time.Hour)).Value.Fingerprint() + " claiming user oid=rv: no token", Retry: retry},
 			[]error{ErrUserRejected}},
 		{"per-user rejection remembered",
 			func(t *testing.T) error {
@@ -261,7 +261,7 @@ func TestTokenErrorsMatch(t *testing.T) {
 				_, err := us.Token(context.Background())
 				return err
 			},
-			provider.TokenError{Provider: "gw", Kind: "test-exchange"},
+			credential.TokenError{Provider: "gw", Kind: "test-exchange"},
 			[]error{ErrUserRejected}},
 		{"per-user provider asked without a user",
 			func(t *testing.T) error {
@@ -269,7 +269,7 @@ func TestTokenErrorsMatch(t *testing.T) {
 				_, err := p.Token(context.Background())
 				return err
 			},
-			provider.TokenError{Provider: "gw", Kind: "test-exchange"},
+			credential.TokenError{Provider: "gw", Kind: "test-exchange"},
 			[]error{ErrNeedsUser}},
 		{"too many new users: retry when the limit allows",
 			func(t *testing.T) error {
@@ -286,29 +286,29 @@ func TestTokenErrorsMatch(t *testing.T) {
 				}
 				return err
 			},
-			provider.TokenError{Provider: "gw", Kind: "test-exchange", Retry: retry},
+			credential.TokenError{Provider: "gw", Kind: "test-exchange", Retry: retry},
 			nil},
 		{"the user's own token failing",
 			func(t *testing.T) error {
 				_, p, _ := loadPerUser(t, errorsOptions())
-				us, err := p.ForUser(sourceFunc(func(context.Context) (*provider.Token, error) { return nil, errRoot }))
+				us, err := p.ForUser(sourceFunc(func(context.Context) (*credential.Token, error) { return nil, errRoot }))
 				if err != nil {
 					t.Fatal(err)
 				}
 				_, err = us.Token(context.Background())
 				return err
 			},
-			provider.TokenError{Provider: "gw", Kind: "test-exchange", Op: "the user's own token"},
+			credential.TokenError{Provider: "gw", Kind: "test-exchange", Op: "the user's own token"},
 			[]error{errRoot}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.err(t)
-			var te *provider.TokenError
+			var te *credential.TokenError
 			if !errors.As(err, &te) {
-				t.Fatalf("errors.As(%v, *provider.TokenError) = false", err)
+				t.Fatalf("errors.As(%v, *credential.TokenError) = false", err)
 			}
-			if diff := cmp.Diff(tc.want, *te, cmpopts.IgnoreFields(provider.TokenError{}, "Err"), cmpopts.IgnoreUnexported(provider.TokenError{})); diff != "" {
+			if diff := cmp.Diff(tc.want, *te, cmpopts.IgnoreFields(credential.TokenError{}, "Err"), cmpopts.IgnoreUnexported(credential.TokenError{})); diff != "" {
 				t.Errorf("TokenError (-want +got):\n%s", diff)
 			}
 			for _, target := range tc.is {

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	_ "github.com/byokcred/byokcred/auth/static"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -72,9 +72,9 @@ func (a *vaultAuth) Validate(b *registry.Build) {
 	}
 }
 
-func (a *vaultAuth) Source(b *registry.Build) (provider.TokenSource, error) {
-	// A real one would ask Vault; any provider.TokenSource will do.
-	return provider.StaticTokenSource(&provider.Token{Kind: provider.KindBearer, Value: provider.NewSecret("token-for-" + a.Role)}), nil
+func (a *vaultAuth) Source(b *registry.Build) (credential.TokenSource, error) {
+	// A real one would ask Vault; any credential.TokenSource will do.
+	return credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret("token-for-" + a.Role)}), nil
 }
 
 // Register a custom auth type, usable as `auth: {type: example-vault, role: …}`.

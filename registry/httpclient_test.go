@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 )
 
 // httpAuth records the HTTP client each build it sees carries: its own
@@ -34,9 +34,9 @@ func (a *httpAuth) record(c *http.Client) {
 
 func (a *httpAuth) Validate(b *Build) { a.record(b.HTTPClient); a.record(b.Sub("nested").HTTPClient) }
 
-func (a *httpAuth) Source(b *Build) (provider.TokenSource, error) {
+func (a *httpAuth) Source(b *Build) (credential.TokenSource, error) {
 	a.record(b.HTTPClient)
-	return provider.StaticTokenSource(&provider.Token{Value: provider.NewSecret("k"), Kind: provider.KindAPIKey}), nil
+	return credential.StaticTokenSource(&credential.Token{Value: credential.NewSecret("k"), Kind: credential.KindAPIKey}), nil
 }
 
 func init() {

@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // configKey identifies an auth config by content, so that providers with
@@ -24,14 +24,14 @@ func configKey(authType string, cfg AuthConfig) string {
 }
 
 var (
-	secretType = reflect.TypeFor[provider.Secret]()
+	secretType = reflect.TypeFor[credential.Secret]()
 	nodeType   = reflect.TypeFor[yaml.Node]()
 )
 
 func hashValue(h hash.Hash, v reflect.Value) {
 	switch v.Type() {
 	case secretType:
-		fmt.Fprintf(h, "s%q", v.Interface().(provider.Secret).Reveal())
+		fmt.Fprintf(h, "s%q", v.Interface().(credential.Secret).Reveal())
 		return
 	case nodeType:
 		// A raw block nested in an auth block (decoded later by the auth

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 )
 
 // countingAuth counts the sources it builds and closes, to show what a
@@ -26,17 +26,17 @@ type countingAuth struct {
 
 var nBuilt, closed atomic.Int64
 
-type closingSource struct{ provider.TokenSource }
+type closingSource struct{ credential.TokenSource }
 
 func (closingSource) Close() error { closed.Add(1); return nil }
 
 func (a *countingAuth) Validate(*Build) {}
-func (a *countingAuth) Source(*Build) (provider.TokenSource, error) {
+func (a *countingAuth) Source(*Build) (credential.TokenSource, error) {
 	if a.Value == "fail" {
 		return nil, errors.New("cannot build this source")
 	}
 	nBuilt.Add(1)
-	return closingSource{provider.StaticTokenSource(&provider.Token{Kind: provider.KindBearer, Value: provider.NewSecret(a.Value)})}, nil
+	return closingSource{credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)})}, nil
 }
 
 func init() { Register("test-counting", func() AuthConfig { return new(countingAuth) }) }
@@ -224,11 +224,11 @@ type gatedSource struct {
 	value string
 }
 
-func (s gatedSource) Token(ctx context.Context) (*provider.Token, error) {
+func (s gatedSource) Token(ctx context.Context) (*credential.Token, error) {
 	s.g.started <- struct{}{}
 	select {
 	case <-s.g.open:
-		return &provider.Token{Kind: provider.KindBearer, Value: provider.NewSecret(s.value), Expiry: time.Now().Add(time.Hour)}, nil
+		return &credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(s.value), Expiry: time.Now().Add(time.Hour)}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -237,7 +237,7 @@ func (s gatedSource) Token(ctx context.Context) (*provider.Token, error) {
 func (s gatedSource) Close() error { s.g.closed.Store(true); return nil }
 
 func (a *gatedAuth) Validate(*Build) {}
-func (a *gatedAuth) Source(*Build) (provider.TokenSource, error) {
+func (a *gatedAuth) Source(*Build) (credential.TokenSource, error) {
 	return gatedSource{gateFor(a.Value), a.Value}, nil
 }
 

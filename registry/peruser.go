@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // PerUser is implemented by token sources that mint tokens on behalf of a
@@ -22,7 +22,7 @@ import (
 // that always returns that token) and caches what the returned source mints,
 // per user token.
 type PerUser interface {
-	SourceFor(user provider.TokenSource) provider.TokenSource
+	SourceFor(user credential.TokenSource) credential.TokenSource
 }
 
 // DefaultMaxUsers bounds the per-user caches of one per-user source.
@@ -91,7 +91,7 @@ func (e *UserLimitError) Error() string {
 // needsUser is the Source of a per-user provider.
 type needsUser struct{}
 
-func (needsUser) Token(context.Context) (*provider.Token, error) { return nil, ErrNeedsUser }
+func (needsUser) Token(context.Context) (*credential.Token, error) { return nil, ErrNeedsUser }
 
 // IsPerUser reports whether p mints tokens on behalf of users: such a
 // provider serves only sessions created for a user (ForUser).
@@ -104,7 +104,7 @@ func (p *Provider) IsPerUser() bool { return p.users != nil }
 // token. user is asked before every model request and should answer from
 // memory, like x/oauth2's ReuseTokenSource; the token_timeout bounds only
 // the exchange, not user.
-func (p *Provider) ForUser(user provider.TokenSource) (*UserSource, error) {
+func (p *Provider) ForUser(user credential.TokenSource) (*UserSource, error) {
 	if user == nil {
 		return nil, fmt.Errorf("provider %s: ForUser with a nil user token source", p.Name)
 	}
@@ -118,7 +118,7 @@ func (p *Provider) ForUser(user provider.TokenSource) (*UserSource, error) {
 // concurrent use.
 type UserSource struct {
 	p    *Provider
-	user provider.TokenSource
+	user credential.TokenSource
 	// last remembers the user token seen last and its cache, so that the
 	// warm path of a session whose user token has not changed skips the
 	// hash and the shared map.
@@ -126,29 +126,29 @@ type UserSource struct {
 }
 
 type userMemo struct {
-	userTok *provider.Token
+	userTok *credential.Token
 	expiry  time.Time // the user token's, read once
-	cache   *provider.Cache
+	cache   *credential.Cache
 }
 
-var _ provider.TokenSource = (*UserSource)(nil)
+var _ credential.TokenSource = (*UserSource)(nil)
 
 // Token returns a currently valid token minted on behalf of the user, within
-// ctx and the config's token_timeout. Its errors are *provider.TokenError
+// ctx and the config's token_timeout. Its errors are *credential.TokenError
 // naming the provider and the user (never the user's token); a refused user
 // token wraps ErrUserRejected, the new-user limit *UserLimitError (and
 // sets Retry).
-func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
+func (u *UserSource) Token(ctx context.Context) (*credential.Token, error) {
 	p := u.p
 	// The user's source is asked under the caller's context: it answers
 	// from memory (the application holds the user's token), and a timer
 	// per call would cost more than the rest of the warm path.
 	ut, err := u.user.Token(ctx)
 	if err != nil {
-		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "the user's own token", Err: err}
+		return nil, &credential.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "the user's own token", Err: err}
 	}
 	if ut == nil || ut.Value.IsZero() {
-		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "the user's token source returned an empty token"}
+		return nil, &credential.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "the user's token source returned an empty token"}
 	}
 	if m := u.last.Load(); m != nil && m.userTok == ut {
 		if m.expiry.IsZero() || p.users.opts.Now().Before(m.expiry) {
@@ -198,7 +198,7 @@ func (u *UserSource) Token(ctx context.Context) (*provider.Token, error) {
 // token has expired (nothing can be minted from it any more).
 type userCaches struct {
 	src      PerUser
-	opts     provider.CacheOptions
+	opts     credential.CacheOptions
 	max      int
 	maxBytes int64
 	// rate (tokens per second) and burst shape the bucket new user tokens
@@ -226,7 +226,7 @@ type userCaches struct {
 type userEntry struct {
 	key    [sha256.Size]byte
 	expiry time.Time // of the user's token: the entry is useless after it
-	cache  *provider.Cache
+	cache  *credential.Cache
 	// size is the entry's estimated heap; guarded by userCaches.mu.
 	size int64
 	// minted is the length of the token last minted, counted in size.
@@ -238,7 +238,7 @@ type refusedEntry struct {
 	until time.Time
 }
 
-func newUserCaches(src PerUser, opts provider.CacheOptions, max int) *userCaches {
+func newUserCaches(src PerUser, opts credential.CacheOptions, max int) *userCaches {
 	if max <= 0 {
 		max = DefaultMaxUsers
 	}
@@ -261,8 +261,8 @@ func newUserCaches(src PerUser, opts provider.CacheOptions, max int) *userCaches
 // oid or sub it claims, never by the token. The claims are not verified
 // here (only the identity provider can): a forged token may claim anyone,
 // so the claim is never presented as who the user is.
-func userName(ut *provider.Token) string {
-	c, ok := provider.ParseClaims(ut.Value)
+func userName(ut *credential.Token) string {
+	c, ok := credential.ParseClaims(ut.Value)
 	switch {
 	case !ok:
 		return "user (opaque token " + ut.Value.Fingerprint() + ")"
@@ -285,17 +285,17 @@ func claimValue(v string) string {
 }
 
 // userExpiry is when the user's token stops being usable as an assertion.
-func userExpiry(ut *provider.Token) time.Time {
+func userExpiry(ut *credential.Token) time.Time {
 	if !ut.Expiry.IsZero() {
 		return ut.Expiry
 	}
-	if c, ok := provider.ParseClaims(ut.Value); ok {
+	if c, ok := credential.ParseClaims(ut.Value); ok {
 		return c.Expiry
 	}
 	return time.Time{}
 }
 
-func (uc *userCaches) checkUserToken(ut *provider.Token) error {
+func (uc *userCaches) checkUserToken(ut *credential.Token) error {
 	if exp := userExpiry(ut); !exp.IsZero() && !uc.opts.Now().Before(exp) {
 		return fmt.Errorf("%s: the user's token expired at %s; the application must hand in a fresh one: %w", userName(ut), exp.UTC().Format(time.RFC3339), ErrUserRejected)
 	}
@@ -309,7 +309,7 @@ func (uc *userCaches) checkUserToken(ut *provider.Token) error {
 // checked by the identity provider once: a token it refused is answered
 // from its digest for refusedTTL, and tokens not seen before are exchanged
 // at most at the new-user rate.
-func (uc *userCaches) cacheFor(ut *provider.Token) (*userEntry, error) {
+func (uc *userCaches) cacheFor(ut *credential.Token) (*userEntry, error) {
 	if err := uc.checkUserToken(ut); err != nil {
 		return nil, err
 	}
@@ -340,7 +340,7 @@ func (uc *userCaches) cacheFor(ut *provider.Token) (*userEntry, error) {
 	// the user.
 	opts.Name = userName(ut)
 	e := &userEntry{
-		key: key, expiry: userExpiry(ut), cache: provider.NewCache(uc.src.SourceFor(fixedToken{ut}), opts),
+		key: key, expiry: userExpiry(ut), cache: credential.NewCache(uc.src.SourceFor(fixedToken{ut}), opts),
 		size: userEntryOverhead + int64(ut.Value.Len()),
 	}
 	uc.byKey[key] = uc.lru.PushFront(e)
@@ -377,7 +377,7 @@ func (uc *userCaches) takeLocked(now time.Time) time.Duration {
 
 // account adds the token minted for e to e's estimated size, evicting other
 // users if that crosses the bound.
-func (uc *userCaches) account(e *userEntry, tok *provider.Token) {
+func (uc *userCaches) account(e *userEntry, tok *credential.Token) {
 	n := tok.Value.Len()
 	uc.mu.Lock()
 	defer uc.mu.Unlock()
@@ -465,7 +465,7 @@ func (uc *userCaches) Len() int {
 // Close closes every user's cache and the per-user source.
 func (uc *userCaches) Close() error {
 	uc.mu.Lock()
-	var caches []*provider.Cache
+	var caches []*credential.Cache
 	for el := uc.lru.Front(); el != nil; el = el.Next() {
 		caches = append(caches, el.Value.(*userEntry).cache)
 	}
@@ -476,7 +476,7 @@ func (uc *userCaches) Close() error {
 	for _, c := range caches {
 		c.Close()
 	}
-	if c, ok := uc.src.(provider.Closer); ok {
+	if c, ok := uc.src.(credential.Closer); ok {
 		return c.Close()
 	}
 	return nil
@@ -509,6 +509,6 @@ func (p *Provider) UserStats() UserStats {
 
 // fixedToken is the user-token source a PerUser source is built on: the
 // one user token a cache entry belongs to.
-type fixedToken struct{ tok *provider.Token }
+type fixedToken struct{ tok *credential.Token }
 
-func (f fixedToken) Token(context.Context) (*provider.Token, error) { return f.tok, nil }
+func (f fixedToken) Token(context.Context) (*credential.Token, error) { return f.tok, nil }

@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 )
 
 // exchangeAuth is a per-user auth type: its "identity provider" mints a
@@ -27,7 +27,7 @@ type exchangeAuth struct {
 
 func (a *exchangeAuth) Validate(*Build) {}
 
-func (a *exchangeAuth) Source(*Build) (provider.TokenSource, error) {
+func (a *exchangeAuth) Source(*Build) (credential.TokenSource, error) {
 	return &fakeExchange{scope: a.Scope, perUser: map[string]int{}}, nil
 }
 
@@ -46,19 +46,19 @@ type fakeExchange struct {
 	failing  map[string]bool // the identity provider fails for these oids
 }
 
-func (f *fakeExchange) Token(context.Context) (*provider.Token, error) { return nil, ErrNeedsUser }
+func (f *fakeExchange) Token(context.Context) (*credential.Token, error) { return nil, ErrNeedsUser }
 
-type sourceFunc func(context.Context) (*provider.Token, error)
+type sourceFunc func(context.Context) (*credential.Token, error)
 
-func (f sourceFunc) Token(ctx context.Context) (*provider.Token, error) { return f(ctx) }
+func (f sourceFunc) Token(ctx context.Context) (*credential.Token, error) { return f(ctx) }
 
-func (f *fakeExchange) SourceFor(user provider.TokenSource) provider.TokenSource {
-	return sourceFunc(func(ctx context.Context) (*provider.Token, error) {
+func (f *fakeExchange) SourceFor(user credential.TokenSource) credential.TokenSource {
+	return sourceFunc(func(ctx context.Context) (*credential.Token, error) {
 		ut, err := user.Token(ctx)
 		if err != nil {
 			return nil, err
 		}
-		c, _ := provider.ParseClaims(ut.Value)
+		c, _ := credential.ParseClaims(ut.Value)
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.attempts++
@@ -73,9 +73,9 @@ func (f *fakeExchange) SourceFor(user provider.TokenSource) provider.TokenSource
 		if f.now != nil {
 			now = f.now()
 		}
-		return &provider.Token{
-			Value:  provider.NewSecret(fmt.Sprintf("obo-%s-for-%s-%d", f.scope, c.ObjectID, f.perUser[c.ObjectID])),
-			Kind:   provider.KindBearer,
+		return &credential.Token{
+			Value:  credential.NewSecret(fmt.Sprintf("obo-%s-for-%s-%d", f.scope, c.ObjectID, f.perUser[c.ObjectID])),
+			Kind:   credential.KindBearer,
 			Expiry: now.Add(time.Hour),
 		}, nil
 	})
@@ -100,17 +100,17 @@ func mintUserJWT(claims map[string]any) string {
 }
 
 // userToken is a user's access token as the application holds it.
-func userToken(oid string, exp time.Time) *provider.Token {
-	return &provider.Token{
-		Value:  provider.NewSecret(mintUserJWT(map[string]any{"oid": oid, "tid": "t1", "exp": exp.Unix(), "canary": "USER-CANARY-" + oid})),
-		Kind:   provider.KindBearer,
+func userToken(oid string, exp time.Time) *credential.Token {
+	return &credential.Token{
+		Value:  credential.NewSecret(mintUserJWT(map[string]any{"oid": oid, "tid": "t1", "exp": exp.Unix(), "canary": "USER-CANARY-" + oid})),
+		Kind:   credential.KindBearer,
 		Expiry: exp,
 	}
 }
 
-type fixedUser struct{ tok *provider.Token }
+type fixedUser struct{ tok *credential.Token }
 
-func (u fixedUser) Token(context.Context) (*provider.Token, error) { return u.tok, nil }
+func (u fixedUser) Token(context.Context) (*credential.Token, error) { return u.tok, nil }
 
 const exchangeConfig = `providers:
   gw:
@@ -175,7 +175,7 @@ func TestPerUserNeverCrossesUsers(t *testing.T) {
 	p.users.rate = 0 // hundreds of new users at the same instant
 	const users, sessionsPerUser, requests = 300, 2, 20
 	exp := time.Now().Add(time.Hour)
-	toks := make([]*provider.Token, users)
+	toks := make([]*credential.Token, users)
 	for i := range toks {
 		toks[i] = userToken(fmt.Sprintf("oid-%03d", i), exp)
 	}
@@ -228,8 +228,8 @@ func TestPerUserForgedClaimsGetNoCachedToken(t *testing.T) {
 	_, p, fx := loadPerUser(t, Options{})
 	exp := time.Now().Add(time.Hour)
 	victim := userToken("victim", exp)
-	forged := &provider.Token{Value: provider.NewSecret(victim.Value.Reveal() + "x"), Kind: provider.KindBearer, Expiry: exp}
-	for _, ut := range []*provider.Token{victim, forged} {
+	forged := &credential.Token{Value: credential.NewSecret(victim.Value.Reveal() + "x"), Kind: credential.KindBearer, Expiry: exp}
+	for _, ut := range []*credential.Token{victim, forged} {
 		us, _ := p.ForUser(fixedUser{ut})
 		if _, err := us.Token(context.Background()); err != nil {
 			t.Fatal(err)
@@ -298,7 +298,7 @@ func TestPerUserErrorsNameTheUser(t *testing.T) {
 	tests := []struct {
 		name    string
 		advance time.Duration
-		user    *provider.Token
+		user    *credential.Token
 		want    []string
 	}{
 		{"revoked", 0, userToken("revoked-user", now.Add(time.Hour)), []string{"provider gw", "claiming user oid=revoked-user", "invalid_grant"}},
@@ -348,7 +348,7 @@ func TestPerUserRefusedTokensLeaveNoEntry(t *testing.T) {
 	if _, err := real.Token(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	junk := make([]*provider.Token, 50)
+	junk := make([]*credential.Token, 50)
 	for i := range junk {
 		junk[i] = userToken(fmt.Sprintf("junk-%02d", i), exp)
 	}
@@ -378,14 +378,14 @@ func TestPerUserMemoryBoundEvicts(t *testing.T) {
 	_, p, fx := loadPerUser(t, Options{})
 	exp := time.Now().Add(time.Hour)
 	p.users.maxBytes = 4 * (userEntryOverhead + 1024)
-	tokenFor := func(ut *provider.Token) {
+	tokenFor := func(ut *credential.Token) {
 		t.Helper()
 		us, _ := p.ForUser(fixedUser{ut})
 		if _, err := us.Token(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	small := func(oid string) *provider.Token { return userToken(oid, exp) }
+	small := func(oid string) *credential.Token { return userToken(oid, exp) }
 	tokenFor(small("a"))
 	tokenFor(small("b"))
 	tokenFor(small("c"))
@@ -395,7 +395,7 @@ func TestPerUserMemoryBoundEvicts(t *testing.T) {
 	}
 	tokenFor(small("a")) // a is now the most recently used
 	// One large token (as a header may carry) costs the room of several.
-	big := &provider.Token{Value: provider.NewSecret(mintUserJWT(map[string]any{"oid": "big", "exp": exp.Unix(), "pad": strings.Repeat("x", userEntryOverhead)})), Kind: provider.KindBearer}
+	big := &credential.Token{Value: credential.NewSecret(mintUserJWT(map[string]any{"oid": "big", "exp": exp.Unix(), "pad": strings.Repeat("x", userEntryOverhead)})), Kind: credential.KindBearer}
 	tokenFor(big)
 	st := p.UserStats()
 	if diff := cmp.Diff(UserStats{Users: 2, Evicted: 3}, st, ignoreBytes); diff != "" {

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/unknownkind"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // Refresh modes of bearer sources (see RefreshModer).
@@ -45,7 +45,7 @@ type AuthConfig interface {
 	// not block on the network — there is no caller to wait for it; tokens
 	// are fetched later through TokenSource.Token, under the caller's
 	// context.
-	Source(b *Build) (provider.TokenSource, error)
+	Source(b *Build) (credential.TokenSource, error)
 }
 
 // SelfCaching is implemented by auth configs whose sources need no token
@@ -64,7 +64,7 @@ type RefreshModer interface {
 // CacheTuner is implemented by auth configs that set options of the cache
 // around their source (a plugin's max_age).
 type CacheTuner interface {
-	TuneCache(*provider.CacheOptions)
+	TuneCache(*credential.CacheOptions)
 }
 
 // Checker is implemented by token sources that can confirm their
@@ -124,7 +124,7 @@ type Diagnoser interface {
 // Facts must never include the secret parts of the token. Callers ask
 // through Provider.DescribeToken.
 type TokenDescriber interface {
-	DescribeToken(tok *provider.Token) []TokenFact
+	DescribeToken(tok *credential.Token) []TokenFact
 }
 
 // TokenFact is one fact a TokenDescriber reports.
@@ -218,7 +218,7 @@ func (c *Build) Failed(key string) bool {
 // Shared returns the value stored under key in the set being built, creating
 // it with create on first use. Auth types use it for state that outlives one
 // provider, such as a plugin manager; a value that implements
-// provider.Closer is closed with the set.
+// credential.Closer is closed with the set.
 func (c *Build) Shared(key string, create func() any) any {
 	root := c
 	for root.parent != nil {

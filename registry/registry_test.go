@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 func lookup(m map[string]string) func(string) (string, bool) {
@@ -53,8 +53,8 @@ func (a *echoAuth) Validate(b *Build) {
 	}
 }
 
-func (a *echoAuth) Source(*Build) (provider.TokenSource, error) {
-	return provider.StaticTokenSource(&provider.Token{Kind: provider.KindBearer, Value: provider.NewSecret(a.Value)}), nil
+func (a *echoAuth) Source(*Build) (credential.TokenSource, error) {
+	return credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)}), nil
 }
 
 func init() { Register("test-echo", func() AuthConfig { return new(echoAuth) }) }
@@ -70,7 +70,7 @@ func TestThirdPartyAuthTypeAndSharing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer set.Close()
-	src := func(n string) provider.TokenSource { p, _ := set.Provider(n); return p.Source }
+	src := func(n string) credential.TokenSource { p, _ := set.Provider(n); return p.Source }
 	if src("a") != src("b") {
 		t.Error("identical auth blocks got different sources")
 	}

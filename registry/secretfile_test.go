@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/registry"
 
 	// The credential kinds whose files are checked.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // Options configure loading.
@@ -35,7 +35,7 @@ type Options struct {
 	Now func() time.Time
 	// Cache is the template for the token cache put around each source
 	// (Name, Now and Logger are filled in per provider).
-	Cache provider.CacheOptions
+	Cache credential.CacheOptions
 	// OnFetch, when set, is told of every fetch a provider's cache makes
 	// (see metrics.Metrics.OnFetch).
 	OnFetch func(provider string, took time.Duration, err error)
@@ -78,10 +78,10 @@ type Provider struct {
 	Auth AuthConfig
 	// Source supplies the provider's credentials. Providers with identical
 	// auth blocks share one Source. It is the Cache, when there is one.
-	Source provider.TokenSource
+	Source credential.TokenSource
 	// Cache is the token cache around the auth type's source (nil for
 	// sources that need none, such as static keys).
-	Cache *provider.Cache
+	Cache *credential.Cache
 	// Refresh is RefreshPerRequest or RefreshPerSession.
 	Refresh string
 
@@ -92,7 +92,7 @@ type Provider struct {
 	// when the source cannot.
 	check Checker
 	// raw is the auth type's own source (inside Cache, when there is one).
-	raw provider.TokenSource
+	raw credential.TokenSource
 
 	tokenTimeout time.Duration
 	now          func() time.Time
@@ -120,9 +120,9 @@ type Set struct {
 }
 
 type built struct {
-	raw   provider.TokenSource // the auth type's source, before any cache
-	src   provider.TokenSource
-	cache *provider.Cache
+	raw   credential.TokenSource // the auth type's source, before any cache
+	src   credential.TokenSource
+	cache *credential.Cache
 	users *userCaches
 	check Checker
 	deps  []string // shared state keys the source uses
@@ -210,7 +210,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		if pu, ok := src.(PerUser); ok {
 			if !opts.PerUser {
 				ctxs[name].Errorf("", "this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)")
-				if c, ok := src.(provider.Closer); ok {
+				if c, ok := src.(credential.Closer); ok {
 					c.Close()
 				}
 				continue
@@ -244,7 +244,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			if opts.OnFetch != nil {
 				co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
 			}
-			b.cache = provider.NewCache(src, co)
+			b.cache = credential.NewCache(src, co)
 			b.src = b.cache // closing the cache closes src too
 		}
 		s.built[key] = b
@@ -402,7 +402,7 @@ func (s *Set) Current() *Set { return s }
 // be used afterwards.
 func (s *Set) Close() error {
 	s.mu.Lock()
-	var closers []provider.Closer
+	var closers []credential.Closer
 	seen := map[string]bool{}
 	for i := len(s.ordered) - 1; i >= 0; i-- {
 		key := s.ordered[i]
@@ -411,7 +411,7 @@ func (s *Set) Close() error {
 		}
 		seen[key] = true
 		if v, ok := s.owned[key]; ok {
-			if c, ok := v.(provider.Closer); ok {
+			if c, ok := v.(credential.Closer); ok {
 				closers = append(closers, c)
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // Providers is what consumers (session factories, the proxy, metrics) read
@@ -25,16 +25,16 @@ var (
 // Token returns a currently valid credential for p: a fresh cached token at
 // once (one atomic load, no allocation: this is on every model request's
 // path), otherwise a fetch bounded by ctx and the config's token_timeout.
-// Its errors are *provider.TokenError naming the provider once, with the
+// Its errors are *credential.TokenError naming the provider once, with the
 // cause in the chain.
-func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
+func (p *Provider) Token(ctx context.Context) (*credential.Token, error) {
 	if p.Cache != nil {
 		if tok, ok := p.Cache.Fresh(); ok {
 			return tok, nil
 		}
 	}
 	if p.Source == nil {
-		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "no credential source: the config was loaded offline (registry.Options.Offline)"}
+		return nil, &credential.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "no credential source: the config was loaded offline (registry.Options.Offline)"}
 	}
 	timeout := p.timeout()
 	fetchCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -44,10 +44,10 @@ func (p *Provider) Token(ctx context.Context) (*provider.Token, error) {
 		return nil, p.tokenError(ctx, timeout, "", err)
 	}
 	if tok == nil || tok.Value.IsZero() {
-		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "source returned an empty credential"}
+		return nil, &credential.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "source returned an empty credential"}
 	}
 	if tok.Expired(p.now()) {
-		return nil, &provider.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "source returned a token that expired at " + tok.Expiry.Format(time.RFC3339)}
+		return nil, &credential.TokenError{Provider: p.Name, Kind: p.AuthType, Op: "source returned a token that expired at " + tok.Expiry.Format(time.RFC3339)}
 	}
 	return tok, nil
 }
@@ -67,12 +67,12 @@ func (p *Provider) timeout() time.Duration {
 // names the user the token was for. caller is the requester's context: a
 // deadline that passed while the caller's had not is token_timeout's, and
 // the message says so.
-func (p *Provider) tokenError(caller context.Context, timeout time.Duration, user string, err error) *provider.TokenError {
-	var te provider.TokenError
-	if cached, ok := err.(*provider.TokenError); ok {
+func (p *Provider) tokenError(caller context.Context, timeout time.Duration, user string, err error) *credential.TokenError {
+	var te credential.TokenError
+	if cached, ok := err.(*credential.TokenError); ok {
 		te = *cached
 	} else {
-		te = provider.TokenError{Err: err}
+		te = credential.TokenError{Err: err}
 	}
 	te.Provider, te.Kind = p.Name, p.AuthType
 	if user != "" {
@@ -94,7 +94,7 @@ func joinOp(outer, inner string) string {
 // DescribeToken returns what p's auth config and source know about tok
 // beyond its JWT claims (see TokenDescriber): nil when neither describes
 // tokens. tok should be a token p handed out.
-func (p *Provider) DescribeToken(tok *provider.Token) []TokenFact {
+func (p *Provider) DescribeToken(tok *credential.Token) []TokenFact {
 	var facts []TokenFact
 	if d, ok := p.Auth.(TokenDescriber); ok {
 		facts = append(facts, d.DescribeToken(tok)...)

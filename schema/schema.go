@@ -22,7 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -45,7 +45,7 @@ var patterns = map[string]string{
 const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 
 var (
-	secretType   = reflect.TypeFor[provider.Secret]()
+	secretType   = reflect.TypeFor[credential.Secret]()
 	durationType = reflect.TypeFor[time.Duration]()
 	nodePtrType  = reflect.TypeFor[*yaml.Node]()
 )

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // MaxSize caps a secret file. A credential is bytes, not
@@ -103,9 +103,9 @@ func ReadBytes(path string) ([]byte, error) {
 // read defaults to [ReadBytes]. A NUL byte is refused: text
 // credentials never hold one, and it marks a binary or pseudo-file read by
 // mistake.
-func Read(path string, fi fs.FileInfo, read func(string) ([]byte, error)) (provider.Secret, error) {
+func Read(path string, fi fs.FileInfo, read func(string) ([]byte, error)) (credential.Secret, error) {
 	if err := CheckMode(path, fi); err != nil {
-		return provider.Secret{}, err
+		return credential.Secret{}, err
 	}
 	var b []byte
 	var err error
@@ -115,19 +115,19 @@ func Read(path string, fi fs.FileInfo, read func(string) ([]byte, error)) (provi
 		err = errorf("%w", err)
 	}
 	if err != nil {
-		return provider.Secret{}, err
+		return credential.Secret{}, err
 	}
 	if len(b) > MaxSize {
-		return provider.Secret{}, errorf("%s holds more than %d bytes; a credential file holds at most that", path, MaxSize)
+		return credential.Secret{}, errorf("%s holds more than %d bytes; a credential file holds at most that", path, MaxSize)
 	}
 	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return provider.Secret{}, errorf("%s: byte %d is a NUL byte; it is not a text credential file", path, i)
+		return credential.Secret{}, errorf("%s: byte %d is a NUL byte; it is not a text credential file", path, i)
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if v == "" {
-		return provider.Secret{}, errorf("%s is empty", path)
+		return credential.Secret{}, errorf("%s is empty", path)
 	}
-	return provider.NewSecret(v), nil
+	return credential.NewSecret(v), nil
 }
 
 // ReadLimited reads a file that feeds a cloud SDK credentials without being

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	awsauth "github.com/byokcred/byokcred/auth/aws"
-	"github.com/byokcred/byokcred/internal/fakeaws"
-	"github.com/byokcred/byokcred/internal/fakebedrock"
+	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
+	"github.com/byokcred/byokcred/internal/testkit/fakebedrock"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )

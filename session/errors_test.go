@@ -9,8 +9,8 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -23,13 +23,13 @@ type downAuth struct {
 }
 
 func (a *downAuth) Validate(*registry.Build) {}
-func (a *downAuth) Source(*registry.Build) (provider.TokenSource, error) {
+func (a *downAuth) Source(*registry.Build) (credential.TokenSource, error) {
 	return downSource{}, nil
 }
 
 type downSource struct{}
 
-func (downSource) Token(context.Context) (*provider.Token, error) {
+func (downSource) Token(context.Context) (*credential.Token, error) {
 	return nil, fmt.Errorf("unknown model deployment: %w", errGateway)
 }
 
@@ -85,9 +85,9 @@ func TestFactoryErrorsMatch(t *testing.T) {
 			}
 			// Only a credential's failure is a TokenError, whatever its
 			// text says.
-			var te *provider.TokenError
+			var te *credential.TokenError
 			if got, want := errors.As(err, &te), tc.is == errGateway; got != want {
-				t.Errorf("errors.As(%v, *provider.TokenError) = %v, want %v", err, got, want)
+				t.Errorf("errors.As(%v, *credential.TokenError) = %v, want %v", err, got, want)
 			}
 			if te != nil && (te.Provider != "down" || te.Kind != "test-down") {
 				t.Errorf("TokenError names provider %q of kind %q, want down of test-down", te.Provider, te.Kind)

@@ -14,7 +14,7 @@ import (
 	"github.com/github/copilot-sdk/go/rpc"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -186,7 +186,7 @@ func (f *Factory) MultiSessionConfig(ctx context.Context, model string, base *co
 
 // The errors of choosing a model, for errors.Is: the caller's mistake, not
 // a failure (the CLI exits 2 for them). A credential that fails is a
-// *provider.TokenError instead, and an unknown provider name
+// *credential.TokenError instead, and an unknown provider name
 // registry.ErrUnknownProvider.
 var (
 	// ErrUnknownModel: the model asked for is none of the config's
@@ -237,7 +237,7 @@ func (f *Factory) credential(ctx context.Context, p *registry.Provider) (wiring,
 	return wire(p, tok, func() copilot.BearerTokenProvider { return f.Callback(p.Name) }), nil
 }
 
-func wire(p *registry.Provider, tok *provider.Token, callback func() copilot.BearerTokenProvider) wiring {
+func wire(p *registry.Provider, tok *credential.Token, callback func() copilot.BearerTokenProvider) wiring {
 	switch {
 	case p.CredentialHeader(tok.Kind) != "Authorization":
 		// Azure's api-key and Anthropic's x-api-key: only the SDK's static
@@ -274,7 +274,7 @@ func copyHeaders(h map[string]string) map[string]string {
 // token_timeout: the path every model request takes. The SDK callback
 // carries no context, so without that bound a stuck source would hang a
 // model request until the caller's own deadline.
-func (f *Factory) Token(ctx context.Context, p *registry.Provider) (*provider.Token, error) {
+func (f *Factory) Token(ctx context.Context, p *registry.Provider) (*credential.Token, error) {
 	tok, err := p.Token(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)

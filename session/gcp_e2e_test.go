@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakegcp"
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )

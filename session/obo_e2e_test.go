@@ -11,18 +11,18 @@ import (
 
 	copilot "github.com/github/copilot-sdk/go"
 
-	"github.com/byokcred/byokcred/internal/fakeentra"
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakeentra"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
 
 // appUser is the application's own source of one user's access token (in a
 // web app: the token from the user's request or session).
-type appUser struct{ tok *provider.Token }
+type appUser struct{ tok *credential.Token }
 
-func (u appUser) Token(context.Context) (*provider.Token, error) { return u.tok, nil }
+func (u appUser) Token(context.Context) (*credential.Token, error) { return u.tok, nil }
 
 // TestOnBehalfOfTwoUsersEndToEnd runs two users' sessions at once through
 // the real Copilot runtime, the real azidentity and a fake Entra authority:
@@ -87,7 +87,7 @@ func TestOnBehalfOfTwoUsersEndToEnd(t *testing.T) {
 	sessions := map[string]*copilot.Session{}
 	for _, oid := range []string{"alice", "bob"} {
 		userTokens[oid] = fe.UserToken(oid, lives[oid])
-		ut := &provider.Token{Value: provider.NewSecret(userTokens[oid]), Kind: provider.KindBearer}
+		ut := &credential.Token{Value: credential.NewSecret(userTokens[oid]), Kind: credential.KindBearer}
 		cfg, err := f.SessionConfigFor(ctx, "foundry", appUser{ut}, session.ToolFree())
 		if err != nil {
 			t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 
 	copilot "github.com/github/copilot-sdk/go"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -24,7 +24,7 @@ import (
 // sessions created this way: SessionConfig refuses it, SessionConfigFor
 // refuses a provider with an identity of its own. One token is minted now,
 // so a rejected user token fails here.
-func (f *Factory) SessionConfigFor(ctx context.Context, name string, user provider.TokenSource, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
+func (f *Factory) SessionConfigFor(ctx context.Context, name string, user credential.TokenSource, base *copilot.SessionConfig) (*copilot.SessionConfig, error) {
 	set, release := registry.Acquire(f.src) // held for the first token's fetch
 	defer release()
 	p, err := set.Provider(name)
@@ -53,7 +53,7 @@ func (f *Factory) SessionConfigFor(ctx context.Context, name string, user provid
 
 // callbackFor is Callback for one user's session. first is the user source
 // in firstSet; after a reload the provider is looked up again.
-func (f *Factory) callbackFor(name string, user provider.TokenSource, firstSet *registry.Set, first *registry.UserSource) copilot.BearerTokenProvider {
+func (f *Factory) callbackFor(name string, user credential.TokenSource, firstSet *registry.Set, first *registry.UserSource) copilot.BearerTokenProvider {
 	type resolved struct {
 		set *registry.Set
 		us  *registry.UserSource

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/internal/plugintest"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/plugintest"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )

@@ -7,7 +7,7 @@ import (
 
 	copilot "github.com/github/copilot-sdk/go"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -65,7 +65,7 @@ func (t *rejectionTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || sent == "" {
 		return resp, err
 	}
-	rejected := &provider.Token{Value: provider.NewSecret(sent)}
+	rejected := &credential.Token{Value: credential.NewSecret(sent)}
 	set := t.providers.Current()
 	for _, name := range set.Names() {
 		if p, err := set.Provider(name); err == nil && p.Cache != nil {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -78,7 +78,7 @@ func TestReloadReachesLiveSessions(t *testing.T) {
 	var audiences []string
 	for _, r := range f.model.Requests() {
 		_, v := r.Credential()
-		c, _ := provider.ParseClaims(provider.NewSecret(v))
+		c, _ := credential.ParseClaims(credential.NewSecret(v))
 		audiences = append(audiences, c.Audience)
 	}
 	want := []string{f.scope[:len(f.scope)-len("/.default")], "https://reloaded.cognitiveservices.example"}

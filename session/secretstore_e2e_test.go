@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/copilotcli"
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/internal/fakestores"
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakestores"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )

@@ -11,10 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakeaws"
-	"github.com/byokcred/byokcred/internal/fakebedrock"
-	"github.com/byokcred/byokcred/internal/fakegcp"
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
+	"github.com/byokcred/byokcred/internal/testkit/fakebedrock"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/copilotcli"
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 

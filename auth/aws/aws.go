@@ -1,11 +1,11 @@
-// Package awsauth is the `auth.type: aws` credential kind: short-term Amazon
+// Package aws is the `auth.type: aws` credential kind: short-term Amazon
 // Bedrock API keys minted locally from AWS credentials of the SDK's default
 // chain (environment, shared config profile, web identity, container
 // credentials, IMDS), optionally through an assumed role. Import it for its
 // side effect of registering the kind:
 //
 //	import _ "github.com/byokcred/byokcred/auth/aws"
-package awsauth
+package aws
 
 //go:generate go run ../../schema/fielddocs -type Auth
 
@@ -19,7 +19,7 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -145,6 +145,6 @@ func checkProfileError(profile string, files *sharedFiles, err error) error {
 }
 
 // Source implements registry.AuthConfig.
-func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
 	return newSource(a, b.Now)
 }

@@ -1,4 +1,4 @@
-package awsauth_test
+package aws_test
 
 import (
 	"bytes"
@@ -15,14 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-cmp/cmp"
 
 	awsauth "github.com/byokcred/byokcred/auth/aws"
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/fakeaws"
-	"github.com/byokcred/byokcred/internal/fakebedrock"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
+	"github.com/byokcred/byokcred/internal/testkit/fakebedrock"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -69,7 +69,7 @@ func loadProvider(t *testing.T, baseURL, authYAML string) *registry.Provider {
 	return p
 }
 
-func keyInfo(t *testing.T, tok *provider.Token) awsauth.KeyInfo {
+func keyInfo(t *testing.T, tok *credential.Token) awsauth.KeyInfo {
 	t.Helper()
 	info, _, err := awsauth.ParseKey(tok.Value.Reveal())
 	if err != nil {
@@ -140,7 +140,7 @@ func TestEachKeyGetsFreshCredentials(t *testing.T) {
 	}
 }
 
-func newSource(t *testing.T, a *awsauth.Auth) provider.TokenSource {
+func newSource(t *testing.T, a *awsauth.Auth) credential.TokenSource {
 	t.Helper()
 	path := configtest.Write(t, "providers:\n  p:\n    type: openai\n    base_url: http://127.0.0.1:1/openai/v1\n    model: m\n    auth: {type: aws, region: us-east-1}\n")
 	set, err := registry.Load(path, registry.Options{})
@@ -232,7 +232,7 @@ func TestKeyLifetime(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := aws.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "st"}
+			c := awssdk.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "st"}
 			if tc.expires != 0 {
 				c.CanExpire, c.Expires = true, now.Add(tc.expires)
 			}
@@ -262,7 +262,7 @@ func TestKeyLifetime(t *testing.T) {
 // TestKeyShape checks every detail of the key against AWS's generators.
 func TestKeyShape(t *testing.T) {
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	c := aws.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "tok/en+="}
+	c := awssdk.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "tok/en+="}
 	tok, err := awsauth.NewKey(context.Background(), c, "ap-south-1", now)
 	if err != nil {
 		t.Fatal(err)
@@ -310,8 +310,8 @@ func TestFakeBedrockRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := creds.Issued()[0]
-	ac := aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, CanExpire: true, Expires: c.Expiry}
-	mint := func(mod func(*aws.Credentials) (string, time.Time)) string {
+	ac := awssdk.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, CanExpire: true, Expires: c.Expiry}
+	mint := func(mod func(*awssdk.Credentials) (string, time.Time)) string {
 		cc := ac
 		region, at := mod(&cc)
 		k, err := awsauth.NewKey(context.Background(), cc, region, at)
@@ -328,10 +328,13 @@ func TestFakeBedrockRefuses(t *testing.T) {
 		want string
 	}{
 		{"forged signature", forge(t, valid), now, "signature does not match"},
-		{"wrong region", mint(func(c *aws.Credentials) (string, time.Time) { return "us-west-2", now }), now, "key signed for region us-west-2, this endpoint is us-east-1"},
+		{"wrong region", mint(func(c *awssdk.Credentials) (string, time.Time) { return "us-west-2", now }), now, "key signed for region us-west-2, this endpoint is us-east-1"},
 		{"expired key", valid, tok.Expiry.Add(time.Second), "key expired 1s ago"},
-		{"unknown access key", mint(func(c *aws.Credentials) (string, time.Time) { c.AccessKeyID = "ASIAUNKNOWN"; return "us-east-1", now }), now, "unknown access key id ASIAUNKNOWN"},
-		{"wrong session token", mint(func(c *aws.Credentials) (string, time.Time) { c.SessionToken = "other"; return "us-east-1", now }), now, "wrong session token"},
+		{"unknown access key", mint(func(c *awssdk.Credentials) (string, time.Time) {
+			c.AccessKeyID = "ASIAUNKNOWN"
+			return "us-east-1", now
+		}), now, "unknown access key id ASIAUNKNOWN"},
+		{"wrong session token", mint(func(c *awssdk.Credentials) (string, time.Time) { c.SessionToken = "other"; return "us-east-1", now }), now, "wrong session token"},
 		{"not a key", "sk-123", now, "no bedrock-api-key- prefix"},
 		{"valid key", valid, now, ""},
 	}
@@ -615,7 +618,7 @@ func TestConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			creds := startAWS(t, fakeaws.Options{Lifetime: time.Hour})
 			creds.Setenv(t)
-			cfg, err := tc.auth.Config(context.Background())
+			cfg, err := tc.auth.SDKCredentials(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

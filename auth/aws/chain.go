@@ -1,4 +1,4 @@
-package awsauth
+package aws
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -30,7 +30,7 @@ type chainLink struct {
 	name string
 	// make returns the SDK's own provider for the link, or an error
 	// wrapping errNotConfigured saying what is missing.
-	make func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error)
+	make func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (awssdk.CredentialsProvider, error)
 }
 
 // defaultChain is the SDK's credential resolution (config.LoadDefaultConfig,
@@ -40,19 +40,19 @@ type chainLink struct {
 // on failure); doctor tries each so an operator sees why the others did not
 // apply.
 var defaultChain = []chainLink{
-	{"environment", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"environment", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (awssdk.CredentialsProvider, error) {
 		if !env.Credentials.HasKeys() {
 			return nil, fmt.Errorf("%w: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set", errNotConfigured)
 		}
 		return credentials.StaticCredentialsProvider{Value: env.Credentials}, nil
 	}},
-	{"web identity", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"web identity", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (awssdk.CredentialsProvider, error) {
 		if env.WebIdentityTokenFilePath == "" || env.RoleARN == "" {
 			return nil, fmt.Errorf("%w: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set", errNotConfigured)
 		}
 		// A config of its own, for the endpoint settings the SDK's chain
 		// would use (AWS_ENDPOINT_URL_STS, …); the call is unsigned.
-		cfg, err := loadDefaultConfig(ctx, a.Profile, a.client, awsconfig.WithRegion(a.Region), awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}))
+		cfg, err := loadDefaultConfig(ctx, a.Profile, a.client, awsconfig.WithRegion(a.Region), awsconfig.WithCredentialsProvider(awssdk.AnonymousCredentials{}))
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +61,7 @@ var defaultChain = []chainLink{
 			o.RoleSessionName = env.RoleSessionName
 		}), nil
 	}},
-	{"shared profile", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"shared profile", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (awssdk.CredentialsProvider, error) {
 		profile := a.profile(env)
 		// LoadSharedConfigProfile alone reads ~/.aws whatever the
 		// environment says; name the files LoadDefaultConfig would read.
@@ -88,7 +88,7 @@ var defaultChain = []chainLink{
 		}
 		return cfg.Credentials, nil
 	}},
-	{"container", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"container", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (awssdk.CredentialsProvider, error) {
 		endpoint := env.ContainerCredentialsEndpoint
 		if env.ContainerCredentialsRelativePath != "" {
 			endpoint = "http://169.254.170.2" + env.ContainerCredentialsRelativePath
@@ -111,7 +111,7 @@ var defaultChain = []chainLink{
 			}
 		}), nil
 	}},
-	{"IMDS", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (aws.CredentialsProvider, error) {
+	{"IMDS", func(ctx context.Context, a *Auth, env awsconfig.EnvConfig) (awssdk.CredentialsProvider, error) {
 		if strings.EqualFold(os.Getenv("AWS_EC2_METADATA_DISABLED"), "true") {
 			return nil, fmt.Errorf("%w: AWS_EC2_METADATA_DISABLED=true", errNotConfigured)
 		}
@@ -165,7 +165,7 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 // DescribeToken implements registry.TokenDescriber: the access key id and
 // region a key was signed with, and when — never its signature or session
 // token.
-func (a *Auth) DescribeToken(tok *provider.Token) []registry.TokenFact {
+func (a *Auth) DescribeToken(tok *credential.Token) []registry.TokenFact {
 	info, _, err := ParseKey(tok.Value.Reveal())
 	if err != nil {
 		return []registry.TokenFact{{Name: "bedrock key", Value: err.Error()}}

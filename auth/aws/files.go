@@ -1,4 +1,4 @@
-package awsauth
+package aws
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -202,10 +202,10 @@ func (s *sharedFiles) rename(err error) error {
 // the SDK's requests. Its TLS settings are then the trust: a CA bundle
 // (AWS_CA_BUNDLE, a profile's ca_bundle) is refused with it, since the SDK
 // can add one only to a client it built.
-func loadDefaultConfig(ctx context.Context, profile string, client *http.Client, opts ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
+func loadDefaultConfig(ctx context.Context, profile string, client *http.Client, opts ...func(*awsconfig.LoadOptions) error) (awssdk.Config, error) {
 	files, err := openSharedFiles(os.LookupEnv)
 	if err != nil {
-		return aws.Config{}, err
+		return awssdk.Config{}, err
 	}
 	defer files.Close()
 	opts = append(opts,
@@ -238,11 +238,11 @@ func loadDefaultConfig(ctx context.Context, profile string, client *http.Client,
 	)
 	ca, err := files.caBundle(ctx, profile)
 	if err != nil {
-		return aws.Config{}, err
+		return awssdk.Config{}, err
 	}
 	switch {
 	case ca != nil && client != nil:
-		return aws.Config{}, errors.New("a CA bundle (AWS_CA_BUNDLE or the profile's ca_bundle) is set, and the program gives its own HTTP client (registry.Options.HTTPClient), which the SDK cannot add it to: trust the CA in that client's TLS config and unset the bundle")
+		return awssdk.Config{}, errors.New("a CA bundle (AWS_CA_BUNDLE or the profile's ca_bundle) is set, and the program gives its own HTTP client (registry.Options.HTTPClient), which the SDK cannot add it to: trust the CA in that client's TLS config and unset the bundle")
 	case ca != nil:
 		opts = append(opts, awsconfig.WithCustomCABundle(bytes.NewReader(ca)))
 	case client != nil:

@@ -1,4 +1,4 @@
-package awsauth
+package aws
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package awsauth
+package aws
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package awsauth
+package aws
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // The shape of a short-term Bedrock API key, as AWS's token generators
@@ -48,7 +48,7 @@ var signer = v4.NewSigner()
 // MaxKeyLifetime, or until c expires if that is sooner: a presigned request
 // is refused once the credentials that signed it have expired, so a longer
 // X-Amz-Expires would only promise what Bedrock will not keep.
-func NewKey(ctx context.Context, c aws.Credentials, region string, now time.Time) (*provider.Token, error) {
+func NewKey(ctx context.Context, c awssdk.Credentials, region string, now time.Time) (*credential.Token, error) {
 	now = now.UTC().Truncate(time.Second) // X-Amz-Date has second resolution
 	life := MaxKeyLifetime
 	if c.CanExpire {
@@ -67,7 +67,7 @@ func NewKey(ctx context.Context, c aws.Credentials, region string, now time.Time
 		return nil, fmt.Errorf("aws: signing the Bedrock key: %w", err)
 	}
 	key := KeyPrefix + base64.StdEncoding.EncodeToString([]byte(strings.TrimPrefix(signed, "https://")+keyVersion))
-	return &provider.Token{Value: provider.NewSecret(key), Kind: provider.KindBearer, Expiry: now.Add(time.Duration(secs) * time.Second)}, nil
+	return &credential.Token{Value: credential.NewSecret(key), Kind: credential.KindBearer, Expiry: now.Add(time.Duration(secs) * time.Second)}, nil
 }
 
 // KeyInfo is what a Bedrock API key says about itself, short of its
@@ -119,7 +119,7 @@ type source struct {
 	now  func() time.Time
 
 	mu         sync.Mutex // guards the fields below, set on first use
-	creds      aws.CredentialsProvider
+	creds      awssdk.CredentialsProvider
 	invalidate func()
 }
 
@@ -133,7 +133,7 @@ func newSource(a *Auth, now func() time.Time) (*source, error) {
 // provider resolves the SDK's chain on first use rather than when the config
 // is loaded: resolving may look up a container-credentials host name (DNS),
 // and loading must not touch the network.
-func (s *source) provider(ctx context.Context) (aws.CredentialsProvider, func(), error) {
+func (s *source) provider(ctx context.Context) (awssdk.CredentialsProvider, func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.creds != nil {
@@ -148,7 +148,7 @@ func (s *source) provider(ctx context.Context) (aws.CredentialsProvider, func(),
 	if a.RoleARN != "" {
 		// Uncached: each key gets freshly assumed credentials.
 		s.creds = a.assumeRole(cfg)
-	} else if c, ok := cfg.Credentials.(*aws.CredentialsCache); ok {
+	} else if c, ok := cfg.Credentials.(*awssdk.CredentialsCache); ok {
 		s.invalidate = c.Invalidate
 	}
 	return s.creds, s.invalidate, nil
@@ -156,28 +156,31 @@ func (s *source) provider(ctx context.Context) (aws.CredentialsProvider, func(),
 
 // assumeRole returns the (uncached) provider of role_arn's credentials,
 // assumed with cfg's.
-func (a *Auth) assumeRole(cfg aws.Config) aws.CredentialsProvider {
+func (a *Auth) assumeRole(cfg awssdk.Config) awssdk.CredentialsProvider {
 	return stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), a.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 		if a.ExternalID != "" {
-			o.ExternalID = aws.String(a.ExternalID)
+			o.ExternalID = awssdk.String(a.ExternalID)
 		}
 		o.RoleSessionName = a.sessionName()
 	})
 }
 
-// Config returns the SDK config these keys describe: the SDK's default
-// chain (or profile) in region, and role_arn assumed on top when set. Its
+// SDKCredentials returns the SDK config these keys describe: the SDK's default
+// chain (or profile) in region, and role_arn assumed on top when set. The
+// AWS SDK hands credentials to a client inside a Config (with the region
+// and the HTTP client), so the Config is what this kind gives a secret
+// store, under the name entra and gcp give theirs. Its
 // credentials are cached by the SDK and renewed ahead of their expiry, as
 // suits a caller that signs requests (unlike the Bedrock keys, which want
 // fresh credentials each). It reads environment variables and the shared
 // files but does no network I/O: credentials are fetched on first use.
-func (a *Auth) Config(ctx context.Context) (aws.Config, error) {
+func (a *Auth) SDKCredentials(ctx context.Context) (awssdk.Config, error) {
 	cfg, err := a.loadConfig(ctx)
 	if err != nil {
-		return aws.Config{}, err
+		return awssdk.Config{}, err
 	}
 	if a.RoleARN != "" {
-		cfg.Credentials = aws.NewCredentialsCache(a.assumeRole(cfg))
+		cfg.Credentials = awssdk.NewCredentialsCache(a.assumeRole(cfg))
 	}
 	return cfg, nil
 }
@@ -191,20 +194,20 @@ func (a *Auth) sessionName() string {
 
 // loadConfig runs the SDK's default chain resolution: it reads environment
 // variables and the shared files but does no network I/O.
-func (a *Auth) loadConfig(ctx context.Context) (aws.Config, error) {
+func (a *Auth) loadConfig(ctx context.Context) (awssdk.Config, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(a.Region)}
 	if a.Profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(a.Profile))
 	}
 	cfg, err := loadDefaultConfig(ctx, a.Profile, a.client, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("aws: loading the AWS config: %w", err)
+		return awssdk.Config{}, fmt.Errorf("aws: loading the AWS config: %w", err)
 	}
 	return cfg, nil
 }
 
-// Token implements provider.TokenSource.
-func (s *source) Token(ctx context.Context) (*provider.Token, error) {
+// Token implements credential.TokenSource.
+func (s *source) Token(ctx context.Context) (*credential.Token, error) {
 	creds, invalidate, err := s.provider(ctx)
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -170,13 +170,13 @@ func (a *Auth) Validate(b *registry.Build) {
 	}
 }
 
-// ValidateCredential checks the credential keys of a block that uses the
+// ValidateCredentials checks the credential keys of a block that uses the
 // identity for another Azure service than a model endpoint (a Key Vault
 // secret store's `auth`): everything Validate checks except scope and
 // refresh, which belong to the caller to allow or reject. on_behalf_of is
 // an error at credential: it acts for a signed-in user, and such a block
 // has none.
-func (a *Auth) ValidateCredential(b *registry.Build) {
+func (a *Auth) ValidateCredentials(b *registry.Build) {
 	a.client = b.HTTPClient
 	kinds := slices.DeleteFunc(credentials(), func(k string) bool { return k == "on_behalf_of" })
 	if a.kind() == "on_behalf_of" {
@@ -301,7 +301,7 @@ func checkSecretFile(b *registry.Build, key, path string) {
 }
 
 // Source implements registry.AuthConfig.
-func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
 	if a.kind() == "on_behalf_of" {
 		s, err := a.oboSource(b)
 		if err != nil {
@@ -328,11 +328,11 @@ func (a *Auth) miID() azidentity.ManagedIDKind {
 	return nil
 }
 
-// TokenCredential builds the azidentity credential a names, for a client of
+// SDKCredentials builds the azidentity credential a names, for a client of
 // another Azure service (a Key Vault secret store), whose SDK asks it for
 // that service's scope. It does not touch the network. Call it after
-// ValidateCredential reported no problem.
-func (a *Auth) TokenCredential(b *registry.Build) (azcore.TokenCredential, error) {
+// ValidateCredentials reported no problem.
+func (a *Auth) SDKCredentials(b *registry.Build) (azcore.TokenCredential, error) {
 	if a.kind() == "on_behalf_of" {
 		return nil, errors.New("entra: credential on_behalf_of acts for a signed-in user and has no credential of its own")
 	}
@@ -386,17 +386,17 @@ func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {
 	return nil, fmt.Errorf("unknown credential %q", a.kind())
 }
 
-func (a *Auth) clientSecret(b *registry.Build) (provider.Secret, error) {
+func (a *Auth) clientSecret(b *registry.Build) (credential.Secret, error) {
 	if a.ClientSecretEnv != "" {
 		v, ok := b.LookupEnv(a.ClientSecretEnv)
 		if !ok || v == "" {
-			return provider.Secret{}, fmt.Errorf("environment variable %s is not set", a.ClientSecretEnv)
+			return credential.Secret{}, fmt.Errorf("environment variable %s is not set", a.ClientSecretEnv)
 		}
-		return provider.NewSecret(v), nil
+		return credential.NewSecret(v), nil
 	}
 	fi, err := os.Stat(a.ClientSecretFile)
 	if err != nil {
-		return provider.Secret{}, err
+		return credential.Secret{}, err
 	}
 	return secretfile.Read(a.ClientSecretFile, fi, nil)
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -73,9 +73,9 @@ func TestEntraValidation(t *testing.T) {
 	}
 }
 
-// TestTokenCredential: the credential for another Azure service is built
+// TestSDKCredentials: the credential for another Azure service is built
 // for every credential kind but on_behalf_of, which needs a user.
-func TestTokenCredential(t *testing.T) {
+func TestSDKCredentials(t *testing.T) {
 	tests := []struct {
 		name    string
 		auth    Auth
@@ -89,7 +89,7 @@ func TestTokenCredential(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cred, err := tc.auth.TokenCredential(&registry.Build{LookupEnv: func(string) (string, bool) { return "", false }})
+			cred, err := tc.auth.SDKCredentials(&registry.Build{LookupEnv: func(string) (string, bool) { return "", false }})
 			gotErr := ""
 			if err != nil {
 				gotErr = err.Error()

@@ -14,7 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -40,9 +40,9 @@ type oboSource struct {
 
 var _ registry.PerUser = (*oboSource)(nil)
 
-// Token implements provider.TokenSource: an on-behalf-of credential has no
+// Token implements credential.TokenSource: an on-behalf-of credential has no
 // token of its own.
-func (s *oboSource) Token(context.Context) (*provider.Token, error) {
+func (s *oboSource) Token(context.Context) (*credential.Token, error) {
 	return nil, registry.ErrNeedsUser
 }
 
@@ -50,19 +50,19 @@ func (s *oboSource) Token(context.Context) (*provider.Token, error) {
 // behalf of the user whose token user returns. azidentity keeps an
 // OnBehalfOfCredential per assertion, so one is built per user token, on
 // its first use.
-func (s *oboSource) SourceFor(user provider.TokenSource) provider.TokenSource {
+func (s *oboSource) SourceFor(user credential.TokenSource) credential.TokenSource {
 	return &userOBO{s: s, user: user}
 }
 
 type userOBO struct {
 	s    *oboSource
-	user provider.TokenSource
+	user credential.TokenSource
 	src  *Source // built on first use, under the cache's single flight
 	key  string  // the assertion src was built for
 }
 
 // Token runs under the per-user cache's single flight: one call at a time.
-func (u *userOBO) Token(ctx context.Context) (*provider.Token, error) {
+func (u *userOBO) Token(ctx context.Context) (*credential.Token, error) {
 	ut, err := u.user.Token(ctx)
 	if err != nil {
 		return nil, err

@@ -13,9 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/fakeentra"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/fakeentra"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -77,8 +77,8 @@ func TestOBORefusedWithoutUsers(t *testing.T) {
 
 type userToken string
 
-func (u userToken) Token(context.Context) (*provider.Token, error) {
-	return &provider.Token{Value: provider.NewSecret(string(u)), Kind: provider.KindBearer}, nil
+func (u userToken) Token(context.Context) (*credential.Token, error) {
+	return &credential.Token{Value: credential.NewSecret(string(u)), Kind: credential.KindBearer}, nil
 }
 
 // oboProvider loads auth for provider p, its credentials reaching the fake

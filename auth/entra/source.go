@@ -11,7 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // DefaultScope is the scope of Azure AI Foundry / Azure OpenAI.
@@ -42,12 +42,12 @@ type SourceOptions struct {
 }
 
 // Source gets Entra ID bearer tokens from an azidentity credential. It
-// does not cache beyond what azidentity does; wrap it in a provider.Cache.
+// does not cache beyond what azidentity does; wrap it in a credential.Cache.
 type Source struct {
 	opts SourceOptions
 }
 
-var _ provider.TokenSource = (*Source)(nil)
+var _ credential.TokenSource = (*Source)(nil)
 
 // NewSource checks opts.
 func NewSource(opts SourceOptions) (*Source, error) {
@@ -70,10 +70,10 @@ func forcedClaims(now time.Time) string {
 	return `{"access_token":{"nbf":{"essential":true,"value":"` + strconv.FormatInt(now.Unix(), 10) + `"}}}`
 }
 
-// Token implements provider.TokenSource.
-func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
+// Token implements credential.TokenSource.
+func (s *Source) Token(ctx context.Context) (*credential.Token, error) {
 	opts := policy.TokenRequestOptions{Scopes: []string{s.opts.Scope}, TenantID: s.opts.TenantID}
-	if provider.ForcedRefresh(ctx) {
+	if credential.ForcedRefresh(ctx) {
 		opts.Claims = forcedClaims(time.Now())
 	}
 	at, err := s.opts.Credential.GetToken(ctx, opts)
@@ -83,5 +83,5 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	if at.Token == "" {
 		return nil, fmt.Errorf("entra: %s credential returned an empty token", s.opts.CredentialKind)
 	}
-	return &provider.Token{Value: provider.NewSecret(at.Token), Kind: provider.KindBearer, Expiry: at.ExpiresOn, RefreshAt: at.RefreshOn}, nil
+	return &credential.Token{Value: credential.NewSecret(at.Token), Kind: credential.KindBearer, Expiry: at.ExpiresOn, RefreshAt: at.RefreshOn}, nil
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/auth/entra"
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
 )
 
 // scopeSeq gives each test its own scope: azidentity's managed identity
@@ -92,7 +92,7 @@ func TestEntraManagedIdentity(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			claims, ok := provider.ParseClaims(tok.Value)
+			claims, ok := credential.ParseClaims(tok.Value)
 			if !ok || claims.Audience != is.Resource || claims.TenantID == "" || !claims.Expiry.Equal(is.Expiry.UTC()) {
 				t.Errorf("claims = %+v, %v", claims, ok)
 			}
@@ -106,7 +106,7 @@ func TestEntraForcedRefreshBypassesAzidentityCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := provider.NewCache(mustEntra(t, cred, uniqueScope()), provider.CacheOptions{Name: "foundry"})
+	cache := credential.NewCache(mustEntra(t, cred, uniqueScope()), credential.CacheOptions{Name: "foundry"})
 	first, err := cache.Token(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakegcp"
-	"github.com/byokcred/byokcred/internal/fakehosts"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
+	"github.com/byokcred/byokcred/internal/testkit/fakehosts"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -130,7 +130,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 			run: func(t *testing.T, srv *fakegcp.Server, b *registry.Build) error {
 				a := &Auth{CredentialsFile: googleExternalAccount(t, "")}
 				a.ValidateCredentials(b)
-				creds, err := a.Credentials(context.Background())
+				creds, err := a.SDKCredentials(context.Background())
 				if err != nil {
 					return err
 				}

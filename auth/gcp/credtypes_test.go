@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakegcp"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
 	"github.com/byokcred/byokcred/registry"
 )
 

@@ -22,7 +22,7 @@ import (
 	"cloud.google.com/go/auth"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -221,7 +221,7 @@ func VertexBaseURL(project, location string) string {
 // a file opened up since validation is still refused) but leaves finding
 // the credential to the first Token call: the search may ask the metadata
 // server.
-func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
 	a.client = b.HTTPClient
 	opts, err := a.sourceOptions()
 	if err != nil {
@@ -260,15 +260,15 @@ func (a *Auth) sourceOptions() (SourceOptions, error) {
 	return opts, nil
 }
 
-// Credentials finds the credential the keys choose, as the kind's source
+// SDKCredentials finds the credential the keys choose, as the kind's source
 // does (credentials_file, refused when readable by group or others, else
 // Application Default Credentials' search; exchanged for
 // impersonate_service_account's tokens when set), for a client of another
 // Google API (httptransport.Options.Credentials). Unlike the source's, the
-// credential keeps the SDK's own token cache: no provider.Cache stands
+// credential keeps the SDK's own token cache: no credential.Cache stands
 // around it. The search may ask the metadata server, so call it when a
 // token is first needed, not at load.
-func (a *Auth) Credentials(ctx context.Context) (*auth.Credentials, error) {
+func (a *Auth) SDKCredentials(ctx context.Context) (*auth.Credentials, error) {
 	opts, err := a.sourceOptions()
 	if err != nil {
 		return nil, err

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/fakegcp"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
 	"github.com/byokcred/byokcred/registry"
 )
 

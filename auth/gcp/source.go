@@ -17,12 +17,12 @@ import (
 	"cloud.google.com/go/auth/credentials/impersonate"
 	"cloud.google.com/go/auth/httptransport"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
 // alwaysStale makes the SDK's own token cache hand every Token call to the
-// identity provider: the provider.Cache around a Source decides when to
+// identity provider: the credential.Cache around a Source decides when to
 // refresh, and the two caches must not disagree (the SDK would answer an
 // early refresh with the token the cache is trying to replace).
 const alwaysStale = 100 * 365 * 24 * time.Hour
@@ -57,12 +57,12 @@ type SourceOptions struct {
 }
 
 // Source gets Google OAuth2 access tokens from Application Default
-// Credentials. It does not cache; wrap it in a provider.Cache.
+// Credentials. It does not cache; wrap it in a credential.Cache.
 type Source struct {
 	opts SourceOptions
 
 	// sdkCache keeps the SDK's own token cache (Auth.Credentials: no
-	// provider.Cache around the credential).
+	// credential.Cache around the credential).
 	sdkCache bool
 
 	mu    sync.Mutex
@@ -81,7 +81,7 @@ type description struct {
 }
 
 var (
-	_ provider.TokenSource    = (*Source)(nil)
+	_ credential.TokenSource  = (*Source)(nil)
 	_ registry.TokenDescriber = (*Source)(nil)
 )
 
@@ -98,14 +98,14 @@ func NewSource(opts SourceOptions) (*Source, error) {
 	return &Source{opts: opts}, nil
 }
 
-// Token implements provider.TokenSource.
-func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
+// Token implements credential.TokenSource.
+func (s *Source) Token(ctx context.Context) (*credential.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A forced refresh (the endpoint rejected the last token) starts over
 	// with the search: the credential may have changed under us (a new key
 	// file, a new GOOGLE_APPLICATION_CREDENTIALS).
-	if s.creds == nil || provider.ForcedRefresh(ctx) {
+	if s.creds == nil || credential.ForcedRefresh(ctx) {
 		if err := s.detect(ctx); err != nil {
 			return nil, err
 		}
@@ -118,7 +118,7 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	creds := s.creds
 	if s.opts.ImpersonateServiceAccount != "" {
 		// A new impersonated credential per fetch: its own cache would
-		// otherwise answer the refresh the provider.Cache asks for.
+		// otherwise answer the refresh the credential.Cache asks for.
 		var err error
 		if creds, err = s.impersonate(creds); err != nil {
 			return nil, fmt.Errorf("gcp: impersonate %s: %w", s.opts.ImpersonateServiceAccount, err)
@@ -134,7 +134,7 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	if s.desc.from == "" {
 		s.desc = s.describe(ctx)
 	}
-	return &provider.Token{Value: provider.NewSecret(t.Value), Kind: provider.KindBearer, Expiry: t.Expiry}, nil
+	return &credential.Token{Value: credential.NewSecret(t.Value), Kind: credential.KindBearer, Expiry: t.Expiry}, nil
 }
 
 func (s *Source) detectOptions() *credentials.DetectOptions {
@@ -300,7 +300,7 @@ func (d description) facts() []registry.TokenFact {
 // DescribeToken implements registry.TokenDescriber: which Application
 // Default Credentials source answered, and the service account and project
 // where the credential names them.
-func (s *Source) DescribeToken(*provider.Token) []registry.TokenFact {
+func (s *Source) DescribeToken(*credential.Token) []registry.TokenFact {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.desc.facts()

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakegcp"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -52,7 +52,7 @@ func writeFile(t *testing.T, name, content string) string {
 
 // TestMetadataServerTokens: each fetch reaches the metadata server and
 // returns a fresh token with the server's expiry, so that the
-// provider.Cache, not the SDK's cache, decides when tokens rotate.
+// credential.Cache, not the SDK's cache, decides when tokens rotate.
 func TestMetadataServerTokens(t *testing.T) {
 	srv := startGCP(t, fakegcp.Options{Lifetime: 30 * time.Minute})
 	src, err := NewSource(SourceOptions{})
@@ -69,7 +69,7 @@ func TestMetadataServerTokens(t *testing.T) {
 		if err := srv.Check(tok.Value.Reveal(), time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if tok.Kind != provider.KindBearer {
+		if tok.Kind != credential.KindBearer {
 			t.Errorf("kind %v, want bearer", tok.Kind)
 		}
 		if d := time.Until(tok.Expiry); d < 29*time.Minute || d > 30*time.Minute {
@@ -262,7 +262,7 @@ func TestRejectedTokenSearchesAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := provider.NewCache(src, provider.CacheOptions{Name: "vertex"})
+	cache := credential.NewCache(src, credential.CacheOptions{Name: "vertex"})
 	defer cache.Close()
 	ctx := context.Background()
 	first, err := cache.Token(ctx)
@@ -308,7 +308,7 @@ func factLines(facts []registry.TokenFact) []string {
 // two tokens), and refuses a key file opened up to others.
 func TestCredentials(t *testing.T) {
 	srv := startGCP(t, fakegcp.Options{})
-	creds, err := (&Auth{}).Credentials(context.Background())
+	creds, err := (&Auth{}).SDKCredentials(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestCredentials(t *testing.T) {
 	key, _ := srv.ServiceAccountKey()
 	file := writeFile(t, "sa.json", string(key))
 	os.Chmod(file, 0o644)
-	_, err = (&Auth{CredentialsFile: file}).Credentials(context.Background())
+	_, err = (&Auth{CredentialsFile: file}).SDKCredentials(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "gcp: credentials_file: secretfile: "+file+" is readable by group or others") {
 		t.Errorf("credentials over a 0644 key file: %v", err)
 	}

@@ -15,9 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/plugintest"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/plugintest"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -68,8 +68,8 @@ func (e *rfc8693) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type subjectUser string
 
-func (u subjectUser) Token(context.Context) (*provider.Token, error) {
-	return &provider.Token{Value: provider.NewSecret(string(u)), Kind: provider.KindBearer}, nil
+func (u subjectUser) Token(context.Context) (*credential.Token, error) {
+	return &credential.Token{Value: credential.NewSecret(string(u)), Kind: credential.KindBearer}, nil
 }
 
 // TestTokenExchangeThroughThePlugin: the per-session subject token reaches

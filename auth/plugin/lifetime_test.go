@@ -12,10 +12,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/fakeclock"
-	"github.com/byokcred/byokcred/internal/plugintest"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
+	"github.com/byokcred/byokcred/internal/testkit/plugintest"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -67,7 +67,7 @@ func TestExecPluginTokenLifetimes(t *testing.T) {
 	for _, name := range []string{"opaque", "never", "ninety"} {
 		write(name, "opaque-1")
 	}
-	set, err := registry.Load(path, registry.Options{Now: clock.Now, Cache: provider.CacheOptions{Jitter: -1, Rand: func() float64 { return 0 }}})
+	set, err := registry.Load(path, registry.Options{Now: clock.Now, Cache: credential.CacheOptions{Jitter: -1, Rand: func() float64 { return 0 }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestExecPluginTokenLifetimes(t *testing.T) {
 		}
 		return tok.Value.Reveal(), nil
 	}
-	stats := func(name string) provider.CacheStats {
+	stats := func(name string) credential.CacheStats {
 		p, _ := set.Provider(name)
 		return p.Cache.Stats()
 	}

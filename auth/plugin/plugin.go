@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/plugins/host"
 	"github.com/byokcred/byokcred/plugins/shared"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -77,7 +77,7 @@ func (a *Auth) Validate(b *registry.Build) {
 }
 
 // TuneCache implements registry.CacheTuner.
-func (a *Auth) TuneCache(o *provider.CacheOptions) {
+func (a *Auth) TuneCache(o *credential.CacheOptions) {
 	o.MaxAge = DefaultMaxAge
 	if a.MaxAge != nil {
 		o.MaxAge = *a.MaxAge
@@ -85,7 +85,7 @@ func (a *Auth) TuneCache(o *provider.CacheOptions) {
 }
 
 // Source implements registry.AuthConfig.
-func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
 	entry := a.Entry
 	// One manager (one process) per plugin entry, keyed by the entry's
 	// content: a reload that leaves the entry alone keeps the process.
@@ -125,19 +125,19 @@ func (p perUser) Check(ctx context.Context) error {
 	return nil
 }
 
-func (perUser) Token(context.Context) (*provider.Token, error) { return nil, registry.ErrNeedsUser }
+func (perUser) Token(context.Context) (*credential.Token, error) { return nil, registry.ErrNeedsUser }
 
 // SourceFor implements registry.PerUser.
-func (p perUser) SourceFor(user provider.TokenSource) provider.TokenSource {
+func (p perUser) SourceFor(user credential.TokenSource) credential.TokenSource {
 	return userExchange{p.src, user}
 }
 
 type userExchange struct {
 	src  shared.SubjectSource
-	user provider.TokenSource
+	user credential.TokenSource
 }
 
-func (u userExchange) Token(ctx context.Context) (*provider.Token, error) {
+func (u userExchange) Token(ctx context.Context) (*credential.Token, error) {
 	ut, err := u.user.Token(ctx)
 	if err != nil {
 		return nil, err

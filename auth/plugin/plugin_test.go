@@ -9,10 +9,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/registry"
 
-	"github.com/byokcred/byokcred/internal/plugintest"
+	"github.com/byokcred/byokcred/internal/testkit/plugintest"
 )
 
 func TestPluginValidation(t *testing.T) {

@@ -25,7 +25,7 @@ func (*Auth) FieldDocs() map[string]string {
 		"SecretValue.Version":       "Version is the store's id of the version read.",
 		"SourceOptions.Env":         "Env names an environment variable holding the credential.",
 		"SourceOptions.File":        "File is a path to a file holding the credential. The file is re-read whenever it changes, so a key can be rotated without a restart. It must not be readable by group or others.",
-		"SourceOptions.Kind":        "Kind is provider.KindAPIKey or provider.KindBearer.",
+		"SourceOptions.Kind":        "Kind is credential.KindAPIKey or credential.KindBearer.",
 		"SourceOptions.Logger":      "Logger receives the warning when a changed file cannot be used and the last good key stays in use (default slog.Default()).",
 		"SourceOptions.LookupEnv":   "LookupEnv replaces os.LookupEnv (tests).",
 		"SourceOptions.Now":         "Now is the clock that decides whether a bearer JWT has expired (default time.Now).",

@@ -10,18 +10,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/credshape"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
 // SourceOptions configures a [Source]. Exactly one of Value, Env and
 // File is set.
 type SourceOptions struct {
-	// Kind is provider.KindAPIKey or provider.KindBearer.
-	Kind provider.Kind
+	// Kind is credential.KindAPIKey or credential.KindBearer.
+	Kind credential.Kind
 	// Value is a literal credential (already expanded by the config loader).
-	Value provider.Secret
+	Value credential.Secret
 	// Env names an environment variable holding the credential.
 	Env string
 	// File is a path to a file holding the credential. The file is re-read
@@ -51,7 +51,7 @@ type Source struct {
 	opts SourceOptions
 
 	mu      sync.Mutex
-	tok     *provider.Token
+	tok     *credential.Token
 	modTime time.Time
 	size    int64
 	// failed is the state of the file when it last could not be used, so
@@ -70,7 +70,7 @@ type fileState struct {
 	mode       fs.FileMode
 }
 
-var _ provider.TokenSource = (*Source)(nil)
+var _ credential.TokenSource = (*Source)(nil)
 
 // NewSource checks opts and reads the credential once, so that a
 // missing variable, an unreadable file or a value that cannot be sent in an
@@ -78,7 +78,7 @@ var _ provider.TokenSource = (*Source)(nil)
 // (it fails on use, naming where it came from), so that one stale token does
 // not stop every other provider in the file from loading.
 func NewSource(opts SourceOptions) (*Source, error) {
-	if opts.Kind != provider.KindAPIKey && opts.Kind != provider.KindBearer {
+	if opts.Kind != credential.KindAPIKey && opts.Kind != credential.KindBearer {
 		return nil, errors.New("static: static source needs a kind (api key or bearer)")
 	}
 	set := 0
@@ -115,7 +115,7 @@ func NewSource(opts SourceOptions) (*Source, error) {
 		if v == "" {
 			return nil, fmt.Errorf("static: environment variable %s is empty", opts.Env)
 		}
-		s.tok, err = s.token(provider.NewSecret(v))
+		s.tok, err = s.token(credential.NewSecret(v))
 	default:
 		_, err = s.current()
 	}
@@ -132,7 +132,7 @@ func (s *Source) origin() string {
 		return "environment variable " + s.opts.Env
 	case s.opts.File != "":
 		return "secret file " + s.opts.File
-	case s.opts.Kind == provider.KindBearer:
+	case s.opts.Kind == credential.KindBearer:
 		return "the bearer_token value"
 	default:
 		return "the api_key value"
@@ -140,18 +140,18 @@ func (s *Source) origin() string {
 }
 
 // token checks v and wraps it, reading a bearer JWT's expiry.
-func (s *Source) token(v provider.Secret) (*provider.Token, error) {
+func (s *Source) token(v credential.Secret) (*credential.Token, error) {
 	if doc := credshape.JSONDocument(v.Reveal()); doc != "" {
 		return nil, fmt.Errorf("static: %s holds %s, not a key: keep the one key alone there (json_key, which picks a field, applies to api_key_secret and bearer_token_secret)", s.origin(), doc)
 	}
-	if err := provider.CheckHeaderValue(v.Reveal(), s.opts.Kind); err != nil {
+	if err := credential.CheckHeaderValue(v.Reveal(), s.opts.Kind); err != nil {
 		return nil, fmt.Errorf("static: %s: %w", s.origin(), err)
 	}
-	tok := &provider.Token{Value: v, Kind: s.opts.Kind}
-	if s.opts.Kind == provider.KindBearer {
+	tok := &credential.Token{Value: v, Kind: s.opts.Kind}
+	if s.opts.Kind == credential.KindBearer {
 		// The cache's rule for a token that states no expiry (see
 		// jwtExpiry), so both kinds of source read a JWT alike.
-		exp, err := provider.JWTExpiry(v)
+		exp, err := credential.JWTExpiry(v)
 		if err != nil {
 			return nil, fmt.Errorf("static: %s: %w", s.origin(), err)
 		}
@@ -168,7 +168,7 @@ func (s *Source) token(v provider.Secret) (*provider.Token, error) {
 // as a secret store's outage does, with a warning naming the file; it is
 // tried again as soon as it changes. Only a source that never read a good
 // key fails. An expired JWT is an error: no server would take it.
-func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
+func (s *Source) Token(ctx context.Context) (*credential.Token, error) {
 	tok, err := s.current()
 	if err != nil {
 		return nil, err
@@ -180,7 +180,7 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 }
 
 // current returns the credential, re-reading a file that changed.
-func (s *Source) current() (*provider.Token, error) {
+func (s *Source) current() (*credential.Token, error) {
 	if s.opts.File == "" {
 		return s.tok, nil
 	}
@@ -204,7 +204,7 @@ func (s *Source) current() (*provider.Token, error) {
 
 // reread stats the file and, when it changed since the last good read and
 // since the last failed one, reads it; s.mu is held.
-func (s *Source) reread() (*provider.Token, fileState, error) {
+func (s *Source) reread() (*credential.Token, fileState, error) {
 	fi, err := s.opts.Stat(s.opts.File)
 	if err != nil {
 		return nil, fileState{statFailed: true}, fmt.Errorf("static: secret file: %w", err)

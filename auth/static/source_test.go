@@ -14,9 +14,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakeclock"
-	"github.com/byokcred/byokcred/internal/syncbuf"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
@@ -29,11 +29,11 @@ func TestSourceValueAndEnv(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{name: "literal", opts: SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret("lit")}, want: "lit"},
-		{name: "env", opts: SourceOptions{Kind: provider.KindBearer, Env: "KEY"}, want: "from-env"},
-		{name: "missing env names the variable", opts: SourceOptions{Kind: provider.KindAPIKey, Env: "NOPE"}, wantErr: "environment variable NOPE is not set"},
-		{name: "empty env", opts: SourceOptions{Kind: provider.KindAPIKey, Env: "EMPTY"}, wantErr: "environment variable EMPTY is empty"},
-		{name: "two sources", opts: SourceOptions{Kind: provider.KindAPIKey, Env: "KEY", Value: provider.NewSecret("x")}, wantErr: "exactly one"},
+		{name: "literal", opts: SourceOptions{Kind: credential.KindAPIKey, Value: credential.NewSecret("lit")}, want: "lit"},
+		{name: "env", opts: SourceOptions{Kind: credential.KindBearer, Env: "KEY"}, want: "from-env"},
+		{name: "missing env names the variable", opts: SourceOptions{Kind: credential.KindAPIKey, Env: "NOPE"}, wantErr: "environment variable NOPE is not set"},
+		{name: "empty env", opts: SourceOptions{Kind: credential.KindAPIKey, Env: "EMPTY"}, wantErr: "environment variable EMPTY is empty"},
+		{name: "two sources", opts: SourceOptions{Kind: credential.KindAPIKey, Env: "KEY", Value: credential.NewSecret("x")}, wantErr: "exactly one"},
 		{name: "no kind", opts: SourceOptions{Env: "KEY"}, wantErr: "needs a kind"},
 	}
 	for _, tc := range tests {
@@ -76,7 +76,7 @@ func TestSourceFileRotation(t *testing.T) {
 	}
 	t0 := time.Now().Add(-time.Hour)
 	write("first-key\n", t0)
-	s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: path})
+	s, err := NewSource(SourceOptions{Kind: credential.KindAPIKey, File: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestSourceFileRewrittenInPlace(t *testing.T) {
 	}
 	write(oldKey+"\n", 0o600)
 	logs := new(syncbuf.Buffer)
-	s, err := NewSource(SourceOptions{Kind: provider.KindBearer, File: path, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	s, err := NewSource(SourceOptions{Kind: credential.KindBearer, File: path, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestSourceFileRewrittenInPlace(t *testing.T) {
 		if err := os.WriteFile(empty, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: empty}); err == nil || !strings.Contains(err.Error(), "is empty") {
+		if _, err := NewSource(SourceOptions{Kind: credential.KindAPIKey, File: empty}); err == nil || !strings.Contains(err.Error(), "is empty") {
 			t.Fatalf("err = %v, want the file's error: there is no last good key", err)
 		}
 	})
@@ -208,14 +208,14 @@ func TestSourceFileRefusals(t *testing.T) {
 			if err := os.Chmod(p, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			_, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p})
+			_, err := NewSource(SourceOptions{Kind: credential.KindAPIKey, File: p})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
 			}
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {
-		_, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: filepath.Join(dir, "nope")})
+		_, err := NewSource(SourceOptions{Kind: credential.KindAPIKey, File: filepath.Join(dir, "nope")})
 		if err == nil || !strings.Contains(err.Error(), "no such file") {
 			t.Fatalf("err = %v", err)
 		}
@@ -224,7 +224,7 @@ func TestSourceFileRefusals(t *testing.T) {
 		p := filepath.Join(dir, "later")
 		os.WriteFile(p, []byte("k1"), 0o600)
 		logs := new(syncbuf.Buffer)
-		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		s, err := NewSource(SourceOptions{Kind: credential.KindAPIKey, File: p, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,12 +269,12 @@ func TestSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
 		opts    SourceOptions
 		wantErr string
 	}{
-		{"env with a second newline", SourceOptions{Kind: provider.KindAPIKey, Env: "K8S_KEY"}, "static: environment variable K8S_KEY: byte 18 of 19 is a line feed"},
-		{"env with CRLF inside", SourceOptions{Kind: provider.KindBearer, Env: "CRLF_TOKEN"}, "static: environment variable CRLF_TOKEN: byte 18 of 24 is a carriage return"},
-		{"file with two trailing newlines", SourceOptions{Kind: provider.KindAPIKey, File: twoNewlines}, "static: secret file " + twoNewlines + ": byte 18 of 19 is a line feed"},
-		{"bearer file with a space", SourceOptions{Kind: provider.KindBearer, File: innerSpace}, "static: secret file " + innerSpace + ": byte 6 of 25 is a space"},
-		{"literal with a control character", SourceOptions{Kind: provider.KindBearer, Value: provider.NewSecret(secret + "\x01")}, "static: the bearer_token value: byte 18 of 19 is a control character (0x01)"},
-		{"literal API key with DEL", SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret("\x7f" + secret)}, "static: the api_key value: byte 0 of 19 is a DEL"},
+		{"env with a second newline", SourceOptions{Kind: credential.KindAPIKey, Env: "K8S_KEY"}, "static: environment variable K8S_KEY: byte 18 of 19 is a line feed"},
+		{"env with CRLF inside", SourceOptions{Kind: credential.KindBearer, Env: "CRLF_TOKEN"}, "static: environment variable CRLF_TOKEN: byte 18 of 24 is a carriage return"},
+		{"file with two trailing newlines", SourceOptions{Kind: credential.KindAPIKey, File: twoNewlines}, "static: secret file " + twoNewlines + ": byte 18 of 19 is a line feed"},
+		{"bearer file with a space", SourceOptions{Kind: credential.KindBearer, File: innerSpace}, "static: secret file " + innerSpace + ": byte 6 of 25 is a space"},
+		{"literal with a control character", SourceOptions{Kind: credential.KindBearer, Value: credential.NewSecret(secret + "\x01")}, "static: the bearer_token value: byte 18 of 19 is a control character (0x01)"},
+		{"literal API key with DEL", SourceOptions{Kind: credential.KindAPIKey, Value: credential.NewSecret("\x7f" + secret)}, "static: the api_key value: byte 0 of 19 is a DEL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -291,7 +291,7 @@ func TestSourceRefusesValuesThatCannotBeHeaders(t *testing.T) {
 	t.Run("a rotated file with a bad value keeps the last good key, and says why", func(t *testing.T) {
 		p := file("rotated", "good-key\n")
 		logs := new(syncbuf.Buffer)
-		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: p, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		s, err := NewSource(SourceOptions{Kind: credential.KindAPIKey, File: p, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,13 +327,13 @@ func TestSourceRefusesJSONDocuments(t *testing.T) {
 		opts    SourceOptions
 		wantErr string
 	}{
-		{"file", SourceOptions{Kind: provider.KindAPIKey, File: keyFile},
+		{"file", SourceOptions{Kind: credential.KindAPIKey, File: keyFile},
 			"static: secret file " + keyFile + ` holds a JSON object with fields "anthropic", "openai", not a key: keep the one key alone there (json_key, which picks a field, applies to api_key_secret and bearer_token_secret)`},
-		{"env", SourceOptions{Kind: provider.KindBearer, Env: "KEYS"},
+		{"env", SourceOptions{Kind: credential.KindBearer, Env: "KEYS"},
 			`static: environment variable KEYS holds a JSON object with fields "anthropic", "openai", not a key`},
-		{"env array", SourceOptions{Kind: provider.KindAPIKey, Env: "LIST"},
+		{"env array", SourceOptions{Kind: credential.KindAPIKey, Env: "LIST"},
 			`static: environment variable LIST holds a JSON array, not a key`},
-		{"literal", SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret(both)},
+		{"literal", SourceOptions{Kind: credential.KindAPIKey, Value: credential.NewSecret(both)},
 			`static: the api_key value holds a JSON object with fields "anthropic", "openai", not a key`},
 	}
 	for _, tc := range tests {
@@ -352,7 +352,7 @@ func TestSourceRefusesJSONDocuments(t *testing.T) {
 	}
 }
 
-// provider.Secret files are capped and must be regular files (issue 19.9).
+// credential.Secret files are capped and must be regular files (issue 19.9).
 func TestSourceFileSizeAndType(t *testing.T) {
 	dir := t.TempDir()
 	sparse := filepath.Join(dir, "sparse")
@@ -387,7 +387,7 @@ func TestSourceFileSizeAndType(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			done := make(chan error, 1)
 			go func() {
-				_, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, File: tc.path})
+				_, err := NewSource(SourceOptions{Kind: credential.KindAPIKey, File: tc.path})
 				done <- err
 			}()
 			var err error
@@ -456,9 +456,9 @@ func TestSourceBearerJWTExpiry(t *testing.T) {
 	env := map[string]string{"TOKEN": first}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	sources := map[string]SourceOptions{
-		"bearer_token":      {Kind: provider.KindBearer, Value: provider.NewSecret(first)},
-		"bearer_token_env":  {Kind: provider.KindBearer, Env: "TOKEN"},
-		"bearer_token_file": {Kind: provider.KindBearer, File: path},
+		"bearer_token":      {Kind: credential.KindBearer, Value: credential.NewSecret(first)},
+		"bearer_token_env":  {Kind: credential.KindBearer, Env: "TOKEN"},
+		"bearer_token_file": {Kind: credential.KindBearer, File: path},
 	}
 	for name, opts := range sources {
 		t.Run(name, func(t *testing.T) {
@@ -496,7 +496,7 @@ func TestSourceBearerJWTExpiry(t *testing.T) {
 		})
 	}
 	t.Run("a re-written file is picked up", func(t *testing.T) {
-		s, err := NewSource(SourceOptions{Kind: provider.KindBearer, File: path, Now: clock.Now})
+		s, err := NewSource(SourceOptions{Kind: credential.KindBearer, File: path, Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -510,7 +510,7 @@ func TestSourceBearerJWTExpiry(t *testing.T) {
 		}
 	})
 	t.Run("API keys are not parsed", func(t *testing.T) {
-		s, err := NewSource(SourceOptions{Kind: provider.KindAPIKey, Value: provider.NewSecret(first), Now: clock.Now})
+		s, err := NewSource(SourceOptions{Kind: credential.KindAPIKey, Value: credential.NewSecret(first), Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}

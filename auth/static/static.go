@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -29,7 +29,7 @@ func init() {
 type Auth struct {
 	// APIKey is the API key itself; ${VAR} expands (prefer api_key_env or
 	// api_key_file: a literal key in a file is easily leaked).
-	APIKey provider.Secret `yaml:"api_key"`
+	APIKey credential.Secret `yaml:"api_key"`
 	// APIKeyEnv names the environment variable holding the API key.
 	APIKeyEnv string `yaml:"api_key_env"`
 	// APIKeyFile is a file holding the API key (owner-only permissions),
@@ -38,7 +38,7 @@ type Auth struct {
 	APIKeyFile string `yaml:"api_key_file" byok:"expand,path"`
 	// BearerToken is a static bearer token itself; ${VAR} expands (prefer
 	// bearer_token_env or bearer_token_file).
-	BearerToken provider.Secret `yaml:"bearer_token"`
+	BearerToken credential.Secret `yaml:"bearer_token"`
 	// BearerTokenEnv names the environment variable holding the bearer
 	// token.
 	BearerTokenEnv string `yaml:"bearer_token_env"`
@@ -59,18 +59,18 @@ var keys = []string{"api_key", "api_key_env", "api_key_file", "api_key_secret", 
 
 // ref returns the secret-store reference and its key, if that is where the
 // credential comes from.
-func (a *Auth) ref() (string, *SecretRef, provider.Kind) {
+func (a *Auth) ref() (string, *SecretRef, credential.Kind) {
 	switch {
 	case a.APIKeySecret != nil:
-		return "api_key_secret", a.APIKeySecret, provider.KindAPIKey
+		return "api_key_secret", a.APIKeySecret, credential.KindAPIKey
 	case a.BearerTokenSecret != nil:
-		return "bearer_token_secret", a.BearerTokenSecret, provider.KindBearer
+		return "bearer_token_secret", a.BearerTokenSecret, credential.KindBearer
 	}
 	return "", nil, 0
 }
 
 func (a *Auth) options() (key string, opts SourceOptions, n int) {
-	set := func(k string, kind provider.Kind, ok bool, apply func(*SourceOptions)) {
+	set := func(k string, kind credential.Kind, ok bool, apply func(*SourceOptions)) {
 		if ok {
 			n++
 			key = k
@@ -78,15 +78,15 @@ func (a *Auth) options() (key string, opts SourceOptions, n int) {
 			apply(&opts)
 		}
 	}
-	set("api_key", provider.KindAPIKey, !a.APIKey.IsZero(), func(o *SourceOptions) { o.Value = a.APIKey })
-	set("api_key_env", provider.KindAPIKey, a.APIKeyEnv != "", func(o *SourceOptions) { o.Env = a.APIKeyEnv })
-	set("api_key_file", provider.KindAPIKey, a.APIKeyFile != "", func(o *SourceOptions) { o.File = a.APIKeyFile })
-	set("bearer_token", provider.KindBearer, !a.BearerToken.IsZero(), func(o *SourceOptions) { o.Value = a.BearerToken })
-	set("bearer_token_env", provider.KindBearer, a.BearerTokenEnv != "", func(o *SourceOptions) { o.Env = a.BearerTokenEnv })
-	set("bearer_token_file", provider.KindBearer, a.BearerTokenFile != "", func(o *SourceOptions) { o.File = a.BearerTokenFile })
+	set("api_key", credential.KindAPIKey, !a.APIKey.IsZero(), func(o *SourceOptions) { o.Value = a.APIKey })
+	set("api_key_env", credential.KindAPIKey, a.APIKeyEnv != "", func(o *SourceOptions) { o.Env = a.APIKeyEnv })
+	set("api_key_file", credential.KindAPIKey, a.APIKeyFile != "", func(o *SourceOptions) { o.File = a.APIKeyFile })
+	set("bearer_token", credential.KindBearer, !a.BearerToken.IsZero(), func(o *SourceOptions) { o.Value = a.BearerToken })
+	set("bearer_token_env", credential.KindBearer, a.BearerTokenEnv != "", func(o *SourceOptions) { o.Env = a.BearerTokenEnv })
+	set("bearer_token_file", credential.KindBearer, a.BearerTokenFile != "", func(o *SourceOptions) { o.File = a.BearerTokenFile })
 	// A reference is read by its store (see ref), not by NewSource.
-	set("api_key_secret", provider.KindAPIKey, a.APIKeySecret != nil, func(*SourceOptions) {})
-	set("bearer_token_secret", provider.KindBearer, a.BearerTokenSecret != nil, func(*SourceOptions) {})
+	set("api_key_secret", credential.KindAPIKey, a.APIKeySecret != nil, func(*SourceOptions) {})
+	set("bearer_token_secret", credential.KindBearer, a.BearerTokenSecret != nil, func(*SourceOptions) {})
 	return key, opts, n
 }
 
@@ -100,7 +100,7 @@ func (a *Auth) SelfCaching() bool {
 
 // TuneCache implements registry.CacheTuner: a secret read from a store is
 // re-read every refresh interval (a failed read keeps the last value).
-func (a *Auth) TuneCache(o *provider.CacheOptions) {
+func (a *Auth) TuneCache(o *credential.CacheOptions) {
 	if _, ref, _ := a.ref(); ref != nil {
 		o.MaxAge = ref.interval()
 	}
@@ -170,7 +170,7 @@ func (a *Auth) Validate(b *registry.Build) {
 }
 
 // Source implements registry.AuthConfig.
-func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
 	if key, ref, kind := a.ref(); ref != nil {
 		r, err := ref.store.Reader(b.Sub(key), ref)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
 
 	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/registry"

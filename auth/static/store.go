@@ -11,10 +11,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/internal/unknownkind"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -103,7 +103,7 @@ type SecretReader interface {
 
 // SecretValue is one read of a secret.
 type SecretValue struct {
-	Value provider.Secret
+	Value credential.Secret
 	// Version is the store's id of the version read.
 	Version string
 	// Created is when that version was created (zero when unknown).
@@ -206,7 +206,7 @@ func fmtHours(d time.Duration) string { return fmt.Sprintf("%dh", int(d.Hours())
 // registry's cache around it decides when (every refresh interval, and
 // after an upstream 401).
 type storeSource struct {
-	kind    provider.Kind
+	kind    credential.Kind
 	reader  SecretReader
 	jsonKey string
 	now     func() time.Time
@@ -216,14 +216,14 @@ type storeSource struct {
 }
 
 type lastRead struct {
-	value   provider.Secret
+	value   credential.Secret
 	version string
 	created time.Time
 	readAt  time.Time
 }
 
 var (
-	_ provider.TokenSource    = (*storeSource)(nil)
+	_ credential.TokenSource  = (*storeSource)(nil)
 	_ registry.TokenDescriber = (*storeSource)(nil)
 )
 
@@ -231,8 +231,8 @@ func (s *storeSource) errorf(format string, args ...any) error {
 	return fmt.Errorf("static: secret %s: %s", s.reader.Reference(), fmt.Sprintf(format, args...))
 }
 
-// Token implements provider.TokenSource.
-func (s *storeSource) Token(ctx context.Context) (*provider.Token, error) {
+// Token implements credential.TokenSource.
+func (s *storeSource) Token(ctx context.Context) (*credential.Token, error) {
 	v, err := s.reader.ReadSecret(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("static: secret %s: %w", s.reader.Reference(), err)
@@ -256,12 +256,12 @@ func (s *storeSource) Token(ctx context.Context) (*provider.Token, error) {
 	if val.IsZero() {
 		return nil, s.errorf("version %s is empty; store the key in it", v.Version)
 	}
-	if err := provider.CheckHeaderValue(val.Reveal(), s.kind); err != nil {
+	if err := credential.CheckHeaderValue(val.Reveal(), s.kind); err != nil {
 		return nil, s.errorf("version %s: %v", v.Version, err)
 	}
-	tok := &provider.Token{Value: val, Kind: s.kind}
-	if s.kind == provider.KindBearer {
-		exp, err := provider.JWTExpiry(val)
+	tok := &credential.Token{Value: val, Kind: s.kind}
+	if s.kind == credential.KindBearer {
+		exp, err := credential.JWTExpiry(val)
 		if err != nil {
 			return nil, s.errorf("version %s: %v", v.Version, err)
 		}
@@ -275,7 +275,7 @@ func (s *storeSource) Token(ctx context.Context) (*provider.Token, error) {
 
 // DescribeToken implements registry.TokenDescriber: the reference that
 // answered, the version read and how old it is.
-func (s *storeSource) DescribeToken(tok *provider.Token) []registry.TokenFact {
+func (s *storeSource) DescribeToken(tok *credential.Token) []registry.TokenFact {
 	s.mu.Lock()
 	last := s.last
 	s.mu.Unlock()

@@ -15,11 +15,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/auth/static"
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/fakeclock"
-	"github.com/byokcred/byokcred/internal/storetest"
-	"github.com/byokcred/byokcred/internal/syncbuf"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
+	"github.com/byokcred/byokcred/internal/testkit/storetest"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -113,7 +113,7 @@ func (r *memRef) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 			return nil, fmt.Errorf("version %s not found", r.version)
 		}
 	}
-	return &static.SecretValue{Value: provider.NewSecret(v.value), Version: v.id, Created: v.created}, nil
+	return &static.SecretValue{Value: credential.NewSecret(v.value), Version: v.id, Created: v.created}, nil
 }
 
 func init() {
@@ -223,7 +223,7 @@ func loadMem(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block s
 	set, err := registry.Load(path, registry.Options{
 		Now:    clock.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		Cache:  provider.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
+		Cache:  credential.CacheOptions{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Jitter: -1},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func loadMem(t *testing.T, clock *fakeclock.Clock, logs *syncbuf.Buffer, block s
 	return set
 }
 
-func token(t *testing.T, set *registry.Set, name string) (*provider.Token, error) {
+func token(t *testing.T, set *registry.Set, name string) (*credential.Token, error) {
 	t.Helper()
 	p, err := set.Provider(name)
 	if err != nil {
@@ -333,12 +333,12 @@ func TestSecretRefValues(t *testing.T) {
 		block   string
 		value   string
 		want    string
-		kind    provider.Kind
+		kind    credential.Kind
 		wantErr string
 	}{
-		{name: "api key", block: `api_key_secret: {store: memory, secret: s}`, value: canary, want: canary, kind: provider.KindAPIKey},
-		{name: "bearer", block: `bearer_token_secret: {store: memory, secret: s}`, value: canary, want: canary, kind: provider.KindBearer},
-		{name: "json key", block: `api_key_secret: {store: memory, secret: s, json_key: api_key}`, value: `{"api_key":"` + canary + `","org":"o"}`, want: canary, kind: provider.KindAPIKey},
+		{name: "api key", block: `api_key_secret: {store: memory, secret: s}`, value: canary, want: canary, kind: credential.KindAPIKey},
+		{name: "bearer", block: `bearer_token_secret: {store: memory, secret: s}`, value: canary, want: canary, kind: credential.KindBearer},
+		{name: "json key", block: `api_key_secret: {store: memory, secret: s, json_key: api_key}`, value: `{"api_key":"` + canary + `","org":"o"}`, want: canary, kind: credential.KindAPIKey},
 		{name: "json key missing", block: `api_key_secret: {store: memory, secret: s, json_key: key}`, value: `{"api_key":"` + canary + `","org":"o"}`,
 			wantErr: `static: secret memory:s: version v1: json_key key: the secret's JSON object has no field "key" (it has "api_key", "org")`},
 		{name: "not json", block: `api_key_secret: {store: memory, secret: s, json_key: key}`, value: canary,

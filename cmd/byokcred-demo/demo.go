@@ -16,13 +16,13 @@ import (
 	copilot "github.com/github/copilot-sdk/go"
 
 	"github.com/byokcred/byokcred/copilotcli"
-	"github.com/byokcred/byokcred/internal/fakeaws"
-	"github.com/byokcred/byokcred/internal/fakebedrock"
-	"github.com/byokcred/byokcred/internal/fakegcp"
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/scrub"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
+	"github.com/byokcred/byokcred/internal/testkit/fakebedrock"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -170,30 +170,30 @@ func (d *demo) printRequest(r fakemodel.Request) {
 	if r.RawQuery != "" {
 		path += "?" + r.RawQuery
 	}
-	d.printf("    → %s %s  %s: %s\n", r.Method, path, h, provider.NewSecret(v).Mask())
+	d.printf("    → %s %s  %s: %s\n", r.Method, path, h, credential.NewSecret(v).Mask())
 }
 
 // expect checks that every request carried want in header.
-func expect(reqs []fakemodel.Request, header string, want provider.Secret) error {
+func expect(reqs []fakemodel.Request, header string, want credential.Secret) error {
 	if len(reqs) == 0 {
 		return fmt.Errorf("demo: the endpoint saw no request")
 	}
 	for _, r := range reqs {
 		h, v := r.Credential()
 		if h != header || v != want.Reveal() {
-			return fmt.Errorf("demo: request carried %s %s, want %s %s", h, provider.NewSecret(v).Mask(), header, want.Mask())
+			return fmt.Errorf("demo: request carried %s %s, want %s %s", h, credential.NewSecret(v).Mask(), header, want.Mask())
 		}
 	}
 	return nil
 }
 
 func (d *demo) staticLeg(ctx context.Context) error {
-	key := provider.NewSecret("demo-sk-" + randomHex(20))
+	key := credential.NewSecret("demo-sk-" + randomHex(20))
 	keyFile := filepath.Join(d.dir, "openai.key")
 	if err := os.WriteFile(keyFile, []byte(key.Reveal()+"\n"), 0o600); err != nil {
 		return err
 	}
-	azureKey := provider.NewSecret("demo-azure-" + randomHex(16))
+	azureKey := credential.NewSecret("demo-azure-" + randomHex(16))
 	d.env["DEMO_AZURE_KEY"] = azureKey.Reveal()
 	set, err := d.load(strings.NewReplacer("{{URL}}", d.model.URL, "{{KEYFILE}}", keyFile).Replace(`providers:
   local-openai:
@@ -280,10 +280,10 @@ func (d *demo) entraLeg(ctx context.Context) error {
 			}
 			last = tok
 			left := "?"
-			if c, ok := provider.ParseClaims(provider.NewSecret(tok)); ok {
+			if c, ok := credential.ParseClaims(credential.NewSecret(tok)); ok {
 				left = c.Expiry.Sub(r.Time).Round(100 * time.Millisecond).String()
 			}
-			d.printf("    turn %d → %s %s  Bearer %s  valid %s more, status %d%s\n", i, r.Method, r.Path, provider.NewSecret(tok).Mask(), left, r.Status, note)
+			d.printf("    turn %d → %s %s  Bearer %s  valid %s more, status %d%s\n", i, r.Method, r.Path, credential.NewSecret(tok).Mask(), left, r.Status, note)
 		}
 		seen = len(reqs)
 		d.printf("    turn %d ← reply: %q\n", i, reply)
@@ -314,8 +314,8 @@ func (d *demo) multiLeg(ctx context.Context) error {
 		defer srv.Close()
 		eps = append(eps, &endpoint{e.name, e.header, srv})
 	}
-	anthropicKey := provider.NewSecret("demo-ant-" + randomHex(16))
-	gatewayToken := provider.NewSecret("demo-gw-" + randomHex(16))
+	anthropicKey := credential.NewSecret("demo-ant-" + randomHex(16))
+	gatewayToken := credential.NewSecret("demo-gw-" + randomHex(16))
 	d.env["DEMO_ANTHROPIC_KEY"] = anthropicKey.Reveal()
 	d.env["DEMO_GATEWAY_TOKEN"] = gatewayToken.Reveal()
 	gatewayAuth, gatewayHow := "{type: static, bearer_token_env: DEMO_GATEWAY_TOKEN}", "static bearer token"
@@ -380,7 +380,7 @@ default_model: foundry/gpt-4.1
 		if h != ep.header {
 			return fmt.Errorf("demo: %s received the credential in %s, want %s", ep.name, h, ep.header)
 		}
-		d.printf("    %-24s → %s %s  %s: %s  model %s\n", ref, ep.name, r.Path, h, provider.NewSecret(v).Mask(), r.Model)
+		d.printf("    %-24s → %s %s  %s: %s  model %s\n", ref, ep.name, r.Path, h, credential.NewSecret(v).Mask(), r.Model)
 		d.printf("    %-24s ← reply: %q\n", "", reply)
 	}
 	// Credential isolation: no endpoint saw another provider's credential.
@@ -471,7 +471,7 @@ providers:
 		reqs := model.Requests()
 		for _, r := range reqs[seen:] {
 			h, v := r.Credential()
-			d.printf("    turn %d → %s %s  %s: %s\n", i, r.Method, r.Path, h, provider.NewSecret(v).Mask())
+			d.printf("    turn %d → %s %s  %s: %s\n", i, r.Method, r.Path, h, credential.NewSecret(v).Mask())
 		}
 		seen = len(reqs)
 		d.printf("    turn %d ← reply: %q\n", i, reply)
@@ -609,7 +609,7 @@ default_model: foundry/gpt-4.1
 		}
 		r := reqs[len(reqs)-1]
 		h, v := r.Credential()
-		d.printf("    %-22s → %s  %s: %s  model %s\n", step.ref, r.Path, h, provider.NewSecret(v).Mask(), r.Model)
+		d.printf("    %-22s → %s  %s: %s  model %s\n", step.ref, r.Path, h, credential.NewSecret(v).Mask(), r.Model)
 		d.printf("    %-22s ← reply: %q\n", "", reply)
 	}
 	if n := refused.Load() + int64(len(bedrock.Rejected())); n != 0 {

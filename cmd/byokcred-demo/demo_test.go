@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/plugintest"
 	"github.com/byokcred/byokcred/internal/scrub"
+	"github.com/byokcred/byokcred/internal/testkit/plugintest"
 )
 
 func TestMain(m *testing.M) {

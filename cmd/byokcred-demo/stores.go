@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/internal/fakestores"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakestores"
 	"github.com/byokcred/byokcred/session"
 )
 
@@ -66,7 +66,7 @@ func (d *demo) storesLeg(ctx context.Context) (err error) {
 	type endpoint struct {
 		store string
 		srv   *fakemodel.Server
-		keys  []provider.Secret
+		keys  []credential.Secret
 	}
 	var eps []*endpoint
 	var cfg strings.Builder
@@ -78,7 +78,7 @@ func (d *demo) storesLeg(ctx context.Context) (err error) {
 			return err
 		}
 		defer ep.srv.Close()
-		ep.keys = []provider.Secret{provider.NewSecret("demo-" + randomHex(20))}
+		ep.keys = []credential.Secret{credential.NewSecret("demo-" + randomHex(20))}
 		st.Put(store, "openai-key", ep.keys[0].Reveal())
 		fmt.Fprintf(&cfg, "  %s:\n    type: openai\n    base_url: %s/v1\n    model: gpt-4.1\n    auth:\n      type: static\n      api_key_secret: %s\n",
 			store, ep.srv.URL, st.Block(store, "openai-key", fmt.Sprintf("refresh_interval: %s", storeInterval)))
@@ -122,9 +122,9 @@ func (d *demo) storesLeg(ctx context.Context) (err error) {
 			}
 			h, v := reqs[len(reqs)-1].Credential()
 			if v != ep.keys[n].Reveal() {
-				return fmt.Errorf("demo: %s %s: the request carried %s, want key %d", label, ep.store, provider.NewSecret(v).Mask(), n+1)
+				return fmt.Errorf("demo: %s %s: the request carried %s, want key %d", label, ep.store, credential.NewSecret(v).Mask(), n+1)
 			}
-			d.printf("    %-7s %-22s → %s: %s  (key %d)\n", label, ep.store, h, provider.NewSecret(v).Mask(), n+1)
+			d.printf("    %-7s %-22s → %s: %s  (key %d)\n", label, ep.store, h, credential.NewSecret(v).Mask(), n+1)
 		}
 		return nil
 	}
@@ -132,7 +132,7 @@ func (d *demo) storesLeg(ctx context.Context) (err error) {
 		return err
 	}
 	for _, ep := range eps {
-		ep.keys = append(ep.keys, provider.NewSecret("demo-"+randomHex(20)))
+		ep.keys = append(ep.keys, credential.NewSecret("demo-"+randomHex(20)))
 		st.Put(ep.store, "openai-key", ep.keys[1].Reveal())
 	}
 	d.printf("    rotated the key in all three stores; the session stays open (refresh_interval %s)\n", storeInterval)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 )
 
 // TestFoundryBasic runs the example against a loopback Foundry and a

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
 )
 
 func TestMetricsToStdout(t *testing.T) {

@@ -16,20 +16,20 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/syncbuf"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 )
 
 const canary = "CANARY-agent-unit-5f1e2d3c4b5a"
 
 // serve runs a Server over a fresh socket until the test ends.
-func serve(t *testing.T, token func(context.Context, string) (*provider.Token, string, error)) (socket string, srv *Server) {
+func serve(t *testing.T, token func(context.Context, string) (*credential.Token, string, error)) (socket string, srv *Server) {
 	socket, srv, _ = serveLogged(t, token)
 	return socket, srv
 }
 
 // serveLogged is serve with the server's log, at debug, in a buffer.
-func serveLogged(t *testing.T, token func(context.Context, string) (*provider.Token, string, error)) (socket string, srv *Server, log *syncbuf.Buffer) {
+func serveLogged(t *testing.T, token func(context.Context, string) (*credential.Token, string, error)) (socket string, srv *Server, log *syncbuf.Buffer) {
 	t.Helper()
 	socket = filepath.Join(t.TempDir(), "run", "agent.sock")
 	ln, err := Listen(socket)
@@ -51,10 +51,10 @@ func serveLogged(t *testing.T, token func(context.Context, string) (*provider.To
 	return socket, srv, log
 }
 
-func fixedToken(ctx context.Context, name string) (*provider.Token, string, error) {
+func fixedToken(ctx context.Context, name string) (*credential.Token, string, error) {
 	switch name {
 	case "", "foundry":
-		return &provider.Token{Value: provider.NewSecret(canary), Kind: provider.KindBearer, Expiry: time.UnixMilli(1_900_000_000_000)}, "foundry", nil
+		return &credential.Token{Value: credential.NewSecret(canary), Kind: credential.KindBearer, Expiry: time.UnixMilli(1_900_000_000_000)}, "foundry", nil
 	case "broken":
 		return nil, "", errors.New("provider broken: identity endpoint said 500")
 	}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // otherUID owns the files "another user" plants; the tests that chown run
@@ -431,19 +431,19 @@ func TestServerCapsAnswers(t *testing.T) {
 	tests := []struct {
 		name    string
 		token   string
-		kind    provider.Kind
+		kind    credential.Kind
 		wantErr *Error
 	}{
-		{name: "over 64 KiB", token: strings.Repeat("A", maxToken) + secretTail, kind: provider.KindBearer,
+		{name: "over 64 KiB", token: strings.Repeat("A", maxToken) + secretTail, kind: credential.KindBearer,
 			wantErr: &Error{Code: CodeToken, Msg: fmt.Sprintf("provider foundry returned a credential of %d bytes; an agent answer carries at most %d", maxToken+len(secretTail), maxToken)}},
-		{name: "a newline", token: "sk-" + secretTail + "\n", kind: provider.KindAPIKey,
+		{name: "a newline", token: "sk-" + secretTail + "\n", kind: credential.KindAPIKey,
 			wantErr: &Error{Code: CodeToken, Msg: "provider foundry returned a credential that cannot be sent: byte 19 of 20 is a line feed (0x0a), which an HTTP header cannot carry (trailing whitespace or an extra newline: remove it where the credential is written)"}},
-		{name: "64 KiB of quotes is answered", token: strings.Repeat(`"`, maxToken), kind: provider.KindAPIKey},
+		{name: "64 KiB of quotes is answered", token: strings.Repeat(`"`, maxToken), kind: credential.KindAPIKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			socket, _ := serve(t, func(context.Context, string) (*provider.Token, string, error) {
-				return &provider.Token{Value: provider.NewSecret(tt.token), Kind: tt.kind}, "foundry", nil
+			socket, _ := serve(t, func(context.Context, string) (*credential.Token, string, error) {
+				return &credential.Token{Value: credential.NewSecret(tt.token), Kind: tt.kind}, "foundry", nil
 			})
 			resp, err := Ask(context.Background(), socket, Request{Op: OpToken})
 			if tt.wantErr == nil {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 )
 
 // roleEnv makes the test binary, run again as another uid, play a role in

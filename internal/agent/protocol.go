@@ -30,7 +30,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
@@ -61,9 +61,9 @@ const OpToken = "token"
 type Response struct {
 	V        int    `json:"v"`
 	Provider string `json:"provider,omitempty"`
-	Kind     string `json:"kind,omitempty"` // provider.Kind's spelling
+	Kind     string `json:"kind,omitempty"` // credential.Kind's spelling
 	// Token is the credential. It is a plain string only on the wire; both
-	// ends keep it in a provider.Secret.
+	// ends keep it in a credential.Secret.
 	Token string `json:"token,omitempty"`
 	// Expiry is the token's expiry in Unix milliseconds (0: never).
 	Expiry int64 `json:"expiry,omitempty"`
@@ -169,11 +169,11 @@ func Ask(ctx context.Context, socket string, req Request) (*Response, error) {
 	case len(resp.Token) > maxToken:
 		return nil, fmt.Errorf("agent: %s: the credential in the answer is %d bytes, more than %d; refused", socket, len(resp.Token), maxToken)
 	}
-	kind := provider.KindBearer // the stricter check when the kind is unknown
-	if resp.Kind == provider.KindAPIKey.String() {
-		kind = provider.KindAPIKey
+	kind := credential.KindBearer // the stricter check when the kind is unknown
+	if resp.Kind == credential.KindAPIKey.String() {
+		kind = credential.KindAPIKey
 	}
-	if err := provider.CheckHeaderValue(resp.Token, kind); err != nil {
+	if err := credential.CheckHeaderValue(resp.Token, kind); err != nil {
 		return nil, fmt.Errorf("agent: %s: the credential in the answer cannot be sent: %w", socket, err)
 	}
 	return &resp, nil

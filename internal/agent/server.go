@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // Server answers helpers' requests from a config's token caches.
@@ -26,7 +26,7 @@ type Server struct {
 	// Token returns the named provider's credential ("" names the default
 	// provider) and the provider's name. An *Error return keeps its code;
 	// any other error is answered with CodeToken.
-	Token func(ctx context.Context, name string) (*provider.Token, string, error)
+	Token func(ctx context.Context, name string) (*credential.Token, string, error)
 	// Logger gets one line per request at debug and refused peers at warn;
 	// never a credential.
 	Logger *slog.Logger
@@ -236,7 +236,7 @@ func (s *Server) answer(ctx context.Context, req Request) Response {
 	if v := tok.Value.Reveal(); len(v) > maxToken {
 		resp.Code, resp.Error = CodeToken, fmt.Sprintf("provider %s returned a credential of %d bytes; an agent answer carries at most %d", name, len(v), maxToken)
 		return resp
-	} else if err := provider.CheckHeaderValue(v, tok.Kind); err != nil {
+	} else if err := credential.CheckHeaderValue(v, tok.Kind); err != nil {
 		resp.Code, resp.Error = CodeToken, fmt.Sprintf("provider %s returned a credential that cannot be sent: %v", name, err)
 		return resp
 	}

@@ -72,7 +72,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Base: Ref{warmAzid, "ns/op"}, BaseLabel: "azidentity cached GetToken",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: RatioAtLeast, Value: 10, Text: "≥ 10× faster"},
-			How:    "session.Factory.Callback(name) called with copilot.ProviderTokenArgs over an Entra managed-identity provider whose source is a warm provider.Cache, vs. the same azidentity ManagedIdentityCredential's GetToken answered from its own cache (fake identity endpoint on loopback, warmed); b.RunParallel on all cores.",
+			How:    "session.Factory.Callback(name) called with copilot.ProviderTokenArgs over an Entra managed-identity provider whose source is a warm credential.Cache, vs. the same azidentity ManagedIdentityCredential's GetToken answered from its own cache (fake identity endpoint on loopback, warmed); b.RunParallel on all cores.",
 			HowData: func(d *Data) string {
 				return fmt.Sprintf("azidentity allocates %s/op.", FormatValue(Median(d.Values(warmAzid, "allocs/op")), "allocs"))
 			},
@@ -102,7 +102,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Base: Ref{warmAzid, "ns/op"}, BaseLabel: "azidentity cached GetToken",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: RatioAtLeast, Value: 10, Text: "≥ 10× faster"},
-			How:    "The same callback over a Vertex AI provider (auth.type gcp, metadata-server credentials from internal/fakegcp on loopback through GCE_METADATA_HOST, warmed): the same provider.Cache whatever the cloud; the run fails if the warm path reaches the metadata server.",
+			How:    "The same callback over a Vertex AI provider (auth.type gcp, metadata-server credentials from internal/testkit/fakegcp on loopback through GCE_METADATA_HOST, warmed): the same credential.Cache whatever the cloud; the run fails if the warm path reaches the metadata server.",
 		},
 		{
 			Figure: "1. Warm token path over gcp: allocations",
@@ -118,7 +118,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Base: Ref{warmAzid, "ns/op"}, BaseLabel: "azidentity cached GetToken",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: RatioAtLeast, Value: 10, Text: "≥ 10× faster"},
-			How:    "The same callback and parallel loop over an `auth.type: aws` provider (container credentials from internal/fakeaws on loopback, key minted once while warming): the same provider.Cache serves it, so the credential kind must not change the cost.",
+			How:    "The same callback and parallel loop over an `auth.type: aws` provider (container credentials from internal/testkit/fakeaws on loopback, key minted once while warming): the same credential.Cache serves it, so the credential kind must not change the cost.",
 		},
 		{
 			Figure: "1. Warm token path over aws (Bedrock): allocations",
@@ -134,7 +134,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Base: Ref{warmAzid, "ns/op"}, BaseLabel: "azidentity cached GetToken",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: RatioAtLeast, Value: 10, Text: "≥ 10× faster"},
-			How:    "The same callback and parallel loop over an openai provider whose API key is an `api_key_secret` in Key Vault (internal/fakestores: the fake vault over TLS, read by the real azsecrets client with a managed identity from the loopback endpoint, read once while warming): the store is read every refresh_interval, never on the request path; the run fails if the vault was read more than once.",
+			How:    "The same callback and parallel loop over an openai provider whose API key is an `api_key_secret` in Key Vault (internal/testkit/fakestores: the fake vault over TLS, read by the real azsecrets client with a managed identity from the loopback endpoint, read once while warming): the store is read every refresh_interval, never on the request path; the run fails if the vault was read more than once.",
 		},
 		{
 			Figure: "1. Warm token path over a Key Vault key: allocations",
@@ -150,7 +150,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Base: Ref{warmAzid, "ns/op"}, BaseLabel: "azidentity cached GetToken",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: RatioAtLeast, Value: 10, Text: "≥ 10× faster"},
-			How:    "session.Factory.SessionConfigFor for 64 users (each with an on-behalf-of token from internal/fakeentra cached), their callbacks called in turn on every core: the per-user cache lookup on top of figure 1's path.",
+			How:    "session.Factory.SessionConfigFor for 64 users (each with an on-behalf-of token from internal/testkit/fakeentra cached), their callbacks called in turn on every core: the per-user cache lookup on top of figure 1's path.",
 		},
 		{
 			Figure: "13. Per-user warm path: vs the single-identity callback",
@@ -193,7 +193,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Base: Ref{perUserFootprint, "heap-MiB@10k-users"}, BaseLabel: "10,000 cached users (what the junk held when each refused token was cached like a user)",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: OursAtMost, Value: 4, Text: "≤ 4 MiB (refused tokens keep only a digest)"},
-			How:    "100 real users (20 with -short) cached, then 10,000 distinct junk bearer tokens (1,000), each sent twice, that internal/fakeentra refuses (invalid_grant); live heap after GC, before and after the junk.",
+			How:    "100 real users (20 with -short) cached, then 10,000 distinct junk bearer tokens (1,000), each sent twice, that internal/testkit/fakeentra refuses (invalid_grant); live heap after GC, before and after the junk.",
 		},
 		{
 			Figure: "13. Per-user: real users kept through 10,000 refused tokens",
@@ -213,7 +213,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 		},
 		{
 			Figure: "2. Herd: upstream fetches",
-			Ours:   Ref{herdOurs, "fetches"}, OursLabel: "provider.Cache",
+			Ours:   Ref{herdOurs, "fetches"}, OursLabel: "credential.Cache",
 			Base: Ref{herdBase, "fetches"}, BaseLabel: "no cache",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: OursEquals, Value: 1, Text: "exactly 1"},
@@ -221,7 +221,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 		},
 		{
 			Figure: "2. Herd: time until all are served",
-			Ours:   Ref{herdOurs, "ns/op"}, OursLabel: "provider.Cache",
+			Ours:   Ref{herdOurs, "ns/op"}, OursLabel: "credential.Cache",
 			Base: Ref{herdBase, "ns/op"}, BaseLabel: "no cache",
 			Ratio:  BaseOverOurs,
 			Target: Target{Text: "context (no target)"},
@@ -347,7 +347,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 		},
 		{
 			Figure: "9. Outage: identity fetch attempts in the 5 minutes after the token expired",
-			Ours:   Ref{outageOurs, "attempts"}, OursLabel: "provider.Cache",
+			Ours:   Ref{outageOurs, "attempts"}, OursLabel: "credential.Cache",
 			Base: Ref{outageOAuth2, "attempts"}, BaseLabel: "oauth2.ReuseTokenSource (no backoff)",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: OursAtMostRefMax, Ref: &Ref{outageOurs, "backoff-max"}, Text: "no more than the backoff schedule allows (1 s doubling to 30 s, each wait at least half its step: 24 in 5 min)"},
@@ -361,7 +361,7 @@ Every figure is compared with a baseline measured in the same run, because the m
 		},
 		{
 			Figure: "10. Past refresh hint: identity fetches per simulated minute",
-			Ours:   Ref{hintOurs, "fetches/min"}, OursLabel: "provider.Cache",
+			Ours:   Ref{hintOurs, "fetches/min"}, OursLabel: "credential.Cache",
 			Base: Ref{hintBase, "fetches/min"}, BaseLabel: "source asked per request",
 			Ratio:  BaseOverOurs,
 			Target: Target{Kind: OursAtMostRefMax, Ref: &Ref{hintOurs, "backoff-max/min"}, Text: "no more than the backoff schedule allows (4.4/min over 10 min)"},
@@ -501,15 +501,15 @@ const methodText = `## How the figures are measured
 
 All benchmarks are in ` + "`bench/`" + `; every endpoint is on 127.0.0.1. ` + "`make bench`" + ` runs the suite several times, interleaved, and this report takes the median of the runs; ` + "`make bench-smoke`" + ` runs each benchmark once, tiny, so they never rot.
 
-1. **Warm token path** (` + "`BenchmarkWarmToken`" + `): the call the Copilot runtime makes before every model request. byokcred's path is ` + "`session.Factory.Callback(name)`" + ` over an Entra provider loaded through ` + "`registry.New(config.Parse(…))`" + `, whose source is a ` + "`provider.Cache`" + `; the baselines are azidentity's own cached ` + "`GetToken`" + ` (a ` + "`ManagedIdentityCredential`" + ` pointed at ` + "`internal/fakeidentity`" + ` through ` + "`IDENTITY_ENDPOINT`/`IDENTITY_HEADER`" + `, warmed) and ` + "`oauth2.ReuseTokenSource`" + `. All run under ` + "`b.RunParallel`" + ` on every core.
+1. **Warm token path** (` + "`BenchmarkWarmToken`" + `): the call the Copilot runtime makes before every model request. byokcred's path is ` + "`session.Factory.Callback(name)`" + ` over an Entra provider loaded through ` + "`registry.New(config.Parse(…))`" + `, whose source is a ` + "`credential.Cache`" + `; the baselines are azidentity's own cached ` + "`GetToken`" + ` (a ` + "`ManagedIdentityCredential`" + ` pointed at ` + "`internal/testkit/fakeidentity`" + ` through ` + "`IDENTITY_ENDPOINT`/`IDENTITY_HEADER`" + `, warmed) and ` + "`oauth2.ReuseTokenSource`" + `. All run under ` + "`b.RunParallel`" + ` on every core.
 2. **Herd** (` + "`BenchmarkHerd`" + `): 10,000 goroutines ask a cold source at the same instant. The upstream is the loopback fake identity endpoint (an HTTP server, 20 ms per token request), asked over one HTTP client with 256 pooled connections (unbounded, the 10,000 connections would need more file descriptors than the machine allows, client and server being in one process).
-3. **Refresh stalls** (` + "`BenchmarkRefreshStalls`" + `): a simulated day of 20 requests/s with one-hour tokens and an identity provider that takes 500 ms. **Time is simulated, not scaled**: one clock (` + "`bench/simclock_test.go`" + `) drives byokcred (` + "`registry.Options.Now`" + ` → ` + "`provider.CacheOptions.Now`" + `, and ` + "`session.Options.Now`" + `), x/oauth2 (its package clock, the hook its own tests use) and the azcore model; the identity provider's 500 ms are simulated time as well. The clock moves 50 ms per request and only when every request in flight has finished or is blocked behind a fetch, so a 24-hour day takes seconds, and durations keep their real proportions (1 h tokens, 5 min refresh margin, 500 ms fetches). A request's wait is the simulated time that passed while it ran; when none did, its real duration. The control row runs the same driver with a request that does no token work: its waits are the machine's (scheduling, GC). byokcred runs with the registry's defaults; its timer-driven refresh runs on real time and so never fires within a simulated day — the refresh is started by the first request inside the refresh window, which at 20 requests/s is within 50 ms of it. azcore's refresh cannot run on an injected clock (` + "`temporal.Resource`" + ` calls ` + "`time.Now`" + ` and its 5-minute window is real time), so it is a line-by-line model of ` + "`runtime/policy_bearer_token.go`" + ` and ` + "`sdk/internal/temporal/resource.go`" + ` (` + "`bench/stall_test.go`" + `).
+3. **Refresh stalls** (` + "`BenchmarkRefreshStalls`" + `): a simulated day of 20 requests/s with one-hour tokens and an identity provider that takes 500 ms. **Time is simulated, not scaled**: one clock (` + "`bench/simclock_test.go`" + `) drives byokcred (` + "`registry.Options.Now`" + ` → ` + "`credential.CacheOptions.Now`" + `, and ` + "`session.Options.Now`" + `), x/oauth2 (its package clock, the hook its own tests use) and the azcore model; the identity provider's 500 ms are simulated time as well. The clock moves 50 ms per request and only when every request in flight has finished or is blocked behind a fetch, so a 24-hour day takes seconds, and durations keep their real proportions (1 h tokens, 5 min refresh margin, 500 ms fetches). A request's wait is the simulated time that passed while it ran; when none did, its real duration. The control row runs the same driver with a request that does no token work: its waits are the machine's (scheduling, GC). byokcred runs with the registry's defaults; its timer-driven refresh runs on real time and so never fires within a simulated day — the refresh is started by the first request inside the refresh window, which at 20 requests/s is within 50 ms of it. azcore's refresh cannot run on an injected clock (` + "`temporal.Resource`" + ` calls ` + "`time.Now`" + ` and its 5-minute window is real time), so it is a line-by-line model of ` + "`runtime/policy_bearer_token.go`" + ` and ` + "`sdk/internal/temporal/resource.go`" + ` (` + "`bench/stall_test.go`" + `).
 4. **Plugin fetch** (` + "`BenchmarkPluginFetch`" + `): one token at a time, nothing cached. The plugin (` + "`bench/internal/tokenprog`" + `) is built with ` + "`plugins/sdk`" + ` and run by ` + "`plugins/host.Manager`" + `; the exec-per-fetch helper (` + "`bench/internal/tokenexec`" + `) has the same token logic and nothing else, and is run by ` + "`plugins/exec.Source`" + ` in the benchmark process.
 5. **End to end** (` + "`BenchmarkEndToEnd`" + `): one Copilot CLI runtime per benchmark binary; two sessions on one runtime, turns alternating between them so that drift cancels.
 6. **Scale** (` + "`BenchmarkScale`" + `): 10, 100, 1,000 and 10,000 providers. The YAML is generated in flow style with the base URL as an alias: 10,000 providers in block style exceed ` + "`config.MaxFileSize`" + ` (1 MiB).
 7. **Footprint** (` + "`BenchmarkFootprint`" + `): a separate host process (` + "`bench/internal/footprint`" + `), so that the benchmark binary's own memory does not count; plugin providers use ` + "`auth.type: plugin`" + ` over two ` + "`plugins:`" + ` entries running ` + "`bench/internal/tokenprog`" + `.
 
-Figures 9, **outage load** (` + "`BenchmarkOutageLoad`" + `), and 10, **past refresh hint** (` + "`BenchmarkPastRefreshHint`" + `): simulated time (the clock of figure 3, moved by the driver in fixed steps), sources that answer at once, ` + "`provider.NewCache`" + ` with the registry's defaults (` + "`bench/outage_test.go`" + `). The driver waits for every fetch the cache started to read the clock before moving it. The schedule's maximum is computed from ` + "`provider.DefaultMinBackoff`" + `/` + "`DefaultMaxBackoff`" + ` with every wait at its shortest (the jitter draws each wait from the upper half of its step).
+Figures 9, **outage load** (` + "`BenchmarkOutageLoad`" + `), and 10, **past refresh hint** (` + "`BenchmarkPastRefreshHint`" + `): simulated time (the clock of figure 3, moved by the driver in fixed steps), sources that answer at once, ` + "`credential.NewCache`" + ` with the registry's defaults (` + "`bench/outage_test.go`" + `). The driver waits for every fetch the cache started to read the clock before moving it. The schedule's maximum is computed from ` + "`credential.DefaultMinBackoff`" + `/` + "`DefaultMaxBackoff`" + ` with every wait at its shortest (the jitter draws each wait from the upper half of its step).
 
 Figure 11, **key command** (` + "`BenchmarkKeyCommand`" + `): ` + "`bin/byokcred`" + ` built from ` + "`cmd/byokcred`" + `, run by ` + "`os/exec`" + ` from the benchmark process; a fresh ` + "`byokcred agent`" + ` per run. Wall time includes fork/exec, the Go runtime's start and every package's init, which the floor pays too.
 `

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/agent"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -86,9 +86,9 @@ the config; SIGINT/SIGTERM stop the agent.`,
 // agentToken answers the agent's requests from live's providers. The set
 // is held for the fetch: a reload (SIGHUP) meanwhile must not close the
 // source a request waits on.
-func agentToken(live registry.Providers) func(ctx context.Context, name string) (*provider.Token, string, error) {
+func agentToken(live registry.Providers) func(ctx context.Context, name string) (*credential.Token, string, error) {
 	factory := session.NewFactory(live, session.Options{})
-	return func(ctx context.Context, name string) (*provider.Token, string, error) {
+	return func(ctx context.Context, name string) (*credential.Token, string, error) {
 		set, release := registry.Acquire(live)
 		defer release()
 		p, err := set.Provider(name)
@@ -173,27 +173,27 @@ func oneLine(s string) string {
 // credential returns the named provider's credential, from the agent when
 // mode allows and one answers, else from set (loaded here when nil).
 // Asking the agent reads no config: that keeps a helper cheap.
-func (a *app) credential(ctx context.Context, set *registry.Set, name, mode, socket string) (provider.Secret, provider.Kind, error) {
+func (a *app) credential(ctx context.Context, set *registry.Set, name, mode, socket string) (credential.Secret, credential.Kind, error) {
 	if mode != agentOff {
 		if socket == "" {
 			socket = agent.DefaultSocket(a.env.LookupEnv)
 		}
 		cfg, err := filepath.Abs(a.path())
 		if err != nil {
-			return provider.Secret{}, 0, err
+			return credential.Secret{}, 0, err
 		}
 		req := agent.Request{Op: agent.OpToken, Provider: name, Config: cfg}
 		resp, err := a.askAgent(ctx, socket, req, mode)
 		var ae *agent.Error
 		switch {
 		case err == nil:
-			return provider.NewSecret(resp.Token), parseKind(resp.Kind), nil
+			return credential.NewSecret(resp.Token), parseKind(resp.Kind), nil
 		case mode == agentRequire || mode == agentStart:
-			return provider.Secret{}, 0, err
+			return credential.Secret{}, 0, err
 		case errors.As(err, &ae) && (ae.Code == agent.CodeProvider || ae.Code == agent.CodeToken):
 			// The agent has this config and tried: alone, the helper would
 			// ask the same source again and wait as long.
-			return provider.Secret{}, 0, err
+			return credential.Secret{}, 0, err
 		case errors.Is(err, agent.ErrUntrusted):
 			// Working alone costs another user nothing but the agent's
 			// speed; using their answer would cost the credential. Loud,
@@ -206,17 +206,17 @@ func (a *app) credential(ctx context.Context, set *registry.Set, name, mode, soc
 	if set == nil {
 		var err error
 		if set, err = a.load(); err != nil {
-			return provider.Secret{}, 0, err
+			return credential.Secret{}, 0, err
 		}
 		defer set.Close()
 	}
 	p, err := set.Provider(name)
 	if err != nil {
-		return provider.Secret{}, 0, err
+		return credential.Secret{}, 0, err
 	}
 	tok, err := session.NewFactory(set, session.Options{}).Token(ctx, p)
 	if err != nil {
-		return provider.Secret{}, 0, err
+		return credential.Secret{}, 0, err
 	}
 	return tok.Value, tok.Kind, nil
 }
@@ -241,12 +241,12 @@ func (a *app) askAgent(ctx context.Context, socket string, req agent.Request, mo
 	return resp, err
 }
 
-func parseKind(s string) provider.Kind {
+func parseKind(s string) credential.Kind {
 	switch s {
-	case provider.KindAPIKey.String():
-		return provider.KindAPIKey
-	case provider.KindBearer.String():
-		return provider.KindBearer
+	case credential.KindAPIKey.String():
+		return credential.KindAPIKey
+	case credential.KindBearer.String():
+		return credential.KindBearer
 	}
 	return 0
 }

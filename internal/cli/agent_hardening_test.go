@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/internal/agent"
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 )
 
 const agentKeyC = "CANARY-agent-key-C-5c3d9f20"

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 )
 
 // builtBinary is bin/byokcred built once for the tests that need whole

@@ -8,8 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	awsauth "github.com/byokcred/byokcred/auth/aws"
-	"github.com/byokcred/byokcred/internal/fakeaws"
-	"github.com/byokcred/byokcred/internal/fakebedrock"
+	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
+	"github.com/byokcred/byokcred/internal/testkit/fakebedrock"
 )
 
 // TestTokenAndDoctorDescribeBedrockKeys: `token` shows a Bedrock key's

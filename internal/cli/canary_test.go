@@ -10,19 +10,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 )
 
 // panicAuth is an auth type whose source panics with a secret in hand.
 type panicAuth struct {
-	Key provider.Secret `yaml:"key"`
+	Key credential.Secret `yaml:"key"`
 }
 
 func (a *panicAuth) Validate(*registry.Build) {}
-func (a *panicAuth) Source(*registry.Build) (provider.TokenSource, error) {
+func (a *panicAuth) Source(*registry.Build) (credential.TokenSource, error) {
 	panic(fmt.Sprintf("source exploded holding %v / %+v / %#v", a.Key, a, a.Key))
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/copilotcli"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -133,12 +133,12 @@ type envUserToken struct {
 	name string
 }
 
-func (u envUserToken) Token(context.Context) (*provider.Token, error) {
+func (u envUserToken) Token(context.Context) (*credential.Token, error) {
 	v, ok := u.env.LookupEnv(u.name)
 	if !ok || v == "" {
 		return nil, fmt.Errorf("cli: --user-token-env: environment variable %s is not set or empty", u.name)
 	}
-	return &provider.Token{Value: provider.NewSecret(strings.TrimSpace(v)), Kind: provider.KindBearer}, nil
+	return &credential.Token{Value: credential.NewSecret(strings.TrimSpace(v)), Kind: credential.KindBearer}, nil
 }
 
 // chat is an open session with the runtime behind it.

@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/scrub"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -66,7 +66,7 @@ type app struct {
 	// run; its error text is scrubbed of them before it is printed.
 	secrets scrub.Set
 	// user is the user a chat acts for (--user-token-env), nil otherwise.
-	user provider.TokenSource
+	user credential.TokenSource
 	// perUserProxy: the proxy serves per-user credentials with each
 	// client's bearer token as the user.
 	perUserProxy bool

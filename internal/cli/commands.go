@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/schema"
 	"github.com/byokcred/byokcred/session"
@@ -179,7 +179,7 @@ type tokenOutput struct {
 	Value     string     `json:"value"`
 	Masked    bool       `json:"masked"`
 	// Claims of a JWT bearer token, read without checking its signature.
-	Claims *provider.Claims `json:"claims,omitempty"`
+	Claims *credential.Claims `json:"claims,omitempty"`
 	// Facts the auth type reads from its token (a Bedrock key's access
 	// key id and region), never its secret parts.
 	Facts []registry.TokenFact `json:"facts,omitempty"`
@@ -220,7 +220,7 @@ it is the one way byokcred prints a secret.`,
 				out.ExpiresAt = &e
 				out.ExpiresIn = expiresInDuration(tok.Expiry, now)
 			}
-			if c, ok := provider.ParseClaims(tok.Value); ok {
+			if c, ok := credential.ParseClaims(tok.Value); ok {
 				out.Claims = &c
 			}
 			out.Facts = p.DescribeToken(tok)

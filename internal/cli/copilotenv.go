@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -162,7 +162,7 @@ func commentSafe(s string) string {
 // copilotEnv maps a provider to the Copilot CLI's variables; spans say
 // which parts of a value came from environment variables (base URL and
 // headers), notes say what was chosen and why.
-func copilotEnv(p *registry.Provider, cfg *config.Config, kind provider.Kind, helper []string) (env map[string]string, spans map[string][]endpoint.Span, notes []string, err error) {
+func copilotEnv(p *registry.Provider, cfg *config.Config, kind credential.Kind, helper []string) (env map[string]string, spans map[string][]endpoint.Span, notes []string, err error) {
 	quoted := make([]string, len(helper))
 	for i, arg := range helper {
 		quoted[i] = shellWord(arg)
@@ -180,7 +180,7 @@ func copilotEnv(p *registry.Provider, cfg *config.Config, kind provider.Kind, he
 	}
 	notes = []string{fmt.Sprintf("type %s, %s credential", p.Type, kind)}
 	switch {
-	case p.Type == config.TypeAzure && kind == provider.KindBearer:
+	case p.Type == config.TypeAzure && kind == credential.KindBearer:
 		// The CLI would send the token as api-key; Azure's v1 route is
 		// OpenAI-compatible and takes it in Authorization.
 		env["COPILOT_PROVIDER_TYPE"] = config.TypeOpenAI
@@ -191,7 +191,7 @@ func copilotEnv(p *registry.Provider, cfg *config.Config, kind provider.Kind, he
 		}
 	case p.Type == config.TypeAzure && p.APIVersion != "":
 		env["COPILOT_PROVIDER_AZURE_API_VERSION"] = p.APIVersion
-	case p.Type == config.TypeAnthropic && kind == provider.KindBearer:
+	case p.Type == config.TypeAnthropic && kind == credential.KindBearer:
 		return nil, nil, nil, fmt.Errorf("copilot-env: provider %s: the Copilot CLI sends the key command's output to anthropic providers as x-api-key, which a bearer token cannot use; run `byokcred proxy` and point the CLI at it instead", p.Name)
 	}
 	if p.WireAPI != "" {

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -108,63 +108,63 @@ func evalCopilotEnv(t *testing.T, out string, vars map[string]string) map[string
 func TestCopilotEnvOutputIsInert(t *testing.T) {
 	type field struct {
 		name string
-		set  func(p *config.Provider, m *config.Model, helper []string, payload string) ([]string, provider.Kind)
+		set  func(p *config.Provider, m *config.Model, helper []string, payload string) ([]string, credential.Kind)
 	}
 	fields := []field{
-		{"provider name", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"provider name", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.Name = v
-			return append(h, v), provider.KindAPIKey
+			return append(h, v), credential.KindAPIKey
 		}},
-		{"type", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"type", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.Type = v
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"base_url", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"base_url", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.BaseURL = "https://h.example/" + v
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"model", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"model", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.Model = v
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"wire_model", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"wire_model", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.WireModel = v
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"models[].wire_model", func(_ *config.Provider, m *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"models[].wire_model", func(_ *config.Provider, m *config.Model, h []string, v string) ([]string, credential.Kind) {
 			m.WireModel = v
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"wire_api", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"wire_api", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.WireAPI = v
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"api_version, exported", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"api_version, exported", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.Type, p.APIVersion = config.TypeAzure, v
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"api_version, in the note (the reported case)", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"api_version, in the note (the reported case)", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.Type, p.APIVersion = config.TypeAzure, v
-			return h, provider.KindBearer
+			return h, credential.KindBearer
 		}},
-		{"header value", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"header value", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.Headers = map[string]string{"X-A": v, "X-B": "b"}
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"header name", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"header name", func(p *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			p.Headers = map[string]string{v: "1"}
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"executable path", func(_ *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"executable path", func(_ *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			h[0] = "/opt/" + v + "/byokcred"
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"config path", func(_ *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
+		{"config path", func(_ *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
 			h[2] = "/etc/" + v + ".yaml"
-			return h, provider.KindAPIKey
+			return h, credential.KindAPIKey
 		}},
-		{"socket", func(_ *config.Provider, _ *config.Model, h []string, v string) ([]string, provider.Kind) {
-			return append(h, "--socket", v), provider.KindAPIKey
+		{"socket", func(_ *config.Provider, _ *config.Model, h []string, v string) ([]string, credential.Kind) {
+			return append(h, "--socket", v), credential.KindAPIKey
 		}},
 	}
 	for _, f := range fields {
@@ -236,8 +236,8 @@ func TestCopilotEnvVariablesStayVariables(t *testing.T) {
 			helper := []string{"/usr/bin/byokcred", "-c", "/etc/b.yaml", "credential", "--agent", "auto", "p"}
 			for _, tc := range []struct {
 				name string
-				kind provider.Kind
-			}{{"p", provider.KindAPIKey}, {"az", provider.KindBearer}} {
+				kind credential.Kind
+			}{{"p", credential.KindAPIKey}, {"az", credential.KindBearer}} {
 				p := cfg.Providers[tc.name]
 				env, spans, notes, err := copilotEnv(&registry.Provider{Provider: p}, cfg, tc.kind, helper)
 				if err != nil {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/copilotcli"
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 )
 
 // TestCopilotCLIKeyCommand is issue 15's scenario: the real Copilot CLI,

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -29,26 +29,26 @@ func TestCopilotEnvShapes(t *testing.T) {
 		name    string
 		p       config.Provider
 		models  []*config.Model
-		kind    provider.Kind
+		kind    credential.Kind
 		want    map[string]string
 		wantErr string
 	}{
-		{name: "openai, key", p: config.Provider{Type: "openai", BaseURL: "https://api.example/v1", Model: "gpt-4.1", WireAPI: "responses"}, kind: provider.KindAPIKey,
+		{name: "openai, key", p: config.Provider{Type: "openai", BaseURL: "https://api.example/v1", Model: "gpt-4.1", WireAPI: "responses"}, kind: credential.KindAPIKey,
 			want: base(map[string]string{"COPILOT_PROVIDER_TYPE": "openai", "COPILOT_PROVIDER_BASE_URL": "https://api.example/v1", "COPILOT_PROVIDER_WIRE_API": "responses"})},
-		{name: "azure, key: api-key header is right", p: config.Provider{Type: "azure", BaseURL: "https://r.openai.azure.com", Model: "gpt-4.1"}, kind: provider.KindAPIKey,
+		{name: "azure, key: api-key header is right", p: config.Provider{Type: "azure", BaseURL: "https://r.openai.azure.com", Model: "gpt-4.1"}, kind: credential.KindAPIKey,
 			want: base(map[string]string{"COPILOT_PROVIDER_TYPE": "azure", "COPILOT_PROVIDER_BASE_URL": "https://r.openai.azure.com"})},
-		{name: "azure, key, api_version: deployment route", p: config.Provider{Type: "azure", BaseURL: "https://r.openai.azure.com", Model: "gpt-4.1", APIVersion: "2024-10-21", WireModel: "dep1"}, kind: provider.KindAPIKey,
+		{name: "azure, key, api_version: deployment route", p: config.Provider{Type: "azure", BaseURL: "https://r.openai.azure.com", Model: "gpt-4.1", APIVersion: "2024-10-21", WireModel: "dep1"}, kind: credential.KindAPIKey,
 			want: base(map[string]string{"COPILOT_PROVIDER_TYPE": "azure", "COPILOT_PROVIDER_BASE_URL": "https://r.openai.azure.com", "COPILOT_PROVIDER_AZURE_API_VERSION": "2024-10-21", "COPILOT_PROVIDER_WIRE_MODEL": "dep1"})},
-		{name: "azure, Entra bearer: the OpenAI-compatible v1 route", p: config.Provider{Type: "azure", BaseURL: "https://r.openai.azure.com/", Model: "gpt-4.1"}, kind: provider.KindBearer,
+		{name: "azure, Entra bearer: the OpenAI-compatible v1 route", p: config.Provider{Type: "azure", BaseURL: "https://r.openai.azure.com/", Model: "gpt-4.1"}, kind: credential.KindBearer,
 			want: base(map[string]string{"COPILOT_PROVIDER_TYPE": "openai", "COPILOT_PROVIDER_BASE_URL": "https://r.openai.azure.com/openai/v1"})},
-		{name: "azure, bearer, api_version dropped", p: config.Provider{Type: "azure", BaseURL: "https://r.openai.azure.com", Model: "gpt-4.1", APIVersion: "2024-10-21"}, kind: provider.KindBearer,
+		{name: "azure, bearer, api_version dropped", p: config.Provider{Type: "azure", BaseURL: "https://r.openai.azure.com", Model: "gpt-4.1", APIVersion: "2024-10-21"}, kind: credential.KindBearer,
 			want: base(map[string]string{"COPILOT_PROVIDER_TYPE": "openai", "COPILOT_PROVIDER_BASE_URL": "https://r.openai.azure.com/openai/v1"})},
-		{name: "anthropic, key", p: config.Provider{Type: "anthropic", BaseURL: "https://api.anthropic.example", Model: "gpt-4.1"}, kind: provider.KindAPIKey,
+		{name: "anthropic, key", p: config.Provider{Type: "anthropic", BaseURL: "https://api.anthropic.example", Model: "gpt-4.1"}, kind: credential.KindAPIKey,
 			want: base(map[string]string{"COPILOT_PROVIDER_TYPE": "anthropic", "COPILOT_PROVIDER_BASE_URL": "https://api.anthropic.example"})},
-		{name: "anthropic, bearer: refused with the way out", p: config.Provider{Type: "anthropic", BaseURL: "https://api.anthropic.example", Model: "gpt-4.1"}, kind: provider.KindBearer,
+		{name: "anthropic, bearer: refused with the way out", p: config.Provider{Type: "anthropic", BaseURL: "https://api.anthropic.example", Model: "gpt-4.1"}, kind: credential.KindBearer,
 			wantErr: "copilot-env: provider p: the Copilot CLI sends the key command's output to anthropic providers as x-api-key, which a bearer token cannot use; run `byokcred proxy` and point the CLI at it instead"},
 		{name: "model limits and headers", p: config.Provider{Type: "openai", BaseURL: "https://api.example/v1", Model: "gpt-4.1", Headers: map[string]string{"X-B": "2", "X-A": "1"}},
-			models: []*config.Model{{ID: "gpt-4.1", Provider: "p", WireModel: "w", MaxPromptTokens: 1000, MaxOutputTokens: 200}, {ID: "other", Provider: "p", MaxOutputTokens: 7}}, kind: provider.KindAPIKey,
+			models: []*config.Model{{ID: "gpt-4.1", Provider: "p", WireModel: "w", MaxPromptTokens: 1000, MaxOutputTokens: 200}, {ID: "other", Provider: "p", MaxOutputTokens: 7}}, kind: credential.KindAPIKey,
 			want: base(map[string]string{"COPILOT_PROVIDER_TYPE": "openai", "COPILOT_PROVIDER_BASE_URL": "https://api.example/v1", "COPILOT_PROVIDER_WIRE_MODEL": "w",
 				"COPILOT_PROVIDER_MAX_PROMPT_TOKENS": "1000", "COPILOT_PROVIDER_MAX_OUTPUT_TOKENS": "200", "COPILOT_PROVIDER_HEADERS": "X-A: 1\nX-B: 2"})},
 	}

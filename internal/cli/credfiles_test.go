@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakeaws"
+	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
 )
 
 // hangBound fails a command that has not returned by then: a blocking open

@@ -15,9 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/internal/plugintest"
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/plugintest"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 )
 
 // runWithin runs byokcred in process and fails the test if it has not

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
@@ -135,7 +135,7 @@ func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provide
 		exp = "expires " + expiresIn(tok.Expiry, time.Now())
 	}
 	r.add("credential", statusOK, "%s, %s, %s (took %s)", tok.Kind, tok.Value.Mask(), exp, took)
-	if c, ok := provider.ParseClaims(tok.Value); ok {
+	if c, ok := credential.ParseClaims(tok.Value); ok {
 		r.add("claims", statusOK, "%s (read without a signature check)", c)
 		if want := expectedAudiences(p); want != nil && !audienceOK(c.Audience, want) {
 			r.add("audience", statusWarn, "token audience %q, but this endpoint expects %s: set auth.scope to %s/.default", c.Audience, strings.Join(want, " or "), want[0])
@@ -203,7 +203,7 @@ func chainSummary(links []registry.ChainLink) string {
 
 // probeEndpoint lists the endpoint's models with the credential, the
 // cheapest authenticated call each API has.
-func probeEndpoint(ctx context.Context, r *doctorReport, p *registry.Provider, tok *provider.Token) {
+func probeEndpoint(ctx context.Context, r *doctorReport, p *registry.Provider, tok *credential.Token) {
 	var path, query string
 	switch p.Type {
 	case config.TypeAzure:

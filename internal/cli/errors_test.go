@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/plugintest"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/plugintest"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -20,13 +20,13 @@ type quotingAuth struct {
 }
 
 func (a *quotingAuth) Validate(*registry.Build) {}
-func (a *quotingAuth) Source(*registry.Build) (provider.TokenSource, error) {
+func (a *quotingAuth) Source(*registry.Build) (credential.TokenSource, error) {
 	return quotingSource{a.Text}, nil
 }
 
 type quotingSource struct{ text string }
 
-func (s quotingSource) Token(context.Context) (*provider.Token, error) {
+func (s quotingSource) Token(context.Context) (*credential.Token, error) {
 	return nil, errors.New(s.text)
 }
 

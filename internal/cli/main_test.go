@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/plugintest"
+	"github.com/byokcred/byokcred/internal/testkit/plugintest"
 
 	// Every built-in credential kind and secret store, as the stock
 	// byokcred has them.

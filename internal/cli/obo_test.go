@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/fakeentra"
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakeentra"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 )
 
 // TestChatOnBehalfOfUser: a config with an on-behalf-of credential is

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -73,7 +73,7 @@ included, unless --allow-origin names the page's origin.`,
 			if !proxy.LoopbackAddr(listen) && !allowRemote {
 				return usagef("--listen %s is not a loopback address: the proxy hands out real credentials, so remote listening needs --allow-remote and --client-token-env", listen)
 			}
-			var clientToken provider.Secret
+			var clientToken credential.Secret
 			if tokenEnv != "" {
 				v, _ := a.env.LookupEnv(tokenEnv)
 				switch {
@@ -82,7 +82,7 @@ included, unless --allow-origin names the page's origin.`,
 				case len(v) < minClientToken:
 					return usagef("--client-token-env %s: the token has %d characters; use at least %d (for example: openssl rand -hex 32)", tokenEnv, len(v), minClientToken)
 				}
-				clientToken = provider.NewSecret(v)
+				clientToken = credential.NewSecret(v)
 			}
 			if allowRemote && clientToken.IsZero() {
 				return usagef("--allow-remote needs --client-token-env: without a client token anyone who reaches the port uses the providers' credentials")

@@ -24,9 +24,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/copilotcli"
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakemodel"
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 )
 
 const proxyClientToken = "CANARY-proxy-client-0123456789abcdef"

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 )
 
 // TestProxyAllowOrigin: --allow-origin lets one web origin's pages use the

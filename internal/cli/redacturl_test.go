@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 )
 
 // TestBaseURLQueryNeverPrinted: a base_url may carry a key in its query

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/fakemodel"
+	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 )
 
 // TestBaseURLVariablesNeverPrinted is finding 8 of issue 23: a ${VAR} in a

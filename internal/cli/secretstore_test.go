@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byokcred/byokcred/internal/fakestores"
+	"github.com/byokcred/byokcred/internal/testkit/fakestores"
 )
 
 // TestTokenAndDoctorShowTheSecretVersion: for a key read from each secret

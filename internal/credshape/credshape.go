@@ -13,7 +13,7 @@ package credshape
 import (
 	"strings"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // MinOpaque is the shortest run judged by its shape alone: generated keys
@@ -116,7 +116,7 @@ func Looks(s string) bool {
 }
 
 // Mask returns s with every run of credential characters that [Looks] like
-// a credential replaced by [provider.Redacted]. A run's parts between
+// a credential replaced by [credential.Redacted]. A run's parts between
 // slashes, dots and equals signs are judged first, so that a key at the end
 // of a path or after `name=` is masked and the rest kept; then the whole.
 func Mask(s string) string {
@@ -155,7 +155,7 @@ func maskRun(run string) string {
 	// A known prefix takes the whole run: a JWT's signature is its own part.
 	word := strings.TrimRight(run, ".")
 	if hasPrefix(word) {
-		return provider.Redacted + run[len(word):]
+		return credential.Redacted + run[len(word):]
 	}
 	// Then the parts, so that a path or a name= before a key is kept.
 	var b strings.Builder
@@ -167,7 +167,7 @@ func maskRun(run string) string {
 		}
 		seg := run[start:i]
 		if seg != "" && seg != run && Looks(seg) {
-			b.WriteString(provider.Redacted)
+			b.WriteString(credential.Redacted)
 			changed = true
 		} else {
 			b.WriteString(seg)
@@ -183,7 +183,7 @@ func maskRun(run string) string {
 	// Then the whole run: base64 keys hold slashes, and no part of one
 	// need be long on its own. A sentence's full stop is not part of it.
 	if Looks(word) {
-		return provider.Redacted + run[len(word):]
+		return credential.Redacted + run[len(word):]
 	}
 	return run
 }

@@ -33,31 +33,31 @@ var coreAllowed = []struct {
 	own  []string // packages of this module, relative to it
 	libs []string // external packages, with what they link
 }{
-	{"provider", nil, nil},
-	{"secretfile", []string{"provider"}, nil},
-	{"endpoint", []string{"provider"}, nil},
-	{"config", []string{"provider", "endpoint"}, []string{yamlLib}},
-	{"registry", []string{"provider", "endpoint", "config", "internal/unknownkind"}, []string{yamlLib}},
-	{"session", []string{"provider", "endpoint", "config", "registry", "internal/unknownkind"}, []string{yamlLib, copilotLib}},
+	{"credential", nil, nil},
+	{"secretfile", []string{"credential"}, nil},
+	{"endpoint", []string{"credential"}, nil},
+	{"config", []string{"credential", "endpoint"}, []string{yamlLib}},
+	{"registry", []string{"credential", "endpoint", "config", "internal/unknownkind"}, []string{yamlLib}},
+	{"session", []string{"credential", "endpoint", "config", "registry", "internal/unknownkind"}, []string{yamlLib, copilotLib}},
 	// The proxy does not link the Copilot SDK.
-	{"proxy", []string{"provider", "endpoint", "config", "registry", "internal/unknownkind"}, []string{yamlLib}},
-	{"metrics", []string{"provider", "endpoint", "config", "registry", "internal/unknownkind"}, []string{yamlLib, otelLib}},
-	{"schema", []string{"provider", "endpoint", "config", "registry", "internal/unknownkind"}, []string{yamlLib}},
+	{"proxy", []string{"credential", "endpoint", "config", "registry", "internal/unknownkind"}, []string{yamlLib}},
+	{"metrics", []string{"credential", "endpoint", "config", "registry", "internal/unknownkind"}, []string{yamlLib, otelLib}},
+	{"schema", []string{"credential", "endpoint", "config", "registry", "internal/unknownkind"}, []string{yamlLib}},
 	{"copilotcli", nil, []string{copilotLib}},
 	// The command line links no credential kind: a build chooses its kinds
 	// (cmd/byokcred imports package builtin).
 	{"cli", cliOwn, cliLibs},
 	{"internal/cli", cliOwn, cliLibs},
-	{"internal/agent", []string{"provider", "secretfile"}, nil},
-	{"internal/scrub", []string{"provider"}, []string{copilotLib}},
+	{"internal/agent", []string{"credential", "secretfile"}, nil},
+	{"internal/scrub", []string{"credential"}, []string{copilotLib}},
 	// Helpers the kinds and stores share.
-	{"internal/credshape", []string{"provider"}, nil},
-	{"internal/storelimit", []string{"provider", "secretfile"}, nil},
+	{"internal/credshape", []string{"credential"}, nil},
+	{"internal/storelimit", []string{"credential", "secretfile"}, nil},
 	{"internal/unknownkind", nil, nil},
 }
 
 var (
-	cliOwn = []string{"provider", "endpoint", "config", "registry", "internal/unknownkind", "secretfile", "session",
+	cliOwn = []string{"credential", "endpoint", "config", "registry", "internal/unknownkind", "secretfile", "session",
 		"copilotcli", "proxy", "schema", "internal/agent", "internal/scrub", "internal/cli"}
 	cliLibs = []string{yamlLib, copilotLib, cobraLib}
 )
@@ -150,7 +150,7 @@ func TestCorePackagesLinkOnlyWhatTheyMay(t *testing.T) {
 // TestNotAllowed pins the rule on made-up dependency lists, among them the
 // ones the denylist this allowlist replaced let through.
 func TestNotAllowed(t *testing.T) {
-	registryOwn := []string{"provider", "config"}
+	registryOwn := []string{"credential", "config"}
 	yamlOnly := []string{"go.yaml.in/yaml/v3"}
 	tests := []struct {
 		name string
@@ -158,7 +158,7 @@ func TestNotAllowed(t *testing.T) {
 		want []string
 	}{
 		{"only what the row names", []dep{
-			{module + "provider", thisModule},
+			{module + "credential", thisModule},
 			{module + "config", thisModule},
 			{module + "registry", thisModule},
 			{"go.yaml.in/yaml/v3", "go.yaml.in/yaml/v3"},

@@ -65,16 +65,16 @@ func deniedRules() []denyRule {
 		{"auth/aws", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK)},
 		// A secret store links its own cloud's SDK and auth module only.
 		{"secretstore/azurekeyvault", concat(copilotSDK, pluginHost, goPlugin, awsSDK, googleSDK,
-			[]string{module + "auth/aws", module + "auth/gcp", module + "auth/plugin", module + "internal/fake"})},
+			[]string{module + "auth/aws", module + "auth/gcp", module + "auth/plugin", module + "internal/testkit/"})},
 		{"secretstore/googlesecretmanager", concat(copilotSDK, pluginHost, goPlugin, azureSDK, awsSDK,
-			[]string{module + "auth/aws", module + "auth/entra", module + "auth/plugin", module + "internal/fake"})},
+			[]string{module + "auth/aws", module + "auth/entra", module + "auth/plugin", module + "internal/testkit/"})},
 		{"secretstore/awssecretsmanager", concat(copilotSDK, pluginHost, goPlugin, azureSDK, googleSDK,
-			[]string{module + "auth/entra", module + "auth/gcp", module + "auth/plugin", module + "internal/fake"})},
+			[]string{module + "auth/entra", module + "auth/gcp", module + "auth/plugin", module + "internal/testkit/"})},
 		// The built-ins are the kinds and stores only.
-		{"builtin", concat(copilotSDK, []string{module + "internal/fake", module + "session", module + "proxy", module + "cli", module + "internal/cli"})},
+		{"builtin", concat(copilotSDK, []string{module + "internal/testkit/", module + "session", module + "proxy", module + "cli", module + "internal/cli"})},
 		// The shipped binary carries no test fakes (the demo is its own
 		// program).
-		{"cmd/byokcred", []string{module + "internal/fake"}},
+		{"cmd/byokcred", []string{module + "internal/testkit/"}},
 	}
 }
 

@@ -24,10 +24,21 @@ var productionInternals = []string{
 	"plugins/internal/wire",
 }
 
-// testSupportName matches the last path element of a package that exists
-// for tests, wherever it sits: fakes, hooks that switch production paths,
-// test kits and helpers.
+// testKit holds every package that exists only for tests (fakes, fixtures,
+// test helpers), so that internal/ shows the production internals alone.
+const testKit = "internal/testkit/"
+
+// selfTests are packages of tests only (their non-test file is a doc
+// comment): they sit in internal/ beside what they test, not in testKit.
+var selfTests = []string{"internal/layering", "internal/readmetest"}
+
+// testSupportName reports whether pkg exists for tests: anything under
+// testKit, and wherever it sits, a package named like a fake, a hook that
+// switches production paths, a test kit or helper.
 func testSupportName(pkg string) bool {
+	if strings.HasPrefix(pkg, testKit) {
+		return true
+	}
 	base := path.Base(pkg)
 	return strings.HasPrefix(base, "fake") || strings.Contains(base, "hook") || strings.Contains(base, "test") ||
 		slices.Contains([]string{"syncbuf", "gatedauth"}, base)
@@ -91,14 +102,62 @@ func TestTestOnlyRuleKnowsEveryInternal(t *testing.T) {
 		}
 	}
 	// The packages that exist only for tests today must be caught.
-	for _, pkg := range []string{"internal/fakeentra", "internal/fakekeyvault", "internal/fakestores", "internal/fakehosts",
-		"internal/configtest", "internal/plugintest", "internal/storetest", "internal/syncbuf", "internal/gatedauth"} {
+	for _, pkg := range []string{"internal/testkit/fakeentra", "internal/testkit/fakekeyvault", "internal/testkit/fakestores", "internal/testkit/fakehosts",
+		"internal/testkit/configtest", "internal/testkit/plugintest", "internal/testkit/storetest", "internal/testkit/syncbuf", "internal/testkit/gatedauth"} {
 		if all[pkg] && testOnly(pkg) == "" {
 			wrong = append(wrong, pkg+": test support not caught by the rule")
 		}
 	}
 	if diff := cmp.Diff([]string(nil), wrong); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestTestSupportLivesInTestKit: a package named as test support sits under
+// internal/testkit/, so internal/ lists production internals only (and the
+// packages that are themselves tests).
+func TestTestSupportLivesInTestKit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	var pkgs []string
+	for _, dep := range goList(t, module+"...") {
+		pkg, _ := strings.CutPrefix(dep, module)
+		pkgs = append(pkgs, pkg)
+	}
+	if diff := cmp.Diff([]string(nil), misplacedTestSupport(pkgs)); diff != "" {
+		t.Errorf("test-support packages outside %s; move them there (-want +got):\n%s", testKit, diff)
+	}
+}
+
+// misplacedTestSupport lists the packages of pkgs named as test support
+// that are neither under testKit nor tests themselves.
+func misplacedTestSupport(pkgs []string) []string {
+	var out []string
+	for _, pkg := range pkgs {
+		if testSupportName(pkg) && !strings.HasPrefix(pkg, testKit) && !slices.Contains(selfTests, pkg) {
+			out = append(out, pkg)
+		}
+	}
+	return out
+}
+
+func TestMisplacedTestSupport(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pkgs []string
+		want []string
+	}{
+		{"today's layout", []string{"internal/agent", "internal/testkit/fakeaws", "internal/testkit/syncbuf", "internal/layering", "internal/readmetest"}, nil},
+		{"a fake beside the production internals", []string{"internal/fakenew", "internal/testkit/fakeaws"}, []string{"internal/fakenew"}},
+		{"a test kit in a public package's tree", []string{"registry/registrytest", "auth/aws/fakests"}, []string{"registry/registrytest", "auth/aws/fakests"}},
+		{"a hook", []string{"internal/entrahook"}, []string{"internal/entrahook"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, misplacedTestSupport(tc.pkgs)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

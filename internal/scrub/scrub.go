@@ -1,6 +1,6 @@
 // Package scrub removes credentials from text that byokcred did not write
 // itself: the Copilot runtime's error messages, which are plain text, not
-// provider.Secret, and have quoted a whole key.
+// credential.Secret, and have quoted a whole key.
 package scrub
 
 import (
@@ -12,7 +12,7 @@ import (
 
 	copilot "github.com/github/copilot-sdk/go"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // minFragment is the shortest piece of a credential scrubbed on its own.
@@ -29,7 +29,7 @@ const minValue = 4
 const maxRemembered = 4096
 
 // Set remembers every credential handed to the Copilot runtime in this
-// run. The runtime's errors are text, not provider.Secret: it has quoted a
+// run. The runtime's errors are text, not credential.Secret: it has quoted a
 // whole key in one ("Invalid native model HTTP header value for x-api-key:
 // <key>"), so everything it says is scrubbed of these values before byokcred
 // prints it.
@@ -77,7 +77,7 @@ func (s *Set) Scrub(text string) string {
 	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
 	for _, f := range forms {
 		if f != "" {
-			text = strings.ReplaceAll(text, f, provider.Redacted)
+			text = strings.ReplaceAll(text, f, credential.Redacted)
 		}
 	}
 	return text

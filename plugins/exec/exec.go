@@ -67,11 +67,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/plugins/internal/redact"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // Format is how the command's stdout is read.
@@ -113,7 +113,7 @@ type Options struct {
 	Env     map[string]string
 	Timeout time.Duration
 	Format  Format
-	Kind    provider.Kind
+	Kind    credential.Kind
 }
 
 // Source runs the command on every Token call.
@@ -123,7 +123,7 @@ type Source struct {
 	env  []string
 }
 
-var _ provider.TokenSource = (*Source)(nil)
+var _ credential.TokenSource = (*Source)(nil)
 
 // NewSource checks opts and resolves the command, so that a missing command
 // is reported when the provider is configured rather than on first use.
@@ -142,7 +142,7 @@ func NewSource(opts Options) (*Source, error) {
 		return nil, fmt.Errorf("exec: unknown format %q", opts.Format)
 	}
 	if opts.Kind == 0 {
-		opts.Kind = provider.KindBearer
+		opts.Kind = credential.KindBearer
 	}
 	env := os.Environ()
 	for k, v := range opts.Env {
@@ -197,7 +197,7 @@ func executable(path string) error {
 }
 
 // Token runs the command and reads its output.
-func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
+func (s *Source) Token(ctx context.Context) (*credential.Token, error) {
 	timeout := s.opts.Timeout
 	if dl, ok := ctx.Deadline(); ok {
 		// Finish a little before the host's deadline so that the host
@@ -281,7 +281,7 @@ func (s *Source) failure(ctx, cctx context.Context, timeout time.Duration, runEr
 
 // parse reads stdout in the configured format. Its errors never quote the
 // output: a malformed document may still hold the token.
-func (s *Source) parse(out []byte) (*provider.Token, error) {
+func (s *Source) parse(out []byte) (*credential.Token, error) {
 	trimmed := bytes.TrimSpace(out)
 	format := s.opts.Format
 	if format == FormatAuto {
@@ -322,7 +322,7 @@ func (s *Source) parse(out []byte) (*provider.Token, error) {
 			// Sent whole, it would give every key in it to one endpoint.
 			return nil, fmt.Errorf("exec: the first line of %s's stdout holds %s, not a token: print the token alone, or set format to the document's", s.opts.Command, doc)
 		}
-		return &provider.Token{Value: provider.NewSecret(line)}, nil
+		return &credential.Token{Value: credential.NewSecret(line)}, nil
 	case FormatExecCredential:
 		return s.parseExecCredential(trimmed)
 	case FormatAzureCLI:
@@ -334,7 +334,7 @@ func (s *Source) parse(out []byte) (*provider.Token, error) {
 	}
 }
 
-func (s *Source) parseExecCredential(b []byte) (*provider.Token, error) {
+func (s *Source) parseExecCredential(b []byte) (*credential.Token, error) {
 	var doc struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
@@ -357,7 +357,7 @@ func (s *Source) parseExecCredential(b []byte) (*provider.Token, error) {
 	if doc.Status == nil || doc.Status.Token == "" {
 		return nil, fmt.Errorf("exec: output of %s: ExecCredential has no status.token (client certificates are not supported)", s.opts.Command)
 	}
-	t := &provider.Token{Value: provider.NewSecret(doc.Status.Token)}
+	t := &credential.Token{Value: credential.NewSecret(doc.Status.Token)}
 	if doc.Status.ExpirationTimestamp != "" {
 		exp, err := time.Parse(time.RFC3339, doc.Status.ExpirationTimestamp)
 		if err != nil {
@@ -368,7 +368,7 @@ func (s *Source) parseExecCredential(b []byte) (*provider.Token, error) {
 	return t, nil
 }
 
-func (s *Source) parseCredentialProcess(b []byte) (*provider.Token, error) {
+func (s *Source) parseCredentialProcess(b []byte) (*credential.Token, error) {
 	var doc struct {
 		Version     *int   `json:"Version"`
 		AccessToken string `json:"AccessToken"`
@@ -392,7 +392,7 @@ func (s *Source) parseCredentialProcess(b []byte) (*provider.Token, error) {
 	default:
 		return nil, fmt.Errorf("exec: output of %s: credential_process has neither AccessToken nor Token (AWS key pairs are not supported)", s.opts.Command)
 	}
-	t := &provider.Token{Value: provider.NewSecret(v)}
+	t := &credential.Token{Value: credential.NewSecret(v)}
 	if doc.Expiration != "" {
 		exp, err := time.Parse(time.RFC3339, doc.Expiration)
 		if err != nil {
@@ -411,7 +411,7 @@ const azureCLILocalTime = "2006-01-02 15:04:05.999999"
 // (epoch seconds, Azure CLI 2.54 and later) is preferred: expiresOn is local
 // time without a zone, so it is only as right as the plugin's idea of the
 // local zone (TZ in its env, else /etc/localtime).
-func (s *Source) parseAzureCLI(b []byte) (*provider.Token, error) {
+func (s *Source) parseAzureCLI(b []byte) (*credential.Token, error) {
 	var doc struct {
 		AccessToken string          `json:"accessToken"`
 		ExpiresOn   string          `json:"expiresOn"`
@@ -427,7 +427,7 @@ func (s *Source) parseAzureCLI(b []byte) (*provider.Token, error) {
 	if doc.TokenType != "" && !strings.EqualFold(doc.TokenType, "Bearer") {
 		return nil, fmt.Errorf("exec: output of %s: Azure CLI tokenType %q is not Bearer", s.opts.Command, doc.TokenType)
 	}
-	t := &provider.Token{Value: provider.NewSecret(doc.AccessToken)}
+	t := &credential.Token{Value: credential.NewSecret(doc.AccessToken)}
 	switch {
 	case len(doc.ExpiresOnTS) > 0 && string(doc.ExpiresOnTS) != "null":
 		// A number in current releases; a string of digits in some older
@@ -451,7 +451,7 @@ func (s *Source) parseAzureCLI(b []byte) (*provider.Token, error) {
 // parseGcloud reads `gcloud config config-helper --format=json`: the
 // credential block's access_token and token_expiry (RFC 3339). The rest of
 // the document (configuration, sentinels, id_token) is ignored.
-func (s *Source) parseGcloud(b []byte) (*provider.Token, error) {
+func (s *Source) parseGcloud(b []byte) (*credential.Token, error) {
 	var doc struct {
 		Credential *struct {
 			AccessToken string `json:"access_token"`
@@ -464,7 +464,7 @@ func (s *Source) parseGcloud(b []byte) (*provider.Token, error) {
 	if doc.Credential == nil || doc.Credential.AccessToken == "" {
 		return nil, fmt.Errorf("exec: output of %s: gcloud config-helper output has no credential.access_token", s.opts.Command)
 	}
-	t := &provider.Token{Value: provider.NewSecret(doc.Credential.AccessToken)}
+	t := &credential.Token{Value: credential.NewSecret(doc.Credential.AccessToken)}
 	if doc.Credential.TokenExpiry != "" {
 		exp, err := time.Parse(time.RFC3339, doc.Credential.TokenExpiry)
 		if err != nil {
@@ -523,7 +523,7 @@ func (Plugin) Describe(context.Context) (shared.Info, error) {
 }
 
 // Configure implements shared.Credential.
-func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (provider.TokenSource, error) {
+func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (credential.TokenSource, error) {
 	c := sdk.NewConfig(config)
 	opts := Options{
 		Command: c.String("command", sdk.Required),
@@ -535,9 +535,9 @@ func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (pro
 	}
 	switch c.OneOf("kind", "bearer", "bearer", "api_key") {
 	case "api_key":
-		opts.Kind = provider.KindAPIKey
+		opts.Kind = credential.KindAPIKey
 	default:
-		opts.Kind = provider.KindBearer
+		opts.Kind = credential.KindBearer
 	}
 	if err := c.Err(); err != nil {
 		return nil, fmt.Errorf("exec: %w", err)

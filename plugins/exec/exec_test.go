@@ -13,17 +13,17 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // result is what a test compares of a token.
 type result struct {
 	Value  string
-	Kind   provider.Kind
+	Kind   credential.Kind
 	Expiry time.Time
 }
 
-func configure(t *testing.T, config map[string]any) (provider.TokenSource, error) {
+func configure(t *testing.T, config map[string]any) (credential.TokenSource, error) {
 	t.Helper()
 	return Plugin{}.Configure(context.Background(), "test", config)
 }
@@ -51,19 +51,19 @@ func TestFormats(t *testing.T) {
 		want    result
 		wantErr string
 	}{
-		{"raw first line", sh("echo tok-raw; echo second line"), result{Value: "tok-raw", Kind: provider.KindBearer}, ""},
-		{"raw trimmed", sh(`printf '  tok-sp \r\n'`), result{Value: "tok-sp", Kind: provider.KindBearer}, ""},
-		{"raw as api key", sh("echo key-1", "kind", "api_key"), result{Value: "key-1", Kind: provider.KindAPIKey}, ""},
+		{"raw first line", sh("echo tok-raw; echo second line"), result{Value: "tok-raw", Kind: credential.KindBearer}, ""},
+		{"raw trimmed", sh(`printf '  tok-sp \r\n'`), result{Value: "tok-sp", Kind: credential.KindBearer}, ""},
+		{"raw as api key", sh("echo key-1", "kind", "api_key"), result{Value: "key-1", Kind: credential.KindAPIKey}, ""},
 		{"raw empty", sh("echo"), result{}, "exec: command /bin/sh printed no token on the first line of stdout"},
 		{
 			"exec credential v1",
 			sh(`echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"k8s-tok","expirationTimestamp":"` + exp + `"}}'`),
-			result{Value: "k8s-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+			result{Value: "k8s-tok", Kind: credential.KindBearer, Expiry: expT}, "",
 		},
 		{
 			"exec credential v1beta1 without expiry, format explicit",
 			sh(`echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"k8s-tok"}}'`, "format", "exec_credential"),
-			result{Value: "k8s-tok", Kind: provider.KindBearer}, "",
+			result{Value: "k8s-tok", Kind: credential.KindBearer}, "",
 		},
 		{
 			"exec credential without token",
@@ -78,12 +78,12 @@ func TestFormats(t *testing.T) {
 		{
 			"credential process access token",
 			sh(`echo '{"Version":1,"AccessToken":"cp-tok","Expiration":"` + exp + `"}'`),
-			result{Value: "cp-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+			result{Value: "cp-tok", Kind: credential.KindBearer, Expiry: expT}, "",
 		},
 		{
 			"credential process token",
 			sh(`echo '{"Version":1,"Token":"cp-tok2"}'`, "format", "credential_process"),
-			result{Value: "cp-tok2", Kind: provider.KindBearer}, "",
+			result{Value: "cp-tok2", Kind: credential.KindBearer}, "",
 		},
 		{
 			"credential process with both",
@@ -116,12 +116,12 @@ func TestFormats(t *testing.T) {
 			// here names another time on purpose.
 			"azure cli auto, expires_on preferred",
 			sh(`printf '%s' '{"accessToken":"az-tok","expiresOn":"2031-05-06 07:08:09.000000","expires_on":` + strconv.FormatInt(expT.Unix(), 10) + `,"subscription":"00000000-0000-0000-0000-000000000000","tenant":"11111111-1111-1111-1111-111111111111","tokenType":"Bearer"}'`),
-			result{Value: "az-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+			result{Value: "az-tok", Kind: credential.KindBearer, Expiry: expT}, "",
 		},
 		{
 			"azure cli expires_on as a string",
 			sh(`echo '{"accessToken":"az-tok","expires_on":"`+strconv.FormatInt(expT.Unix(), 10)+`","tokenType":"Bearer"}'`, "format", "azure_cli"),
-			result{Value: "az-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+			result{Value: "az-tok", Kind: credential.KindBearer, Expiry: expT}, "",
 		},
 		{
 			// Older Azure CLI: only the local time. TZ=UTC in the
@@ -129,7 +129,7 @@ func TestFormats(t *testing.T) {
 			// its own local zone, which the test pins below.
 			"azure cli expiresOn only, local time",
 			sh(`echo '{"accessToken":"az-tok","expiresOn":"` + expT.In(time.Local).Format("2006-01-02 15:04:05.000000") + `","tokenType":"Bearer"}'`),
-			result{Value: "az-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+			result{Value: "az-tok", Kind: credential.KindBearer, Expiry: expT}, "",
 		},
 		{
 			"azure cli bad expires_on",
@@ -155,12 +155,12 @@ func TestFormats(t *testing.T) {
 			// What `gcloud config config-helper --format=json` prints.
 			"gcloud config-helper auto",
 			sh(`echo '{"configuration":{"active_configuration":"default","properties":{"core":{"account":"me@example.com","project":"p"}}},"credential":{"access_token":"ya29.gc-tok","id_token":"x.y.z","token_expiry":"` + exp + `"},"sentinels":{"config_sentinel":"/home/me/.config/gcloud/config_sentinel"}}'`),
-			result{Value: "ya29.gc-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+			result{Value: "ya29.gc-tok", Kind: credential.KindBearer, Expiry: expT}, "",
 		},
 		{
 			"gcloud fractional expiry, format explicit",
 			sh(`echo '{"credential":{"access_token":"ya29.gc-tok","token_expiry":"2030-01-02T03:04:05.000Z"}}'`, "format", "gcloud"),
-			result{Value: "ya29.gc-tok", Kind: provider.KindBearer, Expiry: expT}, "",
+			result{Value: "ya29.gc-tok", Kind: credential.KindBearer, Expiry: expT}, "",
 		},
 		{
 			"gcloud without a token",
@@ -386,7 +386,7 @@ func TestConfigure(t *testing.T) {
 			src, err := configure(t, tc.config)
 			got := ""
 			if err == nil {
-				var tok *provider.Token
+				var tok *credential.Token
 				tok, err = src.Token(context.Background())
 				if err == nil {
 					got = tok.Value.Reveal()

@@ -34,21 +34,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
 // Source serves the token in one file.
 type Source struct {
 	path string
-	kind provider.Kind
+	kind credential.Kind
 	now  func() time.Time
 
 	mu      sync.Mutex
-	tok     *provider.Token
+	tok     *credential.Token
 	modTime time.Time
 	size    int64
 	// warned is set while the file is empty, so that a rewrite is
@@ -57,16 +57,16 @@ type Source struct {
 	warn   func(msg string, args ...any)
 }
 
-var _ provider.TokenSource = (*Source)(nil)
+var _ credential.TokenSource = (*Source)(nil)
 
 // NewSource reads the file once, so that a missing or unreadable file is
 // reported when the provider is configured. kind 0 means bearer.
-func NewSource(path string, kind provider.Kind) (*Source, error) {
+func NewSource(path string, kind credential.Kind) (*Source, error) {
 	if path == "" {
 		return nil, errors.New("file: a path is required")
 	}
 	if kind == 0 {
-		kind = provider.KindBearer
+		kind = credential.KindBearer
 	}
 	s := &Source{path: path, kind: kind, now: time.Now, warn: sdk.Logger("file").Warn}
 	if _, err := s.Token(context.Background()); err != nil {
@@ -78,7 +78,7 @@ func NewSource(path string, kind provider.Kind) (*Source, error) {
 // Token returns the file's token, re-reading the file if it changed. An
 // unreadable, too-open or expired file is an error rather than a stale
 // token: a rotated-away token is no longer valid either.
-func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
+func (s *Source) Token(ctx context.Context) (*credential.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
@@ -114,7 +114,7 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	return s.tok, nil
 }
 
-func (s *Source) read(fi fs.FileInfo) (*provider.Token, error) {
+func (s *Source) read(fi fs.FileInfo) (*credential.Token, error) {
 	v, err := secretfile.Read(s.path, fi, nil)
 	if err != nil {
 		return nil, fmt.Errorf("file: %w", err)
@@ -122,7 +122,7 @@ func (s *Source) read(fi fs.FileInfo) (*provider.Token, error) {
 	raw := strings.TrimSpace(v.Reveal())
 	if raw != v.Reveal() {
 		// Trailing blank lines or a CRLF file: send the token itself.
-		v = provider.NewSecret(raw)
+		v = credential.NewSecret(raw)
 	}
 	if strings.ContainsAny(raw, "\r\n") {
 		return nil, fmt.Errorf("file: %s holds more than one line; it must hold only the token", s.path)
@@ -131,7 +131,7 @@ func (s *Source) read(fi fs.FileInfo) (*provider.Token, error) {
 		// Sent whole, it would give every key in it to one endpoint.
 		return nil, fmt.Errorf("file: %s holds %s, not a token; it must hold only the token", s.path, doc)
 	}
-	tok := &provider.Token{Value: v, Kind: s.kind}
+	tok := &credential.Token{Value: v, Kind: s.kind}
 	exp, isJWT, err := jwtExpiry(raw)
 	if err != nil {
 		return nil, fmt.Errorf("file: %s looks like a JWT but %w", s.path, err)
@@ -182,12 +182,12 @@ func (Plugin) Describe(context.Context) (shared.Info, error) {
 }
 
 // Configure implements shared.Credential.
-func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (provider.TokenSource, error) {
+func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (credential.TokenSource, error) {
 	c := sdk.NewConfig(config)
 	path := c.String("path", sdk.Required)
-	kind := provider.KindBearer
+	kind := credential.KindBearer
 	if c.OneOf("kind", "bearer", "bearer", "api_key") == "api_key" {
-		kind = provider.KindAPIKey
+		kind = credential.KindAPIKey
 	}
 	if err := c.Err(); err != nil {
 		return nil, fmt.Errorf("file: %w", err)

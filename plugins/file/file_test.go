@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // jwt builds an unsigned-looking JWT with the given claims JSON; the
@@ -34,7 +34,7 @@ func write(t *testing.T, path, content string, mode os.FileMode) {
 
 type result struct {
 	Value  string
-	Kind   provider.Kind
+	Kind   credential.Kind
 	Expiry time.Time
 }
 
@@ -49,12 +49,12 @@ func TestContent(t *testing.T) {
 		want    result
 		wantErr string // after "file: " and the path
 	}{
-		{name: "opaque token, trailing newline", content: "opaque-tok\n", want: result{Value: "opaque-tok", Kind: provider.KindBearer}},
-		{name: "api key", content: "key-1", kind: "api_key", want: result{Value: "key-1", Kind: provider.KindAPIKey}},
-		{name: "crlf", content: "tok\r\n", want: result{Value: "tok", Kind: provider.KindBearer}},
-		{name: "jwt exp", content: jwt(`{"sub":"x","exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`), want: result{Kind: provider.KindBearer, Expiry: exp}},
-		{name: "jwt without exp", content: jwt(`{"sub":"x"}`), want: result{Kind: provider.KindBearer}},
-		{name: "dotted but not a jwt", content: "a.b.c", want: result{Value: "a.b.c", Kind: provider.KindBearer}},
+		{name: "opaque token, trailing newline", content: "opaque-tok\n", want: result{Value: "opaque-tok", Kind: credential.KindBearer}},
+		{name: "api key", content: "key-1", kind: "api_key", want: result{Value: "key-1", Kind: credential.KindAPIKey}},
+		{name: "crlf", content: "tok\r\n", want: result{Value: "tok", Kind: credential.KindBearer}},
+		{name: "jwt exp", content: jwt(`{"sub":"x","exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`), want: result{Kind: credential.KindBearer, Expiry: exp}},
+		{name: "jwt without exp", content: jwt(`{"sub":"x"}`), want: result{Kind: credential.KindBearer}},
+		{name: "dotted but not a jwt", content: "a.b.c", want: result{Value: "a.b.c", Kind: credential.KindBearer}},
 		{name: "expired jwt", content: jwt(`{"exp":` + strconv.FormatInt(expired.Unix(), 10) + `}`), wantErr: " expired at " + expired.UTC().Format(time.RFC3339)},
 		{name: "jwt with a string exp", content: jwt(`{"exp":"soon"}`), wantErr: " looks like a JWT but its exp claim is not a plausible NumericDate"},
 		{name: "two lines", content: "a\nb\n", wantErr: " holds more than one line; it must hold only the token"},
@@ -75,7 +75,7 @@ func TestContent(t *testing.T) {
 				config["kind"] = tc.kind
 			}
 			src, err := Plugin{}.Configure(context.Background(), "p", config)
-			var tok *provider.Token
+			var tok *credential.Token
 			if err == nil {
 				tok, err = src.Token(context.Background())
 			}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // TestExecPluginEndToEnd runs the shipped exec plugin as a real process,
@@ -29,7 +29,7 @@ func TestExecPluginEndToEnd(t *testing.T) {
 
 	type result struct {
 		Value  string
-		Kind   provider.Kind
+		Kind   credential.Kind
 		Expiry time.Time
 	}
 	tests := []struct {
@@ -41,7 +41,7 @@ func TestExecPluginEndToEnd(t *testing.T) {
 		{
 			name:   "raw token",
 			config: map[string]any{"command": "sh", "args": []string{"-c", "echo e2e-raw-token"}, "kind": "api_key"},
-			want:   result{Value: "e2e-raw-token", Kind: provider.KindAPIKey},
+			want:   result{Value: "e2e-raw-token", Kind: credential.KindAPIKey},
 		},
 		{
 			name: "exec credential",
@@ -50,7 +50,7 @@ func TestExecPluginEndToEnd(t *testing.T) {
 				"args":    []string{"-c", `printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"e2e-k8s-token","expirationTimestamp":"%s"}}' "$EXP"`},
 				"env":     map[string]string{"EXP": exp.Format(time.RFC3339)},
 			},
-			want: result{Value: "e2e-k8s-token", Kind: provider.KindBearer, Expiry: exp},
+			want: result{Value: "e2e-k8s-token", Kind: credential.KindBearer, Expiry: exp},
 		},
 		{
 			name: "failing command never shows its token",

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/plugins/internal/wire"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // Error is every error that the host returns. Its message is
@@ -20,7 +20,7 @@ type Error struct {
 	Err      error
 }
 
-var _ provider.ProviderNamingError = (*Error)(nil)
+var _ credential.ProviderNamingError = (*Error)(nil)
 
 func (e *Error) Error() string {
 	if e.Provider == "" {
@@ -30,8 +30,8 @@ func (e *Error) Error() string {
 }
 
 // ErrorWithoutProvider is the message without the provider, for a
-// provider.TokenError that names it first (see
-// provider.ProviderNamingError).
+// credential.TokenError that names it first (see
+// credential.ProviderNamingError).
 func (e *Error) ErrorWithoutProvider() string {
 	return fmt.Sprintf("plugins: plugin %q: %v", e.Plugin, e.Err)
 }

@@ -24,7 +24,7 @@ func TestErrorFormat(t *testing.T) {
 			if diff := cmp.Diff(tc.want, tc.err.Error()); diff != "" {
 				t.Errorf("message (-want +got):\n%s", diff)
 			}
-			// Inside a provider.TokenError, which names the provider first.
+			// Inside a credential.TokenError, which names the provider first.
 			if diff := cmp.Diff(tc.wantUnnamed, tc.err.ErrorWithoutProvider()); diff != "" {
 				t.Errorf("message without the provider (-want +got):\n%s", diff)
 			}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 )
 
 // Binaries built once per test binary (one `go build` for both, so the

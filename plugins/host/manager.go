@@ -6,7 +6,7 @@
 // config). Each entry is one process, shared by every provider that uses the
 // plugin, and started lazily, on the first Token call of any of its
 // providers ([Manager.Start] starts one eagerly, to fail fast at startup).
-// [Manager.Source] gives each provider a [provider.TokenSource]; the first
+// [Manager.Source] gives each provider a [credential.TokenSource]; the first
 // Token call through it sends the provider's config (Configure), and later
 // calls fetch tokens (GetToken).
 //
@@ -35,8 +35,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/plugins/internal/wire"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // Defaults for the zero values of [PluginConfig] and [ManagerOptions].
@@ -93,7 +93,7 @@ type Manager struct {
 }
 
 // The registry closes the Manager with the provider set.
-var _ provider.Closer = (*Manager)(nil)
+var _ credential.Closer = (*Manager)(nil)
 
 // NewManager prepares one (not yet started) process per plugin entry. An
 // invalid entry is reported by Source and Start, naming the provider.
@@ -157,7 +157,7 @@ func Scrub(scrub func(string) string) SourceOption {
 // Source returns the token source of one provider that uses plugin
 // pluginName with the given config (the provider's `auth.config`). It starts
 // nothing: the plugin starts on the first Token call. The config is copied.
-func (m *Manager) Source(pluginName, providerName string, config map[string]any, opts ...SourceOption) (provider.TokenSource, error) {
+func (m *Manager) Source(pluginName, providerName string, config map[string]any, opts ...SourceOption) (credential.TokenSource, error) {
 	inst, err := m.instance(pluginName, providerName)
 	if err != nil {
 		return nil, err

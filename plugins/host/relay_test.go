@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/fakeclock"
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 )
 
 func newTestRelay(level slog.Level) (*relay, *syncbuf.Buffer) {

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/byokcred/byokcred/credential"
 	pb "github.com/byokcred/byokcred/plugins/proto"
-	"github.com/byokcred/byokcred/provider"
 
 	"github.com/byokcred/byokcred/plugins/internal/wire"
 )
@@ -28,12 +28,12 @@ type source struct {
 	remote *wire.RemoteSource
 }
 
-var _ provider.TokenSource = (*source)(nil)
+var _ credential.TokenSource = (*source)(nil)
 
 // Token asks the plugin for a token, starting or restarting the process and
 // configuring this provider in it as needed. Every error is an [*Error].
-func (s *source) Token(ctx context.Context) (*provider.Token, error) {
-	return s.TokenFor(ctx, provider.Secret{})
+func (s *source) Token(ctx context.Context) (*credential.Token, error) {
+	return s.TokenFor(ctx, credential.Secret{})
 }
 
 // Check starts the plugin if needed and configures this provider in it,
@@ -63,7 +63,7 @@ func (s *source) Check(ctx context.Context) error {
 // subject (zero: the provider's own identity). The plugin must have
 // announced the provider's config as per-user; otherwise the user's token is
 // not sent.
-func (s *source) TokenFor(ctx context.Context, subject provider.Secret) (*provider.Token, error) {
+func (s *source) TokenFor(ctx context.Context, subject credential.Secret) (*credential.Token, error) {
 	tok, err := s.token(ctx, subject)
 	if err != nil {
 		msg := err.Error()
@@ -81,7 +81,7 @@ func (s *source) TokenFor(ctx context.Context, subject provider.Secret) (*provid
 	return tok, nil
 }
 
-func (s *source) token(ctx context.Context, subject provider.Secret) (*provider.Token, error) {
+func (s *source) token(ctx context.Context, subject credential.Secret) (*credential.Token, error) {
 	p, err := s.inst.acquire(ctx)
 	if err != nil {
 		return nil, err

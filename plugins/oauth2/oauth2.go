@@ -46,11 +46,11 @@ import (
 	xoauth2 "golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/plugins/internal/redact"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
@@ -58,7 +58,7 @@ import (
 type Options struct {
 	TokenURL         string
 	ClientID         string
-	ClientSecret     provider.Secret
+	ClientSecret     credential.Secret
 	ClientSecretFile string
 	Scopes           []string
 	Audience         string
@@ -80,7 +80,7 @@ type Source struct {
 	secret string // the secret conf was built with
 }
 
-var _ provider.TokenSource = (*Source)(nil)
+var _ credential.TokenSource = (*Source)(nil)
 
 // NewSource checks opts.
 func NewSource(opts Options) (*Source, error) {
@@ -151,7 +151,7 @@ func (s *Source) config() (*clientcredentials.Config, error) {
 }
 
 // Token requests a token from the endpoint.
-func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
+func (s *Source) Token(ctx context.Context) (*credential.Token, error) {
 	conf, err := s.config()
 	if err != nil {
 		return nil, err
@@ -167,9 +167,9 @@ func (s *Source) Token(ctx context.Context) (*provider.Token, error) {
 	if t.AccessToken == "" {
 		return nil, fmt.Errorf("oauth2: token response from %s has no access_token", s.opts.TokenURL)
 	}
-	tok := &provider.Token{
-		Value:  provider.NewSecret(t.AccessToken),
-		Kind:   provider.KindBearer,
+	tok := &credential.Token{
+		Value:  credential.NewSecret(t.AccessToken),
+		Kind:   credential.KindBearer,
 		Expiry: t.Expiry,
 	}
 	if d, ok := seconds(t.Extra("refresh_in")); ok && d > 0 {
@@ -238,12 +238,12 @@ type ExchangeSource struct {
 var _ shared.SubjectSource = ExchangeSource{}
 
 // Token refuses: an exchange has no identity of its own to serve.
-func (e ExchangeSource) Token(context.Context) (*provider.Token, error) {
+func (e ExchangeSource) Token(context.Context) (*credential.Token, error) {
 	return nil, errors.New("oauth2: grant token_exchange needs the user's token; the host sent none")
 }
 
 // TokenFor exchanges subject, the user's token.
-func (e ExchangeSource) TokenFor(ctx context.Context, subject provider.Secret) (*provider.Token, error) {
+func (e ExchangeSource) TokenFor(ctx context.Context, subject credential.Secret) (*credential.Token, error) {
 	if subject.IsZero() {
 		return e.Token(ctx)
 	}
@@ -282,7 +282,7 @@ func (e ExchangeSource) TokenFor(ctx context.Context, subject provider.Secret) (
 	if t.AccessToken == "" {
 		return nil, fmt.Errorf("oauth2: token exchange response from %s has no access_token", e.opts.TokenURL)
 	}
-	return &provider.Token{Value: provider.NewSecret(t.AccessToken), Kind: provider.KindBearer, Expiry: t.Expiry}, nil
+	return &credential.Token{Value: credential.NewSecret(t.AccessToken), Kind: credential.KindBearer, Expiry: t.Expiry}, nil
 }
 
 // Plugin is the oauth2 credential plugin.
@@ -296,12 +296,12 @@ func (Plugin) Describe(context.Context) (shared.Info, error) {
 }
 
 // Configure implements shared.Credential.
-func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (provider.TokenSource, error) {
+func (Plugin) Configure(_ context.Context, _ string, config map[string]any) (credential.TokenSource, error) {
 	c := sdk.NewConfig(config)
 	opts := Options{
 		TokenURL:         c.String("token_url", sdk.Required),
 		ClientID:         c.String("client_id", sdk.Required),
-		ClientSecret:     provider.NewSecret(c.String("client_secret", "")),
+		ClientSecret:     credential.NewSecret(c.String("client_secret", "")),
 		ClientSecretFile: c.String("client_secret_file", ""),
 		Scopes:           c.StringSlice("scopes"),
 		Audience:         c.String("audience", ""),

@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // request is what the token endpoint saw.
@@ -74,7 +74,7 @@ func (i *idp) requests() []request {
 	return append([]request(nil), i.reqs...)
 }
 
-func configure(t *testing.T, config map[string]any) (provider.TokenSource, error) {
+func configure(t *testing.T, config map[string]any) (credential.TokenSource, error) {
 	t.Helper()
 	return Plugin{}.Configure(context.Background(), "p", config)
 }
@@ -127,7 +127,7 @@ func TestClientCredentials(t *testing.T) {
 			if diff := cmp.Diff([]request{tc.wantReq}, i.requests()); diff != "" {
 				t.Errorf("request (-want +got):\n%s", diff)
 			}
-			if tok.Value.Reveal() != "at-1" || tok.Kind != provider.KindBearer {
+			if tok.Value.Reveal() != "at-1" || tok.Kind != credential.KindBearer {
 				t.Errorf("token %q kind %v", tok.Value.Reveal(), tok.Kind)
 			}
 			checkTime(t, "expiry", tok.Expiry, before, tc.wantExpiry)

@@ -3,7 +3,7 @@ package shared
 import (
 	"context"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // Info describes a plugin, for the host's log.
@@ -32,10 +32,10 @@ type Credential interface {
 	// unknown key, a value of the wrong type or a missing required value is
 	// an error that names the key (package plugins/sdk has a strict reader).
 	//
-	// The returned source follows the [provider.TokenSource] contract: safe
+	// The returned source follows the [credential.TokenSource] contract: safe
 	// for concurrent use, and honouring ctx, which carries the host's
 	// deadline. It need not cache: the host caches.
-	Configure(ctx context.Context, providerName string, config map[string]any) (provider.TokenSource, error)
+	Configure(ctx context.Context, providerName string, config map[string]any) (credential.TokenSource, error)
 }
 
 // SubjectSource is implemented by token sources (returned from Configure)
@@ -45,5 +45,5 @@ type Credential interface {
 // user's token. Token (without a user) is never called for it by a host that
 // honours per_user.
 type SubjectSource interface {
-	TokenFor(ctx context.Context, subject provider.Secret) (*provider.Token, error)
+	TokenFor(ctx context.Context, subject credential.Secret) (*credential.Token, error)
 }

@@ -34,8 +34,8 @@ import (
 
 	awsauth "github.com/byokcred/byokcred/auth/aws"
 	"github.com/byokcred/byokcred/auth/static"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/storelimit"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -170,7 +170,7 @@ func (r *reader) getClient(ctx context.Context) (*secretsmanager.Client, error) 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.client == nil {
-		cfg, err := r.auth.Config(ctx)
+		cfg, err := r.auth.SDKCredentials(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("awssecretsmanager: %w", err)
 		}
@@ -210,7 +210,7 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 	case out.SecretBinary != nil:
 		v = string(out.SecretBinary)
 	}
-	return &static.SecretValue{Value: provider.NewSecret(v), Version: aws.ToString(out.VersionId), Created: aws.ToTime(out.CreatedDate)}, nil
+	return &static.SecretValue{Value: credential.NewSecret(v), Version: aws.ToString(out.VersionId), Created: aws.ToTime(out.CreatedDate)}, nil
 }
 
 // explain turns a GetSecretValue error into one that says what to do. AWS's

@@ -15,13 +15,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	_ "github.com/byokcred/byokcred/auth/static"
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/fakeaws"
-	"github.com/byokcred/byokcred/internal/fakeclock"
-	"github.com/byokcred/byokcred/internal/fakesecretsmanager"
-	"github.com/byokcred/byokcred/internal/storetest"
-	"github.com/byokcred/byokcred/internal/syncbuf"
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
+	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
+	"github.com/byokcred/byokcred/internal/testkit/fakesecretsmanager"
+	"github.com/byokcred/byokcred/internal/testkit/storetest"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 	"github.com/byokcred/byokcred/registry"
 	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
 )
@@ -179,38 +179,38 @@ func TestReads(t *testing.T) {
 		name  string
 		block func(w *world, v1 fakesecretsmanager.Version) string
 		want  string
-		kind  provider.Kind
+		kind  credential.Kind
 	}{
-		{name: "arn follows AWSCURRENT", want: canary + "-2", kind: provider.KindAPIKey,
+		{name: "arn follows AWSCURRENT", want: canary + "-2", kind: credential.KindAPIKey,
 			block: func(w *world, _ fakesecretsmanager.Version) string {
 				return `      api_key_secret: {store: aws_secrets_manager, secret: "` + w.sm.ARN("openai") + `"}`
 			}},
-		{name: "partial arn", want: canary + "-2", kind: provider.KindAPIKey,
+		{name: "partial arn", want: canary + "-2", kind: credential.KindAPIKey,
 			block: func(w *world, _ fakesecretsmanager.Version) string {
 				arn := w.sm.ARN("openai")
 				return `      api_key_secret: {store: aws_secrets_manager, secret: "` + arn[:len(arn)-7] + `"}`
 			}},
-		{name: "name with auth.region", want: canary + "-2", kind: provider.KindAPIKey,
+		{name: "name with auth.region", want: canary + "-2", kind: credential.KindAPIKey,
 			block: func(*world, fakesecretsmanager.Version) string {
 				return `      api_key_secret: {store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`
 			}},
-		{name: "pinned version", want: canary + "-1", kind: provider.KindAPIKey,
+		{name: "pinned version", want: canary + "-1", kind: credential.KindAPIKey,
 			block: func(_ *world, v1 fakesecretsmanager.Version) string {
 				return `      api_key_secret: {store: aws_secrets_manager, secret: openai, version: ` + v1.ID + `, auth: {region: us-east-1}}`
 			}},
-		{name: "AWSPREVIOUS stage", want: canary + "-1", kind: provider.KindAPIKey,
+		{name: "AWSPREVIOUS stage", want: canary + "-1", kind: credential.KindAPIKey,
 			block: func(*world, fakesecretsmanager.Version) string {
 				return `      api_key_secret: {store: aws_secrets_manager, secret: openai, version_stage: AWSPREVIOUS, auth: {region: us-east-1}}`
 			}},
-		{name: "json key", want: canary + "-json", kind: provider.KindAPIKey,
+		{name: "json key", want: canary + "-json", kind: credential.KindAPIKey,
 			block: func(*world, fakesecretsmanager.Version) string {
 				return `      api_key_secret: {store: aws_secrets_manager, secret: creds, json_key: api_key, auth: {region: us-east-1}}`
 			}},
-		{name: "binary secret as text", want: canary + "-bin", kind: provider.KindAPIKey,
+		{name: "binary secret as text", want: canary + "-bin", kind: credential.KindAPIKey,
 			block: func(*world, fakesecretsmanager.Version) string {
 				return `      api_key_secret: {store: aws_secrets_manager, secret: bin, auth: {region: us-east-1}}`
 			}},
-		{name: "bearer token", want: canary + "-2", kind: provider.KindBearer,
+		{name: "bearer token", want: canary + "-2", kind: credential.KindBearer,
 			block: func(*world, fakesecretsmanager.Version) string {
 				return `      bearer_token_secret: {store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`
 			}},

@@ -36,8 +36,8 @@ import (
 
 	"github.com/byokcred/byokcred/auth/entra"
 	"github.com/byokcred/byokcred/auth/static"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/storelimit"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -107,7 +107,7 @@ func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
 	if s.auth.Refresh != "" {
 		ab.Errorf("refresh", "refresh does not apply to a Key Vault secret: the secret is re-read every refresh_interval")
 	}
-	s.auth.ValidateCredential(ab)
+	s.auth.ValidateCredentials(ab)
 }
 
 // parseSecretID splits a Key Vault secret identifier.
@@ -155,7 +155,7 @@ func vaultScope(vaultURL string) string {
 // Reader implements static.Store. It builds the client and its credential;
 // neither touches the network until the first read.
 func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretReader, error) {
-	cred, err := s.auth.TokenCredential(b.Sub("auth"))
+	cred, err := s.auth.SDKCredentials(b.Sub("auth"))
 	if err != nil {
 		return nil, fmt.Errorf("azurekeyvault: secret %s: %w", s.reference, err)
 	}
@@ -243,7 +243,7 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 	}
 	v := &static.SecretValue{}
 	if resp.Value != nil {
-		v.Value = provider.NewSecret(*resp.Value)
+		v.Value = credential.NewSecret(*resp.Value)
 	}
 	if resp.ID != nil {
 		v.Version = resp.ID.Version()

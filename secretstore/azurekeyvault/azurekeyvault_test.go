@@ -16,12 +16,12 @@ import (
 
 	_ "github.com/byokcred/byokcred/secretstore/azurekeyvault"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/fakeclock"
-	"github.com/byokcred/byokcred/internal/fakeidentity"
-	"github.com/byokcred/byokcred/internal/fakekeyvault"
-	"github.com/byokcred/byokcred/internal/storetest"
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
+	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/internal/testkit/fakekeyvault"
+	"github.com/byokcred/byokcred/internal/testkit/storetest"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 	"github.com/byokcred/byokcred/registry"
 )
 

@@ -35,8 +35,8 @@ import (
 
 	gcp "github.com/byokcred/byokcred/auth/gcp"
 	"github.com/byokcred/byokcred/auth/static"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/storelimit"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -207,7 +207,7 @@ func (r *reader) httpClient(ctx context.Context) (*http.Client, *auth.Credential
 	if r.client != nil {
 		return r.client, r.creds, nil
 	}
-	creds, err := r.auth.Credentials(ctx)
+	creds, err := r.auth.SDKCredentials(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("googlesecretmanager: %w", err)
 	}
@@ -285,7 +285,7 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 			return nil, fmt.Errorf("googlesecretmanager: version %s: the payload does not match its CRC32C checksum (corrupted on the way); it is read again at the next refresh", got)
 		}
 	}
-	v := &static.SecretValue{Value: provider.NewSecret(string(a.Payload.Data)), Version: got}
+	v := &static.SecretValue{Value: credential.NewSecret(string(a.Payload.Data)), Version: got}
 	clear(a.Payload.Data)
 	clear(body)
 	return v, nil

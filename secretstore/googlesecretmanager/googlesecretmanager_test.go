@@ -12,12 +12,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/internal/configtest"
-	"github.com/byokcred/byokcred/internal/fakeclock"
-	"github.com/byokcred/byokcred/internal/fakegcp"
-	"github.com/byokcred/byokcred/internal/fakesecretmanager"
-	"github.com/byokcred/byokcred/internal/storetest"
-	"github.com/byokcred/byokcred/internal/syncbuf"
+	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
+	"github.com/byokcred/byokcred/internal/testkit/fakesecretmanager"
+	"github.com/byokcred/byokcred/internal/testkit/storetest"
+	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
 	"github.com/byokcred/byokcred/registry"
 	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
 )

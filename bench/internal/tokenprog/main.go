@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/bench/internal/tokenlogic"
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
-	"github.com/byokcred/byokcred/provider"
 )
 
 func main() { sdk.Serve(plugin{}) }
@@ -23,7 +23,7 @@ func (plugin) Describe(context.Context) (shared.Info, error) {
 	return shared.Info{Name: "tokenprog", Version: sdk.BuildVersion()}, nil
 }
 
-func (plugin) Configure(_ context.Context, providerName string, config map[string]any) (provider.TokenSource, error) {
+func (plugin) Configure(_ context.Context, providerName string, config map[string]any) (credential.TokenSource, error) {
 	c := sdk.NewConfig(config)
 	subject := c.String("subject", providerName)
 	if err := c.Err(); err != nil {
@@ -34,10 +34,10 @@ func (plugin) Configure(_ context.Context, providerName string, config map[strin
 
 type source struct{ subject string }
 
-func (s source) Token(ctx context.Context) (*provider.Token, error) {
+func (s source) Token(ctx context.Context) (*credential.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	value, exp := tokenlogic.Mint(s.subject, time.Now())
-	return &provider.Token{Value: provider.NewSecret(value), Kind: provider.KindBearer, Expiry: exp}, nil
+	return &credential.Token{Value: credential.NewSecret(value), Kind: credential.KindBearer, Expiry: exp}, nil
 }

@@ -19,8 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
-	"github.com/byokcred/byokcred/provider"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -58,19 +58,19 @@ func (a *Auth) Validate(b *registry.Build) {
 }
 
 // Source implements registry.AuthConfig. The registry wraps the source in
-// a provider.Cache, so it fetches only when a token is due.
-func (a *Auth) Source(b *registry.Build) (provider.TokenSource, error) {
+// a credential.Cache, so it fetches only when a token is due.
+func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
 	secret, _ := b.LookupEnv(a.ClientSecretEnv)
-	return &source{url: a.TokenURL, clientID: a.ClientID, secret: provider.NewSecret(secret), now: b.Now}, nil
+	return &source{url: a.TokenURL, clientID: a.ClientID, secret: credential.NewSecret(secret), now: b.Now}, nil
 }
 
 type source struct {
 	url, clientID string
-	secret        provider.Secret
+	secret        credential.Secret
 	now           func() time.Time
 }
 
-func (s *source) Token(ctx context.Context) (*provider.Token, error) {
+func (s *source) Token(ctx context.Context) (*credential.Token, error) {
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {s.clientID}, "client_secret": {s.secret.Reveal()}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *source) Token(ctx context.Context) (*provider.Token, error) {
 	if err := json.Unmarshal(body, &t); err != nil || t.AccessToken == "" {
 		return nil, fmt.Errorf("gatewayauth: %s answered no access_token", s.url)
 	}
-	tok := &provider.Token{Value: provider.NewSecret(t.AccessToken), Kind: provider.KindBearer}
+	tok := &credential.Token{Value: credential.NewSecret(t.AccessToken), Kind: credential.KindBearer}
 	if t.ExpiresIn > 0 {
 		tok.Expiry = s.now().Add(time.Duration(t.ExpiresIn) * time.Second)
 	}

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
-	"github.com/byokcred/byokcred/provider"
 )
 
 var log = sdk.Logger("static")
@@ -21,7 +21,7 @@ func (plugin) Describe(context.Context) (shared.Info, error) {
 	return shared.Info{Name: "static", Version: sdk.BuildVersion()}, nil
 }
 
-func (plugin) Configure(_ context.Context, providerName string, raw map[string]any) (provider.TokenSource, error) {
+func (plugin) Configure(_ context.Context, providerName string, raw map[string]any) (credential.TokenSource, error) {
 	c := sdk.NewConfig(raw)
 	name := c.String("variable", sdk.Required)
 	if err := c.Err(); err != nil {
@@ -33,12 +33,12 @@ func (plugin) Configure(_ context.Context, providerName string, raw map[string]a
 
 type source string
 
-func (s source) Token(ctx context.Context) (*provider.Token, error) {
+func (s source) Token(ctx context.Context) (*credential.Token, error) {
 	v := os.Getenv(string(s))
 	if v == "" {
 		return nil, fmt.Errorf("static: %s is not set in the plugin's env", string(s))
 	}
-	return &provider.Token{Value: provider.NewSecret(v), Kind: provider.KindAPIKey}, nil
+	return &credential.Token{Value: credential.NewSecret(v), Kind: credential.KindAPIKey}, nil
 }
 
 func main() { sdk.Serve(plugin{}) }

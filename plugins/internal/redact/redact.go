@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/credshape"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // MinRedactLen is the shortest secret that [Redact] replaces verbatim: a
@@ -33,7 +33,7 @@ var (
 // [MinRedactLen] bytes) and anything shaped like a JWT, a bearer header, a
 // `token=…` pair or a bare credential (a well-known prefix such as sk- or
 // AKIA, or a long run of mixed letters and digits, or of hex: see
-// [credshape.Mask]) replaced by [provider.Redacted]. The last catches a
+// [credshape.Mask]) replaced by [credential.Redacted]. The last catches a
 // secret no one named: `cat pw.txt >&2` in a plugin's command.
 //
 // It is a safety net for text that a plugin or a command produced (log
@@ -48,11 +48,11 @@ func Redact(s string, secrets ...string) string {
 	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
 	for _, sec := range sorted {
 		if len(sec) >= MinRedactLen && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, provider.Redacted)
+			s = strings.ReplaceAll(s, sec, credential.Redacted)
 		}
 	}
-	s = jwtPattern.ReplaceAllString(s, provider.Redacted)
-	s = headerPattern.ReplaceAllString(s, "$1 "+provider.Redacted)
+	s = jwtPattern.ReplaceAllString(s, credential.Redacted)
+	s = headerPattern.ReplaceAllString(s, "$1 "+credential.Redacted)
 	s = pairPattern.ReplaceAllStringFunc(s, func(m string) string {
 		sub := pairPattern.FindStringSubmatch(m)
 		// Only a value that looks generated, so that prose such as
@@ -60,7 +60,7 @@ func Redact(s string, secrets ...string) string {
 		if !looksGenerated(m[len(sub[1])+len(sub[2]):]) {
 			return m
 		}
-		return sub[1] + sub[2] + provider.Redacted
+		return sub[1] + sub[2] + credential.Redacted
 	})
 	return credshape.Mask(s)
 }

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/byokcred/byokcred/provider"
+	"github.com/byokcred/byokcred/credential"
 )
 
 // ErrInvalidToken is wrapped by the error for a token that no host can use:
@@ -35,7 +35,7 @@ var ErrExpiredToken = errors.New("plugin returned an expired token")
 // Besides the JSON-like types it accepts what YAML decoders and config
 // loaders commonly produce: map[any]any with string keys, typed slices and
 // maps, every integer and float type, time.Time (sent as RFC 3339),
-// time.Duration (sent as "1m30s"), fmt.Stringer and [provider.Secret], whose
+// time.Duration (sent as "1m30s"), fmt.Stringer and [credential.Secret], whose
 // value is revealed because the plugin is its intended recipient. Any other
 // type is an error that names the key.
 func ConfigToStruct(config map[string]any) (*structpb.Struct, error) {
@@ -59,7 +59,7 @@ func toValue(path string, v any) (*structpb.Value, error) {
 		return structpb.NewStringValue(x), nil
 	case bool:
 		return structpb.NewBoolValue(x), nil
-	case provider.Secret:
+	case credential.Secret:
 		return structpb.NewStringValue(x.Reveal()), nil
 	case time.Time:
 		return structpb.NewStringValue(x.Format(time.RFC3339Nano)), nil
@@ -141,11 +141,11 @@ func nestedStruct(path string, m map[string]any) (*structpb.Struct, error) {
 
 // KindToProto maps a provider kind to the wire enum; an unknown kind maps to
 // TOKEN_KIND_UNSPECIFIED, which the host refuses.
-func KindToProto(k provider.Kind) pb.TokenKind {
+func KindToProto(k credential.Kind) pb.TokenKind {
 	switch k {
-	case provider.KindAPIKey:
+	case credential.KindAPIKey:
 		return pb.TokenKind_TOKEN_KIND_API_KEY
-	case provider.KindBearer:
+	case credential.KindBearer:
 		return pb.TokenKind_TOKEN_KIND_BEARER
 	default:
 		return pb.TokenKind_TOKEN_KIND_UNSPECIFIED
@@ -153,12 +153,12 @@ func KindToProto(k provider.Kind) pb.TokenKind {
 }
 
 // KindFromProto maps the wire enum to a provider kind.
-func KindFromProto(k pb.TokenKind) (provider.Kind, bool) {
+func KindFromProto(k pb.TokenKind) (credential.Kind, bool) {
 	switch k {
 	case pb.TokenKind_TOKEN_KIND_API_KEY:
-		return provider.KindAPIKey, true
+		return credential.KindAPIKey, true
 	case pb.TokenKind_TOKEN_KIND_BEARER:
-		return provider.KindBearer, true
+		return credential.KindBearer, true
 	default:
 		return 0, false
 	}
@@ -166,7 +166,7 @@ func KindFromProto(k pb.TokenKind) (provider.Kind, bool) {
 
 // TokenToProto is the plugin side's translation of a token to the wire. It
 // does not judge the token; the host does (see [TokenFromProto]).
-func TokenToProto(t *provider.Token) *pb.GetTokenResponse {
+func TokenToProto(t *credential.Token) *pb.GetTokenResponse {
 	r := &pb.GetTokenResponse{
 		Value: t.Value.Reveal(),
 		Kind:  KindToProto(t.Kind),
@@ -186,7 +186,7 @@ func TokenToProto(t *provider.Token) *pb.GetTokenResponse {
 // depends on the clock.
 //
 // Errors never contain the value.
-func TokenFromProto(r *pb.GetTokenResponse) (*provider.Token, error) {
+func TokenFromProto(r *pb.GetTokenResponse) (*credential.Token, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: no response", ErrInvalidToken)
 	}
@@ -203,7 +203,7 @@ func TokenFromProto(r *pb.GetTokenResponse) (*provider.Token, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown kind %d (want api_key or bearer)", ErrInvalidToken, int32(r.GetKind()))
 	}
-	t := &provider.Token{Value: provider.NewSecret(r.GetValue()), Kind: kind}
+	t := &credential.Token{Value: credential.NewSecret(r.GetValue()), Kind: kind}
 	if r.Expiry != nil {
 		if err := r.Expiry.CheckValid(); err != nil {
 			return nil, fmt.Errorf("%w: bad expiry: %v", ErrInvalidToken, err)
@@ -221,7 +221,7 @@ func TokenFromProto(r *pb.GetTokenResponse) (*provider.Token, error) {
 
 // CheckExpiry refuses a token that is already expired at now, since handing
 // it on would only move the failure to the model request.
-func CheckExpiry(t *provider.Token, now time.Time) error {
+func CheckExpiry(t *credential.Token, now time.Time) error {
 	if t.Expired(now) {
 		return fmt.Errorf("%w: it expired at %s", ErrExpiredToken, t.Expiry.UTC().Format(time.RFC3339))
 	}

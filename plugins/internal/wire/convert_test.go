@@ -9,8 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/byokcred/byokcred/credential"
 	pb "github.com/byokcred/byokcred/plugins/proto"
-	"github.com/byokcred/byokcred/provider"
 )
 
 type named string
@@ -33,7 +33,7 @@ func TestConfigToStruct(t *testing.T) {
 				"yaml2":  map[any]any{"k": "v"},
 				"dur":    90 * time.Second,
 				"time":   time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
-				"secret": provider.NewSecret("s3cret"),
+				"secret": credential.NewSecret("s3cret"),
 				"named":  named("n"),
 			},
 			want: map[string]any{
@@ -86,17 +86,17 @@ func TestConfigToStruct(t *testing.T) {
 
 func TestTokenRoundTrip(t *testing.T) {
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
-	in := &provider.Token{Value: provider.NewSecret("v"), Kind: provider.KindAPIKey, Expiry: exp, RefreshAt: exp.Add(-time.Minute)}
+	in := &credential.Token{Value: credential.NewSecret("v"), Kind: credential.KindAPIKey, Expiry: exp, RefreshAt: exp.Add(-time.Minute)}
 	out, err := TokenFromProto(TokenToProto(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	type flat struct {
 		Value             string
-		Kind              provider.Kind
+		Kind              credential.Kind
 		Expiry, RefreshAt time.Time
 	}
-	if diff := cmp.Diff(flat{"v", provider.KindAPIKey, exp, exp.Add(-time.Minute)},
+	if diff := cmp.Diff(flat{"v", credential.KindAPIKey, exp, exp.Add(-time.Minute)},
 		flat{out.Value.Reveal(), out.Kind, out.Expiry, out.RefreshAt}); diff != "" {
 		t.Errorf("token (-want +got):\n%s", diff)
 	}
@@ -143,7 +143,7 @@ func TestCheckExpiry(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckExpiry(&provider.Token{Value: provider.NewSecret("v"), Expiry: tc.expiry}, now)
+			err := CheckExpiry(&credential.Token{Value: credential.NewSecret("v"), Expiry: tc.expiry}, now)
 			got := ""
 			if err != nil {
 				got = err.Error()

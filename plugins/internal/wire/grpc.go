@@ -1,6 +1,6 @@
 // Package wire carries the plugin contract (package shared) over gRPC: the
 // go-plugin plugin, its server and client, and the conversions between the
-// messages of package plugins/proto and provider.Token. Only the host and
+// messages of package plugins/proto and credential.Token. Only the host and
 // plugins/sdk use it.
 package wire
 
@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/byokcred/byokcred/credential"
 	pb "github.com/byokcred/byokcred/plugins/proto"
-	"github.com/byokcred/byokcred/provider"
 
 	"github.com/byokcred/byokcred/plugins/shared"
 )
@@ -57,12 +57,12 @@ type GRPCServer struct {
 	impl shared.Credential
 
 	mu      sync.RWMutex
-	sources map[string]provider.TokenSource
+	sources map[string]credential.TokenSource
 }
 
 // NewGRPCServer wraps impl.
 func NewGRPCServer(impl shared.Credential) *GRPCServer {
-	return &GRPCServer{impl: impl, sources: make(map[string]provider.TokenSource)}
+	return &GRPCServer{impl: impl, sources: make(map[string]credential.TokenSource)}
 }
 
 // Describe implements the RPC.
@@ -113,7 +113,7 @@ func (s *GRPCServer) GetToken(ctx context.Context, req *pb.GetTokenRequest) (res
 	if !ok {
 		return nil, status.Error(codes.NotFound, "unknown handle; call Configure first")
 	}
-	var tok *provider.Token
+	var tok *credential.Token
 	subject := req.GetSubjectToken()
 	ss, perUser := src.(shared.SubjectSource)
 	switch {
@@ -122,7 +122,7 @@ func (s *GRPCServer) GetToken(ctx context.Context, req *pb.GetTokenRequest) (res
 	case !perUser && subject != "":
 		return nil, status.Error(codes.InvalidArgument, "this config does not act on behalf of a user; refusing a user's token")
 	case perUser:
-		tok, err = ss.TokenFor(ctx, provider.NewSecret(subject))
+		tok, err = ss.TokenFor(ctx, credential.NewSecret(subject))
 	default:
 		tok, err = src.Token(ctx)
 	}
@@ -154,7 +154,7 @@ func recoverPanic(op string, err *error) {
 }
 
 // GRPCClient is the host side of the credential service. It implements
-// [shared.Credential]: Configure returns a [provider.TokenSource] bound to the
+// [shared.Credential]: Configure returns a [credential.TokenSource] bound to the
 // plugin's handle for that config.
 //
 // Errors from the plugin are returned as gRPC status errors, unwrapped, so a
@@ -179,7 +179,7 @@ func (c *GRPCClient) Describe(ctx context.Context) (shared.Info, error) {
 }
 
 // Configure sends one provider's config and returns a source for it.
-func (c *GRPCClient) Configure(ctx context.Context, providerName string, config map[string]any) (provider.TokenSource, error) {
+func (c *GRPCClient) Configure(ctx context.Context, providerName string, config map[string]any) (credential.TokenSource, error) {
 	return c.ConfigureRemote(ctx, providerName, config)
 }
 
@@ -211,7 +211,7 @@ type RemoteSource struct {
 
 // Token calls GetToken. The returned token has passed [TokenFromProto]'s
 // checks; its expiry has not been judged (see [CheckExpiry]).
-func (s *RemoteSource) Token(ctx context.Context) (*provider.Token, error) {
+func (s *RemoteSource) Token(ctx context.Context) (*credential.Token, error) {
 	r, err := s.Fetch(ctx)
 	if err != nil {
 		return nil, err
@@ -230,7 +230,7 @@ func (s *RemoteSource) Fetch(ctx context.Context) (*pb.GetTokenResponse, error) 
 // the user's token. It refuses (without sending it) when the plugin did not
 // announce the config as per-user: an older plugin would ignore the field
 // and answer with its own identity.
-func (s *RemoteSource) FetchFor(ctx context.Context, subject provider.Secret) (*pb.GetTokenResponse, error) {
+func (s *RemoteSource) FetchFor(ctx context.Context, subject credential.Secret) (*pb.GetTokenResponse, error) {
 	if !s.PerUser {
 		return nil, errors.New("the plugin did not announce this config as per-user (a plugin that predates per-user tokens, or a config that does not exchange a user's token); the user's token was not sent")
 	}

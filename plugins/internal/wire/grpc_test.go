@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/plugins/shared"
-	"github.com/byokcred/byokcred/provider"
 )
 
 // fake is an in-process plugin that records what reached it.
@@ -29,7 +29,7 @@ func (f *fake) Describe(context.Context) (shared.Info, error) {
 	return shared.Info{Name: "fake", Version: "v0.0.1"}, nil
 }
 
-func (f *fake) Configure(_ context.Context, providerName string, config map[string]any) (provider.TokenSource, error) {
+func (f *fake) Configure(_ context.Context, providerName string, config map[string]any) (credential.TokenSource, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.providers = append(f.providers, providerName)
@@ -54,7 +54,7 @@ type fakeSource struct {
 
 var fakeExpiry = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func (s fakeSource) Token(ctx context.Context) (*provider.Token, error) {
+func (s fakeSource) Token(ctx context.Context) (*credential.Token, error) {
 	switch s.mode {
 	case "error":
 		return nil, errors.New("idp unreachable")
@@ -69,7 +69,7 @@ func (s fakeSource) Token(ctx context.Context) (*provider.Token, error) {
 		s.f.deadline = time.Until(dl)
 		s.f.mu.Unlock()
 	}
-	return &provider.Token{Value: provider.NewSecret("tok-" + s.mode), Kind: provider.KindBearer, Expiry: fakeExpiry}, nil
+	return &credential.Token{Value: credential.NewSecret("tok-" + s.mode), Kind: credential.KindBearer, Expiry: fakeExpiry}, nil
 }
 
 // connect serves f over an in-memory gRPC connection through go-plugin's
@@ -106,7 +106,7 @@ func TestGRPCRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := [3]any{tok.Value.Reveal(), tok.Kind, tok.Expiry}; got != [3]any{"tok-ok", provider.KindBearer, fakeExpiry} {
+	if got := [3]any{tok.Value.Reveal(), tok.Kind, tok.Expiry}; got != [3]any{"tok-ok", credential.KindBearer, fakeExpiry} {
 		t.Errorf("token %v", got)
 	}
 	want := []map[string]any{{"mode": "ok", "scopes": []any{"a"}, "n": 2.0}}
@@ -195,12 +195,12 @@ func TestGRPCDeadlinePropagates(t *testing.T) {
 // exchangeSource mints a token naming the subject it was handed.
 type exchangeSource struct{}
 
-func (exchangeSource) Token(context.Context) (*provider.Token, error) {
+func (exchangeSource) Token(context.Context) (*credential.Token, error) {
 	return nil, errors.New("needs a subject")
 }
 
-func (exchangeSource) TokenFor(_ context.Context, subject provider.Secret) (*provider.Token, error) {
-	return &provider.Token{Value: provider.NewSecret("for-" + subject.Reveal()), Kind: provider.KindBearer, Expiry: fakeExpiry}, nil
+func (exchangeSource) TokenFor(_ context.Context, subject credential.Secret) (*credential.Token, error) {
+	return &credential.Token{Value: credential.NewSecret("for-" + subject.Reveal()), Kind: credential.KindBearer, Expiry: fakeExpiry}, nil
 }
 
 // TestGRPCSubjectToken: a per-user config is announced as such and gets the
@@ -221,16 +221,16 @@ func TestGRPCSubjectToken(t *testing.T) {
 	if !ex.PerUser || plain.PerUser {
 		t.Fatalf("per_user: exchange %v, plain %v; want true, false", ex.PerUser, plain.PerUser)
 	}
-	resp, err := ex.FetchFor(ctx, provider.NewSecret("alice-token"))
+	resp, err := ex.FetchFor(ctx, credential.NewSecret("alice-token"))
 	if err != nil || resp.GetValue() != "for-alice-token" {
 		t.Errorf("FetchFor: %q, %v", resp.GetValue(), err)
 	}
-	if _, err := plain.FetchFor(ctx, provider.NewSecret("alice-token")); err == nil || !strings.Contains(err.Error(), "the user's token was not sent") {
+	if _, err := plain.FetchFor(ctx, credential.NewSecret("alice-token")); err == nil || !strings.Contains(err.Error(), "the user's token was not sent") {
 		t.Errorf("FetchFor on a config not announced per-user: %v", err)
 	}
 	// What an older or broken host could send.
 	plain.PerUser = true
-	_, err = plain.FetchFor(ctx, provider.NewSecret("alice-token"))
+	_, err = plain.FetchFor(ctx, credential.NewSecret("alice-token"))
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "does not act on behalf of a user") {
 		t.Errorf("subject to a plain config: %v", err)
 	}

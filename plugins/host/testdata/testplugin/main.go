@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/plugins/sdk"
 	"github.com/byokcred/byokcred/plugins/shared"
-	"github.com/byokcred/byokcred/provider"
 )
 
 var log = sdk.Logger("testplugin")
@@ -45,7 +45,7 @@ func (plugin) Describe(context.Context) (shared.Info, error) {
 	return shared.Info{Name: "testplugin", Version: "test"}, nil
 }
 
-func (plugin) Configure(_ context.Context, providerName string, config map[string]any) (provider.TokenSource, error) {
+func (plugin) Configure(_ context.Context, providerName string, config map[string]any) (credential.TokenSource, error) {
 	c := sdk.NewConfig(config)
 	s := &source{
 		provider: providerName,
@@ -67,7 +67,7 @@ type source struct {
 	n                                         atomic.Int64
 }
 
-func (s *source) Token(ctx context.Context) (*provider.Token, error) {
+func (s *source) Token(ctx context.Context) (*credential.Token, error) {
 	n := s.n.Add(1)
 	exp := time.Now().Add(time.Hour)
 	value := fmt.Sprintf("tok-%s-%d-%d", s.provider, os.Getpid(), n)
@@ -81,7 +81,7 @@ func (s *source) Token(ctx context.Context) (*provider.Token, error) {
 	case "empty":
 		value = ""
 	case "badkind":
-		return &provider.Token{Value: provider.NewSecret(value), Kind: 0}, nil
+		return &credential.Token{Value: credential.NewSecret(value), Kind: 0}, nil
 	case "expired":
 		exp = time.Now().Add(-time.Minute)
 	case "error":
@@ -138,5 +138,5 @@ func (s *source) Token(ctx context.Context) (*provider.Token, error) {
 	default:
 		return nil, fmt.Errorf("testplugin: unknown behavior %q", s.behavior)
 	}
-	return &provider.Token{Value: provider.NewSecret(value), Kind: provider.KindBearer, Expiry: exp}, nil
+	return &credential.Token{Value: credential.NewSecret(value), Kind: credential.KindBearer, Expiry: exp}, nil
 }
