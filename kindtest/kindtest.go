@@ -18,8 +18,9 @@
 //     the registry's DescribeToken and the kind's Diagnoser and Checker
 //     say, or in fmt (%v %+v %#v %s) of the token, the kind's source or
 //     its decoded config;
-//   - an unknown key is refused at its line and column, and every Invalid
-//     block is refused with positions.
+//   - an unknown key is refused at its line and column, at the top of the
+//     block and in each nested block Valid writes in block style; every
+//     Invalid block is refused with positions.
 //
 // Run sets HOME (and XDG_CONFIG_HOME) for the test, so it cannot be used in
 // a parallel test.
@@ -36,6 +37,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +81,9 @@ type Kind struct {
 	// for kinds whose fetch is no HTTP request (a process). Default: Valid,
 	// loaded with an HTTP client whose requests are never answered.
 	Stall string
+	// OpenBlocks are the dotted paths of nested blocks in Valid whose keys
+	// are free (a plugin's own config): the kit adds no unknown key there.
+	OpenBlocks []string
 	// NoFetch says the kind's token comes without I/O to wait on (a key
 	// from the environment or a file): the cancellation check is skipped.
 	NoFetch bool
@@ -385,23 +390,83 @@ func (c *checker) validation() {
 	c.leak("no secret in output", "the logs", l.String())
 }
 
-// unknownKey: a key the kind does not have is refused at its position.
+// unknownKey: a key the kind does not have is refused at its position,
+// at the top of the block and in each nested block Valid writes in block
+// style.
 func (c *checker) unknownKey() {
 	c.t.Helper()
 	const check = "unknown keys are refused with positions"
-	path, line := c.config(c.t.TempDir(), UnknownKey+": 1\n"+c.k.Valid, c.k.Files)
-	opts := registry.Options{Offline: true, LookupEnv: (&env{vars: c.k.Env}).lookup, Logger: slog.New(slog.DiscardHandler)}
-	set, err := registry.Load(path, opts)
-	if err == nil {
-		set.Close()
-		c.errorf(check, "the Valid block with %q added loads", UnknownKey)
-		return
+	for _, at := range c.mappings() {
+		block := strings.Join(slices.Insert(slices.Clone(at.lines), at.line, strings.Repeat(" ", at.indent)+UnknownKey+": 1"), "\n")
+		path, first := c.config(c.t.TempDir(), block, c.k.Files)
+		opts := registry.Options{Offline: true, LookupEnv: (&env{vars: c.k.Env}).lookup, Logger: slog.New(slog.DiscardHandler)}
+		set, err := registry.Load(path, opts)
+		key := strings.TrimPrefix(at.path+"."+UnknownKey, ".")
+		if err == nil {
+			set.Close()
+			c.errorf(check, "the Valid block with %s added loads", key)
+			continue
+		}
+		want := fmt.Sprintf("%s:%d:%d: providers.p.auth.%s", configName, first+at.line, 7+at.indent, key)
+		if !strings.Contains(err.Error(), want) {
+			c.errorf(check, "the error does not contain %q: %v", want, err)
+		}
+		c.leak("no secret in output", "the unknown key's error", err.Error())
 	}
-	want := fmt.Sprintf("%s:%d:7: providers.p.auth.%s", configName, line, UnknownKey)
-	if !strings.Contains(err.Error(), want) {
-		c.errorf(check, "the error does not contain %q: %v", want, err)
+}
+
+// mapping is where the kit adds an unknown key to Valid: before line (0 is
+// the first) at indent, in the mapping at path (dotted, "" for the block).
+type mapping struct {
+	lines        []string
+	line, indent int
+	path         string
+}
+
+// mappings finds the block mappings of Valid: the block itself and every
+// "key:" line followed by a more indented "key: value" line, except those
+// in Kind.OpenBlocks.
+func (c *checker) mappings() []mapping {
+	lines := strings.Split(strings.TrimRight(c.k.Valid, "\n"), "\n")
+	out := []mapping{{lines: lines}}
+	type level struct {
+		indent int
+		key    string
 	}
-	c.leak("no secret in output", "the unknown key's error", err.Error())
+	var stack []level
+	for i, l := range lines {
+		indent := len(l) - len(strings.TrimLeft(l, " "))
+		body := strings.TrimSpace(l)
+		if body == "" || strings.HasPrefix(body, "#") || strings.HasPrefix(body, "- ") {
+			continue
+		}
+		for len(stack) > 0 && stack[len(stack)-1].indent >= indent {
+			stack = stack[:len(stack)-1]
+		}
+		key, rest, ok := strings.Cut(body, ":")
+		if !ok {
+			continue
+		}
+		stack = append(stack, level{indent, key})
+		if strings.TrimSpace(rest) != "" || i+1 >= len(lines) {
+			continue
+		}
+		next := lines[i+1]
+		nextIndent := len(next) - len(strings.TrimLeft(next, " "))
+		if nextIndent <= indent || strings.HasPrefix(strings.TrimSpace(next), "- ") {
+			continue
+		}
+		var keys []string
+		for _, s := range stack {
+			keys = append(keys, s.key)
+		}
+		path := strings.Join(keys, ".")
+		if slices.Contains(c.k.OpenBlocks, path) {
+			continue
+		}
+		out = append(out, mapping{lines: lines, line: i + 1, indent: nextIndent, path: path})
+	}
+	return out
 }
 
 // invalid: each Invalid block is refused with positions, without secrets
