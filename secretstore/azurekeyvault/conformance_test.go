@@ -22,7 +22,8 @@ func TestConformance(t *testing.T) {
 			"    credential: managed_identity",
 		Invalid: []string{
 			"api_key_secret:\n  store: azure_key_vault\n  secret: openai-key",
-			"api_key_secret:\n  store: azure_key_vault\n  secret: " + kv.SecretURL("openai-key", "") + "\n  version_stage: " + canary,
+			// Two keys: the error must not quote the literal one.
+			"api_key: " + canary + "\napi_key_secret:\n  store: azure_key_vault\n  secret: " + kv.SecretURL("openai-key", ""),
 		},
 		HTTPClient: kv.Client(),
 		Secrets:    []string{canary},
