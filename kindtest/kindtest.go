@@ -77,10 +77,17 @@ type Kind struct {
 	// secret the kind handles in these blocks (those in Env, Files, the
 	// fakes' answers). None may appear in any output.
 	Secrets []string
-	// Stall is an auth block (as Valid) whose token fetch never answers,
-	// for kinds whose fetch is no HTTP request (a process). Default: Valid,
-	// loaded with an HTTP client whose requests are never answered.
+	// Stall is the auth block (as Valid) whose fetch the kit cancels
+	// (default Valid). It is loaded with an HTTP client whose requests are
+	// never answered, and the kit cancels once the first request waits.
+	// Give another block when Valid's token would come from a cache the
+	// kind's SDK keeps for the process (the fetch must reach the network).
 	Stall string
+	// StallElsewhere says Stall's fetch waits on something other than an
+	// HTTP request (a plugin process that never answers): the block is
+	// loaded with HTTPClient, and the kit cancels without waiting to see a
+	// request.
+	StallElsewhere bool
 	// OpenBlocks are the dotted paths of nested blocks in Valid whose keys
 	// are free (a plugin's own config): the kit adds no unknown key there.
 	OpenBlocks []string
@@ -628,11 +635,14 @@ func (c *checker) cancel() {
 	done := make(chan struct{})
 	c.t.Cleanup(func() { close(done) })
 	block, client := c.k.Stall, c.k.HTTPClient
+	if block == "" {
+		block = c.k.Valid
+	}
 	// Stalling starts with the fetch: a load that made requests (which
 	// the validation check reports) must not hang here.
 	tr := newTransport(false, done)
-	if block == "" {
-		block, client = c.k.Valid, &http.Client{Transport: tr}
+	if !c.k.StallElsewhere {
+		client = &http.Client{Transport: tr}
 	}
 	var l logs
 	set, _, src := c.load(check, block, client, &l)
@@ -648,7 +658,7 @@ func (c *checker) cancel() {
 		_, err := src.Token(ctx)
 		result <- err
 	}()
-	if c.k.Stall == "" {
+	if !c.k.StallElsewhere {
 		// Cancel once the fetch waits on its request, so that the kind's
 		// wait, not an early check of ctx, is what is tested.
 		select {
