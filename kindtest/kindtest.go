@@ -64,6 +64,9 @@ type Kind struct {
 	// not indented). Default: an openai provider at
 	// https://models.example/v1.
 	Provider string
+	// Config is more of the config file (YAML, top-level sections other
+	// than providers, such as the `plugins:` a plugin kind refers to).
+	Config string
 	// Env is the whole environment the kind sees (registry.Options
 	// LookupEnv); the process environment is not consulted.
 	Env map[string]string
@@ -186,6 +189,10 @@ func (c *checker) config(dir, block string, files map[string]string) (path strin
 	line += 2
 	for l := range strings.SplitSeq(strings.TrimRight(block, "\n"), "\n") {
 		b.WriteString("      " + l + "\n")
+	}
+	// After the block, so that the block's lines are known.
+	if c.k.Config != "" {
+		b.WriteString(strings.TrimRight(c.k.Config, "\n") + "\n")
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
