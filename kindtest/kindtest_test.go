@@ -39,9 +39,10 @@ const (
 	validateIO    flaw = "nosy"  // fetches in Validate
 	envInValidate flaw = "envy"  // refuses an unset variable as a problem of the file
 	sourceIO      flaw = "eager" // fetches a token in Source
+	laxOptions    flaw = "lax"   // takes unknown keys in its options block
 )
 
-var kinds = []flaw{none, leaksSecret, ignoresCtx, races, validateIO, envInValidate, sourceIO}
+var kinds = []flaw{none, leaksSecret, ignoresCtx, races, validateIO, envInValidate, sourceIO, laxOptions}
 
 func init() {
 	for _, f := range kinds {
@@ -61,7 +62,10 @@ func kindName(f flaw) string {
 type auth struct {
 	URL       string `yaml:"url"`
 	SecretEnv string `yaml:"secret_env"`
-	flaw      flaw
+	// Options is a nested block of free form, whose keys the kind checks
+	// itself (only "audience"); the lax kind does not.
+	Options map[string]any `yaml:"options"`
+	flaw    flaw
 }
 
 func (a *auth) Validate(b *registry.Build) {
@@ -75,6 +79,13 @@ func (a *auth) Validate(b *registry.Build) {
 			b.Errorf("secret_env", "environment variable %s is not set", a.SecretEnv)
 		} else {
 			b.EnvErrorf("secret_env", "environment variable %s is not set", a.SecretEnv)
+		}
+	}
+	if a.flaw != laxOptions {
+		for k := range a.Options {
+			if k != "audience" {
+				b.Errorf("options."+k, "unknown key %q", k)
+			}
 		}
 	}
 	if a.flaw == validateIO && b.HTTPClient != nil {
@@ -238,6 +249,7 @@ func TestRun(t *testing.T) {
 		{validateIO, []string{"validation does no I/O"}},
 		{envInValidate, []string{"validation does no I/O"}},
 		{sourceIO, []string{"validation does no I/O"}},
+		{laxOptions, []string{"unknown keys are refused with positions"}},
 	}
 	for _, tc := range tests {
 		t.Run(kindName(tc.flaw), func(t *testing.T) {
@@ -247,7 +259,7 @@ func TestRun(t *testing.T) {
 				defer close(done)
 				kindtest.Run(r, kindtest.Kind{
 					Type:       kindName(tc.flaw),
-					Valid:      "url: " + srv.URL + "/token\nsecret_env: KINDTEST_SECRET",
+					Valid:      "url: " + srv.URL + "/token\nsecret_env: KINDTEST_SECRET\noptions:\n  audience: a",
 					Invalid:    []string{"url: " + srv.URL + "/token\nsecret_env: ''\nhint: " + clientSecret},
 					Env:        map[string]string{"KINDTEST_SECRET": clientSecret},
 					HTTPClient: srv.Client(),
