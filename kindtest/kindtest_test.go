@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -40,9 +42,10 @@ const (
 	envInValidate flaw = "envy"  // refuses an unset variable as a problem of the file
 	sourceIO      flaw = "eager" // fetches a token in Source
 	laxOptions    flaw = "lax"   // takes unknown keys in its options block
+	readsHome     flaw = "homey" // reads ~/.aws/credentials in Validate, as an SDK's default chain does
 )
 
-var kinds = []flaw{none, leaksSecret, ignoresCtx, races, validateIO, envInValidate, sourceIO, laxOptions}
+var kinds = []flaw{none, leaksSecret, ignoresCtx, races, validateIO, envInValidate, sourceIO, laxOptions, readsHome}
 
 func init() {
 	for _, f := range kinds {
@@ -86,6 +89,11 @@ func (a *auth) Validate(b *registry.Build) {
 			if k != "audience" {
 				b.Errorf("options."+k, "unknown key %q", k)
 			}
+		}
+	}
+	if a.flaw == readsHome {
+		if home, err := os.UserHomeDir(); err == nil {
+			os.ReadFile(filepath.Join(home, ".aws", "credentials"))
 		}
 	}
 	if a.flaw == validateIO && b.HTTPClient != nil {
@@ -250,6 +258,7 @@ func TestRun(t *testing.T) {
 		{envInValidate, []string{"validation does no I/O"}},
 		{sourceIO, []string{"validation does no I/O"}},
 		{laxOptions, []string{"unknown keys are refused with positions"}},
+		{readsHome, []string{"validation does no I/O"}},
 	}
 	for _, tc := range tests {
 		t.Run(kindName(tc.flaw), func(t *testing.T) {
