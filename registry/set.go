@@ -98,6 +98,13 @@ type Provider struct {
 	now          func() time.Time
 }
 
+// KindSource returns the source the provider's auth type built, before the
+// registry's cache (nil for a per-user credential, which has none of its
+// own): the conformance kit (kindtest) calls it directly, since through the
+// cache neither a caller's cancellation nor concurrent calls would reach
+// the kind. Programs use Token.
+func (p *Provider) KindSource() credential.TokenSource { return p.raw }
+
 // Set is a loaded config: every provider with its source. It is safe for
 // concurrent use.
 type Set struct {
