@@ -137,7 +137,7 @@ func (a *Auth) kind() string {
 	return a.Credential
 }
 
-// RefreshMode implements the registry's optional refresh-mode interface.
+// RefreshMode implements kind.RefreshModer.
 func (a *Auth) RefreshMode() string {
 	if a.Refresh == "" {
 		return kind.RefreshPerRequest
