@@ -162,7 +162,7 @@ type Build struct {
 	// Offline is set when the config is only checked (validate --offline):
 	// Source is not called, and Validate need not look at the environment.
 	Offline bool
-	// HTTPClient is Options.HTTPClient: a kind hands it to every SDK client
+	// HTTPClient is registry.Options.HTTPClient: a kind hands it to every SDK client
 	// it creates (azcore's Transport, the AWS config's HTTP client, Google's
 	// base transport). Nil means each SDK's default.
 	HTTPClient *http.Client
