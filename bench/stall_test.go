@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -62,19 +63,19 @@ type simAuth struct {
 
 var simIdPs sync.Map // idp key → *simIdP
 
-func (a *simAuth) Validate(b *registry.Build) {
+func (a *simAuth) Validate(b *kind.Build) {
 	if _, ok := simIdPs.Load(a.IdP); !ok {
 		b.Errorf("idp", "no simulated identity provider %q", a.IdP)
 	}
 }
 
-func (a *simAuth) Source(*registry.Build) (credential.TokenSource, error) {
+func (a *simAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	p, _ := simIdPs.Load(a.IdP)
 	return p.(*simIdP), nil
 }
 
 func init() {
-	registry.Register("bench-sim", func() registry.AuthConfig { return new(simAuth) })
+	kind.Register("bench-sim", func() kind.AuthConfig { return new(simAuth) })
 }
 
 // BenchmarkRefreshStalls is figure 3: a simulated day of stallRate requests

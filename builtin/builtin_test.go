@@ -9,6 +9,7 @@ import (
 	"github.com/byokcred/byokcred/auth/static"
 	_ "github.com/byokcred/byokcred/builtin"
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -20,7 +21,7 @@ func TestRegistersTheStockKindsAndStores(t *testing.T) {
 		want []string
 		got  []string
 	}{
-		{"auth types", []string{"aws", "entra", "gcp", "plugin", "static"}, registry.Types()},
+		{"auth types", []string{"aws", "entra", "gcp", "plugin", "static"}, kind.Types()},
 		{"secret stores", []string{"aws_secrets_manager", "azure_key_vault", "google_secret_manager"}, static.Stores()},
 	}
 	for _, tc := range tests {

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -608,12 +609,12 @@ func (c *checker) tokens() {
 	for _, f := range p.DescribeToken(tok) {
 		c.leak(leaks, "DescribeToken's fact "+f.Name, f.Name+"="+f.Value)
 	}
-	if d, ok := p.Auth.(registry.Diagnoser); ok {
+	if d, ok := p.Auth.(kind.Diagnoser); ok {
 		for _, link := range d.Diagnose(ctx) {
 			c.leak(leaks, "the Diagnoser's link "+link.Name, link.Name+": "+link.Err)
 		}
 	}
-	if ch, ok := src.(registry.Checker); ok {
+	if ch, ok := src.(kind.Checker); ok {
 		if err := ch.Check(ctx); err != nil {
 			c.leak(leaks, "Check's error", err.Error())
 		}

@@ -21,8 +21,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/kindtest"
-	"github.com/byokcred/byokcred/registry"
 )
 
 const (
@@ -49,7 +49,7 @@ var kinds = []flaw{none, leaksSecret, ignoresCtx, races, validateIO, envInValida
 
 func init() {
 	for _, f := range kinds {
-		registry.Register(kindName(f), func() registry.AuthConfig { return &auth{flaw: f} })
+		kind.Register(kindName(f), func() kind.AuthConfig { return &auth{flaw: f} })
 	}
 }
 
@@ -71,7 +71,7 @@ type auth struct {
 	flaw    flaw
 }
 
-func (a *auth) Validate(b *registry.Build) {
+func (a *auth) Validate(b *kind.Build) {
 	if a.URL == "" {
 		b.Errorf("", `missing key "url"`)
 	}
@@ -103,7 +103,7 @@ func (a *auth) Validate(b *registry.Build) {
 	}
 }
 
-func (a *auth) Source(b *registry.Build) (credential.TokenSource, error) {
+func (a *auth) Source(b *kind.Build) (credential.TokenSource, error) {
 	secret, _ := b.LookupEnv(a.SecretEnv)
 	s := &source{url: a.URL, secret: credential.NewSecret(secret), client: b.HTTPClient, flaw: a.flaw, logger: b.Logger, inside: make(chan struct{})}
 	if a.flaw == sourceIO {

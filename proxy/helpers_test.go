@@ -19,6 +19,7 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
 	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
 
@@ -40,8 +41,8 @@ const (
 // brokenAuth is an auth type whose source always fails, for the 503 path.
 type brokenAuth struct{}
 
-func (*brokenAuth) Validate(*registry.Build) {}
-func (*brokenAuth) Source(*registry.Build) (credential.TokenSource, error) {
+func (*brokenAuth) Validate(*kind.Build) {}
+func (*brokenAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return brokenSource{}, nil
 }
 func (*brokenAuth) SelfCaching() bool { return true }
@@ -56,8 +57,8 @@ func (brokenSource) Token(context.Context) (*credential.Token, error) {
 // identity provider.
 type hangingAuth struct{}
 
-func (*hangingAuth) Validate(*registry.Build) {}
-func (*hangingAuth) Source(*registry.Build) (credential.TokenSource, error) {
+func (*hangingAuth) Validate(*kind.Build) {}
+func (*hangingAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return hangingSource{}, nil
 }
 func (*hangingAuth) SelfCaching() bool { return true }
@@ -70,8 +71,8 @@ func (hangingSource) Token(ctx context.Context) (*credential.Token, error) {
 }
 
 func init() {
-	registry.Register("proxytest-broken", func() registry.AuthConfig { return new(brokenAuth) })
-	registry.Register("proxytest-hanging", func() registry.AuthConfig { return new(hangingAuth) })
+	kind.Register("proxytest-broken", func() kind.AuthConfig { return new(brokenAuth) })
+	kind.Register("proxytest-hanging", func() kind.AuthConfig { return new(hangingAuth) })
 }
 
 // env is the variables ${VAR} and *_env keys resolve from in test configs.

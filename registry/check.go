@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+
+	"github.com/byokcred/byokcred/kind"
 )
 
 // Check asks every source that can (Checker) to confirm its provider's
@@ -10,7 +12,7 @@ import (
 // block. Providers that share a source are checked once. It fetches no
 // credential.
 func (s *Set) Check(ctx context.Context) error {
-	seen := map[Checker]bool{}
+	seen := map[kind.Checker]bool{}
 	for _, name := range s.Names() {
 		p := s.providers[name]
 		if p.check == nil || seen[p.check] {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/kind"
 )
 
 var errRoot = errors.New("root cause")
@@ -25,8 +26,8 @@ type failingAuth struct {
 	Provider string `yaml:"provider"`
 }
 
-func (a *failingAuth) Validate(*Build) {}
-func (a *failingAuth) Source(*Build) (credential.TokenSource, error) {
+func (a *failingAuth) Validate(*kind.Build) {}
+func (a *failingAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return failingSource{*a}, nil
 }
 
@@ -60,8 +61,8 @@ type stuckAuth struct {
 	Name string `yaml:"name"`
 }
 
-func (a *stuckAuth) Validate(*Build) {}
-func (a *stuckAuth) Source(*Build) (credential.TokenSource, error) {
+func (a *stuckAuth) Validate(*kind.Build) {}
+func (a *stuckAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return sourceFunc(func(ctx context.Context) (*credential.Token, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -69,8 +70,8 @@ func (a *stuckAuth) Source(*Build) (credential.TokenSource, error) {
 }
 
 func init() {
-	Register("test-failing", func() AuthConfig { return new(failingAuth) })
-	Register("test-stuck", func() AuthConfig { return new(stuckAuth) })
+	kind.Register("test-failing", func() kind.AuthConfig { return new(failingAuth) })
+	kind.Register("test-stuck", func() kind.AuthConfig { return new(stuckAuth) })
 }
 
 var errorsNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

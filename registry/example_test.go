@@ -8,6 +8,7 @@ import (
 
 	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -66,20 +67,20 @@ type vaultAuth struct {
 	Role string `yaml:"role"`
 }
 
-func (a *vaultAuth) Validate(b *registry.Build) {
+func (a *vaultAuth) Validate(b *kind.Build) {
 	if a.Role == "" {
 		b.Errorf("role", "role is required")
 	}
 }
 
-func (a *vaultAuth) Source(b *registry.Build) (credential.TokenSource, error) {
+func (a *vaultAuth) Source(b *kind.Build) (credential.TokenSource, error) {
 	// A real one would ask Vault; any credential.TokenSource will do.
 	return credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret("token-for-" + a.Role)}), nil
 }
 
 // Register a custom auth type, usable as `auth: {type: example-vault, role: …}`.
 func ExampleRegister() {
-	registry.Register("example-vault", func() registry.AuthConfig { return new(vaultAuth) })
+	kind.Register("example-vault", func() kind.AuthConfig { return new(vaultAuth) })
 
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)

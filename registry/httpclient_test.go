@@ -12,6 +12,7 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // httpAuth records the HTTP client each build it sees carries: its own
@@ -32,16 +33,19 @@ func (a *httpAuth) record(c *http.Client) {
 	httpSeen.clients[a.Tag] = append(httpSeen.clients[a.Tag], c)
 }
 
-func (a *httpAuth) Validate(b *Build) { a.record(b.HTTPClient); a.record(b.Sub("nested").HTTPClient) }
+func (a *httpAuth) Validate(b *kind.Build) {
+	a.record(b.HTTPClient)
+	a.record(b.Sub("nested").HTTPClient)
+}
 
-func (a *httpAuth) Source(b *Build) (credential.TokenSource, error) {
+func (a *httpAuth) Source(b *kind.Build) (credential.TokenSource, error) {
 	a.record(b.HTTPClient)
 	return credential.StaticTokenSource(&credential.Token{Value: credential.NewSecret("k"), Kind: credential.KindAPIKey}), nil
 }
 
 func init() {
 	httpSeen.clients = map[string][]*http.Client{}
-	Register("test-http", func() AuthConfig { return new(httpAuth) })
+	kind.Register("test-http", func() kind.AuthConfig { return new(httpAuth) })
 }
 
 func seen(tag string) []*http.Client {

@@ -11,12 +11,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // configKey identifies an auth config by content, so that providers with
 // identical auth blocks share one source (and one cache, one fetch). Secrets
 // take part through a hash: the key itself is safe to log.
-func configKey(authType string, cfg AuthConfig) string {
+func configKey(authType string, cfg kind.AuthConfig) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00", authType)
 	hashValue(h, reflect.ValueOf(cfg))

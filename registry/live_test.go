@@ -16,6 +16,7 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // countingAuth counts the sources it builds and closes, to show what a
@@ -30,8 +31,8 @@ type closingSource struct{ credential.TokenSource }
 
 func (closingSource) Close() error { closed.Add(1); return nil }
 
-func (a *countingAuth) Validate(*Build) {}
-func (a *countingAuth) Source(*Build) (credential.TokenSource, error) {
+func (a *countingAuth) Validate(*kind.Build) {}
+func (a *countingAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	if a.Value == "fail" {
 		return nil, errors.New("cannot build this source")
 	}
@@ -39,7 +40,7 @@ func (a *countingAuth) Source(*Build) (credential.TokenSource, error) {
 	return closingSource{credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)})}, nil
 }
 
-func init() { Register("test-counting", func() AuthConfig { return new(countingAuth) }) }
+func init() { kind.Register("test-counting", func() kind.AuthConfig { return new(countingAuth) }) }
 
 func TestLiveReload(t *testing.T) {
 	nBuilt.Store(0)
@@ -236,12 +237,12 @@ func (s gatedSource) Token(ctx context.Context) (*credential.Token, error) {
 
 func (s gatedSource) Close() error { s.g.closed.Store(true); return nil }
 
-func (a *gatedAuth) Validate(*Build) {}
-func (a *gatedAuth) Source(*Build) (credential.TokenSource, error) {
+func (a *gatedAuth) Validate(*kind.Build) {}
+func (a *gatedAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return gatedSource{gateFor(a.Value), a.Value}, nil
 }
 
-func init() { Register("test-gated", func() AuthConfig { return new(gatedAuth) }) }
+func init() { kind.Register("test-gated", func() kind.AuthConfig { return new(gatedAuth) }) }
 
 // TestLiveReloadDuringAColdFetch: a request that acquired the set waits on a
 // cold fetch while a reload replaces its provider's auth block (issue 23,

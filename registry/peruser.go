@@ -13,17 +13,8 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 )
-
-// PerUser is implemented by token sources that mint tokens on behalf of a
-// user (OAuth 2.0 on-behalf-of, RFC 8693 token exchange) instead of as the
-// program's own identity. The registry never asks such a source for a token
-// of its own: it calls SourceFor with one user's current token (a source
-// that always returns that token) and caches what the returned source mints,
-// per user token.
-type PerUser interface {
-	SourceFor(user credential.TokenSource) credential.TokenSource
-}
 
 // DefaultMaxUsers bounds the per-user caches of one per-user source.
 const DefaultMaxUsers = 10000
@@ -197,7 +188,7 @@ func (u *UserSource) Token(ctx context.Context) (*credential.Token, error) {
 // least recently used first out, and drops a user's cache once the user's
 // token has expired (nothing can be minted from it any more).
 type userCaches struct {
-	src      PerUser
+	src      kind.PerUser
 	opts     credential.CacheOptions
 	max      int
 	maxBytes int64
@@ -238,7 +229,7 @@ type refusedEntry struct {
 	until time.Time
 }
 
-func newUserCaches(src PerUser, opts credential.CacheOptions, max int) *userCaches {
+func newUserCaches(src kind.PerUser, opts credential.CacheOptions, max int) *userCaches {
 	if max <= 0 {
 		max = DefaultMaxUsers
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // exchangeAuth is a per-user auth type: its "identity provider" mints a
@@ -25,13 +26,13 @@ type exchangeAuth struct {
 	Scope string `yaml:"scope"`
 }
 
-func (a *exchangeAuth) Validate(*Build) {}
+func (a *exchangeAuth) Validate(*kind.Build) {}
 
-func (a *exchangeAuth) Source(*Build) (credential.TokenSource, error) {
+func (a *exchangeAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return &fakeExchange{scope: a.Scope, perUser: map[string]int{}}, nil
 }
 
-func init() { Register("test-exchange", func() AuthConfig { return new(exchangeAuth) }) }
+func init() { kind.Register("test-exchange", func() kind.AuthConfig { return new(exchangeAuth) }) }
 
 // fakeExchange stands for an on-behalf-of endpoint.
 type fakeExchange struct {

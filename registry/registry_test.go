@@ -12,6 +12,7 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 )
 
 func lookup(m map[string]string) func(string) (string, bool) {
@@ -22,11 +23,11 @@ func TestRegisterPanics(t *testing.T) {
 	tests := []struct {
 		name    string
 		regName string
-		f       func() AuthConfig
+		f       func() kind.AuthConfig
 		want    string
 	}{
-		{"empty name", "", func() AuthConfig { return new(echoAuth) }, "empty auth type name"},
-		{"duplicate", "test-echo", func() AuthConfig { return new(echoAuth) }, "called twice for auth type test-echo"},
+		{"empty name", "", func() kind.AuthConfig { return new(echoAuth) }, "empty auth type name"},
+		{"duplicate", "test-echo", func() kind.AuthConfig { return new(echoAuth) }, "called twice for auth type test-echo"},
 		{"nil constructor", "x-nil", nil, "nil constructor"},
 	}
 	for _, tc := range tests {
@@ -37,7 +38,7 @@ func TestRegisterPanics(t *testing.T) {
 					t.Errorf("panic = %v, want %q", r, tc.want)
 				}
 			}()
-			Register(tc.regName, tc.f)
+			kind.Register(tc.regName, tc.f)
 		})
 	}
 }
@@ -47,17 +48,17 @@ type echoAuth struct {
 	Value string `yaml:"value"`
 }
 
-func (a *echoAuth) Validate(b *Build) {
+func (a *echoAuth) Validate(b *kind.Build) {
 	if a.Value == "" {
 		b.Errorf("value", "value is required")
 	}
 }
 
-func (a *echoAuth) Source(*Build) (credential.TokenSource, error) {
+func (a *echoAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)}), nil
 }
 
-func init() { Register("test-echo", func() AuthConfig { return new(echoAuth) }) }
+func init() { kind.Register("test-echo", func() kind.AuthConfig { return new(echoAuth) }) }
 
 func TestThirdPartyAuthTypeAndSharing(t *testing.T) {
 	path := configtest.Write(t, `providers:
@@ -105,13 +106,13 @@ func TestLoadReportsAuthProblems(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	if !sort.StringsAreSorted(Types()) || !slices.Contains(Types(), "test-echo") {
-		t.Fatalf("Types() = %v, want a sorted list with test-echo", Types())
+	if !sort.StringsAreSorted(kind.Types()) || !slices.Contains(kind.Types(), "test-echo") {
+		t.Fatalf("kind.Types() = %v, want a sorted list with test-echo", kind.Types())
 	}
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
 	want := []string{
-		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik" (known: ` + strings.Join(Types(), ", ") + `; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
-		`c.yaml:11:5: providers.e.auth: missing key "type" (known auth types: ` + strings.Join(Types(), ", ") + `)`,
+		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik" (known: ` + strings.Join(kind.Types(), ", ") + `; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
+		`c.yaml:11:5: providers.e.auth: missing key "type" (known auth types: ` + strings.Join(kind.Types(), ", ") + `)`,
 		`c.yaml:16:36: providers.f.auth.value: value is required`,
 		`c.yaml:16:40: providers.f.auth.extra: unknown key "extra" (known keys: value)`,
 	}

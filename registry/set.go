@@ -13,6 +13,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // Options configure loading.
@@ -75,7 +76,7 @@ type Provider struct {
 	// AuthType is the auth block's `type:`.
 	AuthType string
 	// Auth is the decoded auth block.
-	Auth AuthConfig
+	Auth kind.AuthConfig
 	// Source supplies the provider's credentials. Providers with identical
 	// auth blocks share one Source. It is the Cache, when there is one.
 	Source credential.TokenSource
@@ -90,7 +91,7 @@ type Provider struct {
 	users *userCaches
 	// check confirms the provider's config with its issuer (Checker), nil
 	// when the source cannot.
-	check Checker
+	check kind.Checker
 	// raw is the auth type's own source (inside Cache, when there is one).
 	raw credential.TokenSource
 
@@ -131,7 +132,7 @@ type built struct {
 	src   credential.TokenSource
 	cache *credential.Cache
 	users *userCaches
-	check Checker
+	check kind.Checker
 	deps  []string // shared state keys the source uses
 }
 
@@ -157,7 +158,8 @@ func New(cfg *config.Config, opts Options) (*Set, error) {
 func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 	opts.defaults()
 	s := &Set{Config: cfg, providers: map[string]*Provider{}, prev: prev, owned: map[string]any{}, taken: map[string]bool{}, built: map[string]built{}}
-	ctxs := map[string]*Build{}
+	ctxs := map[string]*kind.Build{}
+	hosts := map[string]*buildHost{}
 	for _, name := range cfg.Names() {
 		p := cfg.Providers[name]
 		rp := &Provider{Provider: p, AuthType: p.AuthType(), tokenTimeout: cfg.TokenTimeout, now: opts.Now}
@@ -165,18 +167,19 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		if p.Auth == nil {
 			continue // reported by config
 		}
-		ctx := &Build{Provider: p, Path: p.Path() + ".auth", LookupEnv: opts.LookupEnv, Logger: opts.Logger, Now: opts.Now, Offline: opts.Offline, HTTPClient: opts.HTTPClient, Config: cfg, set: s}
-		ctxs[name] = ctx
+		ctx, host := newBuild(s)
+		ctx.Provider, ctx.Path, ctx.LookupEnv, ctx.Logger, ctx.Now, ctx.Offline, ctx.HTTPClient, ctx.Config = p, p.Path()+".auth", opts.LookupEnv, opts.Logger, opts.Now, opts.Offline, opts.HTTPClient, cfg
+		ctxs[name], hosts[name] = ctx, host
 		if rp.AuthType == "" {
-			ctx.Errorf("", "%v", missingType(Types()))
+			ctx.Errorf("", "%v", missingType(kind.Types()))
 			continue
 		}
-		newConfig, err := lookupType(rp.AuthType)
+		auth, err := newAuthConfig(rp.AuthType)
 		if err != nil {
 			ctx.Errorf("type", "%v", err)
 			continue
 		}
-		rp.Auth = newConfig()
+		rp.Auth = auth
 		cfg.Doc.Decode(p.Auth, ctx.Path, rp.Auth, "type")
 		rp.Auth.Validate(ctx)
 	}
@@ -192,8 +195,8 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 	}
 	for _, name := range cfg.Names() {
 		rp := s.providers[name]
-		rp.Refresh = RefreshPerRequest
-		if m, ok := rp.Auth.(RefreshModer); ok {
+		rp.Refresh = kind.RefreshPerRequest
+		if m, ok := rp.Auth.(kind.RefreshModer); ok {
 			rp.Refresh = m.RefreshMode()
 		}
 		key := configKey(rp.AuthType, rp.Auth)
@@ -206,15 +209,15 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			rp.Source, rp.Cache, rp.users, rp.check, rp.raw = b.src, b.cache, b.users, b.check, b.raw
 			continue
 		}
-		ctxs[name].used = nil
+		hosts[name].used = nil
 		src, err := rp.Auth.Source(ctxs[name])
 		if err != nil {
 			ctxs[name].Errorf("", "%v", err)
 			continue
 		}
-		b := built{deps: ctxs[name].used, raw: src}
-		b.check, _ = src.(Checker)
-		if pu, ok := src.(PerUser); ok {
+		b := built{deps: hosts[name].used, raw: src}
+		b.check, _ = src.(kind.Checker)
+		if pu, ok := src.(kind.PerUser); ok {
 			if !opts.PerUser {
 				ctxs[name].Errorf("", "this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)")
 				if c, ok := src.(credential.Closer); ok {
@@ -224,7 +227,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			}
 			co := opts.Cache
 			co.Name, co.Now, co.Logger = name, opts.Now, opts.Logger.With("provider", name)
-			if t, ok := rp.Auth.(CacheTuner); ok {
+			if t, ok := rp.Auth.(kind.CacheTuner); ok {
 				t.TuneCache(&co)
 			}
 			if opts.OnFetch != nil {
@@ -237,7 +240,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			rp.Source, rp.users, rp.check, rp.raw = b.src, b.users, b.check, b.raw
 			continue
 		}
-		if sc, ok := rp.Auth.(SelfCaching); ok && sc.SelfCaching() {
+		if sc, ok := rp.Auth.(kind.SelfCaching); ok && sc.SelfCaching() {
 			b.src = src
 		} else {
 			co := opts.Cache
@@ -245,7 +248,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			// Refresh on a timer: an agent idle for an hour must still find a
 			// valid token in hand when it wakes.
 			co.Proactive = true
-			if t, ok := rp.Auth.(CacheTuner); ok {
+			if t, ok := rp.Auth.(kind.CacheTuner); ok {
 				t.TuneCache(&co)
 			}
 			if opts.OnFetch != nil {
@@ -266,42 +269,22 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 	return s, nil
 }
 
-// Process is a helper process a set runs on behalf of its providers (a
-// credential plugin), for metrics and diagnostics.
-type Process struct {
-	// Name is the process's config name (the plugin entry).
-	Name string
-	// Starts counts processes started; every start after the first is a
-	// restart.
-	Starts int64
-	// PID is the running process, 0 when none runs.
-	PID int
-	// LastFailure is the last start or call failure's message.
-	LastFailure string
-}
-
-// ProcessReporter is implemented by shared state (see Build.Shared) that runs
-// processes.
-type ProcessReporter interface {
-	Processes() []Process
-}
-
 // Processes returns the processes run by the set's shared state, sorted by
 // name.
-func (s *Set) Processes() []Process {
+func (s *Set) Processes() []kind.Process {
 	s.mu.Lock()
-	var reporters []ProcessReporter
+	var reporters []kind.ProcessReporter
 	for _, v := range s.owned {
-		if r, ok := v.(ProcessReporter); ok {
+		if r, ok := v.(kind.ProcessReporter); ok {
 			reporters = append(reporters, r)
 		}
 	}
 	s.mu.Unlock()
-	var out []Process
+	var out []kind.Process
 	for _, r := range reporters {
 		out = append(out, r.Processes()...)
 	}
-	slices.SortFunc(out, func(a, b Process) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b kind.Process) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

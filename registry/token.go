@@ -8,6 +8,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // Providers is what consumers (session factories, the proxy, metrics) read
@@ -94,12 +95,12 @@ func joinOp(outer, inner string) string {
 // DescribeToken returns what p's auth config and source know about tok
 // beyond its JWT claims (see TokenDescriber): nil when neither describes
 // tokens. tok should be a token p handed out.
-func (p *Provider) DescribeToken(tok *credential.Token) []TokenFact {
-	var facts []TokenFact
-	if d, ok := p.Auth.(TokenDescriber); ok {
+func (p *Provider) DescribeToken(tok *credential.Token) []kind.TokenFact {
+	var facts []kind.TokenFact
+	if d, ok := p.Auth.(kind.TokenDescriber); ok {
 		facts = append(facts, d.DescribeToken(tok)...)
 	}
-	if d, ok := p.raw.(TokenDescriber); ok {
+	if d, ok := p.raw.(kind.TokenDescriber); ok {
 		facts = append(facts, d.DescribeToken(tok)...)
 	}
 	return facts

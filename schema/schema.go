@@ -23,14 +23,14 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // ID is the schema's $id.
 const ID = "https://github.com/byokcred/byokcred/byokcred.schema.json"
 
 // enums are the closed value sets of the core config's string fields, by
-// "Type.Field"; auth types declare theirs with registry.Enumer.
+// "Type.Field"; auth types declare theirs with kind.Enumer.
 var enums = map[string][]string{
 	"Provider.Type":    {config.TypeAnthropic, config.TypeAzure, config.TypeOpenAI},
 	"Provider.WireAPI": {"completions", "responses"},
@@ -58,13 +58,13 @@ type gen struct {
 // Generate returns the JSON Schema of the config file as this program
 // accepts it: config.Config and every auth type registered (imported) in
 // the program, described by the doc comments compiled into it (the config
-// package's, and each auth type's registry.FieldDocumenter).
+// package's, and each auth type's kind.FieldDocumenter).
 func Generate() ([]byte, error) {
 	g := &gen{docs: map[string]string{}, defs: map[string]any{}}
 	g.addDocs(reflect.TypeFor[config.Config]().PkgPath(), configDocs)
-	for _, name := range registry.Types() {
-		cfg, _ := registry.NewAuthConfig(name)
-		if d, ok := cfg.(registry.FieldDocumenter); ok {
+	for _, name := range kind.Types() {
+		cfg, _ := kind.New(name)
+		if d, ok := cfg.(kind.FieldDocumenter); ok {
 			g.addDocs(reflect.TypeOf(cfg).Elem().PkgPath(), d.FieldDocs())
 		}
 	}
@@ -170,21 +170,21 @@ func (g *gen) typ(t reflect.Type) map[string]any {
 // auth describes the `auth:` block: a `type` from the registry, and for
 // each type exactly that type's keys.
 func (g *gen) auth() map[string]any {
-	types := registry.Types()
+	types := kind.Types()
 	var branches []any
 	for _, name := range types {
-		cfg, _ := registry.NewAuthConfig(name)
+		cfg, _ := kind.New(name)
 		t := reflect.TypeOf(cfg).Elem()
 		obj := g.object(t)
 		props := obj["properties"].(map[string]any)
-		if e, ok := cfg.(registry.Enumer); ok {
+		if e, ok := cfg.(kind.Enumer); ok {
 			for key, values := range e.Enums() {
 				if p := g.property(props, key); p != nil && len(values) > 0 {
 					p["type"], p["enum"] = "string", values
 				}
 			}
 		}
-		if n, ok := cfg.(registry.NestedAuther); ok {
+		if n, ok := cfg.(kind.NestedAuther); ok {
 			for _, na := range n.NestedAuths() {
 				g.nest(props, na)
 			}
@@ -223,10 +223,10 @@ func (g *gen) property(props map[string]any, key string) map[string]any {
 	return g.property(inner, rest)
 }
 
-// nest makes a nested block (see registry.NestedAuther) take the keys of
+// nest makes a nested block (see kind.NestedAuther) take the keys of
 // the auth type its selector names: one if/then per selector value on the
 // block that holds it, without `type` (the loader refuses it there).
-func (g *gen) nest(props map[string]any, na registry.NestedAuth) {
+func (g *gen) nest(props map[string]any, na kind.NestedAuth) {
 	parentKey, leaf := "", na.Block
 	if i := strings.LastIndex(na.Block, "."); i >= 0 {
 		parentKey, leaf = na.Block[:i], na.Block[i+1:]

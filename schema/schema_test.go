@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/byokcred/byokcred/internal/fielddoc"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 
 	// The schema covers the built-in auth types and stores, as the CLI
 	// registers them.
@@ -58,9 +58,9 @@ func TestFieldDocsAreCurrent(t *testing.T) {
 	}
 	// Every registered kind with compiled-in docs, so that none is left
 	// out of the check (aws and gcp were, when it was a list).
-	for _, name := range registry.Types() {
-		a, _ := registry.NewAuthConfig(name)
-		d, ok := a.(registry.FieldDocumenter)
+	for _, name := range kind.Types() {
+		a, _ := kind.New(name)
+		d, ok := a.(kind.FieldDocumenter)
 		if !ok {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
 	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -81,7 +82,7 @@ func (f *entraFixture) load(t *testing.T, refresh string) *registry.Set {
 func TestEntraSessionOutlivesItsTokens(t *testing.T) {
 	needRuntime(t)
 	f := newEntraFixture(t, 4*time.Second)
-	set := f.load(t, registry.RefreshPerRequest)
+	set := f.load(t, kind.RefreshPerRequest)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "foundry", session.ToolFree())
@@ -138,7 +139,7 @@ func TestEntraSessionOutlivesItsTokens(t *testing.T) {
 func TestEntraPerSessionCapturesOneToken(t *testing.T) {
 	needRuntime(t)
 	f := newEntraFixture(t, time.Hour)
-	set := f.load(t, registry.RefreshPerSession)
+	set := f.load(t, kind.RefreshPerSession)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cfg, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "foundry", session.ToolFree())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 )
@@ -22,8 +23,8 @@ type downAuth struct {
 	Name string `yaml:"name"`
 }
 
-func (a *downAuth) Validate(*registry.Build) {}
-func (a *downAuth) Source(*registry.Build) (credential.TokenSource, error) {
+func (a *downAuth) Validate(*kind.Build) {}
+func (a *downAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return downSource{}, nil
 }
 
@@ -33,7 +34,7 @@ func (downSource) Token(context.Context) (*credential.Token, error) {
 	return nil, fmt.Errorf("unknown model deployment: %w", errGateway)
 }
 
-func init() { registry.Register("test-down", func() registry.AuthConfig { return new(downAuth) }) }
+func init() { kind.Register("test-down", func() kind.AuthConfig { return new(downAuth) }) }
 
 // TestFactoryErrorsMatch: the factory's errors are told apart with
 // errors.Is and errors.As — a model or provider that does not exist, no

@@ -15,6 +15,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -243,7 +244,7 @@ func wire(p *registry.Provider, tok *credential.Token, callback func() copilot.B
 		// Azure's api-key and Anthropic's x-api-key: only the SDK's static
 		// APIKey field produces those headers.
 		return wiring{apiKey: tok.Value.Reveal()}
-	case p.Refresh == registry.RefreshPerSession:
+	case p.Refresh == kind.RefreshPerSession:
 		// The SDK guide's pattern, on request: one token for the session's
 		// life. The session fails when it expires.
 		return wiring{bearer: tok.Value.Reveal()}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/copilotcli"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/session"
 )
 
@@ -21,7 +21,7 @@ func TestRefreshOnRejection(t *testing.T) {
 	for _, withHandler := range []bool{true, false} {
 		t.Run(fmt.Sprintf("handler=%v", withHandler), func(t *testing.T) {
 			f := newEntraFixture(t, time.Hour)
-			set := f.load(t, registry.RefreshPerRequest)
+			set := f.load(t, kind.RefreshPerRequest)
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			factory := session.NewFactory(set, session.Options{})

@@ -20,11 +20,11 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 func init() {
-	registry.Register("aws", func() registry.AuthConfig { return new(Auth) })
+	kind.Register("aws", func() kind.AuthConfig { return new(Auth) })
 }
 
 // Auth is `auth.type: aws`: Bedrock API keys signed with AWS credentials.
@@ -45,7 +45,7 @@ type Auth struct {
 	// role_arn only; default byokcred).
 	SessionName string `yaml:"session_name"`
 
-	// client carries the SDK's requests (registry.Build.HTTPClient, taken
+	// client carries the SDK's requests (kind.Build.HTTPClient, taken
 	// by ValidateCredentials); nil leaves the SDK its default client.
 	client *http.Client
 }
@@ -59,8 +59,8 @@ var (
 	bedrockHostRe = regexp.MustCompile(`^(?:bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|bedrock-mantle\.([a-z0-9-]+)\.api\.aws)$`)
 )
 
-// Validate implements registry.AuthConfig.
-func (a *Auth) Validate(b *registry.Build) {
+// Validate implements kind.AuthConfig.
+func (a *Auth) Validate(b *kind.Build) {
 	if a.Region == "" {
 		b.Errorf("", "aws auth needs region (the Bedrock endpoint's region, e.g. us-east-1)")
 	} else if regionRe.MatchString(a.Region) {
@@ -77,7 +77,7 @@ func (a *Auth) Validate(b *registry.Build) {
 // one that agrees with base_url). Another module that reads AWS with these
 // keys, such as a secret store's auth block, validates them with it; b's
 // path is the block holding them.
-func (a *Auth) ValidateCredentials(b *registry.Build) {
+func (a *Auth) ValidateCredentials(b *kind.Build) {
 	a.client = b.HTTPClient
 	if a.Region != "" && !regionRe.MatchString(a.Region) {
 		b.Errorf("region", "%q is not an AWS region name (like us-east-1)", a.Region)
@@ -144,7 +144,7 @@ func checkProfileError(profile string, files *sharedFiles, err error) error {
 	return nil
 }
 
-// Source implements registry.AuthConfig.
-func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
+// Source implements kind.AuthConfig.
+func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
 	return newSource(a, b.Now)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
 	"github.com/byokcred/byokcred/internal/testkit/fakebedrock"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -149,7 +150,7 @@ func newSource(t *testing.T, a *awsauth.Auth) credential.TokenSource {
 	}
 	t.Cleanup(func() { set.Close() })
 	p, _ := set.Provider("p")
-	src, err := a.Source(&registry.Build{Provider: p.Provider, Path: "providers.p.auth", LookupEnv: os.LookupEnv, Config: set.Config})
+	src, err := a.Source(&kind.Build{Provider: p.Provider, Path: "providers.p.auth", LookupEnv: os.LookupEnv, Config: set.Config})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +444,7 @@ func TestDiagnose(t *testing.T) {
 	creds.Setenv(t)
 	a := &awsauth.Auth{Region: "us-east-1"}
 	got := a.Diagnose(context.Background())
-	want := []registry.ChainLink{
+	want := []kind.ChainLink{
 		{Name: "environment", Err: "not configured: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"},
 		{Name: "web identity", Err: "not configured: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set"},
 		{Name: "shared profile", Err: "not configured: no profile default in the shared files"},
@@ -549,8 +550,8 @@ func TestProfile(t *testing.T) {
 	if got := keyInfo(t, tok).AccessKeyID; got != fromFile.AccessKeyID {
 		t.Errorf("signed with %s, want profile dev's %s", got, fromFile.AccessKeyID)
 	}
-	got := p.Auth.(registry.Diagnoser).Diagnose(context.Background())
-	want := []registry.ChainLink{
+	got := p.Auth.(kind.Diagnoser).Diagnose(context.Background())
+	want := []kind.ChainLink{
 		{Name: "environment", Err: "not used: the config names profile dev"},
 		{Name: "web identity", Err: "not used: the config names profile dev"},
 		{Name: "shared profile", Answered: true},
@@ -588,7 +589,7 @@ func TestWebIdentity(t *testing.T) {
 		t.Errorf("key not signed with the web identity role's credentials: issued %+v", issued)
 	}
 	var answered []string
-	links := p.Auth.(registry.Diagnoser).Diagnose(context.Background())
+	links := p.Auth.(kind.Diagnoser).Diagnose(context.Background())
 	for _, l := range links {
 		if l.Answered {
 			answered = append(answered, l.Name)

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
@@ -132,17 +132,17 @@ func (a *Auth) profile(env awsconfig.EnvConfig) string {
 	return "default"
 }
 
-// Diagnose implements registry.Diagnoser: it tries each link of the SDK's
+// Diagnose implements kind.Diagnoser: it tries each link of the SDK's
 // default chain on its own, in the chain's order, and reports which one
 // answers and why each other one did not.
-func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
+func (a *Auth) Diagnose(ctx context.Context) []kind.ChainLink {
 	env, err := awsconfig.NewEnvConfig()
 	if err != nil {
-		return []registry.ChainLink{{Name: "environment", Err: registry.FirstLine(err.Error())}}
+		return []kind.ChainLink{{Name: "environment", Err: kind.FirstLine(err.Error())}}
 	}
-	tries := make([]registry.ChainTry, 0, len(defaultChain))
+	tries := make([]kind.ChainTry, 0, len(defaultChain))
 	for _, l := range defaultChain {
-		try := registry.ChainTry{Name: l.name, Try: func(ctx context.Context) error {
+		try := kind.ChainTry{Name: l.name, Try: func(ctx context.Context) error {
 			p, err := l.make(ctx, a, env)
 			if err != nil {
 				return err
@@ -159,18 +159,18 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 		}
 		tries = append(tries, try)
 	}
-	return registry.WalkChain(ctx, tries)
+	return kind.WalkChain(ctx, tries)
 }
 
-// DescribeToken implements registry.TokenDescriber: the access key id and
+// DescribeToken implements kind.TokenDescriber: the access key id and
 // region a key was signed with, and when — never its signature or session
 // token.
-func (a *Auth) DescribeToken(tok *credential.Token) []registry.TokenFact {
+func (a *Auth) DescribeToken(tok *credential.Token) []kind.TokenFact {
 	info, _, err := ParseKey(tok.Value.Reveal())
 	if err != nil {
-		return []registry.TokenFact{{Name: "bedrock key", Value: err.Error()}}
+		return []kind.TokenFact{{Name: "bedrock key", Value: err.Error()}}
 	}
-	return []registry.TokenFact{
+	return []kind.TokenFact{
 		{Name: "access key id", Value: info.AccessKeyID},
 		{Name: "region", Value: info.Region},
 		{Name: "signed at", Value: info.SignedAt.Format(time.RFC3339)},

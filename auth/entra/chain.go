@@ -11,7 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // envTokenCredentials selects a part of DefaultAzureCredential's chain, as
@@ -118,26 +118,26 @@ func (a *Auth) defaultChain() (azcore.TokenCredential, error) {
 	return azidentity.NewChainedTokenCredential(creds, nil)
 }
 
-// Diagnose implements registry.Diagnoser for credential default: it tries
+// Diagnose implements kind.Diagnoser for credential default: it tries
 // each link of the chain (as AZURE_TOKEN_CREDENTIALS selects it) on its own,
 // in the chain's order, and reports which one answers and why each other
 // one failed — the question an operator has when `credential: default`
 // picks the wrong identity or none.
-func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
+func (a *Auth) Diagnose(ctx context.Context) []kind.ChainLink {
 	if a.kind() != "default" {
 		return nil
 	}
 	links, err := selectedLinks()
 	if err != nil {
-		return []registry.ChainLink{{Name: envTokenCredentials, Err: err.Error()}}
+		return []kind.ChainLink{{Name: envTokenCredentials, Err: err.Error()}}
 	}
 	scope := a.Scope
 	if scope == "" {
 		scope = DefaultScope
 	}
-	tries := make([]registry.ChainTry, 0, len(links))
+	tries := make([]kind.ChainTry, 0, len(links))
 	for _, l := range links {
-		tries = append(tries, registry.ChainTry{Name: l.name, Try: func(ctx context.Context) error {
+		tries = append(tries, kind.ChainTry{Name: l.name, Try: func(ctx context.Context) error {
 			cred, err := l.make(a)
 			if err != nil {
 				return err
@@ -146,5 +146,5 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 			return err
 		}})
 	}
-	return registry.WalkChain(ctx, tries)
+	return kind.WalkChain(ctx, tries)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -80,7 +81,7 @@ func TestDefaultChainHonoursAzureTokenCredentials(t *testing.T) {
 				t.Errorf("token came from %s, want %s (identity endpoint saw %d requests)", from, tc.wantFrom, idp.Requests())
 			}
 			var links []string
-			for _, l := range p.Auth.(registry.Diagnoser).Diagnose(context.Background()) {
+			for _, l := range p.Auth.(kind.Diagnoser).Diagnose(context.Background()) {
 				name := l.Name
 				if l.Answered {
 					name += "*"

@@ -21,12 +21,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
 func init() {
-	registry.Register("entra", func() registry.AuthConfig { return new(Auth) })
+	kind.Register("entra", func() kind.AuthConfig { return new(Auth) })
 }
 
 // Auth is `auth.type: entra`: Entra ID bearer tokens from any
@@ -79,7 +79,7 @@ type Auth struct {
 	// Refresh is per_request (default) or per_session.
 	Refresh string `yaml:"refresh"`
 
-	// client carries the credentials' requests (registry.Build.HTTPClient,
+	// client carries the credentials' requests (kind.Build.HTTPClient,
 	// taken by Validate); nil leaves azcore its default transport.
 	client *http.Client
 }
@@ -121,12 +121,12 @@ func credentials() []string {
 	return kinds
 }
 
-// Enums implements registry.Enumer.
+// Enums implements kind.Enumer.
 func (a *Auth) Enums() map[string][]string {
 	return map[string][]string{
 		"credential":       credentials(),
 		"client_assertion": {assertionManagedIdentity, assertionWorkloadIdentity},
-		"refresh":          {registry.RefreshPerRequest, registry.RefreshPerSession},
+		"refresh":          {kind.RefreshPerRequest, kind.RefreshPerSession},
 	}
 }
 
@@ -137,10 +137,10 @@ func (a *Auth) kind() string {
 	return a.Credential
 }
 
-// RefreshMode implements the registry's optional refresh-mode interface.
+// RefreshMode implements kind.RefreshModer.
 func (a *Auth) RefreshMode() string {
 	if a.Refresh == "" {
-		return registry.RefreshPerRequest
+		return kind.RefreshPerRequest
 	}
 	return a.Refresh
 }
@@ -154,8 +154,8 @@ func (a *Auth) setKeys() map[string]bool {
 	}
 }
 
-// Validate implements registry.AuthConfig.
-func (a *Auth) Validate(b *registry.Build) {
+// Validate implements kind.AuthConfig.
+func (a *Auth) Validate(b *kind.Build) {
 	a.client = b.HTTPClient
 	a.validateCredential(b, credentials())
 	if a.Scope != "" {
@@ -164,7 +164,7 @@ func (a *Auth) Validate(b *registry.Build) {
 		}
 	}
 	switch a.Refresh {
-	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
+	case "", kind.RefreshPerRequest, kind.RefreshPerSession:
 	default:
 		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
 	}
@@ -176,7 +176,7 @@ func (a *Auth) Validate(b *registry.Build) {
 // refresh, which belong to the caller to allow or reject. on_behalf_of is
 // an error at credential: it acts for a signed-in user, and such a block
 // has none.
-func (a *Auth) ValidateCredentials(b *registry.Build) {
+func (a *Auth) ValidateCredentials(b *kind.Build) {
 	a.client = b.HTTPClient
 	kinds := slices.DeleteFunc(credentials(), func(k string) bool { return k == "on_behalf_of" })
 	if a.kind() == "on_behalf_of" {
@@ -188,7 +188,7 @@ func (a *Auth) ValidateCredentials(b *registry.Build) {
 
 // validateCredential checks credential and the keys it takes; kinds are the
 // credential kinds the caller accepts.
-func (a *Auth) validateCredential(b *registry.Build, kinds []string) {
+func (a *Auth) validateCredential(b *kind.Build, kinds []string) {
 	kind := a.kind()
 	allowed, ok := entraCredentials[kind]
 	if !ok || !slices.Contains(kinds, kind) {
@@ -235,7 +235,7 @@ func (a *Auth) validateCredential(b *registry.Build, kinds []string) {
 	}
 }
 
-func (a *Auth) validateOBO(b *registry.Build, set map[string]bool) {
+func (a *Auth) validateOBO(b *kind.Build, set map[string]bool) {
 	switch count(set["client_secret_env"] || set["client_secret_file"], set["certificate_file"], set["client_assertion"]) {
 	case 0:
 		b.Errorf("", "credential on_behalf_of needs the application's own credential: client_secret_env, client_secret_file, certificate_file or client_assertion")
@@ -277,7 +277,7 @@ func count(bs ...bool) int {
 	return n
 }
 
-func checkEnv(b *registry.Build, key, name string) {
+func checkEnv(b *kind.Build, key, name string) {
 	if name == "" {
 		return
 	}
@@ -286,7 +286,7 @@ func checkEnv(b *registry.Build, key, name string) {
 	}
 }
 
-func checkSecretFile(b *registry.Build, key, path string) {
+func checkSecretFile(b *kind.Build, key, path string) {
 	if path == "" {
 		return
 	}
@@ -300,8 +300,8 @@ func checkSecretFile(b *registry.Build, key, path string) {
 	}
 }
 
-// Source implements registry.AuthConfig.
-func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
+// Source implements kind.AuthConfig.
+func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
 	if a.kind() == "on_behalf_of" {
 		s, err := a.oboSource(b)
 		if err != nil {
@@ -332,7 +332,7 @@ func (a *Auth) miID() azidentity.ManagedIDKind {
 // another Azure service (a Key Vault secret store), whose SDK asks it for
 // that service's scope. It does not touch the network. Call it after
 // ValidateCredentials reported no problem.
-func (a *Auth) SDKCredentials(b *registry.Build) (azcore.TokenCredential, error) {
+func (a *Auth) SDKCredentials(b *kind.Build) (azcore.TokenCredential, error) {
 	if a.kind() == "on_behalf_of" {
 		return nil, errors.New("entra: credential on_behalf_of acts for a signed-in user and has no credential of its own")
 	}
@@ -343,7 +343,7 @@ func (a *Auth) SDKCredentials(b *registry.Build) (azcore.TokenCredential, error)
 	return cred, nil
 }
 
-func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {
+func (a *Auth) credential(b *kind.Build) (azcore.TokenCredential, error) {
 	co := a.clientOptions()
 	switch a.kind() {
 	case "default":
@@ -386,7 +386,7 @@ func (a *Auth) credential(b *registry.Build) (azcore.TokenCredential, error) {
 	return nil, fmt.Errorf("unknown credential %q", a.kind())
 }
 
-func (a *Auth) clientSecret(b *registry.Build) (credential.Secret, error) {
+func (a *Auth) clientSecret(b *kind.Build) (credential.Secret, error) {
 	if a.ClientSecretEnv != "" {
 		v, ok := b.LookupEnv(a.ClientSecretEnv)
 		if !ok || v == "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -89,7 +90,7 @@ func TestSDKCredentials(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cred, err := tc.auth.SDKCredentials(&registry.Build{LookupEnv: func(string) (string, bool) { return "", false }})
+			cred, err := tc.auth.SDKCredentials(&kind.Build{LookupEnv: func(string) (string, bool) { return "", false }})
 			gotErr := ""
 			if err != nil {
 				gotErr = err.Error()

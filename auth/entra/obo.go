@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -30,7 +31,7 @@ const (
 // federated client assertion.
 const exchangeScope = "api://AzureADTokenExchange/.default"
 
-// oboSource mints tokens on behalf of users (registry.PerUser). It has no
+// oboSource mints tokens on behalf of users (kind.PerUser). It has no
 // identity of its own to serve.
 type oboSource struct {
 	tenantID, clientID, scope string
@@ -38,7 +39,7 @@ type oboSource struct {
 	newCred func(assertion string) (azcore.TokenCredential, error)
 }
 
-var _ registry.PerUser = (*oboSource)(nil)
+var _ kind.PerUser = (*oboSource)(nil)
 
 // Token implements credential.TokenSource: an on-behalf-of credential has no
 // token of its own.
@@ -46,7 +47,7 @@ func (s *oboSource) Token(context.Context) (*credential.Token, error) {
 	return nil, registry.ErrNeedsUser
 }
 
-// SourceFor implements registry.PerUser: a source of tokens minted on
+// SourceFor implements kind.PerUser: a source of tokens minted on
 // behalf of the user whose token user returns. azidentity keeps an
 // OnBehalfOfCredential per assertion, so one is built per user token, on
 // its first use.
@@ -113,7 +114,7 @@ func (e scrubbed) Error() string {
 }
 func (e scrubbed) Unwrap() error { return e.err }
 
-func (a *Auth) oboSource(b *registry.Build) (*oboSource, error) {
+func (a *Auth) oboSource(b *kind.Build) (*oboSource, error) {
 	opts := &azidentity.OnBehalfOfCredentialOptions{ClientOptions: a.clientOptions()}
 	s := &oboSource{tenantID: a.TenantID, clientID: a.ClientID, scope: a.Scope}
 	if s.scope == "" {
@@ -150,7 +151,7 @@ func (a *Auth) oboSource(b *registry.Build) (*oboSource, error) {
 	return s, nil
 }
 
-func (a *Auth) certificate(b *registry.Build) ([]*x509.Certificate, crypto.PrivateKey, error) {
+func (a *Auth) certificate(b *kind.Build) ([]*x509.Certificate, crypto.PrivateKey, error) {
 	data, err := secretfile.ReadBytes(a.CertificateFile)
 	if err != nil {
 		return nil, nil, err

@@ -14,7 +14,7 @@ import (
 	"cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/compute/metadata"
 
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
@@ -182,19 +182,19 @@ func (l adcLink) try(ctx context.Context, scopes []string, client *http.Client) 
 	return err
 }
 
-// Diagnose implements registry.Diagnoser when the credential comes from
+// Diagnose implements kind.Diagnoser when the credential comes from
 // Application Default Credentials' search (no credentials_file): it tries
 // each source on its own, in ADC's order, and says which one answers and
 // why each other one did not — the question an operator has when ADC picks
 // the wrong identity or none.
-func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
+func (a *Auth) Diagnose(ctx context.Context) []kind.ChainLink {
 	if a.CredentialsFile != "" {
 		return nil
 	}
-	var out []registry.ChainLink
+	var out []kind.ChainLink
 	used := ""
 	for _, l := range adcChain {
-		link := registry.ChainLink{Name: l.name}
+		link := kind.ChainLink{Name: l.name}
 		if why := l.absent(ctx); why != "" {
 			link.Err = why
 			out = append(out, link)
@@ -207,9 +207,9 @@ func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
 		case used != "" && err == nil:
 			link.Err = "answers, but ADC stops at " + used
 		case used != "":
-			link.Err = registry.FirstLine(err.Error()) + " (not consulted: ADC stops at " + used + ")"
+			link.Err = kind.FirstLine(err.Error()) + " (not consulted: ADC stops at " + used + ")"
 		case err != nil:
-			link.Err = registry.FirstLine(err.Error()) + " (ADC stops here and fails)"
+			link.Err = kind.FirstLine(err.Error()) + " (ADC stops here and fails)"
 		default:
 			link.Answered = true
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
 	"github.com/byokcred/byokcred/internal/testkit/fakehosts"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // countingTransport counts the requests it carries, by host.
@@ -66,7 +66,7 @@ func googleExternalAccount(t *testing.T, impersonate string) string {
 }
 
 // TestInjectedClientCarriesRequests: the client a program gives
-// (registry.Build.HTTPClient) carries the kind's requests — the token
+// (kind.Build.HTTPClient) carries the kind's requests — the token
 // endpoints of a credentials file, STS and IAM Credentials under their real
 // host names, the metadata server's descriptions, doctor's walk — so a test
 // (or a program with its own proxy or CA) reaches Google through it alone.
@@ -75,12 +75,12 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 	tests := []struct {
 		name string
 		// run uses the kind with b's client; srv is the fake.
-		run  func(t *testing.T, srv *fakegcp.Server, b *registry.Build) error
+		run  func(t *testing.T, srv *fakegcp.Server, b *kind.Build) error
 		want func(srv *fakegcp.Server) map[string]int
 	}{
 		{
 			name: "external_account through sts.googleapis.com, impersonating through iamcredentials.googleapis.com",
-			run: func(t *testing.T, srv *fakegcp.Server, b *registry.Build) error {
+			run: func(t *testing.T, srv *fakegcp.Server, b *kind.Build) error {
 				a := &Auth{CredentialsFile: googleExternalAccount(t, sa)}
 				src, err := a.Source(b)
 				if err != nil {
@@ -95,7 +95,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 		},
 		{
 			name: "impersonate_service_account through iamcredentials.googleapis.com, described by the metadata server",
-			run: func(t *testing.T, srv *fakegcp.Server, b *registry.Build) error {
+			run: func(t *testing.T, srv *fakegcp.Server, b *kind.Build) error {
 				a := &Auth{ImpersonateServiceAccount: sa}
 				src, err := a.Source(b)
 				if err != nil {
@@ -113,7 +113,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 		},
 		{
 			name: "service-account key's token_uri",
-			run: func(t *testing.T, srv *fakegcp.Server, b *registry.Build) error {
+			run: func(t *testing.T, srv *fakegcp.Server, b *kind.Build) error {
 				key, _ := srv.ServiceAccountKey()
 				a := &Auth{CredentialsFile: writeFile(t, "sa.json", string(key))}
 				src, err := a.Source(b)
@@ -127,7 +127,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 		},
 		{
 			name: "Credentials for another Google API",
-			run: func(t *testing.T, srv *fakegcp.Server, b *registry.Build) error {
+			run: func(t *testing.T, srv *fakegcp.Server, b *kind.Build) error {
 				a := &Auth{CredentialsFile: googleExternalAccount(t, "")}
 				a.ValidateCredentials(b)
 				creds, err := a.SDKCredentials(context.Background())
@@ -141,7 +141,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 		},
 		{
 			name: "doctor's walk",
-			run: func(t *testing.T, srv *fakegcp.Server, b *registry.Build) error {
+			run: func(t *testing.T, srv *fakegcp.Server, b *kind.Build) error {
 				t.Setenv(envCredentials, googleExternalAccount(t, ""))
 				a := &Auth{}
 				a.ValidateCredentials(b)
@@ -162,7 +162,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startGCP(t, fakegcp.Options{SubjectToken: canarySubject})
 			client, ct := googleHosts(t, srv)
-			if err := tc.run(t, srv, &registry.Build{HTTPClient: client}); err != nil {
+			if err := tc.run(t, srv, &kind.Build{HTTPClient: client}); err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tc.want(srv), ct.hosts()); diff != "" {

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // canaryCredSecret stands in for every secret a credentials file holds
@@ -142,7 +142,7 @@ func TestCredentialsFileTypes(t *testing.T) {
 				// What a config load does (Source), then the first
 				// token's search (detect), then the token when the fake
 				// serves it.
-				src, err := a.Source(&registry.Build{})
+				src, err := a.Source(&kind.Build{})
 				if err == nil {
 					err = src.(*Source).detect(context.Background())
 				}

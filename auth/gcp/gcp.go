@@ -23,12 +23,12 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
 func init() {
-	registry.Register("gcp", func() registry.AuthConfig { return new(Auth) })
+	kind.Register("gcp", func() kind.AuthConfig { return new(Auth) })
 }
 
 // DefaultScope is the scope Vertex AI accepts.
@@ -59,20 +59,20 @@ type Auth struct {
 	Refresh string `yaml:"refresh"`
 
 	// client carries the Google clients' requests
-	// (registry.Build.HTTPClient, taken by ValidateCredentials and
+	// (kind.Build.HTTPClient, taken by ValidateCredentials and
 	// Source); nil leaves each its default client.
 	client *http.Client
 }
 
-// Enums implements registry.Enumer.
+// Enums implements kind.Enumer.
 func (a *Auth) Enums() map[string][]string {
-	return map[string][]string{"refresh": {registry.RefreshPerRequest, registry.RefreshPerSession}}
+	return map[string][]string{"refresh": {kind.RefreshPerRequest, kind.RefreshPerSession}}
 }
 
-// RefreshMode implements registry.RefreshModer.
+// RefreshMode implements kind.RefreshModer.
 func (a *Auth) RefreshMode() string {
 	if a.Refresh == "" {
-		return registry.RefreshPerRequest
+		return kind.RefreshPerRequest
 	}
 	return a.Refresh
 }
@@ -106,8 +106,8 @@ func CheckScope(scope string) error {
 	return nil
 }
 
-// Validate implements registry.AuthConfig.
-func (a *Auth) Validate(b *registry.Build) {
+// Validate implements kind.AuthConfig.
+func (a *Auth) Validate(b *kind.Build) {
 	a.ValidateCredentials(b)
 	if a.Project != "" && !projectPattern.MatchString(a.Project) {
 		b.Errorf("project", "invalid project id %q: 6 to 30 lowercase letters, digits or hyphens, starting with a letter", a.Project)
@@ -116,7 +116,7 @@ func (a *Auth) Validate(b *registry.Build) {
 		b.Errorf("location", "invalid location %q: want a Vertex AI region such as us-central1 or global", a.Location)
 	}
 	switch a.Refresh {
-	case "", registry.RefreshPerRequest, registry.RefreshPerSession:
+	case "", kind.RefreshPerRequest, kind.RefreshPerSession:
 	default:
 		b.Errorf("refresh", "unknown refresh %q (one of: per_request, per_session)", a.Refresh)
 	}
@@ -127,7 +127,7 @@ func (a *Auth) Validate(b *registry.Build) {
 // (credentials_file, impersonate_service_account, scopes) and nothing
 // about Vertex AI: for a module that reads another Google API with gcp
 // keys, such as a secret store.
-func (a *Auth) ValidateCredentials(b *registry.Build) {
+func (a *Auth) ValidateCredentials(b *kind.Build) {
 	a.client = b.HTTPClient
 	// The file is this machine's: --offline (CI, no credentials) does
 	// not look at it.
@@ -160,7 +160,7 @@ func (a *Auth) ValidateCredentials(b *registry.Build) {
 // checkVertexURL holds a Vertex AI base_url to the project and location of
 // the auth block: a token for one project sent to another's endpoint fails
 // with a 403 far from its cause.
-func (a *Auth) checkVertexURL(b *registry.Build) {
+func (a *Auth) checkVertexURL(b *kind.Build) {
 	p := b.Provider
 	if p == nil {
 		return
@@ -217,11 +217,11 @@ func VertexBaseURL(project, location string) string {
 	return "https://" + host + "/v1/projects/" + project + "/locations/" + location + "/endpoints/openapi"
 }
 
-// Source implements registry.AuthConfig. It reads the credentials file (so
+// Source implements kind.AuthConfig. It reads the credentials file (so
 // a file opened up since validation is still refused) but leaves finding
 // the credential to the first Token call: the search may ask the metadata
 // server.
-func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
+func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
 	a.client = b.HTTPClient
 	opts, err := a.sourceOptions()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -134,7 +135,7 @@ func TestServiceAccountKeyFile(t *testing.T) {
 	// A key file opened up after the config was loaded is refused when the
 	// source is built again, not read.
 	os.Chmod(file, 0o644)
-	if _, err := (&Auth{CredentialsFile: file}).Source(&registry.Build{}); err == nil || strings.Contains(err.Error(), keyBody) ||
+	if _, err := (&Auth{CredentialsFile: file}).Source(&kind.Build{}); err == nil || strings.Contains(err.Error(), keyBody) ||
 		!strings.Contains(err.Error(), "is readable by group or others") {
 		t.Errorf("source over a 0644 key file: %v", err)
 	}
@@ -150,12 +151,12 @@ func TestDiagnose(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(t *testing.T)
-		want  []registry.ChainLink
+		want  []kind.ChainLink
 	}{
 		{
 			name:  "metadata server answers",
 			setup: func(t *testing.T) { srv.Setenv(t) },
-			want: []registry.ChainLink{
+			want: []kind.ChainLink{
 				{Name: "GOOGLE_APPLICATION_CREDENTIALS", Err: "GOOGLE_APPLICATION_CREDENTIALS is not set"},
 				{Name: "gcloud well-known file", Err: "no file at HOME/.config/gcloud/application_default_credentials.json (gcloud auth application-default login writes it)"},
 				{Name: "metadata server", Answered: true},
@@ -167,7 +168,7 @@ func TestDiagnose(t *testing.T) {
 				srv.Setenv(t)
 				t.Setenv(envCredentials, writeFile(t, "sa.json", string(key)))
 			},
-			want: []registry.ChainLink{
+			want: []kind.ChainLink{
 				{Name: "GOOGLE_APPLICATION_CREDENTIALS", Answered: true},
 				{Name: "gcloud well-known file", Err: "no file at HOME/.config/gcloud/application_default_credentials.json (gcloud auth application-default login writes it)"},
 				{Name: "metadata server", Err: "answers, but ADC stops at GOOGLE_APPLICATION_CREDENTIALS"},
@@ -180,7 +181,7 @@ func TestDiagnose(t *testing.T) {
 				os.MkdirAll(dir, 0o700)
 				os.WriteFile(filepath.Join(dir, "application_default_credentials.json"), []byte(`{"type":"magic"}`), 0o600)
 			},
-			want: []registry.ChainLink{
+			want: []kind.ChainLink{
 				{Name: "GOOGLE_APPLICATION_CREDENTIALS", Err: "GOOGLE_APPLICATION_CREDENTIALS is not set"},
 				{Name: "gcloud well-known file", Err: `type "magic" is not a credential type byokcred loads; want one of: service_account, authorized_user, external_account, external_account_authorized_user, impersonated_service_account (ADC stops here and fails)`},
 				{Name: "metadata server", Err: "METADATA-ERR (not consulted: ADC stops at gcloud well-known file)"},
@@ -221,7 +222,7 @@ func TestBrokenKeyFileErrorsShowNoKeyMaterial(t *testing.T) {
 			b, _ := json.Marshal(map[string]string{"type": "service_account", "private_key": tc.key, "private_key_id": canary,
 				"client_email": "x@byok-test-project.iam.gserviceaccount.com", "token_uri": "http://127.0.0.1:1/token"})
 			file := writeFile(t, "sa.json", string(b))
-			src, err := (&Auth{CredentialsFile: file}).Source(&registry.Build{})
+			src, err := (&Auth{CredentialsFile: file}).Source(&kind.Build{})
 			if err != nil {
 				t.Fatal(err)
 			}

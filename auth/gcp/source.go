@@ -18,7 +18,7 @@ import (
 	"cloud.google.com/go/auth/httptransport"
 
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // alwaysStale makes the SDK's own token cache hand every Token call to the
@@ -81,8 +81,8 @@ type description struct {
 }
 
 var (
-	_ credential.TokenSource  = (*Source)(nil)
-	_ registry.TokenDescriber = (*Source)(nil)
+	_ credential.TokenSource = (*Source)(nil)
+	_ kind.TokenDescriber    = (*Source)(nil)
 )
 
 // NewSource checks opts. It does no I/O.
@@ -280,27 +280,27 @@ func cmpOr(a, b string) string {
 }
 
 // lines is the description in `byokcred token`'s form.
-func (d description) facts() []registry.TokenFact {
+func (d description) facts() []kind.TokenFact {
 	if d.from == "" {
 		return nil
 	}
-	out := []registry.TokenFact{{Name: "credential", Value: d.from}}
+	out := []kind.TokenFact{{Name: "credential", Value: d.from}}
 	if d.credType != "" {
 		out[0].Value += " (" + d.credType + ")"
 	}
 	if d.account != "" {
-		out = append(out, registry.TokenFact{Name: "service account", Value: d.account})
+		out = append(out, kind.TokenFact{Name: "service account", Value: d.account})
 	}
 	if d.project != "" {
-		out = append(out, registry.TokenFact{Name: "project", Value: d.project})
+		out = append(out, kind.TokenFact{Name: "project", Value: d.project})
 	}
 	return out
 }
 
-// DescribeToken implements registry.TokenDescriber: which Application
+// DescribeToken implements kind.TokenDescriber: which Application
 // Default Credentials source answered, and the service account and project
 // where the credential names them.
-func (s *Source) DescribeToken(*credential.Token) []registry.TokenFact {
+func (s *Source) DescribeToken(*credential.Token) []kind.TokenFact {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.desc.facts()

@@ -13,7 +13,7 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // startGCP starts a fake and makes it the only source of Application
@@ -295,7 +295,7 @@ func TestRejectedTokenSearchesAgain(t *testing.T) {
 }
 
 // factLines shows facts as `name: value` lines, for comparing.
-func factLines(facts []registry.TokenFact) []string {
+func factLines(facts []kind.TokenFact) []string {
 	var out []string
 	for _, f := range facts {
 		out = append(out, f.Name+": "+f.Value)

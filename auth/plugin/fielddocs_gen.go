@@ -2,7 +2,7 @@
 
 package plugin
 
-// FieldDocs implements registry.FieldDocumenter: the doc comments of this
+// FieldDocs implements kind.FieldDocumenter: the doc comments of this
 // package's struct fields, for the JSON Schema.
 func (*Auth) FieldDocs() map[string]string {
 	return map[string]string{

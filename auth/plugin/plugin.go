@@ -19,13 +19,14 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/plugins/host"
 	"github.com/byokcred/byokcred/plugins/shared"
 	"github.com/byokcred/byokcred/registry"
 )
 
 func init() {
-	registry.Register("plugin", func() registry.AuthConfig { return new(Auth) })
+	kind.Register("plugin", func() kind.AuthConfig { return new(Auth) })
 }
 
 // DefaultMaxAge is the max_age of a plugin provider that sets none:
@@ -62,8 +63,8 @@ type Auth struct {
 	Entry *config.Plugin `yaml:"-"`
 }
 
-// Validate implements registry.AuthConfig.
-func (a *Auth) Validate(b *registry.Build) {
+// Validate implements kind.AuthConfig.
+func (a *Auth) Validate(b *kind.Build) {
 	if a.Plugin == "" {
 		b.Errorf("", "missing key \"plugin\": the name of an entry under plugins:")
 		return
@@ -76,7 +77,7 @@ func (a *Auth) Validate(b *registry.Build) {
 	a.Entry = b.Config.Plugins[a.Plugin]
 }
 
-// TuneCache implements registry.CacheTuner.
+// TuneCache implements kind.CacheTuner.
 func (a *Auth) TuneCache(o *credential.CacheOptions) {
 	o.MaxAge = DefaultMaxAge
 	if a.MaxAge != nil {
@@ -84,8 +85,8 @@ func (a *Auth) TuneCache(o *credential.CacheOptions) {
 	}
 }
 
-// Source implements registry.AuthConfig.
-func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
+// Source implements kind.AuthConfig.
+func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
 	entry := a.Entry
 	// One manager (one process) per plugin entry, keyed by the entry's
 	// content: a reload that leaves the entry alone keeps the process.
@@ -114,12 +115,12 @@ func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
 }
 
 // perUser is a plugin source that acts on behalf of users
-// (registry.PerUser): each token is the plugin's exchange of a user's token.
+// (kind.PerUser): each token is the plugin's exchange of a user's token.
 type perUser struct{ src shared.SubjectSource }
 
-// Check implements registry.Checker: the plugin checks the config.
+// Check implements kind.Checker: the plugin checks the config.
 func (p perUser) Check(ctx context.Context) error {
-	if c, ok := p.src.(registry.Checker); ok {
+	if c, ok := p.src.(kind.Checker); ok {
 		return c.Check(ctx)
 	}
 	return nil
@@ -127,7 +128,7 @@ func (p perUser) Check(ctx context.Context) error {
 
 func (perUser) Token(context.Context) (*credential.Token, error) { return nil, registry.ErrNeedsUser }
 
-// SourceFor implements registry.PerUser.
+// SourceFor implements kind.PerUser.
 func (p perUser) SourceFor(user credential.TokenSource) credential.TokenSource {
 	return userExchange{p.src, user}
 }
@@ -158,11 +159,11 @@ func pluginKey(p *config.Plugin) string {
 // reported to the registry (and so to metrics) as the processes it runs.
 type manager struct{ *host.Manager }
 
-// Processes implements registry.ProcessReporter.
-func (m manager) Processes() []registry.Process {
-	var out []registry.Process
+// Processes implements kind.ProcessReporter.
+func (m manager) Processes() []kind.Process {
+	var out []kind.Process
 	for name, st := range m.Stats() {
-		out = append(out, registry.Process{Name: name, Starts: st.Starts, PID: st.PID, LastFailure: st.LastFailure})
+		out = append(out, kind.Process{Name: name, Starts: st.Starts, PID: st.PID, LastFailure: st.LastFailure})
 	}
 	return out
 }

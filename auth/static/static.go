@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
 )
 
 func init() {
-	registry.Register("static", func() registry.AuthConfig { return new(Auth) })
+	kind.Register("static", func() kind.AuthConfig { return new(Auth) })
 }
 
 // Auth is `auth.type: static`: an API key or a static bearer token from
@@ -90,7 +90,7 @@ func (a *Auth) options() (key string, opts SourceOptions, n int) {
 	return key, opts, n
 }
 
-// SelfCaching implements registry.SelfCaching: static credentials never
+// SelfCaching implements kind.SelfCaching: static credentials never
 // expire, and a file-backed one notices rotation itself. A secret-store
 // reference is cached by the registry, re-read every refresh interval.
 func (a *Auth) SelfCaching() bool {
@@ -98,7 +98,7 @@ func (a *Auth) SelfCaching() bool {
 	return ref == nil
 }
 
-// TuneCache implements registry.CacheTuner: a secret read from a store is
+// TuneCache implements kind.CacheTuner: a secret read from a store is
 // re-read every refresh interval (a failed read keeps the last value).
 func (a *Auth) TuneCache(o *credential.CacheOptions) {
 	if _, ref, _ := a.ref(); ref != nil {
@@ -106,34 +106,34 @@ func (a *Auth) TuneCache(o *credential.CacheOptions) {
 	}
 }
 
-// Enums implements registry.Enumer.
+// Enums implements kind.Enumer.
 func (a *Auth) Enums() map[string][]string {
 	return map[string][]string{"api_key_secret.store": Stores(), "bearer_token_secret.store": Stores()}
 }
 
-// NestedAuths implements registry.NestedAuther: a reference's `auth` block
+// NestedAuths implements kind.NestedAuther: a reference's `auth` block
 // takes its store's auth type's keys.
-func (a *Auth) NestedAuths() []registry.NestedAuth {
+func (a *Auth) NestedAuths() []kind.NestedAuth {
 	types := storeAuthTypes()
-	return []registry.NestedAuth{
+	return []kind.NestedAuth{
 		{Block: "api_key_secret.auth", Selector: "store", Types: types},
 		{Block: "bearer_token_secret.auth", Selector: "store", Types: types},
 	}
 }
 
-// Diagnose implements registry.Diagnoser for a secret-store reference whose
+// Diagnose implements kind.Diagnoser for a secret-store reference whose
 // store can show how its credential is found.
-func (a *Auth) Diagnose(ctx context.Context) []registry.ChainLink {
+func (a *Auth) Diagnose(ctx context.Context) []kind.ChainLink {
 	if _, ref, _ := a.ref(); ref != nil {
-		if d, ok := ref.store.(registry.Diagnoser); ok {
+		if d, ok := ref.store.(kind.Diagnoser); ok {
 			return d.Diagnose(ctx)
 		}
 	}
 	return nil
 }
 
-// Validate implements registry.AuthConfig.
-func (a *Auth) Validate(b *registry.Build) {
+// Validate implements kind.AuthConfig.
+func (a *Auth) Validate(b *kind.Build) {
 	key, opts, n := a.options()
 	switch {
 	case n == 0:
@@ -169,8 +169,8 @@ func (a *Auth) Validate(b *registry.Build) {
 	}
 }
 
-// Source implements registry.AuthConfig.
-func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
+// Source implements kind.AuthConfig.
+func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
 	if key, ref, kind := a.ref(); ref != nil {
 		r, err := ref.store.Reader(b.Sub(key), ref)
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/byokcred/byokcred/internal/credshape"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/internal/unknownkind"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // Bounds of SecretRef.RefreshInterval.
@@ -75,12 +75,12 @@ type SecretRef struct {
 type Store interface {
 	// Validate checks ref's store-specific parts, reporting through b,
 	// whose keys are relative to the reference block (b.Sub("auth") for
-	// the credential). Like registry.AuthConfig.Validate it must not touch
+	// the credential). Like kind.AuthConfig.Validate it must not touch
 	// the network.
-	Validate(b *registry.Build, ref *SecretRef)
+	Validate(b *kind.Build, ref *SecretRef)
 	// Reader returns what reads the secret. It must not block on the
 	// network: reads happen later, under a caller's context.
-	Reader(b *registry.Build, ref *SecretRef) (SecretReader, error)
+	Reader(b *kind.Build, ref *SecretRef) (SecretReader, error)
 }
 
 // AuthTyper is implemented by stores whose `auth` block takes the keys of
@@ -172,7 +172,7 @@ func (r *SecretRef) interval() time.Duration {
 }
 
 // validate checks the reference block; b's path is the block.
-func (r *SecretRef) validate(b *registry.Build) {
+func (r *SecretRef) validate(b *kind.Build) {
 	switch {
 	case r.Store == "":
 		if !b.Failed("store") {
@@ -223,8 +223,8 @@ type lastRead struct {
 }
 
 var (
-	_ credential.TokenSource  = (*storeSource)(nil)
-	_ registry.TokenDescriber = (*storeSource)(nil)
+	_ credential.TokenSource = (*storeSource)(nil)
+	_ kind.TokenDescriber    = (*storeSource)(nil)
 )
 
 func (s *storeSource) errorf(format string, args ...any) error {
@@ -273,24 +273,24 @@ func (s *storeSource) Token(ctx context.Context) (*credential.Token, error) {
 	return tok, nil
 }
 
-// DescribeToken implements registry.TokenDescriber: the reference that
+// DescribeToken implements kind.TokenDescriber: the reference that
 // answered, the version read and how old it is.
-func (s *storeSource) DescribeToken(tok *credential.Token) []registry.TokenFact {
+func (s *storeSource) DescribeToken(tok *credential.Token) []kind.TokenFact {
 	s.mu.Lock()
 	last := s.last
 	s.mu.Unlock()
-	facts := []registry.TokenFact{{Name: "secret", Value: s.reader.Reference()}}
+	facts := []kind.TokenFact{{Name: "secret", Value: s.reader.Reference()}}
 	if last == nil || tok == nil || !last.value.Equal(tok.Value) {
 		return facts
 	}
 	now := s.now()
 	if last.version != "" {
-		facts = append(facts, registry.TokenFact{Name: "version", Value: last.version})
+		facts = append(facts, kind.TokenFact{Name: "version", Value: last.version})
 	}
 	if !last.created.IsZero() {
-		facts = append(facts, registry.TokenFact{Name: "version created", Value: last.created.UTC().Format(time.RFC3339) + " (" + age(now.Sub(last.created)) + " ago)"})
+		facts = append(facts, kind.TokenFact{Name: "version created", Value: last.created.UTC().Format(time.RFC3339) + " (" + age(now.Sub(last.created)) + " ago)"})
 	}
-	facts = append(facts, registry.TokenFact{Name: "read", Value: age(now.Sub(last.readAt)) + " ago"})
+	facts = append(facts, kind.TokenFact{Name: "read", Value: age(now.Sub(last.readAt)) + " ago"})
 	return facts
 }
 

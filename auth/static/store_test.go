@@ -20,6 +20,7 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
 	"github.com/byokcred/byokcred/internal/testkit/storetest"
 	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -65,7 +66,7 @@ type memRef struct {
 	cred          memConfig
 }
 
-func (r *memRef) Validate(b *registry.Build, ref *static.SecretRef) {
+func (r *memRef) Validate(b *kind.Build, ref *static.SecretRef) {
 	r.name, r.version = ref.Secret, ref.Version
 	if strings.Contains(ref.Secret, "/") {
 		b.Errorf("secret", "memory secret names have no slashes")
@@ -79,7 +80,7 @@ func (r *memRef) Validate(b *registry.Build, ref *static.SecretRef) {
 	}
 }
 
-func (r *memRef) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretReader, error) {
+func (r *memRef) Reader(b *kind.Build, ref *static.SecretRef) (static.SecretReader, error) {
 	return r, nil
 }
 
@@ -308,7 +309,7 @@ func TestSecretRefRotation(t *testing.T) {
 		// Less than the interval, so that no re-read moves "read".
 		clock.Advance(30 * time.Second)
 		tok, _ := token(t, set, "p")
-		want := []registry.TokenFact{
+		want := []kind.TokenFact{
 			{Name: "secret", Value: "memory:openai"},
 			{Name: "version", Value: "v4"},
 			{Name: "version created", Value: clock.Now().Add(-30*time.Second).UTC().Format(time.RFC3339) + " (30s ago)"},

@@ -13,7 +13,7 @@ import (
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
 	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // panicAuth is an auth type whose source panics with a secret in hand.
@@ -21,12 +21,12 @@ type panicAuth struct {
 	Key credential.Secret `yaml:"key"`
 }
 
-func (a *panicAuth) Validate(*registry.Build) {}
-func (a *panicAuth) Source(*registry.Build) (credential.TokenSource, error) {
+func (a *panicAuth) Validate(*kind.Build) {}
+func (a *panicAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	panic(fmt.Sprintf("source exploded holding %v / %+v / %#v", a.Key, a, a.Key))
 }
 
-func init() { registry.Register("test-panic", func() registry.AuthConfig { return new(panicAuth) }) }
+func init() { kind.Register("test-panic", func() kind.AuthConfig { return new(panicAuth) }) }
 
 // TestCanaryNeverPrinted runs every command, at every log level and format,
 // through success and error paths, with canary secrets in every place a

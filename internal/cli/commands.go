@@ -13,6 +13,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/schema"
 	"github.com/byokcred/byokcred/session"
@@ -182,7 +183,7 @@ type tokenOutput struct {
 	Claims *credential.Claims `json:"claims,omitempty"`
 	// Facts the auth type reads from its token (a Bedrock key's access
 	// key id and region), never its secret parts.
-	Facts []registry.TokenFact `json:"facts,omitempty"`
+	Facts []kind.TokenFact `json:"facts,omitempty"`
 }
 
 func (a *app) tokenCmd() *cobra.Command {

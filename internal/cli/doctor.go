@@ -13,6 +13,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/proxy"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
@@ -32,12 +33,12 @@ type check struct {
 }
 
 type doctorReport struct {
-	Provider string               `json:"provider"`
-	Type     string               `json:"type"`
-	Auth     string               `json:"auth"`
-	OK       bool                 `json:"ok"`
-	Checks   []check              `json:"checks"`
-	Chain    []registry.ChainLink `json:"default_credential_chain,omitempty"`
+	Provider string           `json:"provider"`
+	Type     string           `json:"type"`
+	Auth     string           `json:"auth"`
+	OK       bool             `json:"ok"`
+	Checks   []check          `json:"checks"`
+	Chain    []kind.ChainLink `json:"default_credential_chain,omitempty"`
 }
 
 func (r *doctorReport) add(name, status, format string, args ...any) {
@@ -120,7 +121,7 @@ func diagnose(ctx context.Context, factory *session.Factory, p *registry.Provide
 	start := time.Now()
 	tok, err := factory.Token(ctx, p)
 	took := time.Since(start).Round(time.Millisecond)
-	if d, ok := p.Auth.(registry.Diagnoser); ok {
+	if d, ok := p.Auth.(kind.Diagnoser); ok {
 		r.Chain = d.Diagnose(ctx)
 		if len(r.Chain) > 0 {
 			r.add("default chain", chainStatus(r.Chain), "%s", chainSummary(r.Chain))
@@ -180,7 +181,7 @@ func audienceOK(aud string, want []string) bool {
 	return false
 }
 
-func chainStatus(links []registry.ChainLink) string {
+func chainStatus(links []kind.ChainLink) string {
 	for _, l := range links {
 		if l.Answered {
 			return statusOK
@@ -189,7 +190,7 @@ func chainStatus(links []registry.ChainLink) string {
 	return statusFail
 }
 
-func chainSummary(links []registry.ChainLink) string {
+func chainSummary(links []kind.ChainLink) string {
 	var parts []string
 	for _, l := range links {
 		if l.Answered {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/plugintest"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // quotingAuth is a credential whose source fails with its text: an
@@ -19,8 +19,8 @@ type quotingAuth struct {
 	Text string `yaml:"text"`
 }
 
-func (a *quotingAuth) Validate(*registry.Build) {}
-func (a *quotingAuth) Source(*registry.Build) (credential.TokenSource, error) {
+func (a *quotingAuth) Validate(*kind.Build) {}
+func (a *quotingAuth) Source(*kind.Build) (credential.TokenSource, error) {
 	return quotingSource{a.Text}, nil
 }
 
@@ -31,7 +31,7 @@ func (s quotingSource) Token(context.Context) (*credential.Token, error) {
 }
 
 func init() {
-	registry.Register("test-quoting", func() registry.AuthConfig { return new(quotingAuth) })
+	kind.Register("test-quoting", func() kind.AuthConfig { return new(quotingAuth) })
 }
 
 // TestChatTellsErrorsApartByType: chat exits 2 (usage) for a model or

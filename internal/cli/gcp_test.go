@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // TestTokenAndDoctorDescribeGCP: `token` and `doctor` on a Vertex provider
@@ -56,7 +56,7 @@ func TestTokenAndDoctorDescribeGCP(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatal(err, r.stdout)
 	}
-	if diff := cmp.Diff([]registry.TokenFact{
+	if diff := cmp.Diff([]kind.TokenFact{
 		{Name: "credential", Value: "metadata server " + srv.Host + " (compute)"},
 		{Name: "service account", Value: "runner@vertex-proj-1.iam.gserviceaccount.com"},
 		{Name: "project", Value: "vertex-proj-1"},

@@ -51,7 +51,7 @@ type denyRule struct {
 // directory under auth/ or secretstore/; TestEveryKindIsBuiltinAndLayered
 // fails otherwise), the plugin binaries and the built-ins.
 func deniedRules() []denyRule {
-	pluginBinary := concat(cloudSDKs, copilotSDK, pluginHost, authKinds, []string{module + "registry", module + "config"})
+	pluginBinary := concat(cloudSDKs, copilotSDK, pluginHost, authKinds, []string{module + "registry", module + "kind", module + "config"})
 	return []denyRule{
 		{"plugins/sdk", pluginBinary},
 		{"plugins/exec/cmd/byokcred-plugin-exec", pluginBinary},

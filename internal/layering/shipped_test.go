@@ -17,6 +17,7 @@ var productionInternals = []string{
 	"internal/agent",
 	"internal/cli",
 	"internal/credshape",
+	"internal/kindhost",
 	"internal/scrub",
 	"internal/storelimit",
 	"internal/unknownkind",

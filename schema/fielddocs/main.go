@@ -6,7 +6,7 @@
 //	//go:generate go run github.com/byokcred/byokcred/schema/fielddocs -type Auth
 //
 // It writes fielddocs_gen.go with a FieldDocs method on *Auth
-// (registry.FieldDocumenter). With -var NAME and -dir, it writes a variable
+// (kind.FieldDocumenter). With -var NAME and -dir, it writes a variable
 // holding another package's docs instead.
 package main
 

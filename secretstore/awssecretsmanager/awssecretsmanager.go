@@ -36,7 +36,7 @@ import (
 	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/storelimit"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 func init() {
@@ -74,7 +74,7 @@ type store struct {
 var (
 	_ static.Store        = (*store)(nil)
 	_ static.AuthTyper    = (*store)(nil)
-	_ registry.Diagnoser  = (*store)(nil)
+	_ kind.Diagnoser      = (*store)(nil)
 	_ static.SecretReader = (*reader)(nil)
 )
 
@@ -82,7 +82,7 @@ var (
 func (*store) AuthType() string { return "aws" }
 
 // Validate implements static.Store. b's path is the reference block.
-func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
+func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 	s.secret, s.version, s.stage = ref.Secret, ref.Version, ref.VersionStage
 	var arnRegion string
 	validID := true
@@ -125,7 +125,7 @@ func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
 
 // Reader implements static.Store. The client is made on the first read:
 // resolving the credential chain may look up a host name.
-func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretReader, error) {
+func (s *store) Reader(b *kind.Build, ref *static.SecretRef) (static.SecretReader, error) {
 	r := &reader{store: *s}
 	if b.HTTPClient != nil {
 		r.http = b.HTTPClient
@@ -133,16 +133,16 @@ func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretR
 	return r, nil
 }
 
-// Diagnose implements registry.Diagnoser: the AWS credential chain that
+// Diagnose implements kind.Diagnoser: the AWS credential chain that
 // reads the secret, as `auth.type: aws` walks it.
-func (s *store) Diagnose(ctx context.Context) []registry.ChainLink {
+func (s *store) Diagnose(ctx context.Context) []kind.ChainLink {
 	return s.auth.Diagnose(ctx)
 }
 
 // reader reads one secret with GetSecretValue each time it is asked.
 type reader struct {
 	store
-	// http carries the Secrets Manager requests (registry.Build.HTTPClient;
+	// http carries the Secrets Manager requests (kind.Build.HTTPClient;
 	// nil: the SDK's default client).
 	http storelimit.Doer
 

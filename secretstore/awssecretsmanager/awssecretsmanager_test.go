@@ -22,6 +22,7 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/fakesecretsmanager"
 	"github.com/byokcred/byokcred/internal/testkit/storetest"
 	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 	_ "github.com/byokcred/byokcred/secretstore/awssecretsmanager"
 )
@@ -372,7 +373,7 @@ func TestDescribeToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.clock.Advance(90 * time.Minute)
-	want := []registry.TokenFact{
+	want := []kind.TokenFact{
 		{Name: "secret", Value: arn},
 		{Name: "version", Value: v.ID},
 		{Name: "version created", Value: v.Created.Format(time.RFC3339) + " (1h ago)"},
@@ -388,11 +389,11 @@ func TestDescribeToken(t *testing.T) {
 func TestDiagnose(t *testing.T) {
 	w := newWorld(t)
 	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`)
-	d, ok := p.Auth.(registry.Diagnoser)
+	d, ok := p.Auth.(kind.Diagnoser)
 	if !ok {
-		t.Fatalf("%T is not a registry.Diagnoser", p.Auth)
+		t.Fatalf("%T is not a kind.Diagnoser", p.Auth)
 	}
-	want := []registry.ChainLink{
+	want := []kind.ChainLink{
 		{Name: "environment", Err: "not configured: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"},
 		{Name: "web identity", Err: "not configured: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not set"},
 		{Name: "shared profile", Err: "not configured: no profile default in the shared files"},

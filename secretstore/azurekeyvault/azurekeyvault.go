@@ -38,7 +38,7 @@ import (
 	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/storelimit"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 func init() {
@@ -66,7 +66,7 @@ type store struct {
 var (
 	_ static.Store        = (*store)(nil)
 	_ static.AuthTyper    = (*store)(nil)
-	_ registry.Diagnoser  = (*store)(nil)
+	_ kind.Diagnoser      = (*store)(nil)
 	_ static.SecretReader = (*reader)(nil)
 )
 
@@ -74,7 +74,7 @@ var (
 func (*store) AuthType() string { return "entra" }
 
 // Validate implements static.Store.
-func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
+func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 	vaultURL, name, version, err := parseSecretID(ref.Secret)
 	if err != nil {
 		b.Errorf("secret", "%v", err)
@@ -154,7 +154,7 @@ func vaultScope(vaultURL string) string {
 
 // Reader implements static.Store. It builds the client and its credential;
 // neither touches the network until the first read.
-func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretReader, error) {
+func (s *store) Reader(b *kind.Build, ref *static.SecretRef) (static.SecretReader, error) {
 	cred, err := s.auth.SDKCredentials(b.Sub("auth"))
 	if err != nil {
 		return nil, fmt.Errorf("azurekeyvault: secret %s: %w", s.reference, err)
@@ -217,9 +217,9 @@ func (c tokenCredential) GetToken(ctx context.Context, opts policy.TokenRequestO
 	return tok, nil
 }
 
-// Diagnose implements registry.Diagnoser: the entra identity's credential
+// Diagnose implements kind.Diagnoser: the entra identity's credential
 // chain, tried for the vault's scope.
-func (s *store) Diagnose(ctx context.Context) []registry.ChainLink {
+func (s *store) Diagnose(ctx context.Context) []kind.ChainLink {
 	// Each link is asked for the vault's token, not a model endpoint's.
 	a := s.auth
 	a.Scope = vaultScope(s.vaultURL)

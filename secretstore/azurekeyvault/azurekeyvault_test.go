@@ -22,6 +22,7 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/fakekeyvault"
 	"github.com/byokcred/byokcred/internal/testkit/storetest"
 	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -171,7 +172,7 @@ func TestCurrentVersionFollowsRotation(t *testing.T) {
 	t.Run("token facts", func(t *testing.T) {
 		clock.Advance(30 * time.Second)
 		tok, _ := p.Token(context.Background())
-		want := []registry.TokenFact{
+		want := []kind.TokenFact{
 			{Name: "secret", Value: kv.SecretURL("openai-key", "")},
 			{Name: "version", Value: v1},
 			{Name: "version created", Value: clock.Now().Add(-30*time.Second).Format(time.RFC3339) + " (30s ago)"},
@@ -195,7 +196,7 @@ func TestCurrentVersionFollowsRotation(t *testing.T) {
 			t.Fatalf("after Invalidate: %v, err %v; want the current version", tok, err)
 		}
 		facts := p.DescribeToken(tok)
-		if len(facts) < 2 || facts[1] != (registry.TokenFact{Name: "version", Value: v3}) {
+		if len(facts) < 2 || facts[1] != (kind.TokenFact{Name: "version", Value: v3}) {
 			t.Errorf("facts %v, want version %s", facts, v3)
 		}
 	})
@@ -238,7 +239,7 @@ func TestPinnedVersionStays(t *testing.T) {
 			if got := tok.Value.Reveal(); got != canary+"-1" {
 				t.Errorf("got %q, want the pinned version's value", got)
 			}
-			want := []registry.TokenFact{{Name: "secret", Value: kv.SecretURL("pinned", v1)}, {Name: "version", Value: v1}}
+			want := []kind.TokenFact{{Name: "secret", Value: kv.SecretURL("pinned", v1)}, {Name: "version", Value: v1}}
 			if diff := cmp.Diff(want, p.DescribeToken(tok)[:2]); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -361,7 +362,7 @@ func TestDiagnose(t *testing.T) {
 	clock := fakeclock.New()
 	kv := startVault(t, clock, checkToken)
 	p := load(t, kv.Client(), clock, new(syncbuf.Buffer), "        store: azure_key_vault\n        secret: "+kv.SecretURL("k", "")+"\n")
-	d, ok := p.Auth.(registry.Diagnoser)
+	d, ok := p.Auth.(kind.Diagnoser)
 	if !ok {
 		t.Fatal("static auth is not a Diagnoser")
 	}

@@ -37,7 +37,7 @@ import (
 	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/storelimit"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 const storeName = "google_secret_manager"
@@ -74,7 +74,7 @@ type store struct {
 var (
 	_ static.Store        = (*store)(nil)
 	_ static.AuthTyper    = (*store)(nil)
-	_ registry.Diagnoser  = (*store)(nil)
+	_ kind.Diagnoser      = (*store)(nil)
 	_ static.SecretReader = (*reader)(nil)
 )
 
@@ -82,7 +82,7 @@ var (
 func (*store) AuthType() string { return "gcp" }
 
 // Validate implements static.Store.
-func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
+func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 	s.parse(b, ref)
 	if ref.VersionStage != "" {
 		b.Errorf("version_stage", "version_stage is a Secrets Manager label and does not apply to %s; pin a version with version: N", storeName)
@@ -104,7 +104,7 @@ func (s *store) Validate(b *registry.Build, ref *static.SecretRef) {
 }
 
 // parse checks the secret's name and version and keeps them.
-func (s *store) parse(b *registry.Build, ref *static.SecretRef) {
+func (s *store) parse(b *kind.Build, ref *static.SecretRef) {
 	m := secretPattern.FindStringSubmatch(ref.Secret)
 	if m == nil {
 		b.Errorf("secret", "invalid Secret Manager secret %q: want projects/PROJECT/secrets/NAME or projects/PROJECT/locations/REGION/secrets/NAME, optionally followed by /versions/N", ref.Secret)
@@ -158,7 +158,7 @@ func cond(ok bool, yes, no string) string {
 // Reader implements static.Store. The credential is found at the first
 // read: Application Default Credentials' search may ask the metadata
 // server.
-func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretReader, error) {
+func (s *store) Reader(b *kind.Build, ref *static.SecretRef) (static.SecretReader, error) {
 	r := &reader{store: *s, endpoint: "https://secretmanager.googleapis.com"}
 	if s.location != "" {
 		r.endpoint = "https://secretmanager." + s.location + ".rep.googleapis.com"
@@ -174,9 +174,9 @@ func (s *store) Reader(b *registry.Build, ref *static.SecretRef) (static.SecretR
 	return r, nil
 }
 
-// Diagnose implements registry.Diagnoser: how the gcp credential that
+// Diagnose implements kind.Diagnoser: how the gcp credential that
 // reads the secret is found.
-func (s *store) Diagnose(ctx context.Context) []registry.ChainLink {
+func (s *store) Diagnose(ctx context.Context) []kind.ChainLink {
 	return s.auth.Diagnose(ctx)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/fakesecretmanager"
 	"github.com/byokcred/byokcred/internal/testkit/storetest"
 	"github.com/byokcred/byokcred/internal/testkit/syncbuf"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 	_ "github.com/byokcred/byokcred/secretstore/googlesecretmanager"
 )
@@ -134,7 +135,7 @@ func TestLatestFollowsRotation(t *testing.T) {
 	storetest.Eventually(t, "version 3 after the interval", func() bool { return storetest.Value(t, p) == canary+"-3" })
 
 	tok, _ = p.Token(context.Background())
-	if diff := cmp.Diff([]registry.TokenFact{
+	if diff := cmp.Diff([]kind.TokenFact{
 		{Name: "secret", Value: global},
 		{Name: "version", Value: "3"},
 		{Name: "read", Value: "0s ago"},
@@ -182,7 +183,7 @@ func TestPinnedVersion(t *testing.T) {
 			}
 			tok, _ := p.Token(context.Background())
 			facts := p.DescribeToken(tok)
-			if len(facts) < 2 || !strings.HasSuffix(facts[0].Value, "/secrets/openai-key/versions/1") || facts[1] != (registry.TokenFact{Name: "version", Value: "1"}) {
+			if len(facts) < 2 || !strings.HasSuffix(facts[0].Value, "/secrets/openai-key/versions/1") || facts[1] != (kind.TokenFact{Name: "version", Value: "1"}) {
 				t.Errorf("facts %v, want the pinned reference and version 1", facts)
 			}
 			if paths := sm.Paths(); len(paths) != 1 || !strings.HasSuffix(paths[0], "/secrets/openai-key/versions/1:access") {
@@ -329,7 +330,7 @@ func TestKeyFileCredential(t *testing.T) {
 func TestDiagnose(t *testing.T) {
 	_, sm := start(t)
 	p := storetest.Load(t, fakeclock.New(), new(syncbuf.Buffer), sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+global+"}\n")
-	d, ok := p.Auth.(registry.Diagnoser)
+	d, ok := p.Auth.(kind.Diagnoser)
 	if !ok {
 		t.Fatal("static auth is not a Diagnoser")
 	}
@@ -337,7 +338,7 @@ func TestDiagnose(t *testing.T) {
 	for i := range got {
 		got[i].Err = strings.ReplaceAll(got[i].Err, os.Getenv("HOME"), "HOME")
 	}
-	want := []registry.ChainLink{
+	want := []kind.ChainLink{
 		{Name: "GOOGLE_APPLICATION_CREDENTIALS", Err: "GOOGLE_APPLICATION_CREDENTIALS is not set"},
 		{Name: "gcloud well-known file", Err: "no file at HOME/.config/gcloud/application_default_credentials.json (gcloud auth application-default login writes it)"},
 		{Name: "metadata server", Answered: true},

@@ -21,11 +21,11 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 func init() {
-	registry.Register("gateway", func() registry.AuthConfig { return new(Auth) })
+	kind.Register("gateway", func() kind.AuthConfig { return new(Auth) })
 }
 
 // Auth is the `auth:` block of `type: gateway`.
@@ -38,10 +38,10 @@ type Auth struct {
 	ClientSecretEnv string `yaml:"client_secret_env"`
 }
 
-var _ registry.AuthConfig = (*Auth)(nil)
+var _ kind.AuthConfig = (*Auth)(nil)
 
-// Validate implements registry.AuthConfig: every problem, at its key.
-func (a *Auth) Validate(b *registry.Build) {
+// Validate implements kind.AuthConfig: every problem, at its key.
+func (a *Auth) Validate(b *kind.Build) {
 	if a.TokenURL == "" {
 		b.Errorf("", `missing key "token_url"`)
 	} else if err := endpoint.Check(a.TokenURL); err != nil {
@@ -59,9 +59,9 @@ func (a *Auth) Validate(b *registry.Build) {
 	}
 }
 
-// Source implements registry.AuthConfig. The registry wraps the source in
+// Source implements kind.AuthConfig. The registry wraps the source in
 // a credential.Cache, so it fetches only when a token is due.
-func (a *Auth) Source(b *registry.Build) (credential.TokenSource, error) {
+func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
 	secret, _ := b.LookupEnv(a.ClientSecretEnv)
 	client := b.HTTPClient // the program's (a proxy, a private CA, a test's fake)
 	if client == nil {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/registry"
+	"github.com/byokcred/byokcred/kind"
 )
 
 // Kind is the auth type this package registers.
@@ -71,12 +71,12 @@ func (s source) Close() error {
 	return nil
 }
 
-func (*auth) Validate(*registry.Build) {}
+func (*auth) Validate(*kind.Build) {}
 
-func (a *auth) Source(*registry.Build) (credential.TokenSource, error) {
+func (a *auth) Source(*kind.Build) (credential.TokenSource, error) {
 	return source{For(a.Value), a.Value}, nil
 }
 
 func init() {
-	registry.Register(Kind, func() registry.AuthConfig { return new(auth) })
+	kind.Register(Kind, func() kind.AuthConfig { return new(auth) })
 }

@@ -1,0 +1,303 @@
+// Package kind is the API of credential kinds: what an auth type
+// implements and calls, as database/sql/driver is for database drivers.
+// Programs load configs with package registry, which builds every provider's
+// source through the kinds registered here.
+//
+// Auth types register themselves by the name used in `auth.type`. An auth
+// type is a config struct: the registry decodes the block into it strictly,
+// asks it to validate itself, and only when the whole file is clean asks it
+// for its source. Third-party code adds an auth type with one Register call
+// from an init function.
+package kind
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/kindhost"
+)
+
+// Refresh modes of bearer sources (see RefreshModer).
+const (
+	// RefreshPerRequest wires the cached source into the SDK's
+	// BearerTokenProvider: every model request gets a currently valid
+	// token, and a session lives as long as it is used.
+	RefreshPerRequest = "per_request"
+	// RefreshPerSession captures one token when the session is created (the
+	// SDK guide's pattern): simpler for runtimes without the callback, but
+	// the session fails once that token expires.
+	RefreshPerSession = "per_session"
+)
+
+// AuthConfig is the decoded `auth:` block of one auth type: a pointer to a
+// struct whose `yaml` tags name its keys (the `type` key is handled by the
+// registry).
+type AuthConfig interface {
+	// Validate reports every problem through b.Errorf. It runs after
+	// decoding and must not acquire credentials or start processes.
+	Validate(b *Build)
+	// Source builds the token source. It runs once per distinct config:
+	// providers whose auth blocks are identical share one source. It must
+	// not block on the network — there is no caller to wait for it; tokens
+	// are fetched later through TokenSource.Token, under the caller's
+	// context.
+	Source(b *Build) (credential.TokenSource, error)
+}
+
+// SelfCaching is implemented by auth configs whose sources need no token
+// cache: their tokens do not expire (static keys) or they follow changes
+// themselves.
+type SelfCaching interface {
+	SelfCaching() bool
+}
+
+// RefreshModer is implemented by auth configs that let the user choose
+// between RefreshPerRequest and RefreshPerSession.
+type RefreshModer interface {
+	RefreshMode() string
+}
+
+// CacheTuner is implemented by auth configs that set options of the cache
+// around their source (a plugin's max_age).
+type CacheTuner interface {
+	TuneCache(*credential.CacheOptions)
+}
+
+// Checker is implemented by token sources that can confirm their
+// configuration with the credential's issuer without fetching a credential
+// (a plugin checks its `config:` block in Configure). `byokcred validate`
+// calls it through registry.Set.Check.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// Enumer is implemented by auth configs with keys that take one of a closed
+// set of values: the JSON Schema lists them (by yaml key).
+type Enumer interface {
+	Enums() map[string][]string
+}
+
+// FieldDocumenter is implemented by auth configs that carry their fields'
+// doc comments, so that a binary can describe its config keys in the JSON
+// Schema (`byokcred schema`) without the Go sources. Keys are "Type.Field"
+// of the structs in the auth config's package; `go generate` with
+// github.com/byokcred/byokcred/schema/fielddocs writes the method.
+type FieldDocumenter interface {
+	FieldDocs() map[string]string
+}
+
+// NestedAuther is implemented by auth configs with a block written as
+// another auth type's block without its `type` (a secret-store reference's
+// `auth`), the type being selected by a key beside it: the JSON Schema
+// then checks that block against the selected type's keys.
+type NestedAuther interface {
+	NestedAuths() []NestedAuth
+}
+
+// NestedAuth is one block a NestedAuther nests.
+type NestedAuth struct {
+	// Block is the nested block's key path in the auth block, dotted
+	// ("api_key_secret.auth").
+	Block string
+	// Selector is the key beside it whose value selects the type ("store").
+	Selector string
+	// Types maps each selector value to the auth type whose keys the block
+	// takes.
+	Types map[string]string
+}
+
+// Diagnoser is implemented by auth configs that can show an operator
+// (`byokcred doctor`) how their credential is found: each candidate of a
+// credential chain tried on its own.
+type Diagnoser interface {
+	Diagnose(ctx context.Context) []ChainLink
+}
+
+// TokenDescriber is implemented by auth configs, or the token sources they
+// build, whose tokens carry facts an operator wants to see (`byokcred
+// token`, `doctor`) that are not JWT claims, such as the access key id and
+// region of a signed key or the version of a secret read from a store.
+// Facts must never include the secret parts of the token. Callers ask
+// through registry.Provider.DescribeToken.
+type TokenDescriber interface {
+	DescribeToken(tok *credential.Token) []TokenFact
+}
+
+// TokenFact is one fact a TokenDescriber reports.
+type TokenFact struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ChainLink is one credential of a chain, as tried by a Diagnoser.
+type ChainLink struct {
+	Name string `json:"name"`
+	// Answered is true for the first link that returned a token: the one
+	// the chain uses.
+	Answered bool `json:"answered"`
+	// Err is why the link did not answer ("" when it did).
+	Err string `json:"error,omitempty"`
+}
+
+// Build is what an auth type sees of the load in progress.
+type Build struct {
+	// Provider is the provider whose auth block this is (the first one, when
+	// several share the block).
+	Provider *config.Provider
+	// Path is the key path of the auth block, e.g. providers.openai.auth.
+	Path string
+	// LookupEnv resolves environment variables (injectable for tests).
+	LookupEnv func(string) (string, bool)
+	// Logger is the host's logger.
+	Logger *slog.Logger
+	// Now is the clock.
+	Now func() time.Time
+	// Offline is set when the config is only checked (validate --offline):
+	// Source is not called, and Validate need not look at the environment.
+	Offline bool
+	// HTTPClient is registry.Options.HTTPClient: a kind hands it to every SDK client
+	// it creates (azcore's Transport, the AWS config's HTTP client, Google's
+	// base transport). Nil means each SDK's default.
+	HTTPClient *http.Client
+	// Config is the whole file, for auth types that refer to other sections.
+	Config *config.Config
+	// host is the set being built, which keeps the state auth types share
+	// (such as running plugin processes) through Shared. It is set only by
+	// the registry (see internal/kindhost), so a Build made by anyone else
+	// reaches no set.
+	host kindhost.Host
+}
+
+func init() {
+	kindhost.NewBuild = func(h kindhost.Host) any { return &Build{host: h} }
+}
+
+// Sub returns a build for a block nested at key inside this one (an auth
+// type that embeds another's config, such as a secret-store reference with
+// its own credential): its Errorf, EnvErrorf and Failed keys are relative to
+// the nested block, and Shared state belongs to the same set.
+func (c *Build) Sub(key string) *Build {
+	sub := *c
+	sub.Path = c.Path + "." + key
+	return &sub
+}
+
+// Errorf records a problem at key (relative to the auth block, "" for the
+// block itself).
+func (c *Build) Errorf(key, format string, args ...any) {
+	path := c.Path
+	if key != "" {
+		path += "." + key
+	}
+	c.Config.Doc.Errorf(path, format, args...)
+}
+
+// EnvErrorf records a problem of the environment rather than of the file
+// (an environment variable not set, a file missing or readable by others)
+// at key: `validate --offline` skips these.
+func (c *Build) EnvErrorf(key, format string, args ...any) {
+	path := c.Path
+	if key != "" {
+		path += "." + key
+	}
+	c.Config.Doc.EnvErrorf(path, format, args...)
+}
+
+// Failed reports whether a problem was already recorded at key (relative to
+// the auth block): a key whose ${VAR} is unset, or a misspelt key meant to
+// be key. Validate skips follow-on errors ("needs one of …") for it.
+func (c *Build) Failed(key string) bool {
+	return c.Config.Doc.Failed(c.Path + "." + key)
+}
+
+// Shared returns the value stored under key in the set being built, creating
+// it with create on first use. Auth types use it for state that outlives one
+// provider, such as a plugin manager; a value that implements
+// credential.Closer is closed with the set.
+func (c *Build) Shared(key string, create func() any) any {
+	if c.host == nil {
+		panic("kind: Build.Shared on a Build the registry did not make")
+	}
+	return c.host.Shared(key, create)
+}
+
+var (
+	mu    sync.RWMutex
+	types = map[string]func() AuthConfig{}
+)
+
+// Register makes an auth type available under name. newConfig returns a
+// pointer to a zero config struct. Register panics if name is empty or
+// already registered, or newConfig is nil: both are programming errors best
+// caught at init.
+func Register(name string, newConfig func() AuthConfig) {
+	mu.Lock()
+	defer mu.Unlock()
+	if name == "" {
+		panic("kind: Register with an empty auth type name")
+	}
+	if newConfig == nil {
+		panic("kind: Register " + name + " with a nil constructor")
+	}
+	if _, dup := types[name]; dup {
+		panic("kind: Register called twice for auth type " + name)
+	}
+	types[name] = newConfig
+}
+
+// Types returns the registered auth type names, sorted.
+func Types() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return slices.Sorted(maps.Keys(types))
+}
+
+// New returns a zero config of the named auth type: the registry decodes an
+// auth block into it, and tools that describe the config format (the JSON
+// Schema generator) read its fields.
+func New(name string) (AuthConfig, bool) {
+	mu.RLock()
+	f := types[name]
+	mu.RUnlock()
+	if f == nil {
+		return nil, false
+	}
+	return f(), true
+}
+
+// Process is a helper process a set runs on behalf of its providers (a
+// credential plugin), for metrics and diagnostics.
+type Process struct {
+	// Name is the process's config name (the plugin entry).
+	Name string
+	// Starts counts processes started; every start after the first is a
+	// restart.
+	Starts int64
+	// PID is the running process, 0 when none runs.
+	PID int
+	// LastFailure is the last start or call failure's message.
+	LastFailure string
+}
+
+// ProcessReporter is implemented by shared state (see Build.Shared) that runs
+// processes.
+type ProcessReporter interface {
+	Processes() []Process
+}
+
+// PerUser is implemented by token sources that mint tokens on behalf of a
+// user (OAuth 2.0 on-behalf-of, RFC 8693 token exchange) instead of as the
+// program's own identity. The registry never asks such a source for a token
+// of its own: it calls SourceFor with one user's current token (a source
+// that always returns that token) and caches what the returned source mints,
+// per user token.
+type PerUser interface {
+	SourceFor(user credential.TokenSource) credential.TokenSource
+}
