@@ -24,7 +24,7 @@ import (
 	"github.com/byokcred/byokcred/internal/kindhost"
 )
 
-// Refresh modes of bearer sources (see RefreshModer).
+// Refresh modes of bearer sources (see Result.Refresh).
 const (
 	// RefreshPerRequest wires the cached source into the SDK's
 	// BearerTokenProvider: every model request gets a currently valid
@@ -48,34 +48,45 @@ type AuthConfig interface {
 	// not block on the network — there is no caller to wait for it; tokens
 	// are fetched later through TokenSource.Token, under the caller's
 	// context.
-	Source(b *Build) (credential.TokenSource, error)
+	Source(b *Build) (Result, error)
 }
 
-// SelfCaching is implemented by auth configs whose sources need no token
-// cache: their tokens do not expire (static keys) or they follow changes
-// themselves.
-type SelfCaching interface {
-	SelfCaching() bool
-}
-
-// RefreshModer is implemented by auth configs that let the user choose
-// between RefreshPerRequest and RefreshPerSession.
-type RefreshModer interface {
-	RefreshMode() string
-}
-
-// CacheTuner is implemented by auth configs that set options of the cache
-// around their source (a plugin's max_age).
-type CacheTuner interface {
-	TuneCache(*credential.CacheOptions)
-}
-
-// Checker is implemented by token sources that can confirm their
-// configuration with the credential's issuer without fetching a credential
-// (a plugin checks its `config:` block in Configure). `byokcred validate`
-// calls it through registry.Set.Check.
-type Checker interface {
-	Check(ctx context.Context) error
+// Result is what an auth type's Source builds: its token source and all the
+// registry needs to know to serve it. Only Source (or PerUser) is required;
+// the zero value of every other field is the common case (a bearer or key
+// source the registry caches and refreshes ahead, per request).
+type Result struct {
+	// Source fetches the credential. The registry closes it with the set
+	// when it implements credential.Closer. With PerUser set, the registry
+	// never asks it for a token; it may then be nil.
+	Source credential.TokenSource
+	// Refresh is RefreshPerRequest ("" means it) or RefreshPerSession, for
+	// auth types that let the user choose (`refresh:`).
+	Refresh string
+	// SelfCaching is set when Source needs no token cache: its tokens do
+	// not expire (static keys) or it follows changes itself (a key file).
+	SelfCaching bool
+	// Cache, when not nil, tunes the options of the cache the registry puts
+	// around Source (or around each user's source): a plugin's max_age, a
+	// store's refresh_interval.
+	Cache func(*credential.CacheOptions)
+	// PerUser, when not nil, makes the credential act on behalf of each
+	// user (OAuth 2.0 on-behalf-of, RFC 8693 token exchange) instead of as
+	// the program's own identity: the registry calls it with one user's
+	// current token (a source that always returns that token) and caches
+	// what the returned source mints, per user token.
+	PerUser func(user credential.TokenSource) credential.TokenSource
+	// Check, when not nil, confirms the configuration with the credential's
+	// issuer without fetching a credential (a plugin checks its `config:`
+	// block): `byokcred validate` calls it through registry.Set.Check.
+	Check func(ctx context.Context) error
+	// Describe, when not nil, returns facts about a token the source handed
+	// out that an operator wants to see (`byokcred token`, `doctor`) and
+	// that are not JWT claims, such as the access key id and region of a
+	// signed key or the version of a secret read from a store. Facts must
+	// never include the secret parts of the token. Callers ask through
+	// registry.Provider.DescribeToken.
+	Describe func(tok *credential.Token) []TokenFact
 }
 
 // Enumer is implemented by auth configs with keys that take one of a closed
@@ -120,17 +131,7 @@ type Diagnoser interface {
 	Diagnose(ctx context.Context) []ChainLink
 }
 
-// TokenDescriber is implemented by auth configs, or the token sources they
-// build, whose tokens carry facts an operator wants to see (`byokcred
-// token`, `doctor`) that are not JWT claims, such as the access key id and
-// region of a signed key or the version of a secret read from a store.
-// Facts must never include the secret parts of the token. Callers ask
-// through registry.Provider.DescribeToken.
-type TokenDescriber interface {
-	DescribeToken(tok *credential.Token) []TokenFact
-}
-
-// TokenFact is one fact a TokenDescriber reports.
+// TokenFact is one fact a Result.Describe reports.
 type TokenFact struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
@@ -290,14 +291,4 @@ type Process struct {
 // processes.
 type ProcessReporter interface {
 	Processes() []Process
-}
-
-// PerUser is implemented by token sources that mint tokens on behalf of a
-// user (OAuth 2.0 on-behalf-of, RFC 8693 token exchange) instead of as the
-// program's own identity. The registry never asks such a source for a token
-// of its own: it calls SourceFor with one user's current token (a source
-// that always returns that token) and caches what the returned source mints,
-// per user token.
-type PerUser interface {
-	SourceFor(user credential.TokenSource) credential.TokenSource
 }

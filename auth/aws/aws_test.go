@@ -154,7 +154,7 @@ func newSource(t *testing.T, a *awsauth.Auth) credential.TokenSource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return src
+	return src.Source
 }
 
 func TestStaticEnvironmentCredentials(t *testing.T) {

@@ -22,7 +22,6 @@ import (
 	"cloud.google.com/go/auth"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -69,8 +68,8 @@ func (a *Auth) Enums() map[string][]string {
 	return map[string][]string{"refresh": {kind.RefreshPerRequest, kind.RefreshPerSession}}
 }
 
-// RefreshMode implements kind.RefreshModer.
-func (a *Auth) RefreshMode() string {
+// refreshMode is the `refresh:` chosen (kind.Result.Refresh).
+func (a *Auth) refreshMode() string {
 	if a.Refresh == "" {
 		return kind.RefreshPerRequest
 	}
@@ -221,13 +220,17 @@ func VertexBaseURL(project, location string) string {
 // a file opened up since validation is still refused) but leaves finding
 // the credential to the first Token call: the search may ask the metadata
 // server.
-func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 	a.client = b.HTTPClient
 	opts, err := a.sourceOptions()
 	if err != nil {
-		return nil, err
+		return kind.Result{}, err
 	}
-	return NewSource(opts)
+	src, err := NewSource(opts)
+	if err != nil {
+		return kind.Result{}, err
+	}
+	return kind.Result{Source: src, Refresh: a.refreshMode(), Describe: src.DescribeToken}, nil
 }
 
 // sourceOptions reads the credentials file, if any, under the owner-only
