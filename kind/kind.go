@@ -22,6 +22,7 @@ import (
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/kindhost"
+	"go.yaml.in/yaml/v3"
 )
 
 // Refresh modes of bearer sources (see Result.Refresh).
@@ -167,8 +168,6 @@ type Build struct {
 	// it creates (azcore's Transport, the AWS config's HTTP client, Google's
 	// base transport). Nil means each SDK's default.
 	HTTPClient *http.Client
-	// Config is the whole file, for auth types that refer to other sections.
-	Config *config.Config
 	// host is the set being built, which keeps the state auth types share
 	// (such as running plugin processes) through Shared. It is set only by
 	// the registry (see internal/kindhost), so a Build made by anyone else
@@ -190,32 +189,83 @@ func (c *Build) Sub(key string) *Build {
 	return &sub
 }
 
+// config is the file being loaded, through the host: a Build the registry
+// did not make reaches no file.
+func (c *Build) config() *config.Config {
+	if c.host == nil {
+		panic("kind: Build used to report or read the config, but the registry did not make it")
+	}
+	return c.host.Config().(*config.Config)
+}
+
+// path is key's path, relative to the auth block ("" for the block itself).
+func (c *Build) path(key string) string {
+	if key == "" {
+		return c.Path
+	}
+	return c.Path + "." + key
+}
+
 // Errorf records a problem at key (relative to the auth block, "" for the
 // block itself).
 func (c *Build) Errorf(key, format string, args ...any) {
-	path := c.Path
+	c.config().Doc.Errorf(c.path(key), format, args...)
+}
+
+// ProviderErrorf records a problem at key of the provider block the auth
+// block belongs to ("base_url", "type"; "" for the provider block itself):
+// an auth type that holds the provider's endpoint to its credential
+// reports where the endpoint is written.
+func (c *Build) ProviderErrorf(key, format string, args ...any) {
+	if c.Provider == nil {
+		c.Errorf("", format, args...)
+		return
+	}
+	path := c.Provider.Path()
 	if key != "" {
 		path += "." + key
 	}
-	c.Config.Doc.Errorf(path, format, args...)
+	c.config().Doc.Errorf(path, format, args...)
+}
+
+// Decode decodes node, a block nested at key of this one (relative, like
+// Errorf's), into into, a pointer to a struct whose `yaml` tags name its
+// keys: strictly, with unknown keys and bad values reported at their exact
+// positions, as the registry decodes the auth block itself.
+func (c *Build) Decode(key string, node *yaml.Node, into any) {
+	c.config().Doc.Decode(node, c.path(key), into)
+}
+
+// Plugin returns the `plugins:` entry named name, or nil and the names of
+// the entries configured.
+func (c *Build) Plugin(name string) (*config.Plugin, []string) {
+	plugins := c.config().Plugins
+	if p := plugins[name]; p != nil {
+		return p, nil
+	}
+	return nil, slices.Sorted(maps.Keys(plugins))
+}
+
+// PluginScrubber returns a function that replaces, in text from outside
+// (a plugin's error), every value the loader substituted from the
+// environment into this auth block or into the named plugin's entry, as
+// the loader's own errors do.
+func (c *Build) PluginScrubber(plugin string) func(string) string {
+	return c.config().Doc.Scrubber(c.Path, "plugins."+plugin)
 }
 
 // EnvErrorf records a problem of the environment rather than of the file
 // (an environment variable not set, a file missing or readable by others)
 // at key: `validate --offline` skips these.
 func (c *Build) EnvErrorf(key, format string, args ...any) {
-	path := c.Path
-	if key != "" {
-		path += "." + key
-	}
-	c.Config.Doc.EnvErrorf(path, format, args...)
+	c.config().Doc.EnvErrorf(c.path(key), format, args...)
 }
 
 // Failed reports whether a problem was already recorded at key (relative to
 // the auth block): a key whose ${VAR} is unset, or a misspelt key meant to
 // be key. Validate skips follow-on errors ("needs one of …") for it.
 func (c *Build) Failed(key string) bool {
-	return c.Config.Doc.Failed(c.Path + "." + key)
+	return c.config().Doc.Failed(c.Path + "." + key)
 }
 
 // Shared returns the value stored under key in the set being built, creating

@@ -179,7 +179,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			continue // reported by config
 		}
 		ctx, host := newBuild(s)
-		ctx.Provider, ctx.Path, ctx.LookupEnv, ctx.Logger, ctx.Now, ctx.Offline, ctx.HTTPClient, ctx.Config = p, p.Path()+".auth", opts.LookupEnv, opts.Logger, opts.Now, opts.Offline, opts.HTTPClient, cfg
+		ctx.Provider, ctx.Path, ctx.LookupEnv, ctx.Logger, ctx.Now, ctx.Offline, ctx.HTTPClient = p, p.Path()+".auth", opts.LookupEnv, opts.Logger, opts.Now, opts.Offline, opts.HTTPClient
 		ctxs[name], hosts[name] = ctx, host
 		if rp.AuthType == "" {
 			ctx.Errorf("", "%v", missingType(kind.Types()))

@@ -168,23 +168,22 @@ func (a *Auth) checkVertexURL(b *kind.Build) {
 	if !ok {
 		return
 	}
-	providerPath := strings.TrimSuffix(b.Path, ".auth")
 	// An invalid project or location is reported once, not again as a
 	// mismatch.
-	if a.Project != "" && v.Project != a.Project && !b.Config.Doc.Failed(b.Path+".project") {
-		b.Config.Doc.Errorf(providerPath+".base_url", "base_url is Vertex AI project %q, but auth.project is %q", v.Project, a.Project)
+	if a.Project != "" && v.Project != a.Project && !b.Failed("project") {
+		b.ProviderErrorf("base_url", "base_url is Vertex AI project %q, but auth.project is %q", v.Project, a.Project)
 	}
-	if a.Location != "" && v.Location != a.Location && !b.Config.Doc.Failed(b.Path+".location") {
-		b.Config.Doc.Errorf(providerPath+".base_url", "base_url is Vertex AI location %q, but auth.location is %q", v.Location, a.Location)
+	if a.Location != "" && v.Location != a.Location && !b.Failed("location") {
+		b.ProviderErrorf("base_url", "base_url is Vertex AI location %q, but auth.location is %q", v.Location, a.Location)
 	}
 	if v.Location != "global" && v.Host != v.Location+"-aiplatform.googleapis.com" {
-		b.Config.Doc.Errorf(providerPath+".base_url", "base_url host %s does not serve location %q (want %s-aiplatform.googleapis.com)", v.Host, v.Location, v.Location)
+		b.ProviderErrorf("base_url", "base_url host %s does not serve location %q (want %s-aiplatform.googleapis.com)", v.Host, v.Location, v.Location)
 	}
 	if p.Type != config.TypeOpenAI {
-		b.Config.Doc.Errorf(providerPath+".type", "Vertex AI's OpenAI-compatible endpoint needs type openai, not %q", p.Type)
+		b.ProviderErrorf("type", "Vertex AI's OpenAI-compatible endpoint needs type openai, not %q", p.Type)
 	}
 	if p.WireAPI == "responses" {
-		b.Config.Doc.Errorf(providerPath+".wire_api", "Vertex AI's OpenAI-compatible endpoint serves chat completions, not the responses API")
+		b.ProviderErrorf("wire_api", "Vertex AI's OpenAI-compatible endpoint serves chat completions, not the responses API")
 	}
 }
 

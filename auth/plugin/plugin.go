@@ -69,12 +69,12 @@ func (a *Auth) Validate(b *kind.Build) {
 		b.Errorf("", "missing key \"plugin\": the name of an entry under plugins:")
 		return
 	}
-	if b.Config.Plugins[a.Plugin] == nil {
-		names := slices.Sorted(maps.Keys(b.Config.Plugins))
+	entry, names := b.Plugin(a.Plugin)
+	if entry == nil {
 		b.Errorf("plugin", "unknown plugin %q (configured under plugins: %s)", a.Plugin, strings.Join(names, ", "))
 		return
 	}
-	a.Entry = b.Config.Plugins[a.Plugin]
+	a.Entry = entry
 }
 
 // tuneCache sets the cache's max_age (kind.Result.Cache).
@@ -102,7 +102,7 @@ func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 	// The plugin answers about the config it was sent, which may hold
 	// values from environment variables: its errors are scrubbed like the
 	// loader's own.
-	scrub := b.Config.Doc.Scrubber(b.Path, "plugins."+a.Plugin)
+	scrub := b.PluginScrubber(a.Plugin)
 	src, err := m.Source(a.Plugin, b.Provider.Name, a.Config, host.Scrub(scrub))
 	if err != nil {
 		return kind.Result{}, err
