@@ -69,9 +69,9 @@ func (a *simAuth) Validate(b *kind.Build) {
 	}
 }
 
-func (a *simAuth) Source(*kind.Build) (credential.TokenSource, error) {
+func (a *simAuth) Source(*kind.Build) (kind.Result, error) {
 	p, _ := simIdPs.Load(a.IdP)
-	return p.(*simIdP), nil
+	return kind.Result{Source: p.(*simIdP)}, nil
 }
 
 func init() {

@@ -22,9 +22,10 @@ import (
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/kindhost"
+	"go.yaml.in/yaml/v3"
 )
 
-// Refresh modes of bearer sources (see RefreshModer).
+// Refresh modes of bearer sources (see Result.Refresh).
 const (
 	// RefreshPerRequest wires the cached source into the SDK's
 	// BearerTokenProvider: every model request gets a currently valid
@@ -48,34 +49,45 @@ type AuthConfig interface {
 	// not block on the network — there is no caller to wait for it; tokens
 	// are fetched later through TokenSource.Token, under the caller's
 	// context.
-	Source(b *Build) (credential.TokenSource, error)
+	Source(b *Build) (Result, error)
 }
 
-// SelfCaching is implemented by auth configs whose sources need no token
-// cache: their tokens do not expire (static keys) or they follow changes
-// themselves.
-type SelfCaching interface {
-	SelfCaching() bool
-}
-
-// RefreshModer is implemented by auth configs that let the user choose
-// between RefreshPerRequest and RefreshPerSession.
-type RefreshModer interface {
-	RefreshMode() string
-}
-
-// CacheTuner is implemented by auth configs that set options of the cache
-// around their source (a plugin's max_age).
-type CacheTuner interface {
-	TuneCache(*credential.CacheOptions)
-}
-
-// Checker is implemented by token sources that can confirm their
-// configuration with the credential's issuer without fetching a credential
-// (a plugin checks its `config:` block in Configure). `byokcred validate`
-// calls it through registry.Set.Check.
-type Checker interface {
-	Check(ctx context.Context) error
+// Result is what an auth type's Source builds: its token source and all the
+// registry needs to know to serve it. Only Source (or PerUser) is required;
+// the zero value of every other field is the common case (a bearer or key
+// source the registry caches and refreshes ahead, per request).
+type Result struct {
+	// Source fetches the credential. The registry closes it with the set
+	// when it implements credential.Closer. With PerUser set, the registry
+	// never asks it for a token; it may then be nil.
+	Source credential.TokenSource
+	// Refresh is RefreshPerRequest ("" means it) or RefreshPerSession, for
+	// auth types that let the user choose (`refresh:`).
+	Refresh string
+	// SelfCaching is set when Source needs no token cache: its tokens do
+	// not expire (static keys) or it follows changes itself (a key file).
+	SelfCaching bool
+	// Cache, when not nil, tunes the options of the cache the registry puts
+	// around Source (or around each user's source): a plugin's max_age, a
+	// store's refresh_interval.
+	Cache func(*credential.CacheOptions)
+	// PerUser, when not nil, makes the credential act on behalf of each
+	// user (OAuth 2.0 on-behalf-of, RFC 8693 token exchange) instead of as
+	// the program's own identity: the registry calls it with one user's
+	// current token (a source that always returns that token) and caches
+	// what the returned source mints, per user token.
+	PerUser func(user credential.TokenSource) credential.TokenSource
+	// Check, when not nil, confirms the configuration with the credential's
+	// issuer without fetching a credential (a plugin checks its `config:`
+	// block): `byokcred validate` calls it through registry.Set.Check.
+	Check func(ctx context.Context) error
+	// Describe, when not nil, returns facts about a token the source handed
+	// out that an operator wants to see (`byokcred token`, `doctor`) and
+	// that are not JWT claims, such as the access key id and region of a
+	// signed key or the version of a secret read from a store. Facts must
+	// never include the secret parts of the token. Callers ask through
+	// registry.Provider.DescribeToken.
+	Describe func(tok *credential.Token) []TokenFact
 }
 
 // Enumer is implemented by auth configs with keys that take one of a closed
@@ -120,17 +132,7 @@ type Diagnoser interface {
 	Diagnose(ctx context.Context) []ChainLink
 }
 
-// TokenDescriber is implemented by auth configs, or the token sources they
-// build, whose tokens carry facts an operator wants to see (`byokcred
-// token`, `doctor`) that are not JWT claims, such as the access key id and
-// region of a signed key or the version of a secret read from a store.
-// Facts must never include the secret parts of the token. Callers ask
-// through registry.Provider.DescribeToken.
-type TokenDescriber interface {
-	DescribeToken(tok *credential.Token) []TokenFact
-}
-
-// TokenFact is one fact a TokenDescriber reports.
+// TokenFact is one fact a Result.Describe reports.
 type TokenFact struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
@@ -166,8 +168,6 @@ type Build struct {
 	// it creates (azcore's Transport, the AWS config's HTTP client, Google's
 	// base transport). Nil means each SDK's default.
 	HTTPClient *http.Client
-	// Config is the whole file, for auth types that refer to other sections.
-	Config *config.Config
 	// host is the set being built, which keeps the state auth types share
 	// (such as running plugin processes) through Shared. It is set only by
 	// the registry (see internal/kindhost), so a Build made by anyone else
@@ -189,32 +189,83 @@ func (c *Build) Sub(key string) *Build {
 	return &sub
 }
 
+// config is the file being loaded, through the host: a Build the registry
+// did not make reaches no file.
+func (c *Build) config() *config.Config {
+	if c.host == nil {
+		panic("kind: Build used to report or read the config, but the registry did not make it")
+	}
+	return c.host.Config().(*config.Config)
+}
+
+// path is key's path, relative to the auth block ("" for the block itself).
+func (c *Build) path(key string) string {
+	if key == "" {
+		return c.Path
+	}
+	return c.Path + "." + key
+}
+
 // Errorf records a problem at key (relative to the auth block, "" for the
 // block itself).
 func (c *Build) Errorf(key, format string, args ...any) {
-	path := c.Path
+	c.config().Doc.Errorf(c.path(key), format, args...)
+}
+
+// ProviderErrorf records a problem at key of the provider block the auth
+// block belongs to ("base_url", "type"; "" for the provider block itself):
+// an auth type that holds the provider's endpoint to its credential
+// reports where the endpoint is written.
+func (c *Build) ProviderErrorf(key, format string, args ...any) {
+	if c.Provider == nil {
+		c.Errorf("", format, args...)
+		return
+	}
+	path := c.Provider.Path()
 	if key != "" {
 		path += "." + key
 	}
-	c.Config.Doc.Errorf(path, format, args...)
+	c.config().Doc.Errorf(path, format, args...)
+}
+
+// Decode decodes node, a block nested at key of this one (relative, like
+// Errorf's), into into, a pointer to a struct whose `yaml` tags name its
+// keys: strictly, with unknown keys and bad values reported at their exact
+// positions, as the registry decodes the auth block itself.
+func (c *Build) Decode(key string, node *yaml.Node, into any) {
+	c.config().Doc.Decode(node, c.path(key), into)
+}
+
+// Plugin returns the `plugins:` entry named name, or nil and the names of
+// the entries configured.
+func (c *Build) Plugin(name string) (*config.Plugin, []string) {
+	plugins := c.config().Plugins
+	if p := plugins[name]; p != nil {
+		return p, nil
+	}
+	return nil, slices.Sorted(maps.Keys(plugins))
+}
+
+// PluginScrubber returns a function that replaces, in text from outside
+// (a plugin's error), every value the loader substituted from the
+// environment into this auth block or into the named plugin's entry, as
+// the loader's own errors do.
+func (c *Build) PluginScrubber(plugin string) func(string) string {
+	return c.config().Doc.Scrubber(c.Path, "plugins."+plugin)
 }
 
 // EnvErrorf records a problem of the environment rather than of the file
 // (an environment variable not set, a file missing or readable by others)
 // at key: `validate --offline` skips these.
 func (c *Build) EnvErrorf(key, format string, args ...any) {
-	path := c.Path
-	if key != "" {
-		path += "." + key
-	}
-	c.Config.Doc.EnvErrorf(path, format, args...)
+	c.config().Doc.EnvErrorf(c.path(key), format, args...)
 }
 
 // Failed reports whether a problem was already recorded at key (relative to
 // the auth block): a key whose ${VAR} is unset, or a misspelt key meant to
 // be key. Validate skips follow-on errors ("needs one of …") for it.
 func (c *Build) Failed(key string) bool {
-	return c.Config.Doc.Failed(c.Path + "." + key)
+	return c.config().Doc.Failed(c.Path + "." + key)
 }
 
 // Shared returns the value stored under key in the set being built, creating
@@ -290,14 +341,4 @@ type Process struct {
 // processes.
 type ProcessReporter interface {
 	Processes() []Process
-}
-
-// PerUser is implemented by token sources that mint tokens on behalf of a
-// user (OAuth 2.0 on-behalf-of, RFC 8693 token exchange) instead of as the
-// program's own identity. The registry never asks such a source for a token
-// of its own: it calls SourceFor with one user's current token (a source
-// that always returns that token) and caches what the returned source mints,
-// per user token.
-type PerUser interface {
-	SourceFor(user credential.TokenSource) credential.TokenSource
 }

@@ -31,3 +31,33 @@ func TestBuildOnlyFromTheRegistry(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildHelpersNeedTheRegistry: the helpers that report into or read the
+// file refuse a Build the registry did not make, with a message naming it,
+// instead of a nil dereference.
+func TestBuildHelpersNeedTheRegistry(t *testing.T) {
+	tests := []struct {
+		name string
+		use  func(b *kind.Build)
+	}{
+		{"Errorf", func(b *kind.Build) { b.Errorf("k", "x") }},
+		{"EnvErrorf", func(b *kind.Build) { b.EnvErrorf("k", "x") }},
+		{"Failed", func(b *kind.Build) { b.Failed("k") }},
+		{"ProviderErrorf", func(b *kind.Build) { b.ProviderErrorf("base_url", "x") }},
+		{"Decode", func(b *kind.Build) { b.Decode("auth", nil, new(struct{})) }},
+		{"Plugin", func(b *kind.Build) { b.Plugin("p") }},
+		{"PluginScrubber", func(b *kind.Build) { b.PluginScrubber("p") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got any
+			func() {
+				defer func() { got = recover() }()
+				tc.use(&kind.Build{Path: "providers.p.auth"})
+			}()
+			if diff := cmp.Diff(any("kind: Build used to report or read the config, but the registry did not make it"), got); diff != "" {
+				t.Errorf("panic (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -15,7 +15,7 @@
 //   - concurrent Token calls all succeed (run the test with -race, so the
 //     race detector sees them too);
 //   - no secret (Kind.Secrets) appears in an error, in the logs, in what
-//     the registry's DescribeToken and the kind's Diagnoser and Checker
+//     the registry's DescribeToken and the kind's Diagnoser and Result.Check
 //     say, or in fmt (%v %+v %#v %s) of the token, the kind's source or
 //     its decoded config;
 //   - an unknown key is refused at its line and column, at the top of the
@@ -614,10 +614,9 @@ func (c *checker) tokens() {
 			c.leak(leaks, "the Diagnoser's link "+link.Name, link.Name+": "+link.Err)
 		}
 	}
-	if ch, ok := src.(kind.Checker); ok {
-		if err := ch.Check(ctx); err != nil {
-			c.leak(leaks, "Check's error", err.Error())
-		}
+	// Set.Check runs the kind's Result.Check, if any.
+	if err := set.Check(ctx); err != nil {
+		c.leak(leaks, "Check's error", err.Error())
 	}
 }
 

@@ -103,13 +103,13 @@ func (a *auth) Validate(b *kind.Build) {
 	}
 }
 
-func (a *auth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *auth) Source(b *kind.Build) (kind.Result, error) {
 	secret, _ := b.LookupEnv(a.SecretEnv)
 	s := &source{url: a.URL, secret: credential.NewSecret(secret), client: b.HTTPClient, flaw: a.flaw, logger: b.Logger, inside: make(chan struct{})}
 	if a.flaw == sourceIO {
 		s.Token(context.Background())
 	}
-	return s, nil
+	return kind.Result{Source: s}, nil
 }
 
 type source struct {

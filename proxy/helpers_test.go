@@ -42,10 +42,9 @@ const (
 type brokenAuth struct{}
 
 func (*brokenAuth) Validate(*kind.Build) {}
-func (*brokenAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return brokenSource{}, nil
+func (*brokenAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: brokenSource{}, SelfCaching: true}, nil
 }
-func (*brokenAuth) SelfCaching() bool { return true }
 
 type brokenSource struct{}
 
@@ -58,10 +57,9 @@ func (brokenSource) Token(context.Context) (*credential.Token, error) {
 type hangingAuth struct{}
 
 func (*hangingAuth) Validate(*kind.Build) {}
-func (*hangingAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return hangingSource{}, nil
+func (*hangingAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: hangingSource{}, SelfCaching: true}, nil
 }
-func (*hangingAuth) SelfCaching() bool { return true }
 
 type hangingSource struct{}
 

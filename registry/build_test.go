@@ -26,12 +26,12 @@ func (s subState) Close() error { s.closed.Add(1); return nil }
 var subCreated, subClosed atomic.Int32
 
 func (a *subSharedAuth) Validate(*kind.Build) {}
-func (a *subSharedAuth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *subSharedAuth) Source(b *kind.Build) (kind.Result, error) {
 	b.Sub("nested").Shared("test-subshared", func() any {
 		subCreated.Add(1)
 		return subState{&subCreated, &subClosed}
 	})
-	return credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)}), nil
+	return kind.Result{Source: credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)})}, nil
 }
 
 func init() { kind.Register("test-subshared", func() kind.AuthConfig { return new(subSharedAuth) }) }

@@ -27,8 +27,8 @@ type failingAuth struct {
 }
 
 func (a *failingAuth) Validate(*kind.Build) {}
-func (a *failingAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return failingSource{*a}, nil
+func (a *failingAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: failingSource{*a}}, nil
 }
 
 type failingSource struct{ a failingAuth }
@@ -62,11 +62,11 @@ type stuckAuth struct {
 }
 
 func (a *stuckAuth) Validate(*kind.Build) {}
-func (a *stuckAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return sourceFunc(func(ctx context.Context) (*credential.Token, error) {
+func (a *stuckAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: sourceFunc(func(ctx context.Context) (*credential.Token, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
-	}), nil
+	})}, nil
 }
 
 func init() {

@@ -73,9 +73,9 @@ func (a *vaultAuth) Validate(b *kind.Build) {
 	}
 }
 
-func (a *vaultAuth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *vaultAuth) Source(b *kind.Build) (kind.Result, error) {
 	// A real one would ask Vault; any credential.TokenSource will do.
-	return credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret("token-for-" + a.Role)}), nil
+	return kind.Result{Source: credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret("token-for-" + a.Role)})}, nil
 }
 
 // Register a custom auth type, usable as `auth: {type: example-vault, role: …}`.

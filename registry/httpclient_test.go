@@ -38,9 +38,9 @@ func (a *httpAuth) Validate(b *kind.Build) {
 	a.record(b.Sub("nested").HTTPClient)
 }
 
-func (a *httpAuth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *httpAuth) Source(b *kind.Build) (kind.Result, error) {
 	a.record(b.HTTPClient)
-	return credential.StaticTokenSource(&credential.Token{Value: credential.NewSecret("k"), Kind: credential.KindAPIKey}), nil
+	return kind.Result{Source: credential.StaticTokenSource(&credential.Token{Value: credential.NewSecret("k"), Kind: credential.KindAPIKey})}, nil
 }
 
 func init() {

@@ -32,12 +32,12 @@ type closingSource struct{ credential.TokenSource }
 func (closingSource) Close() error { closed.Add(1); return nil }
 
 func (a *countingAuth) Validate(*kind.Build) {}
-func (a *countingAuth) Source(*kind.Build) (credential.TokenSource, error) {
+func (a *countingAuth) Source(*kind.Build) (kind.Result, error) {
 	if a.Value == "fail" {
-		return nil, errors.New("cannot build this source")
+		return kind.Result{}, errors.New("cannot build this source")
 	}
 	nBuilt.Add(1)
-	return closingSource{credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)})}, nil
+	return kind.Result{Source: closingSource{credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)})}}, nil
 }
 
 func init() { kind.Register("test-counting", func() kind.AuthConfig { return new(countingAuth) }) }
@@ -238,8 +238,8 @@ func (s gatedSource) Token(ctx context.Context) (*credential.Token, error) {
 func (s gatedSource) Close() error { s.g.closed.Store(true); return nil }
 
 func (a *gatedAuth) Validate(*kind.Build) {}
-func (a *gatedAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return gatedSource{gateFor(a.Value), a.Value}, nil
+func (a *gatedAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: gatedSource{gateFor(a.Value), a.Value}}, nil
 }
 
 func init() { kind.Register("test-gated", func() kind.AuthConfig { return new(gatedAuth) }) }

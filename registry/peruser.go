@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/byokcred/byokcred/credential"
-	"github.com/byokcred/byokcred/kind"
 )
 
 // DefaultMaxUsers bounds the per-user caches of one per-user source.
@@ -188,7 +187,10 @@ func (u *UserSource) Token(ctx context.Context) (*credential.Token, error) {
 // least recently used first out, and drops a user's cache once the user's
 // token has expired (nothing can be minted from it any more).
 type userCaches struct {
-	src      kind.PerUser
+	// mint returns the source of tokens minted for one user (the kind's
+	// Result.PerUser); src is the kind's source, closed with the caches.
+	mint     func(user credential.TokenSource) credential.TokenSource
+	src      credential.TokenSource
 	opts     credential.CacheOptions
 	max      int
 	maxBytes int64
@@ -229,7 +231,7 @@ type refusedEntry struct {
 	until time.Time
 }
 
-func newUserCaches(src kind.PerUser, opts credential.CacheOptions, max int) *userCaches {
+func newUserCaches(mint func(credential.TokenSource) credential.TokenSource, src credential.TokenSource, opts credential.CacheOptions, max int) *userCaches {
 	if max <= 0 {
 		max = DefaultMaxUsers
 	}
@@ -241,7 +243,7 @@ func newUserCaches(src kind.PerUser, opts credential.CacheOptions, max int) *use
 	// the refresh window.
 	opts.Proactive = false
 	return &userCaches{
-		src: src, opts: opts, max: max, maxBytes: DefaultMaxUserBytes,
+		mint: mint, src: src, opts: opts, max: max, maxBytes: DefaultMaxUserBytes,
 		rate: DefaultNewUserRate, burst: DefaultNewUserBurst, bucket: DefaultNewUserBurst,
 		byKey: map[[sha256.Size]byte]*list.Element{}, lru: list.New(),
 		refused: map[[sha256.Size]byte]*list.Element{}, refusedLRU: list.New(),
@@ -331,7 +333,7 @@ func (uc *userCaches) cacheFor(ut *credential.Token) (*userEntry, error) {
 	// the user.
 	opts.Name = userName(ut)
 	e := &userEntry{
-		key: key, expiry: userExpiry(ut), cache: credential.NewCache(uc.src.SourceFor(fixedToken{ut}), opts),
+		key: key, expiry: userExpiry(ut), cache: credential.NewCache(uc.mint(fixedToken{ut}), opts),
 		size: userEntryOverhead + int64(ut.Value.Len()),
 	}
 	uc.byKey[key] = uc.lru.PushFront(e)

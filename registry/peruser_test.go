@@ -28,8 +28,9 @@ type exchangeAuth struct {
 
 func (a *exchangeAuth) Validate(*kind.Build) {}
 
-func (a *exchangeAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return &fakeExchange{scope: a.Scope, perUser: map[string]int{}}, nil
+func (a *exchangeAuth) Source(*kind.Build) (kind.Result, error) {
+	f := &fakeExchange{scope: a.Scope, perUser: map[string]int{}}
+	return kind.Result{Source: f, PerUser: f.SourceFor}, nil
 }
 
 func init() { kind.Register("test-exchange", func() kind.AuthConfig { return new(exchangeAuth) }) }

@@ -37,6 +37,8 @@ type buildHost struct {
 	used []string
 }
 
+func (h *buildHost) Config() any { return h.set.Config }
+
 func (h *buildHost) Shared(key string, create func() any) any {
 	h.used = append(h.used, key)
 	return h.set.shared(key, create)

@@ -54,8 +54,8 @@ func (a *echoAuth) Validate(b *kind.Build) {
 	}
 }
 
-func (a *echoAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)}), nil
+func (a *echoAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret(a.Value)})}, nil
 }
 
 func init() { kind.Register("test-echo", func() kind.AuthConfig { return new(echoAuth) }) }

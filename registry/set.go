@@ -89,22 +89,24 @@ type Provider struct {
 	// users holds the per-user caches of a credential that acts on behalf
 	// of users (nil otherwise); Source then refuses to serve.
 	users *userCaches
-	// check confirms the provider's config with its issuer (Checker), nil
-	// when the source cannot.
-	check kind.Checker
-	// raw is the auth type's own source (inside Cache, when there is one).
-	raw credential.TokenSource
+	// result is what the auth type built (kind.Result): its own source
+	// (inside Cache, when there is one), its health check and how it
+	// describes tokens.
+	result kind.Result
+	// key identifies the built source among the set's (see configKey):
+	// providers that share it are checked once.
+	key string
 
 	tokenTimeout time.Duration
 	now          func() time.Time
 }
 
-// KindSource returns the source the provider's auth type built, before the
-// registry's cache (nil for a per-user credential, which has none of its
-// own): the conformance kit (kindtest) calls it directly, since through the
+// KindSource returns the source the provider's auth type built
+// (kind.Result.Source), before the registry's cache (nil for a per-user
+// credential that built none of its own): the conformance kit (kindtest) calls it directly, since through the
 // cache neither a caller's cancellation nor concurrent calls would reach
 // the kind. Programs use Token.
-func (p *Provider) KindSource() credential.TokenSource { return p.raw }
+func (p *Provider) KindSource() credential.TokenSource { return p.result.Source }
 
 // Set is a loaded config: every provider with its source. It is safe for
 // concurrent use.
@@ -128,12 +130,21 @@ type Set struct {
 }
 
 type built struct {
-	raw   credential.TokenSource // the auth type's source, before any cache
-	src   credential.TokenSource
-	cache *credential.Cache
-	users *userCaches
-	check kind.Checker
-	deps  []string // shared state keys the source uses
+	result kind.Result // what the auth type built, before any cache
+	src    credential.TokenSource
+	cache  *credential.Cache
+	users  *userCaches
+	deps   []string // shared state keys the source uses
+}
+
+// use makes b the provider's source.
+func (rp *Provider) use(key string, b built) {
+	rp.key, rp.result = key, b.result
+	rp.Source, rp.Cache, rp.users = b.src, b.cache, b.users
+	rp.Refresh = b.result.Refresh
+	if rp.Refresh == "" {
+		rp.Refresh = kind.RefreshPerRequest
+	}
 }
 
 // Load reads path and builds its providers. Every problem in the file is
@@ -168,7 +179,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			continue // reported by config
 		}
 		ctx, host := newBuild(s)
-		ctx.Provider, ctx.Path, ctx.LookupEnv, ctx.Logger, ctx.Now, ctx.Offline, ctx.HTTPClient, ctx.Config = p, p.Path()+".auth", opts.LookupEnv, opts.Logger, opts.Now, opts.Offline, opts.HTTPClient, cfg
+		ctx.Provider, ctx.Path, ctx.LookupEnv, ctx.Logger, ctx.Now, ctx.Offline, ctx.HTTPClient = p, p.Path()+".auth", opts.LookupEnv, opts.Logger, opts.Now, opts.Offline, opts.HTTPClient
 		ctxs[name], hosts[name] = ctx, host
 		if rp.AuthType == "" {
 			ctx.Errorf("", "%v", missingType(kind.Types()))
@@ -195,71 +206,65 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 	}
 	for _, name := range cfg.Names() {
 		rp := s.providers[name]
-		rp.Refresh = kind.RefreshPerRequest
-		if m, ok := rp.Auth.(kind.RefreshModer); ok {
-			rp.Refresh = m.RefreshMode()
-		}
 		key := configKey(rp.AuthType, rp.Auth)
 		if b, ok := s.built[key]; ok {
-			rp.Source, rp.Cache, rp.users, rp.check, rp.raw = b.src, b.cache, b.users, b.check, b.raw
+			rp.use(key, b)
 			continue
 		}
 		if b, ok := s.takeFromPrev(key); ok {
 			s.built[key] = b
-			rp.Source, rp.Cache, rp.users, rp.check, rp.raw = b.src, b.cache, b.users, b.check, b.raw
+			rp.use(key, b)
 			continue
 		}
 		hosts[name].used = nil
-		src, err := rp.Auth.Source(ctxs[name])
+		res, err := rp.Auth.Source(ctxs[name])
 		if err != nil {
 			ctxs[name].Errorf("", "%v", err)
 			continue
 		}
-		b := built{deps: hosts[name].used, raw: src}
-		b.check, _ = src.(kind.Checker)
-		if pu, ok := src.(kind.PerUser); ok {
+		if res.Source == nil && res.PerUser == nil {
+			ctxs[name].Errorf("", "auth type %s built no token source (kind.Result.Source)", rp.AuthType)
+			continue
+		}
+		b := built{deps: hosts[name].used, result: res}
+		co := opts.Cache
+		co.Name, co.Now, co.Logger = name, opts.Now, opts.Logger.With("provider", name)
+		if opts.OnFetch != nil {
+			co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
+		}
+		if res.PerUser != nil {
 			if !opts.PerUser {
 				ctxs[name].Errorf("", "this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)")
-				if c, ok := src.(credential.Closer); ok {
+				if c, ok := res.Source.(credential.Closer); ok {
 					c.Close()
 				}
 				continue
 			}
-			co := opts.Cache
-			co.Name, co.Now, co.Logger = name, opts.Now, opts.Logger.With("provider", name)
-			if t, ok := rp.Auth.(kind.CacheTuner); ok {
-				t.TuneCache(&co)
+			if res.Cache != nil {
+				res.Cache(&co)
 			}
-			if opts.OnFetch != nil {
-				co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
-			}
-			b.users = newUserCaches(pu, co, opts.MaxUsers)
+			b.users = newUserCaches(res.PerUser, res.Source, co, opts.MaxUsers)
 			b.src = needsUser{}
 			s.built[key] = b
-			s.own("src:"+key, b.users) // closes src too
-			rp.Source, rp.users, rp.check, rp.raw = b.src, b.users, b.check, b.raw
+			s.own("src:"+key, b.users) // closes the kind's source too
+			rp.use(key, b)
 			continue
 		}
-		if sc, ok := rp.Auth.(kind.SelfCaching); ok && sc.SelfCaching() {
-			b.src = src
+		if res.SelfCaching {
+			b.src = res.Source
 		} else {
-			co := opts.Cache
-			co.Name, co.Now, co.Logger = name, opts.Now, opts.Logger.With("provider", name)
 			// Refresh on a timer: an agent idle for an hour must still find a
 			// valid token in hand when it wakes.
 			co.Proactive = true
-			if t, ok := rp.Auth.(kind.CacheTuner); ok {
-				t.TuneCache(&co)
+			if res.Cache != nil {
+				res.Cache(&co)
 			}
-			if opts.OnFetch != nil {
-				co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
-			}
-			b.cache = credential.NewCache(src, co)
-			b.src = b.cache // closing the cache closes src too
+			b.cache = credential.NewCache(res.Source, co)
+			b.src = b.cache // closing the cache closes the kind's source too
 		}
 		s.built[key] = b
 		s.own("src:"+key, b.src)
-		rp.Source, rp.Cache, rp.check, rp.raw = b.src, b.cache, b.check, b.raw
+		rp.use(key, b)
 	}
 	if err := cfg.Doc.Err(); err != nil {
 		s.abandon()

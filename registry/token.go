@@ -92,16 +92,12 @@ func joinOp(outer, inner string) string {
 	return outer + ": " + inner
 }
 
-// DescribeToken returns what p's auth config and source know about tok
-// beyond its JWT claims (see TokenDescriber): nil when neither describes
-// tokens. tok should be a token p handed out.
+// DescribeToken returns what p's auth type knows about tok beyond its JWT
+// claims (kind.Result.Describe): nil when it does not describe tokens. tok
+// should be a token p handed out.
 func (p *Provider) DescribeToken(tok *credential.Token) []kind.TokenFact {
-	var facts []kind.TokenFact
-	if d, ok := p.Auth.(kind.TokenDescriber); ok {
-		facts = append(facts, d.DescribeToken(tok)...)
+	if p.result.Describe == nil {
+		return nil
 	}
-	if d, ok := p.raw.(kind.TokenDescriber); ok {
-		facts = append(facts, d.DescribeToken(tok)...)
-	}
-	return facts
+	return p.result.Describe(tok)
 }

@@ -24,8 +24,8 @@ type downAuth struct {
 }
 
 func (a *downAuth) Validate(*kind.Build) {}
-func (a *downAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return downSource{}, nil
+func (a *downAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: downSource{}}, nil
 }
 
 type downSource struct{}

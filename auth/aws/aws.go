@@ -19,7 +19,6 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/kind"
 )
 
@@ -145,6 +144,10 @@ func checkProfileError(profile string, files *sharedFiles, err error) error {
 }
 
 // Source implements kind.AuthConfig.
-func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
-	return newSource(a, b.Now)
+func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
+	src, err := newSource(a, b.Now)
+	if err != nil {
+		return kind.Result{}, err
+	}
+	return kind.Result{Source: src, Describe: a.DescribeToken}, nil
 }

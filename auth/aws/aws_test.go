@@ -150,11 +150,11 @@ func newSource(t *testing.T, a *awsauth.Auth) credential.TokenSource {
 	}
 	t.Cleanup(func() { set.Close() })
 	p, _ := set.Provider("p")
-	src, err := a.Source(&kind.Build{Provider: p.Provider, Path: "providers.p.auth", LookupEnv: os.LookupEnv, Config: set.Config})
+	src, err := a.Source(&kind.Build{Provider: p.Provider, Path: "providers.p.auth", LookupEnv: os.LookupEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return src
+	return src.Source
 }
 
 func TestStaticEnvironmentCredentials(t *testing.T) {

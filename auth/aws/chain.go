@@ -162,7 +162,7 @@ func (a *Auth) Diagnose(ctx context.Context) []kind.ChainLink {
 	return kind.WalkChain(ctx, tries)
 }
 
-// DescribeToken implements kind.TokenDescriber: the access key id and
+// DescribeToken is the auth type's kind.Result.Describe: the access key id and
 // region a key was signed with, and when — never its signature or session
 // token.
 func (a *Auth) DescribeToken(tok *credential.Token) []kind.TokenFact {

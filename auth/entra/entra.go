@@ -137,8 +137,8 @@ func (a *Auth) kind() string {
 	return a.Credential
 }
 
-// RefreshMode implements kind.RefreshModer.
-func (a *Auth) RefreshMode() string {
+// refreshMode is the `refresh:` chosen (kind.Result.Refresh).
+func (a *Auth) refreshMode() string {
 	if a.Refresh == "" {
 		return kind.RefreshPerRequest
 	}
@@ -301,19 +301,23 @@ func checkSecretFile(b *kind.Build, key, path string) {
 }
 
 // Source implements kind.AuthConfig.
-func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 	if a.kind() == "on_behalf_of" {
 		s, err := a.oboSource(b)
 		if err != nil {
-			return nil, fmt.Errorf("entra on_behalf_of credential: %w", err)
+			return kind.Result{}, fmt.Errorf("entra on_behalf_of credential: %w", err)
 		}
-		return s, nil
+		return kind.Result{Source: s, PerUser: s.SourceFor, Refresh: a.refreshMode()}, nil
 	}
 	cred, err := a.credential(b)
 	if err != nil {
-		return nil, fmt.Errorf("entra %s credential: %w", a.kind(), err)
+		return kind.Result{}, fmt.Errorf("entra %s credential: %w", a.kind(), err)
 	}
-	return NewSource(SourceOptions{Credential: cred, CredentialKind: a.kind(), Scope: a.Scope, TenantID: a.TenantID})
+	src, err := NewSource(SourceOptions{Credential: cred, CredentialKind: a.kind(), Scope: a.Scope, TenantID: a.TenantID})
+	if err != nil {
+		return kind.Result{}, err
+	}
+	return kind.Result{Source: src, Refresh: a.refreshMode()}, nil
 }
 
 func (a *Auth) miID() azidentity.ManagedIDKind {

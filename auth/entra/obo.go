@@ -31,7 +31,7 @@ const (
 // federated client assertion.
 const exchangeScope = "api://AzureADTokenExchange/.default"
 
-// oboSource mints tokens on behalf of users (kind.PerUser). It has no
+// oboSource mints tokens on behalf of users (kind.Result.PerUser). It has no
 // identity of its own to serve.
 type oboSource struct {
 	tenantID, clientID, scope string
@@ -39,15 +39,13 @@ type oboSource struct {
 	newCred func(assertion string) (azcore.TokenCredential, error)
 }
 
-var _ kind.PerUser = (*oboSource)(nil)
-
 // Token implements credential.TokenSource: an on-behalf-of credential has no
 // token of its own.
 func (s *oboSource) Token(context.Context) (*credential.Token, error) {
 	return nil, registry.ErrNeedsUser
 }
 
-// SourceFor implements kind.PerUser: a source of tokens minted on
+// SourceFor is the source's kind.Result.PerUser: a source of tokens minted on
 // behalf of the user whose token user returns. azidentity keeps an
 // OnBehalfOfCredential per assertion, so one is built per user token, on
 // its first use.

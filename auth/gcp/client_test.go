@@ -86,7 +86,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				_, err = src.Token(context.Background())
+				_, err = src.Source.Token(context.Background())
 				return err
 			},
 			want: func(*fakegcp.Server) map[string]int {
@@ -101,7 +101,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				_, err = src.Token(context.Background())
+				_, err = src.Source.Token(context.Background())
 				return err
 			},
 			want: func(srv *fakegcp.Server) map[string]int {
@@ -120,7 +120,7 @@ func TestInjectedClientCarriesRequests(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				_, err = src.Token(context.Background())
+				_, err = src.Source.Token(context.Background())
 				return err
 			},
 			want: func(srv *fakegcp.Server) map[string]int { return map[string]int{srv.Host: 1} },

@@ -144,10 +144,10 @@ func TestCredentialsFileTypes(t *testing.T) {
 				// serves it.
 				src, err := a.Source(&kind.Build{})
 				if err == nil {
-					err = src.(*Source).detect(context.Background())
+					err = src.Source.(*Source).detect(context.Background())
 				}
 				if err == nil && tc.wantVia != nil {
-					_, err = src.Token(context.Background())
+					_, err = src.Source.Token(context.Background())
 				}
 				var gotErr string
 				if err != nil {

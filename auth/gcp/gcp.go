@@ -22,7 +22,6 @@ import (
 	"cloud.google.com/go/auth"
 
 	"github.com/byokcred/byokcred/config"
-	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -69,8 +68,8 @@ func (a *Auth) Enums() map[string][]string {
 	return map[string][]string{"refresh": {kind.RefreshPerRequest, kind.RefreshPerSession}}
 }
 
-// RefreshMode implements kind.RefreshModer.
-func (a *Auth) RefreshMode() string {
+// refreshMode is the `refresh:` chosen (kind.Result.Refresh).
+func (a *Auth) refreshMode() string {
 	if a.Refresh == "" {
 		return kind.RefreshPerRequest
 	}
@@ -169,23 +168,22 @@ func (a *Auth) checkVertexURL(b *kind.Build) {
 	if !ok {
 		return
 	}
-	providerPath := strings.TrimSuffix(b.Path, ".auth")
 	// An invalid project or location is reported once, not again as a
 	// mismatch.
-	if a.Project != "" && v.Project != a.Project && !b.Config.Doc.Failed(b.Path+".project") {
-		b.Config.Doc.Errorf(providerPath+".base_url", "base_url is Vertex AI project %q, but auth.project is %q", v.Project, a.Project)
+	if a.Project != "" && v.Project != a.Project && !b.Failed("project") {
+		b.ProviderErrorf("base_url", "base_url is Vertex AI project %q, but auth.project is %q", v.Project, a.Project)
 	}
-	if a.Location != "" && v.Location != a.Location && !b.Config.Doc.Failed(b.Path+".location") {
-		b.Config.Doc.Errorf(providerPath+".base_url", "base_url is Vertex AI location %q, but auth.location is %q", v.Location, a.Location)
+	if a.Location != "" && v.Location != a.Location && !b.Failed("location") {
+		b.ProviderErrorf("base_url", "base_url is Vertex AI location %q, but auth.location is %q", v.Location, a.Location)
 	}
 	if v.Location != "global" && v.Host != v.Location+"-aiplatform.googleapis.com" {
-		b.Config.Doc.Errorf(providerPath+".base_url", "base_url host %s does not serve location %q (want %s-aiplatform.googleapis.com)", v.Host, v.Location, v.Location)
+		b.ProviderErrorf("base_url", "base_url host %s does not serve location %q (want %s-aiplatform.googleapis.com)", v.Host, v.Location, v.Location)
 	}
 	if p.Type != config.TypeOpenAI {
-		b.Config.Doc.Errorf(providerPath+".type", "Vertex AI's OpenAI-compatible endpoint needs type openai, not %q", p.Type)
+		b.ProviderErrorf("type", "Vertex AI's OpenAI-compatible endpoint needs type openai, not %q", p.Type)
 	}
 	if p.WireAPI == "responses" {
-		b.Config.Doc.Errorf(providerPath+".wire_api", "Vertex AI's OpenAI-compatible endpoint serves chat completions, not the responses API")
+		b.ProviderErrorf("wire_api", "Vertex AI's OpenAI-compatible endpoint serves chat completions, not the responses API")
 	}
 }
 
@@ -221,13 +219,17 @@ func VertexBaseURL(project, location string) string {
 // a file opened up since validation is still refused) but leaves finding
 // the credential to the first Token call: the search may ask the metadata
 // server.
-func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 	a.client = b.HTTPClient
 	opts, err := a.sourceOptions()
 	if err != nil {
-		return nil, err
+		return kind.Result{}, err
 	}
-	return NewSource(opts)
+	src, err := NewSource(opts)
+	if err != nil {
+		return kind.Result{}, err
+	}
+	return kind.Result{Source: src, Refresh: a.refreshMode(), Describe: src.DescribeToken}, nil
 }
 
 // sourceOptions reads the credentials file, if any, under the owner-only

@@ -226,7 +226,7 @@ func TestBrokenKeyFileErrorsShowNoKeyMaterial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = src.Token(context.Background())
+			_, err = src.Source.Token(context.Background())
 			if err == nil {
 				t.Fatal("want an error")
 			}

@@ -80,10 +80,7 @@ type description struct {
 	from, credType, account, project string
 }
 
-var (
-	_ credential.TokenSource = (*Source)(nil)
-	_ kind.TokenDescriber    = (*Source)(nil)
-)
+var _ credential.TokenSource = (*Source)(nil)
 
 // NewSource checks opts. It does no I/O.
 func NewSource(opts SourceOptions) (*Source, error) {
@@ -297,7 +294,7 @@ func (d description) facts() []kind.TokenFact {
 	return out
 }
 
-// DescribeToken implements kind.TokenDescriber: which Application
+// DescribeToken is the source's kind.Result.Describe: which Application
 // Default Credentials source answered, and the service account and project
 // where the credential names them.
 func (s *Source) DescribeToken(*credential.Token) []kind.TokenFact {

@@ -69,16 +69,16 @@ func (a *Auth) Validate(b *kind.Build) {
 		b.Errorf("", "missing key \"plugin\": the name of an entry under plugins:")
 		return
 	}
-	if b.Config.Plugins[a.Plugin] == nil {
-		names := slices.Sorted(maps.Keys(b.Config.Plugins))
+	entry, names := b.Plugin(a.Plugin)
+	if entry == nil {
 		b.Errorf("plugin", "unknown plugin %q (configured under plugins: %s)", a.Plugin, strings.Join(names, ", "))
 		return
 	}
-	a.Entry = b.Config.Plugins[a.Plugin]
+	a.Entry = entry
 }
 
-// TuneCache implements kind.CacheTuner.
-func (a *Auth) TuneCache(o *credential.CacheOptions) {
+// tuneCache sets the cache's max_age (kind.Result.Cache).
+func (a *Auth) tuneCache(o *credential.CacheOptions) {
 	o.MaxAge = DefaultMaxAge
 	if a.MaxAge != nil {
 		o.MaxAge = *a.MaxAge
@@ -86,7 +86,7 @@ func (a *Auth) TuneCache(o *credential.CacheOptions) {
 }
 
 // Source implements kind.AuthConfig.
-func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 	entry := a.Entry
 	// One manager (one process) per plugin entry, keyed by the entry's
 	// content: a reload that leaves the entry alone keeps the process.
@@ -102,36 +102,40 @@ func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
 	// The plugin answers about the config it was sent, which may hold
 	// values from environment variables: its errors are scrubbed like the
 	// loader's own.
-	scrub := b.Config.Doc.Scrubber(b.Path, "plugins."+a.Plugin)
+	scrub := b.PluginScrubber(a.Plugin)
 	src, err := m.Source(a.Plugin, b.Provider.Name, a.Config, host.Scrub(scrub))
-	if err != nil || !a.PerUser {
-		return src, err
+	if err != nil {
+		return kind.Result{}, err
+	}
+	res := kind.Result{Source: src, Cache: a.tuneCache}
+	// The host's source checks the config with the plugin (Configure).
+	if c, ok := src.(checker); ok {
+		res.Check = c.Check
+	}
+	if !a.PerUser {
+		return res, nil
 	}
 	ss, ok := src.(shared.SubjectSource)
 	if !ok {
-		return nil, fmt.Errorf("plugin %s: the host cannot send a user's token", a.Plugin)
+		return kind.Result{}, fmt.Errorf("plugin %s: the host cannot send a user's token", a.Plugin)
 	}
-	return perUser{ss}, nil
+	// The process belongs to the shared manager: the per-user source
+	// closes nothing.
+	res.Source = perUser{}
+	res.PerUser = func(user credential.TokenSource) credential.TokenSource { return userExchange{ss, user} }
+	return res, nil
 }
 
-// perUser is a plugin source that acts on behalf of users
-// (kind.PerUser): each token is the plugin's exchange of a user's token.
-type perUser struct{ src shared.SubjectSource }
-
-// Check implements kind.Checker: the plugin checks the config.
-func (p perUser) Check(ctx context.Context) error {
-	if c, ok := p.src.(kind.Checker); ok {
-		return c.Check(ctx)
-	}
-	return nil
+// checker is implemented by the plugin host's sources.
+type checker interface {
+	Check(ctx context.Context) error
 }
+
+// perUser is the source of a plugin that acts on behalf of users: it has
+// no token of its own (kind.Result.PerUser mints them).
+type perUser struct{}
 
 func (perUser) Token(context.Context) (*credential.Token, error) { return nil, registry.ErrNeedsUser }
-
-// SourceFor implements kind.PerUser.
-func (p perUser) SourceFor(user credential.TokenSource) credential.TokenSource {
-	return userExchange{p.src, user}
-}
 
 type userExchange struct {
 	src  shared.SubjectSource

@@ -90,22 +90,6 @@ func (a *Auth) options() (key string, opts SourceOptions, n int) {
 	return key, opts, n
 }
 
-// SelfCaching implements kind.SelfCaching: static credentials never
-// expire, and a file-backed one notices rotation itself. A secret-store
-// reference is cached by the registry, re-read every refresh interval.
-func (a *Auth) SelfCaching() bool {
-	_, ref, _ := a.ref()
-	return ref == nil
-}
-
-// TuneCache implements kind.CacheTuner: a secret read from a store is
-// re-read every refresh interval (a failed read keeps the last value).
-func (a *Auth) TuneCache(o *credential.CacheOptions) {
-	if _, ref, _ := a.ref(); ref != nil {
-		o.MaxAge = ref.interval()
-	}
-}
-
 // Enums implements kind.Enumer.
 func (a *Auth) Enums() map[string][]string {
 	return map[string][]string{"api_key_secret.store": Stores(), "bearer_token_secret.store": Stores()}
@@ -170,20 +154,35 @@ func (a *Auth) Validate(b *kind.Build) {
 }
 
 // Source implements kind.AuthConfig.
-func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
+//
+// Static credentials never expire, and a file-backed one notices rotation
+// itself: the registry puts no cache around them (SelfCaching). A secret
+// read from a store is cached by the registry and re-read every refresh
+// interval (a failed read keeps the last value).
+func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 	if key, ref, kind := a.ref(); ref != nil {
 		r, err := ref.store.Reader(b.Sub(key), ref)
 		if err != nil {
-			return nil, err
+			return kindResult{}, err
 		}
 		now := b.Now
 		if now == nil {
 			now = time.Now
 		}
-		return &storeSource{kind: kind, reader: r, jsonKey: ref.JSONKey, now: now}, nil
+		src := &storeSource{kind: kind, reader: r, jsonKey: ref.JSONKey, now: now}
+		interval := ref.interval()
+		return kindResult{Source: src, Describe: src.DescribeToken, Cache: func(o *credential.CacheOptions) { o.MaxAge = interval }}, nil
 	}
 	_, opts, _ := a.options()
 	opts.LookupEnv = b.LookupEnv
 	opts.Logger = b.Logger
-	return NewSource(opts)
+	src, err := NewSource(opts)
+	if err != nil {
+		return kindResult{}, err
+	}
+	return kindResult{Source: src, SelfCaching: true}, nil
 }
+
+// kindResult is kind.Result, named so where a variable called kind
+// shadows the package.
+type kindResult = kind.Result

@@ -222,10 +222,7 @@ type lastRead struct {
 	readAt  time.Time
 }
 
-var (
-	_ credential.TokenSource = (*storeSource)(nil)
-	_ kind.TokenDescriber    = (*storeSource)(nil)
-)
+var _ credential.TokenSource = (*storeSource)(nil)
 
 func (s *storeSource) errorf(format string, args ...any) error {
 	return fmt.Errorf("static: secret %s: %s", s.reader.Reference(), fmt.Sprintf(format, args...))
@@ -273,7 +270,7 @@ func (s *storeSource) Token(ctx context.Context) (*credential.Token, error) {
 	return tok, nil
 }
 
-// DescribeToken implements kind.TokenDescriber: the reference that
+// DescribeToken is the source's kind.Result.Describe: the reference that
 // answered, the version read and how old it is.
 func (s *storeSource) DescribeToken(tok *credential.Token) []kind.TokenFact {
 	s.mu.Lock()

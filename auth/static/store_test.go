@@ -73,7 +73,7 @@ func (r *memRef) Validate(b *kind.Build, ref *static.SecretRef) {
 	}
 	if ref.Auth != nil {
 		ab := b.Sub("auth")
-		b.Config.Doc.Decode(ref.Auth, ab.Path, &r.cred)
+		b.Decode("auth", ref.Auth, &r.cred)
 		if r.cred.Identity == "nobody" {
 			ab.Errorf("identity", "nobody cannot read secrets")
 		}

@@ -22,7 +22,7 @@ type panicAuth struct {
 }
 
 func (a *panicAuth) Validate(*kind.Build) {}
-func (a *panicAuth) Source(*kind.Build) (credential.TokenSource, error) {
+func (a *panicAuth) Source(*kind.Build) (kind.Result, error) {
 	panic(fmt.Sprintf("source exploded holding %v / %+v / %#v", a.Key, a, a.Key))
 }
 

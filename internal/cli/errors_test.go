@@ -20,8 +20,8 @@ type quotingAuth struct {
 }
 
 func (a *quotingAuth) Validate(*kind.Build) {}
-func (a *quotingAuth) Source(*kind.Build) (credential.TokenSource, error) {
-	return quotingSource{a.Text}, nil
+func (a *quotingAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: quotingSource{a.Text}}, nil
 }
 
 type quotingSource struct{ text string }

@@ -9,6 +9,10 @@ type Host interface {
 	// Shared returns the value stored under key in the set being built,
 	// creating it with create on first use.
 	Shared(key string, create func() any) any
+	// Config is the whole file being loaded, a *config.Config (any:
+	// kindhost links nothing): the Build's helpers report problems into its
+	// Doc and read its plugins section.
+	Config() any
 }
 
 // NewBuild returns a new *kind.Build bound to h, with its exported fields

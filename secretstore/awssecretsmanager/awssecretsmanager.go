@@ -106,7 +106,7 @@ func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 	}
 	ab := b.Sub("auth")
 	if ref.Auth != nil {
-		b.Config.Doc.Decode(ref.Auth, ab.Path, &s.auth)
+		b.Decode("auth", ref.Auth, &s.auth)
 		s.auth.ValidateCredentials(ab)
 	}
 	switch {

@@ -99,7 +99,7 @@ func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 
 	ab := b.Sub("auth")
 	if ref.Auth != nil {
-		b.Config.Doc.Decode(ref.Auth, ab.Path, &s.auth)
+		b.Decode("auth", ref.Auth, &s.auth)
 	}
 	if s.auth.Scope != "" {
 		ab.Errorf("scope", "scope does not apply to a Key Vault secret: the vault names the resource its tokens are for (%s)", vaultScope(vaultURL))

@@ -91,7 +91,7 @@ func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 		return
 	}
 	ab := b.Sub("auth")
-	b.Config.Doc.Decode(ref.Auth, ab.Path, &s.auth)
+	b.Decode("auth", ref.Auth, &s.auth)
 	for _, k := range []struct {
 		key string
 		set bool

@@ -61,13 +61,14 @@ func (a *Auth) Validate(b *kind.Build) {
 
 // Source implements kind.AuthConfig. The registry wraps the source in
 // a credential.Cache, so it fetches only when a token is due.
-func (a *Auth) Source(b *kind.Build) (credential.TokenSource, error) {
+func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 	secret, _ := b.LookupEnv(a.ClientSecretEnv)
 	client := b.HTTPClient // the program's (a proxy, a private CA, a test's fake)
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &source{url: a.TokenURL, clientID: a.ClientID, secret: credential.NewSecret(secret), client: client, now: b.Now}, nil
+	src := &source{url: a.TokenURL, clientID: a.ClientID, secret: credential.NewSecret(secret), client: client, now: b.Now}
+	return kind.Result{Source: src}, nil
 }
 
 type source struct {

@@ -73,8 +73,8 @@ func (s source) Close() error {
 
 func (*auth) Validate(*kind.Build) {}
 
-func (a *auth) Source(*kind.Build) (credential.TokenSource, error) {
-	return source{For(a.Value), a.Value}, nil
+func (a *auth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: source{For(a.Value), a.Value}}, nil
 }
 
 func init() {
