@@ -42,10 +42,9 @@ demo: deps build bin/byokcred-demo
 	./bin/byokcred-demo
 
 ## test: every test, including end-to-end tests against the real runtime,
-## the short soak, and short fuzz runs of the config loader. bin/byokcred is
-## built once here for every test package that runs the binary.
-test: deps bin/byokcred
-	BYOKCRED_TEST_BIN=$(CURDIR)/bin/byokcred $(GO) test -race -count=1 -timeout 15m ./...
+## the short soak, and short fuzz runs of the config loader
+test: deps
+	$(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzExpand$$' -fuzztime 5s ./config
 	$(MAKE) bench-smoke
