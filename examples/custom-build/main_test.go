@@ -6,22 +6,56 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// build compiles pkg (relative to this directory) into a temp dir, as a
-// team would build its byokcred.
+// build compiles pkg (relative to this directory), as a team would build
+// its byokcred. Each package is built once per test binary; the stock
+// build is the one make test built when it names it in $BYOKCRED_TEST_BIN.
 func build(t *testing.T, pkg string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "byokcred")
+	if prebuilt := os.Getenv("BYOKCRED_TEST_BIN"); prebuilt != "" && pkg == "../../cmd/byokcred" {
+		return prebuilt
+	}
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	if bin, ok := builds.bins[pkg]; ok {
+		return bin
+	}
+	if builds.dir == "" {
+		dir, err := os.MkdirTemp("", "byokcred-custom-build-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		builds.dir = dir
+	}
+	bin := filepath.Join(builds.dir, strconv.Itoa(len(builds.bins)), "byokcred")
 	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
+	builds.bins[pkg] = bin
 	return bin
+}
+
+// builds are the binaries build made, removed by TestMain.
+var builds = struct {
+	mu   sync.Mutex
+	dir  string
+	bins map[string]string
+}{bins: map[string]string{}}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builds.dir != "" {
+		os.RemoveAll(builds.dir)
+	}
+	os.Exit(code)
 }
 
 // runBin runs bin with args and a clean environment plus env.
@@ -48,6 +82,7 @@ const gatewayConfig = `providers:
 `
 
 func TestCustomBuildAcceptsItsAuthType(t *testing.T) {
+	t.Parallel()
 	custom := build(t, ".")
 	stock := build(t, "../../cmd/byokcred")
 	cfg := filepath.Join(t.TempDir(), "byokcred.yaml")
@@ -86,6 +121,7 @@ func TestCustomBuildAcceptsItsAuthType(t *testing.T) {
 // TestCustomBuildSchema: a custom build describes its own kind's keys,
 // from docs compiled in (no source tree at run time).
 func TestCustomBuildSchema(t *testing.T) {
+	t.Parallel()
 	custom := build(t, ".")
 	out, code := runBin(t, custom, nil, "schema")
 	if code != 0 {
@@ -120,6 +156,7 @@ func TestCustomBuildSchema(t *testing.T) {
 // auth type and secret store the stock byokcred accepts, plus its own kind,
 // as the schema each binary prints says.
 func TestCustomBuildHasTheStockKindsAndStores(t *testing.T) {
+	t.Parallel()
 	type accepts struct {
 		AuthTypes []string
 		Stores    []string

@@ -25,6 +25,7 @@ const agentKeyC = "CANARY-agent-key-C-5c3d9f20"
 // and says why on stderr, require and start fail in one line and start
 // neither writes a log nor starts an agent there.
 func TestHelperUntrustedSocket(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a directory owned by another uid")
 	}
@@ -127,6 +128,7 @@ func squat(t *testing.T, run string) {
 // without --socket listens there too. The first agent keeps serving its
 // config.
 func TestAgentPerConfig(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	bin := byokcredBinary(t)
 	dir := t.TempDir()
 	cfgA := filepath.Join(dir, "a.yaml")
@@ -184,6 +186,7 @@ func TestAgentPerConfig(t *testing.T) {
 // running race to create the socket directory, the log and the agent; each
 // prints the key, and one agent is left serving.
 func TestConcurrentAgentStart(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	bin := byokcredBinary(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "byokcred.yaml")
@@ -221,6 +224,7 @@ func TestConcurrentAgentStart(t *testing.T) {
 // 30 s bound here and works alone (auto) or fails in one line (require),
 // instead of stalling every request of the Copilot CLI.
 func TestHelperStoppedAgent(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	bin := byokcredBinary(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "byokcred.yaml")

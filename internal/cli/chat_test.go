@@ -36,6 +36,7 @@ func (w *writeLog) String() string {
 }
 
 func TestInteractiveChatStreamsAndSwitchesModels(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	if testing.Short() {
 		t.Skip("-short: no Copilot runtime")
 	}

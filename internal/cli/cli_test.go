@@ -238,6 +238,7 @@ func TestTokenShowsEntraClaims(t *testing.T) {
 // TestChatMovesOneSessionBetweenProviders runs `chat -m a/x PROMPT --then
 // b/y PROMPT` through the real runtime.
 func TestChatMovesOneSessionBetweenProviders(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	if testing.Short() {
 		t.Skip("-short: no Copilot runtime")
 	}
@@ -290,6 +291,7 @@ models:
 // variables, files, plugin binary and the tools its plugin runs provided,
 // it has no problem — including the plugin's own check of its config blocks.
 func TestExampleConfigValidates(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	keyFile := writeFile(t, "anthropic.key", "k")
 	env := map[string]string{
 		"AZURE_AI_FOUNDRY_RESOURCE_URL": "https://res.openai.azure.com", "OPENAI_API_KEY": "k",

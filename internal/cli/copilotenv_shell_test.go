@@ -106,6 +106,7 @@ func evalCopilotEnv(t *testing.T, out string, vars map[string]string) map[string
 // (api_version with a newline, a model with a control character) are fed
 // in directly: the printer must hold without the loader.
 func TestCopilotEnvOutputIsInert(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	type field struct {
 		name string
 		set  func(p *config.Provider, m *config.Model, helper []string, payload string) ([]string, credential.Kind)

@@ -28,6 +28,7 @@ import (
 // endpoint sees one fetch per rotation, not one per request. Then the agent
 // is killed: the next turn still succeeds, each helper fetching alone.
 func TestCopilotCLIKeyCommand(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	if testing.Short() {
 		t.Skip("-short: no Copilot runtime")
 	}

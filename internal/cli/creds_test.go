@@ -133,6 +133,7 @@ func TestChatRefusesBadHeaderValueAtLoad(t *testing.T) {
 // `chat -i` waiting for a line on a terminal ends on SIGINT/SIGTERM (the
 // cancelled context) instead of waiting for input that never comes.
 func TestInteractiveChatEndsWhenInterrupted(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	if testing.Short() {
 		t.Skip("-short: no Copilot runtime")
 	}

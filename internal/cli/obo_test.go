@@ -16,6 +16,7 @@ import (
 // refused by chat without a user, and with --user-token-env the model gets
 // a token minted for that user (never the user's own token).
 func TestChatOnBehalfOfUser(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "cli-app", ClientSecret: "cli-app-secret"})
 	defer fe.Close()
 	userTok := fe.UserToken("carol", time.Hour)

@@ -17,6 +17,7 @@ const module = "github.com/byokcred/byokcred/"
 // ./...`) has its path in the README's Layout section, so that the layout
 // can be read there and a new package cannot go unmentioned.
 func TestLayoutListsEveryPackage(t *testing.T) {
+	t.Parallel() // its own module or go command; sets no process state
 	if testing.Short() {
 		t.Skip("runs go list")
 	}

@@ -129,6 +129,7 @@ func goCmd(t *testing.T, dir string, args ...string) {
 // of its own package in a fresh module, and the module builds. A snippet
 // that is not a whole file must be marked `<!-- readmetest: fragment -->`.
 func TestGoSnippetsCompile(t *testing.T) {
+	t.Parallel() // its own module or go command; sets no process state
 	if testing.Short() {
 		t.Skip("-short: builds a module")
 	}
@@ -221,6 +222,7 @@ func TestYAMLSnippetsLoad(t *testing.T) {
 // fresh module outside this repository: its byokcred.yaml and main.go,
 // built and run, get a reply from a loopback model.
 func TestLibraryUseSteps(t *testing.T) {
+	t.Parallel() // its own module or go command; sets no process state
 	if testing.Short() {
 		t.Skip("-short: no Copilot runtime")
 	}
