@@ -42,7 +42,7 @@ for i in $(seq "$RUNS"); do
 	echo "== run $i of $RUNS"
 	bench -test.bench '^Benchmark(WarmToken|Herd|PluginFetch|BedrockKeyMint|PerUserWarmToken)$' -test.benchtime 1s
 	bench -test.bench '^BenchmarkScale$' -test.benchtime 2s
-	bench -test.bench '^Benchmark(RefreshStalls|Footprint|OutageLoad|PastRefreshHint|PerUserFootprint)$' -test.benchtime 1x
+	bench -test.bench '^Benchmark(RefreshStalls|Footprint|OutageLoad|PastRefreshHint|PerUserFootprint|PerUserJunkTokens)$' -test.benchtime 1x
 	(cd proxy && ../$OUT/proxy.test -test.run '^$' -test.benchmem -test.bench '^Benchmark(Direct|ViaProxy|BareReverseProxy)$' -test.benchtime 1s) | tee -a "$RAW"
 done
 # Figure 11 starts 2,100 processes; its legs alternate within the one run.
