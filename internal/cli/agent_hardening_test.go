@@ -187,14 +187,7 @@ func TestAgentPerConfig(t *testing.T) {
 // prints the key, and one agent is left serving.
 func TestConcurrentAgentStart(t *testing.T) {
 	t.Parallel() // sets no process env, cwd or signal
-	bin := byokcredBinary(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "byokcred.yaml")
-	if err := os.WriteFile(cfg, []byte(staticConfig(agentKeyA)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(dir, "run", "agent.sock")
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	bin, _, cfg, socket, env := agentSetup(t)
 	const helpers = 20
 	results := make(chan procResult, helpers)
 	for range helpers {
@@ -225,14 +218,7 @@ func TestConcurrentAgentStart(t *testing.T) {
 // instead of stalling every request of the Copilot CLI.
 func TestHelperStoppedAgent(t *testing.T) {
 	t.Parallel() // sets no process env, cwd or signal
-	bin := byokcredBinary(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "byokcred.yaml")
-	if err := os.WriteFile(cfg, []byte(staticConfig(agentKeyA)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(dir, "run", "agent.sock")
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	bin, _, cfg, socket, env := agentSetup(t)
 	ap := startAgentProc(t, bin, env, socket, "-c", cfg)
 	if err := ap.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -269,14 +255,7 @@ func TestHelperStoppedAgent(t *testing.T) {
 // flooded with connections gets EMFILE from accept; it backs off and keeps
 // serving instead of exiting.
 func TestAgentOutOfFileDescriptors(t *testing.T) {
-	bin := byokcredBinary(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "byokcred.yaml")
-	if err := os.WriteFile(cfg, []byte(staticConfig(agentKeyA)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(dir, "run", "agent.sock")
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	bin, _, cfg, socket, env := agentSetup(t)
 	ap := &agentProc{log: &syncbuf.Buffer{}, done: make(chan struct{}), socket: socket}
 	// ulimit -n sets the hard limit too, so the Go runtime cannot raise it.
 	ap.cmd = exec.Command("/bin/sh", "-c", `ulimit -n 32 && exec "$0" -c "$1" agent --socket "$2"`, bin, cfg, socket)

@@ -201,14 +201,7 @@ func staticConfig(key string) string {
 // credential in the agent's debug log.
 func TestAgentAndHelper(t *testing.T) {
 	t.Parallel() // sets no process env, cwd or signal
-	bin := byokcredBinary(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "byokcred.yaml")
-	if err := os.WriteFile(cfg, []byte(staticConfig(agentKeyA)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(dir, "run", "agent.sock")
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	bin, dir, cfg, socket, env := agentSetup(t)
 	helper := func(args ...string) procResult {
 		cmd := exec.Command(bin, append([]string{"-c", cfg, "credential", "--socket", socket}, args...)...)
 		cmd.Env = env
@@ -352,4 +345,21 @@ func TestHelperNamesItsConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// agentSetup is the world of an agent test: the byokcred binary, a
+// temporary directory that is also $HOME, a static config (agentKeyA) in
+// it, the socket path in a directory not yet made, and the environment the
+// processes run with.
+func agentSetup(t *testing.T) (bin, dir, cfg, socket string, env []string) {
+	t.Helper()
+	bin = byokcredBinary(t)
+	dir = t.TempDir()
+	cfg = filepath.Join(dir, "byokcred.yaml")
+	if err := os.WriteFile(cfg, []byte(staticConfig(agentKeyA)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	socket = filepath.Join(dir, "run", "agent.sock")
+	env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	return bin, dir, cfg, socket, env
 }
