@@ -44,24 +44,7 @@ func TestPerUserProxy(t *testing.T) {
 		seen[oid]++
 		return 0
 	}})
-	path := filepath.Join(t.TempDir(), "byokcred.yaml")
-	writeFile(t, path, fmt.Sprintf(`providers:
-  foundry:
-    type: openai
-    base_url: %s
-    model: gpt-4.1
-    auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: proxy-app, client_secret_env: PROXY_APP_SECRET, scope: "https://obo-proxy.example/.default"}
-`, model.URL))
-	live, err := registry.NewLive(path, registry.Options{PerUser: true, HTTPClient: fe.Client(), LookupEnv: func(k string) (string, bool) {
-		if k == "PROXY_APP_SECRET" {
-			return "proxy-app-secret", true
-		}
-		return os.LookupEnv(k)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
+	live := perUserLive(t, fe, model.URL)
 	f := startProxy(t, live, proxy.Options{})
 	users := map[string]string{"alice": fe.UserToken("alice", time.Hour), "bob": fe.UserToken("bob", time.Hour)}
 	body := `{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}`
@@ -142,24 +125,7 @@ func startOBOProxy(t *testing.T, opts proxy.Options) *oboProxy {
 		}
 		return 0
 	}})
-	path := filepath.Join(t.TempDir(), "byokcred.yaml")
-	writeFile(t, path, fmt.Sprintf(`providers:
-  foundry:
-    type: openai
-    base_url: %s
-    model: gpt-4.1
-    auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: proxy-app, client_secret_env: PROXY_APP_SECRET, scope: "https://obo-proxy.example/.default"}
-`, model.URL))
-	live, err := registry.NewLive(path, registry.Options{PerUser: true, HTTPClient: fe.Client(), LookupEnv: func(k string) (string, bool) {
-		if k == "PROXY_APP_SECRET" {
-			return "proxy-app-secret", true
-		}
-		return os.LookupEnv(k)
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { live.Close() })
+	live := perUserLive(t, fe, model.URL)
 	return &oboProxy{fe: fe, live: live, fixture: startProxy(t, live, opts)}
 }
 
@@ -319,4 +285,30 @@ func TestPerUserProxyLogsNoUnverifiedUser(t *testing.T) {
 	if strings.Contains(logs, forged) {
 		t.Error("the forged token appears in the log")
 	}
+}
+
+// perUserLive loads a config whose provider foundry (at modelURL) acts on
+// behalf of the caller through fe, the proxy's application being
+// proxy-app; it is closed when the test ends.
+func perUserLive(t *testing.T, fe *fakeentra.Server, modelURL string) *registry.Live {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "byokcred.yaml")
+	writeFile(t, path, fmt.Sprintf(`providers:
+  foundry:
+    type: openai
+    base_url: %s
+    model: gpt-4.1
+    auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: proxy-app, client_secret_env: PROXY_APP_SECRET, scope: "https://obo-proxy.example/.default"}
+`, modelURL))
+	live, err := registry.NewLive(path, registry.Options{PerUser: true, HTTPClient: fe.Client(), LookupEnv: func(k string) (string, bool) {
+		if k == "PROXY_APP_SECRET" {
+			return "proxy-app-secret", true
+		}
+		return os.LookupEnv(k)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { live.Close() })
+	return live
 }
