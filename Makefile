@@ -43,8 +43,11 @@ demo: deps build bin/byokcred-demo
 
 ## test: every test, including end-to-end tests against the real runtime,
 ## the short soak, and short fuzz runs of the config loader
-test: deps
-	$(GO) test -race -count=1 -timeout 15m ./...
+## (bin/byokcred and bin/plugins are built once here for every test package
+## that runs them; each package copies them instead of linking its own)
+test: deps build
+	BYOKCRED_TEST_BIN=$(CURDIR)/bin/byokcred BYOKCRED_TEST_PLUGINS=$(CURDIR)/bin/plugins \
+	  $(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzExpand$$' -fuzztime 5s ./config
 	$(MAKE) bench-smoke
