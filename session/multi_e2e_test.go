@@ -22,7 +22,6 @@ import (
 // model name and credential, and that no credential reached another
 // provider's endpoint.
 func TestMultiProviderSessionRoutesAndIsolatesCredentials(t *testing.T) {
-	t.Parallel()
 	needRuntime(t)
 	f := newEntraFixture(t, time.Hour) // foundry: Entra ID via managed identity
 	anthropic, err := fakemodel.Start(fakemodel.Options{Reply: "from anthropic"})

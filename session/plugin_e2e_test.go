@@ -63,7 +63,6 @@ providers:
 // turns, and checks the next turns succeed with tokens from the restarted
 // plugin — and that no plugin process outlives the set.
 func TestPluginSessionSurvivesAKilledPlugin(t *testing.T) {
-	t.Parallel()
 	needRuntime(t)
 	model, err := fakemodel.Start(fakemodel.Options{Reply: "via plugin"})
 	if err != nil {
@@ -120,7 +119,6 @@ func TestPluginSessionSurvivesAKilledPlugin(t *testing.T) {
 // the call timeout makes session creation fail with an error naming the
 // plugin and the provider, and leaves no process behind.
 func TestPluginHangFailsWithOneClearError(t *testing.T) {
-	t.Parallel()
 	needRuntime(t)
 	dir := t.TempDir()
 	hang := filepath.Join(dir, "hang.sh")

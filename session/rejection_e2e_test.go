@@ -17,7 +17,6 @@ import (
 // cache drop the token and the runtime's retry carries a new one; without
 // it the turn fails, because the cache still holds a token it believes valid.
 func TestRefreshOnRejection(t *testing.T) {
-	t.Parallel()
 	needRuntime(t)
 	for _, withHandler := range []bool{true, false} {
 		t.Run(fmt.Sprintf("handler=%v", withHandler), func(t *testing.T) {

@@ -18,7 +18,6 @@ import (
 // TestReloadReachesLiveSessions: a rotated key and a changed Entra scope
 // take effect for the next request of sessions created before the reload.
 func TestReloadReachesLiveSessions(t *testing.T) {
-	t.Parallel()
 	needRuntime(t)
 	f := newEntraFixture(t, time.Hour)
 	gateway, err := fakemodel.Start(fakemodel.Options{Reply: "gw"})
