@@ -94,10 +94,12 @@ func (s *store) Validate(b *kind.Build) {
 		if !b.Failed("secret") {
 			b.Errorf("", "missing key \"secret\": the Key Vault secret identifier, %s", idForm)
 		}
-	} else if _, _, _, err := parseSecretID(s.Secret); err != nil {
+		return
+	}
+	vaultURL, name, version, err := parseSecretID(s.Secret)
+	if err != nil {
 		b.Errorf("secret", "%v", err)
 	}
-	vaultURL, name, version, _ := parseSecretID(s.Secret)
 	switch {
 	case s.Version == "":
 	case version != "":

@@ -80,6 +80,9 @@ func TestValidation(t *testing.T) {
 		{name: "version key", block: `{store: azure_key_vault, secret: ` + url + `, version: ` + version + `}`},
 		{name: "another cloud's vault", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k'}`},
 		{name: "user-assigned managed identity", block: `{store: azure_key_vault, secret: ` + url + `, auth: {credential: managed_identity, client_id: 11111111-2222-3333-4444-555555555555}}`},
+		{name: "no secret", block: `{store: azure_key_vault, version: ` + version + `}`, want: []string{
+			`c.yaml:8:7: providers.p.auth.api_key_secret: missing key "secret": the Key Vault secret identifier, https://VAULT.vault.azure.net/secrets/NAME or …/NAME/VERSION`,
+		}},
 		{name: "http", block: `{store: azure_key_vault, secret: 'http://myvault.vault.azure.net/secrets/k'}`, want: []string{
 			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: secret "http://myvault.vault.azure.net/secrets/k": a Key Vault secret identifier is an https URL, https://VAULT.vault.azure.net/secrets/NAME or …/NAME/VERSION`,
 		}},

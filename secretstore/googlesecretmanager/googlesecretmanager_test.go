@@ -77,7 +77,8 @@ func TestValidation(t *testing.T) {
 		ref("g", "        secret: projects/byok-test-project/secrets/s/versions/0\n")+
 		ref("h", "        secret: projects/byok-test-project/secrets/s\n        auth:\n          project: byok-test-project\n          location: us-central1\n          refresh: per_session\n")+
 		ref("i", "        secret: projects/byok-test-project/secrets/s\n        auth: {impersonate_service_account: reader, scopes: [cloud-platform], credentials_file: "+missing+"}\n")+
-		ref("j", "        secret: projects/byok-test-project/secrets/s\n        auth: {type: gcp}\n"))
+		ref("j", "        secret: projects/byok-test-project/secrets/s\n        auth: {type: gcp}\n")+
+		ref("k", "        version: '3'\n"))
 	_, err := registry.Load(path, registry.Options{})
 	if err == nil {
 		t.Fatal("want errors")
@@ -99,6 +100,7 @@ func TestValidation(t *testing.T) {
 		`c.yaml:119:62: providers.i.auth.api_key_secret.auth.scopes[0]: invalid scope "cloud-platform": want a Google OAuth scope URL such as https://www.googleapis.com/auth/cloud-platform`,
 		`c.yaml:119:97: providers.i.auth.api_key_secret.auth.credentials_file: cannot read credentials file: stat ` + missing + `: no such file or directory`,
 		`c.yaml:129:16: providers.j.auth.api_key_secret.auth.type: unknown key "type" (known keys: credentials_file, impersonate_service_account, location, project, refresh, scopes)`,
+		`c.yaml:136:7: providers.k.auth.api_key_secret: missing key "secret": the Secret Manager secret's resource name, projects/PROJECT/secrets/NAME`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s\ngot:\n%s", diff, strings.Join(got, "\n"))
