@@ -8,6 +8,10 @@
 // asks it to validate itself, and only when the whole file is clean asks it
 // for its source. Third-party code adds an auth type with one Register call
 // from an init function.
+//
+// Secret stores (the `store:` of static's api_key_secret and
+// bearer_token_secret) are added the same way, with RegisterStore: a store
+// is the struct of its own keys, validated, then asked for its reader.
 package kind
 
 import (
