@@ -81,31 +81,31 @@ func (r *SecretRef) interval() time.Duration {
 func decodeRef(b *kind.Build, node *yaml.Node) *SecretRef {
 	r := new(SecretRef)
 	name, found := storeName(node)
-	if !found {
+	s, err := newStore(name)
+	switch {
+	case !found:
 		// No store to decode the other keys: only the common ones are
 		// read, and the missing store is the problem reported.
 		b.Decode("", node, r, otherKeys(node, commonKeys())...)
 		if r.Store == "" && !b.Failed("store") {
 			b.Errorf("", "%v", unknownkind.Missing("store", "secret stores", "one of", kind.Stores()))
 		}
-		return r
-	}
-	s, err := newStore(name)
-	if err != nil {
+	case err != nil:
 		b.Decode("", node, r, otherKeys(node, commonKeys())...)
 		b.Errorf("store", "%v", err)
-		return r
+	default:
+		decodeTogether(b, dropForeignKeys(b, node, name, s), r, s)
+		r.store = s
 	}
-	node = dropForeignKeys(b, node, name, s)
-	decodeTogether(b, node, r, s)
-	r.store = s
 	if iv := r.RefreshInterval; iv != 0 && (iv < MinRefreshInterval || iv > MaxRefreshInterval) {
 		b.Errorf("refresh_interval", "refresh_interval %s is out of bounds: between %s and %s (default %s)", iv, MinRefreshInterval, fmtHours(MaxRefreshInterval), DefaultRefreshInterval)
 	}
 	if strings.TrimSpace(r.JSONKey) != r.JSONKey {
 		b.Errorf("json_key", "json_key %q has leading or trailing spaces", r.JSONKey)
 	}
-	s.Validate(b)
+	if r.store != nil {
+		s.Validate(b)
+	}
 	return r
 }
 

@@ -226,8 +226,15 @@ func TestSecretRefKeys(t *testing.T) {
 		{name: "a missing secret", block: `{store: memory}`, want: []string{
 			`c.yaml:8:7: providers.p.auth.api_key_secret: missing key "secret": the secret's name in memory`,
 		}},
-		{name: "an unknown store's keys are not judged", block: `{store: vault9, vault: v, json_key: ' k'}`, want: []string{
+		// The keys of a store not linked cannot be judged; the common ones
+		// are, whatever the store.
+		{name: "an unknown store", block: `{store: vault9, vault: v, json_key: ' k'}`, want: []string{
 			`c.yaml:8:31: providers.p.auth.api_key_secret.store: unknown store "vault9" (known: memory, shelf; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
+			`c.yaml:8:59: providers.p.auth.api_key_secret.json_key: json_key " k" has leading or trailing spaces`,
+		}},
+		{name: "no store", block: `{secret: k, refresh_interval: 1s}`, want: []string{
+			`c.yaml:8:7: providers.p.auth.api_key_secret: missing key "store" (one of: memory, shelf)`,
+			`c.yaml:8:53: providers.p.auth.api_key_secret.refresh_interval: refresh_interval 1s is out of bounds: between 10s and 24h (default 5m0s)`,
 		}},
 	}
 	for _, tc := range tests {
