@@ -85,9 +85,8 @@ type store struct {
 
 	// auth holds the reference's aws keys, with Region resolved (the
 	// ARN's when the block does not say).
-	auth                   awsauth.Auth
-	secret, version, stage string
-	arn                    bool
+	auth awsauth.Auth
+	arn  bool
 }
 
 var (
@@ -104,7 +103,6 @@ func (s *store) Validate(b *kind.Build) {
 		}
 		return
 	}
-	s.secret, s.version, s.stage = s.Secret, s.Version, s.VersionStage
 	var arnRegion string
 	validID := true
 	if strings.HasPrefix(s.Secret, "arn:") {
@@ -174,15 +172,15 @@ type reader struct {
 // Reference implements kind.SecretReader: the ARN, or the name and its
 // region, with the pinned version or stage.
 func (r *reader) Reference() string {
-	ref := r.secret
+	ref := r.Secret
 	if !r.arn {
 		ref += " in " + r.auth.Region
 	}
-	if r.version != "" {
-		ref += ", version " + r.version
+	if r.Version != "" {
+		ref += ", version " + r.Version
 	}
-	if r.stage != "" {
-		ref += ", stage " + r.stage
+	if r.VersionStage != "" {
+		ref += ", stage " + r.VersionStage
 	}
 	return ref
 }
@@ -213,12 +211,12 @@ func (r *reader) ReadSecret(ctx context.Context) (*kind.SecretValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.secret)}
-	if r.version != "" {
-		in.VersionId = aws.String(r.version)
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.Secret)}
+	if r.Version != "" {
+		in.VersionId = aws.String(r.Version)
 	}
-	if r.stage != "" {
-		in.VersionStage = aws.String(r.stage)
+	if r.VersionStage != "" {
+		in.VersionStage = aws.String(r.VersionStage)
 	}
 	out, err := c.GetSecretValue(ctx, in)
 	if err != nil {
@@ -263,10 +261,10 @@ func (r *reader) explain(err error) error {
 	code, msg := ae.ErrorCode(), ae.ErrorMessage()
 	switch code {
 	case "ResourceNotFoundException":
-		if r.version != "" || r.stage != "" {
+		if r.Version != "" || r.VersionStage != "" {
 			return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no such version of the secret: check version and version_stage (aws: %s)", r.auth.Region, msg)
 		}
-		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no secret %s: check its name and region (aws: %s)", r.auth.Region, r.secret, msg)
+		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no secret %s: check its name and region (aws: %s)", r.auth.Region, r.Secret, msg)
 	case "AccessDeniedException":
 		who := "the identity that reads it (`byokcred doctor` shows which)"
 		if m := deniedIdentityRe.FindStringSubmatch(msg); m != nil {
