@@ -95,7 +95,7 @@ bench-smoke: deps
 ## schema: regenerate the compiled-in field docs (go generate) and
 ## byokcred.schema.json from the Go config types
 schema:
-	$(GO) generate ./schema ./auth/... ./examples/custom-auth/...
+	$(GO) generate ./schema ./auth/... ./secretstore/... ./examples/custom-auth/...
 	$(GO) test -count=1 ./schema -run TestSchemaIsCurrent -update
 
 ## proto: regenerate the plugin protocol's Go code
