@@ -48,6 +48,13 @@ type ProviderSpec struct {
 	// should carry their expiry: the registry caches them and refreshes
 	// ahead of it.
 	Source credential.TokenSource
+	// PerUser, when not nil, makes the provider act on behalf of each user
+	// (OAuth 2.0 on-behalf-of, RFC 8693 token exchange), as a file's
+	// per-user credential: it is called with one user's current token and
+	// returns the source of that user's provider tokens, cached per user
+	// (Options.PerUser and MaxUsers apply). Sessions then come from
+	// session.Factory.SessionConfigFor. Source may be nil with it.
+	PerUser func(user credential.TokenSource) credential.TokenSource
 	// Kind names the credential in errors, logs and listings, where a
 	// file's provider shows its auth type (default "code").
 	Kind string
@@ -84,7 +91,7 @@ func NewProvider(spec ProviderSpec, opts Options) (*Provider, error) {
 	if err := config.ValidateProvider(cp); err != nil {
 		problems = append(problems, specProblems(err)...)
 	}
-	if spec.Source == nil {
+	if spec.Source == nil && spec.PerUser == nil {
 		problems = append(problems, fmt.Sprintf("provider %q: Source: no token source; give one (credential.TokenSourceFunc, or an adapter such as credential/azadapt)", spec.Name))
 	}
 	switch spec.Refresh {
@@ -98,7 +105,7 @@ func NewProvider(spec ProviderSpec, opts Options) (*Provider, error) {
 	if len(problems) > 0 {
 		return nil, specError(problems)
 	}
-	res := kind.Result{Source: spec.Source, Refresh: spec.Refresh, SelfCaching: spec.SelfCaching, Cache: spec.Cache}
+	res := kind.Result{Source: spec.Source, Refresh: spec.Refresh, SelfCaching: spec.SelfCaching, Cache: spec.Cache, PerUser: spec.PerUser}
 	b, err := build(spec.Name, res, opts)
 	if err != nil {
 		return nil, fmt.Errorf("registry: provider %q: %w", spec.Name, err)

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -272,5 +273,56 @@ models:
 	want := `registry: Options.Providers[0]: provider name "file" is in the config file too; rename one`
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %s", err, want)
+	}
+}
+
+// TestCodeBuiltPerUser: a code-built provider with PerUser mints each
+// user's tokens from that user's token, caches them per user, and is
+// refused without Options.PerUser, as a file's per-user credential is.
+func TestCodeBuiltPerUser(t *testing.T) {
+	t.Parallel()
+	var minted atomic.Int64
+	exchange := func(user credential.TokenSource) credential.TokenSource {
+		return credential.TokenSourceFunc(func(ctx context.Context) (*credential.Token, error) {
+			ut, err := user.Token(ctx)
+			if err != nil {
+				return nil, err
+			}
+			minted.Add(1)
+			return &credential.Token{Value: credential.NewSecret("for-" + ut.Value.Reveal()), Kind: credential.KindBearer, Expiry: time.Now().Add(time.Hour)}, nil
+		})
+	}
+	spec := ProviderSpec{Name: "obo", Type: "openai", BaseURL: "https://obo.example", Model: "m", PerUser: exchange}
+	_, err := NewProvider(spec, Options{Logger: quiet()})
+	want := `registry: provider "obo": this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("without Options.PerUser: err = %v, want %s", err, want)
+	}
+	p, err := NewProvider(spec, Options{Logger: quiet(), PerUser: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	user := func(v string) credential.TokenSource {
+		return credential.StaticTokenSource(&credential.Token{Value: credential.NewSecret(v), Kind: credential.KindBearer, Expiry: time.Now().Add(time.Hour)})
+	}
+	var got []string
+	for _, u := range []string{"alice", "bob", "alice"} {
+		us, err := p.ForUser(user(u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := us.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, tok.Value.Reveal())
+	}
+	_, ownErr := p.Token(context.Background())
+	if diff := cmp.Diff([]string{"for-alice", "for-bob", "for-alice"}, got); diff != "" {
+		t.Errorf("tokens (-want +got):\n%s", diff)
+	}
+	if minted.Load() != 2 || !errors.Is(ownErr, ErrNeedsUser) {
+		t.Errorf("minted %d (want 2: one per user), token without a user: %v (want ErrNeedsUser)", minted.Load(), ownErr)
 	}
 }
