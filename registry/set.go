@@ -75,12 +75,14 @@ func (o *Options) defaults() {
 	}
 }
 
-// Provider is a configured provider with its credential source.
+// Provider is a configured provider with its credential source: one of a
+// config file's, or one built in code (NewProvider).
 type Provider struct {
 	*config.Provider
-	// AuthType is the auth block's `type:`.
+	// AuthType is the auth block's `type:` (a code-built provider's
+	// ProviderSpec.Kind).
 	AuthType string
-	// Auth is the decoded auth block.
+	// Auth is the decoded auth block (nil for a code-built provider).
 	Auth kind.AuthConfig
 	// Source supplies the provider's credentials. Providers with identical
 	// auth blocks share one Source. It is the Cache, when there is one.
