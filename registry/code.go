@@ -138,7 +138,18 @@ type holders struct {
 	err    error
 }
 
-func (h *holders) acquire() { h.n.Add(1) }
+// acquire adds a holder, unless the source is closed already.
+func (h *holders) acquire() bool {
+	for {
+		n := h.n.Load()
+		if n <= 0 {
+			return false
+		}
+		if h.n.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
 
 func (h *holders) release() error {
 	if h.n.Add(-1) != 0 {
@@ -221,16 +232,36 @@ func NewSet(spec SetSpec) (*Set, error) {
 		return nil, specError(problems)
 	}
 	s := &Set{Config: cfg, providers: providers, owned: map[string]any{}, taken: map[string]bool{}, built: map[string]built{}}
-	for _, name := range cfg.Names() {
-		s.hold(providers[name])
+	if err := s.holdAll(cfg.Names(), "Providers"); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// hold makes s hold the code-built provider p.
-func (s *Set) hold(p *Provider) {
-	p.hold.acquire()
-	s.own("code:"+p.Name, setHold{p.hold})
+// holdAll makes s hold the code-built providers of s named names, or none
+// of them when one is closed already (then s is left as it was, for its
+// caller to abandon). field names the list in the error.
+func (s *Set) holdAll(names []string, field string) error {
+	var closed []string
+	var held []*holders
+	for _, name := range names {
+		p := s.providers[name]
+		if !p.hold.acquire() {
+			closed = append(closed, strconv.Quote(name))
+			continue
+		}
+		held = append(held, p.hold)
+	}
+	if len(closed) > 0 {
+		for _, h := range held {
+			h.release()
+		}
+		return fmt.Errorf("registry: %s: provider %s is closed (Provider.Close let go of its last holder); build it again with NewProvider", field, strings.Join(closed, ", "))
+	}
+	for _, name := range names {
+		s.own("code:"+name, setHold{s.providers[name].hold})
+	}
+	return nil
 }
 
 // addCode adds the code-built providers of opts to s, a set loaded from a
@@ -260,12 +291,13 @@ func (s *Set) addCode(extra []*Provider) error {
 	// names, models and the default provider are read from Config.
 	cfg := *s.Config
 	cfg.Providers = maps.Clone(cfg.Providers)
+	var names []string
 	for _, p := range extra {
 		cfg.Providers[p.Name] = p.Provider
-		s.hold(p)
+		names = append(names, p.Name)
 	}
 	s.Config = &cfg
-	return nil
+	return s.holdAll(names, "Options.Providers")
 }
 
 // codeFields names the Go fields of ProviderSpec and SetSpec after the

@@ -152,6 +152,11 @@ func TestCodeProviderHolders(t *testing.T) {
 	if diff := cmp.Diff([]int64{0, 0, 1}, closedAfter); diff != "" {
 		t.Errorf("source closes after builder, set 1, set 2 (-want +got):\n%s", diff)
 	}
+	_, err = NewSet(SetSpec{Providers: []*Provider{p}})
+	want := `registry: Providers: provider "held" is closed (Provider.Close let go of its last holder); build it again with NewProvider`
+	if err == nil || err.Error() != want {
+		t.Errorf("a set of a closed provider: err = %v, want %s", err, want)
+	}
 }
 
 // TestNewSetProblems: a set built in code is checked as a file's top-level
