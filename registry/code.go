@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -300,16 +299,73 @@ func (s *Set) addCode(extra []*Provider) error {
 	return s.holdAll(names, "Options.Providers")
 }
 
-// codeFields names the Go fields of ProviderSpec and SetSpec after the
-// config file's keys, for the problems of a spec.
-var codeFields = map[string]string{
-	"type": "Type", "base_url": "BaseURL", "wire_api": "WireAPI", "api_version": "APIVersion",
-	"model": "Model", "wire_model": "WireModel", "headers": "Headers", "id": "ID", "provider": "Provider",
-	"name": "Name", "default_provider": "DefaultProvider", "default_model": "DefaultModel", "models": "Models",
-	"providers": "Providers",
+// codeField names the Go field of ProviderSpec, SetSpec or config.Model
+// after the config file's key, for the problems of a spec ("" for none).
+// A switch rather than a map: nothing to build when the package loads.
+func codeField(key string) string {
+	switch key {
+	case "type":
+		return "Type"
+	case "base_url":
+		return "BaseURL"
+	case "wire_api":
+		return "WireAPI"
+	case "api_version":
+		return "APIVersion"
+	case "model":
+		return "Model"
+	case "wire_model":
+		return "WireModel"
+	case "headers":
+		return "Headers"
+	case "id":
+		return "ID"
+	case "provider":
+		return "Provider"
+	case "name":
+		return "Name"
+	case "default_provider":
+		return "DefaultProvider"
+	case "default_model":
+		return "DefaultModel"
+	case "models":
+		return "Models"
+	case "providers":
+		return "Providers"
+	}
+	return ""
 }
 
-var missingKey = regexp.MustCompile(`missing key "([a-z_]+)"`)
+// goFieldOr returns key's Go field, or key itself.
+func goFieldOr(key string) string {
+	if f := codeField(key); f != "" {
+		return f
+	}
+	return key
+}
+
+// namedFields rewrites `missing key "base_url"` in msg as `BaseURL is
+// empty`: a spec has every field, some left empty.
+func namedFields(msg string) string {
+	const missing = `missing key "`
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, missing)
+		if i < 0 {
+			break
+		}
+		key, rest, ok := strings.Cut(msg[i+len(missing):], `"`)
+		f := codeField(key)
+		if !ok || f == "" {
+			b.WriteString(msg[:i+len(missing)])
+			msg = msg[i+len(missing):]
+			continue
+		}
+		b.WriteString(msg[:i] + f + " is empty")
+		msg = rest
+	}
+	return b.String() + msg
+}
 
 // specProblems turns the config.ErrorList of a spec's check into lines that
 // name Go fields instead of file positions: `provider "x": BaseURL: …`.
@@ -320,14 +376,7 @@ func specProblems(err error) []string {
 	}
 	var out []string
 	for _, e := range el {
-		msg := missingKey.ReplaceAllStringFunc(e.Msg, func(m string) string {
-			key := missingKey.FindStringSubmatch(m)[1]
-			if f, ok := codeFields[key]; ok {
-				return f + " is empty"
-			}
-			return m
-		})
-		out = append(out, specPath(e.Path)+msg)
+		out = append(out, specPath(e.Path)+namedFields(e.Msg))
 	}
 	return out
 }
@@ -342,10 +391,7 @@ func specPath(path string) string {
 		out := "provider " + strconv.Quote(name)
 		if field != "" {
 			key, sub, _ := strings.Cut(field, ".")
-			if f, ok := codeFields[key]; ok {
-				key = f
-			}
-			out += ": " + key
+			out += ": " + goFieldOr(key)
 			if sub != "" {
 				out += "[" + strconv.Quote(sub) + "]"
 			}
@@ -358,15 +404,9 @@ func specPath(path string) string {
 	if i := strings.IndexByte(key, '['); i >= 0 {
 		key, idx = key[:i], key[i:]
 	}
-	if f, ok := codeFields[key]; ok {
-		key = f
-	}
-	out := "SetSpec." + key + idx
+	out := "SetSpec." + goFieldOr(key) + idx
 	if sub != "" {
-		if f, ok := codeFields[sub]; ok {
-			sub = f
-		}
-		out += "." + sub
+		out += "." + goFieldOr(sub)
 	}
 	return out + ": "
 }

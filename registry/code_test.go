@@ -331,3 +331,21 @@ func TestCodeBuiltPerUser(t *testing.T) {
 		t.Errorf("minted %d (want 2: one per user), token without a user: %v (want ErrNeedsUser)", minted.Load(), ownErr)
 	}
 }
+
+func TestNamedFields(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"spec field", `missing key "base_url"`, `BaseURL is empty`},
+		{"with a hint", `missing key "model": the model id to send`, `Model is empty: the model id to send`},
+		{"not a spec field", `missing key "auth": how to authenticate`, `missing key "auth": how to authenticate`},
+		{"two", `missing key "id"; missing key "command"; missing key "provider"`, `ID is empty; missing key "command"; Provider is empty`},
+		{"unterminated", `missing key "type`, `missing key "type`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, namedFields(tc.in)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
