@@ -77,9 +77,11 @@ const DefaultKind = "code"
 
 // NewProvider builds a provider from spec: its source behind the same
 // refresh-ahead cache a config file's provider gets, with opts' cache
-// template, logger, clock and OnFetch. Put it in a set (NewSet, or
-// Options.Providers beside a config file) to hand it to sessions and the
-// proxy. Every problem of spec is reported at once, each naming its field.
+// template, logger, clock and OnFetch (and PerUser and MaxUsers, for
+// spec.PerUser; the other options are about config files). Put it in a
+// set (NewSet, or Options.Providers beside a config file) to hand it to
+// sessions and the proxy. Every problem of spec is reported at once, each
+// naming its field.
 //
 // The provider is reference-counted: each set that holds it keeps its
 // source open, and Close lets go of the hold NewProvider returns with.
