@@ -4,16 +4,13 @@ package config
 // read from a file, by the rules Load applies to a file: every problem is in
 // the returned ErrorList at its key path (providers.NAME.base_url), with no
 // file position. Providers built in code carry their credential instead of
-// an `auth:` block, so no Auth is asked for. It sets c.Doc, and the default
-// TokenTimeout when c sets none.
+// an `auth:` block, so no Auth is asked for. Each provider's Name must be
+// its key in Providers (Validate only reads the providers: a code-built
+// provider may be in several configs at once). It sets c.Doc, and the
+// default TokenTimeout when c sets none.
 func (c *Config) Validate() error {
 	c.Doc = NewDoc("", func(string) (string, bool) { return "", false })
 	c.Doc.code = true
-	for name, p := range c.Providers {
-		if p != nil {
-			p.Name = name
-		}
-	}
 	c.validate()
 	if c.TokenTimeout == 0 {
 		c.TokenTimeout = DefaultTokenTimeout

@@ -265,9 +265,9 @@ func (s *Set) holdAll(names []string, field string) error {
 	return nil
 }
 
-// addCode adds the code-built providers of opts to s, a set loaded from a
-// config file, which reports a name in both at the code-built provider's
-// name under providers. It runs once the file's providers are built.
+// addCode adds the code-built providers extra (Options.Providers) to s, a
+// set loaded from a config file; a name in both is refused. It runs once
+// the file's providers are built.
 func (s *Set) addCode(extra []*Provider) error {
 	if len(extra) == 0 {
 		return nil
@@ -279,8 +279,10 @@ func (s *Set) addCode(extra []*Provider) error {
 			problems = append(problems, fmt.Sprintf("Options.Providers[%d] is nil", i))
 		case p.hold == nil:
 			problems = append(problems, fmt.Sprintf("Options.Providers[%d] (%q) belongs to a loaded set, which closes it; build it with NewProvider", i, p.Name))
-		case s.providers[p.Name] != nil:
+		case s.Config.Providers[p.Name] != nil:
 			problems = append(problems, fmt.Sprintf("Options.Providers[%d]: provider name %q is in the config file too; rename one", i, p.Name))
+		case s.providers[p.Name] != nil:
+			problems = append(problems, fmt.Sprintf("Options.Providers[%d]: provider name %q is taken by another provider; give each its own", i, p.Name))
 		default:
 			s.providers[p.Name] = p
 		}

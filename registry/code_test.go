@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -274,10 +275,52 @@ models:
 		t.Fatal(err)
 	}
 	defer clash.Close()
-	_, err = Load(path, Options{Logger: quiet(), Providers: []*Provider{clash}})
-	want := `registry: Options.Providers[0]: provider name "file" is in the config file too; rename one`
+	twin, err := NewProvider(validSpec("twin", src), Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer twin.Close()
+	_, err = Load(path, Options{Logger: quiet(), Providers: []*Provider{clash, twin, twin}})
+	want := "registry: Options.Providers[0]: provider name \"file\" is in the config file too; rename one\n" +
+		"registry: Options.Providers[2]: provider name \"twin\" is taken by another provider; give each its own"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %s", err, want)
+	}
+}
+
+// TestCodeProviderInSetsConcurrently: sets are built and closed around one
+// provider from many goroutines (the race detector watches), and the source
+// outlives them all until its builder lets go.
+func TestCodeProviderInSetsConcurrently(t *testing.T) {
+	t.Parallel()
+	src := &countingSource{ttl: time.Hour, now: time.Now}
+	p, err := NewProvider(validSpec("shared", src), Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			s, err := NewSet(SetSpec{Providers: []*Provider{p}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			sp, err := s.Provider("")
+			if err == nil {
+				_, err = sp.Token(context.Background())
+			}
+			if err != nil {
+				t.Error(err)
+			}
+			s.Close()
+		})
+	}
+	wg.Wait()
+	openAfterSets := src.closed.Load() == 0
+	p.Close()
+	if !openAfterSets || src.closed.Load() != 1 {
+		t.Errorf("source open after the sets closed: %v; closed after the builder let go: %d times (want 1)", openAfterSets, src.closed.Load())
 	}
 }
 
