@@ -528,7 +528,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 			}
 		}
 	}
-	if p.Auth == nil && !d.Failed(path+".auth") {
+	if p.Auth == nil && !d.code && !d.Failed(path+".auth") {
 		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
 	}
 }
