@@ -36,15 +36,15 @@ var coreAllowed = []struct {
 	{"credential", nil, nil},
 	{"secretfile", []string{"credential"}, nil},
 	{"endpoint", []string{"credential"}, nil},
-	{"config", []string{"credential", "endpoint"}, []string{yamlLib}},
+	{"config", []string{"credential", "endpoint", "internal/lazyre"}, []string{yamlLib}},
 	// The kind API: what credential kinds implement and call.
-	{"kind", []string{"credential", "endpoint", "config", "internal/kindhost"}, []string{yamlLib}},
-	{"registry", []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "internal/unknownkind"}, []string{yamlLib}},
-	{"session", []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib, copilotLib}},
+	{"kind", []string{"credential", "endpoint", "config", "internal/lazyre", "internal/kindhost"}, []string{yamlLib}},
+	{"registry", []string{"credential", "endpoint", "config", "internal/lazyre", "kind", "internal/kindhost", "internal/unknownkind"}, []string{yamlLib}},
+	{"session", []string{"credential", "endpoint", "config", "internal/lazyre", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib, copilotLib}},
 	// The proxy does not link the Copilot SDK.
-	{"proxy", []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib}},
-	{"metrics", []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib, otelLib}},
-	{"schema", []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib}},
+	{"proxy", []string{"credential", "endpoint", "config", "internal/lazyre", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib}},
+	{"metrics", []string{"credential", "endpoint", "config", "internal/lazyre", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib, otelLib}},
+	{"schema", []string{"credential", "endpoint", "config", "internal/lazyre", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib}},
 	{"copilotcli", nil, []string{copilotLib}},
 	// The command line links no credential kind: a build chooses its kinds
 	// (cmd/byokcred imports package builtin).
@@ -57,10 +57,11 @@ var coreAllowed = []struct {
 	{"internal/storelimit", []string{"credential", "secretfile"}, nil},
 	{"internal/unknownkind", nil, nil},
 	{"internal/kindhost", nil, nil},
+	{"internal/lazyre", nil, nil},
 }
 
 var (
-	cliOwn = []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "registry", "internal/unknownkind", "secretfile", "session",
+	cliOwn = []string{"credential", "endpoint", "config", "internal/lazyre", "kind", "internal/kindhost", "registry", "internal/unknownkind", "secretfile", "session",
 		"copilotcli", "proxy", "schema", "internal/agent", "internal/scrub", "internal/cli"}
 	cliLibs = []string{yamlLib, copilotLib, cobraLib}
 )

@@ -25,7 +25,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -37,6 +36,7 @@ import (
 	"github.com/byokcred/byokcred/auth/entra"
 	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/kind"
 )
@@ -47,8 +47,8 @@ func init() {
 
 var (
 	// Key Vault's rules for object names and version ids.
-	namePattern    = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
-	versionPattern = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+	namePattern    = lazyre.New(`^[0-9a-zA-Z-]{1,127}$`)
+	versionPattern = lazyre.New(`^[0-9a-fA-F]{32}$`)
 )
 
 const idForm = "https://VAULT.vault.azure.net/secrets/NAME or …/NAME/VERSION"
