@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,9 +18,9 @@ import (
 )
 
 // keyCommandBinaries are cmd/byokcred-credential built once, as make build
-// builds it (no cgo), in two directories: next to byokcred (a link to the
-// tests' binary), as installed, and alone, to show which cases it answers
-// without the full binary.
+// builds it (no cgo), in two directories: next to byokcred (a hard link to,
+// or copy of, the tests' binary), as installed, and alone, to show which
+// cases it answers without the full binary.
 var keyCommandBinaries struct {
 	once         sync.Once
 	paired, bare string
@@ -46,7 +47,11 @@ func keyCommandBinary(t *testing.T) (paired, bare string) {
 		if kb.err = copyExecutable(kb.bare, kb.paired); kb.err != nil {
 			return
 		}
-		kb.err = os.Symlink(full, filepath.Join(dir, "byokcred"))
+		// Not a symbolic link: copilot-env resolves its own path, and must
+		// find the small binary next to it.
+		if err := os.Link(full, filepath.Join(dir, "byokcred")); err != nil {
+			kb.err = copyExecutable(filepath.Join(dir, "byokcred"), full)
+		}
 	})
 	if kb.err != nil {
 		t.Fatal(kb.err)
@@ -183,5 +188,32 @@ func TestKeyCommandChoice(t *testing.T) {
 				t.Errorf("keyCommand(%s) = %s, want %s", exe, got, want)
 			}
 		})
+	}
+}
+
+// TestCopilotEnvPrintsTheKeyCommandBinary: a byokcred with
+// byokcred-credential next to it prints that binary as the key command,
+// with byokcred credential's arguments, and the line, run by a shell as the
+// Copilot CLI runs it, prints the agent's credential.
+func TestCopilotEnvPrintsTheKeyCommandBinary(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
+	_, _, cfg, socket, env := agentSetup(t)
+	small, _ := keyCommandBinary(t)
+	paired := filepath.Join(filepath.Dir(small), "byokcred")
+	startAgentProc(t, paired, env, socket, "-c", cfg)
+	cmd := exec.Command(paired, "-c", cfg, "copilot-env", "--socket", socket, "gw")
+	cmd.Env = env
+	r := runProc(t, cmd)
+	if r.code != 0 {
+		t.Fatalf("copilot-env: exit %d, stderr %q", r.code, r.stderr)
+	}
+	want := "export COPILOT_PROVIDER_API_KEY_COMMAND=" + shellQuote(shellWord(small)+" -c "+shellWord(cfg)+" credential --agent auto --socket "+shellWord(socket)+" gw") + "\n"
+	if !strings.Contains(r.stdout, want) {
+		t.Fatalf("copilot-env printed no key command line %q:\n%s", want, r.stdout)
+	}
+	sh := exec.Command("sh", "-c", `eval "$1" && sh -c "$COPILOT_PROVIDER_API_KEY_COMMAND"`, "sh", r.stdout)
+	sh.Env = env
+	if got := runProc(t, sh); got.code != 0 || got.stdout != agentKeyA+"\n" || got.stderr != "" {
+		t.Errorf("the printed key command: exit %d, stdout %q, stderr %q; want the agent's key", got.code, got.stdout, got.stderr)
 	}
 }
