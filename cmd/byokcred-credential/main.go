@@ -42,8 +42,10 @@ func main() {
 	full, err := fullBinary()
 	if err == nil {
 		err = execFull(full, args)
+		err = fmt.Errorf("%s: %w", full, err)
 	}
-	fmt.Fprintf(os.Stderr, "byokcred credential: running the full byokcred: %v (byokcred-credential hands every case but an agent's answer to the byokcred next to it: install both in one directory, as make build does)\n", err)
+	// One line, as every failure of the key command: the CLI shows it.
+	fmt.Fprintf(os.Stderr, "byokcred credential: cannot run the full byokcred: %v; byokcred-credential hands it every case but an agent's answer, so install the two in one directory (make build puts both in bin/)\n", err)
 	os.Exit(1)
 }
 

@@ -153,7 +153,7 @@ func TestKeyCommandBinaryIsByokcredCredential(t *testing.T) {
 				if diff := cmp.Diff(want, alone, cmp.AllowUnexported(procResult{})); diff != "" {
 					t.Errorf("byokcred-credential alone %v (-byokcred +alone):\n%s", tt.args, diff)
 				}
-			} else if alone.code != 1 || alone.stdout != "" || !regexp.MustCompile(`^byokcred credential: running the full byokcred: .*\n$`).MatchString(alone.stderr) {
+			} else if alone.code != 1 || alone.stdout != "" || !regexp.MustCompile(`^byokcred credential: cannot run the full byokcred: .*/bare/byokcred: no such file or directory; .*\n$`).MatchString(alone.stderr) {
 				t.Errorf("byokcred-credential alone %v: exit %d, stdout %q, stderr %q; want it to hand the case to byokcred and say it is missing", tt.args, alone.code, alone.stdout, alone.stderr)
 			}
 		})
