@@ -225,16 +225,7 @@ func (a *app) credential(ctx context.Context, set *registry.Set, name, mode, soc
 // socket (agent.ConfigSocket) when the first serves another config; in
 // start mode it starts an agent on whichever of the two has none.
 func (a *app) askAgent(ctx context.Context, socket string, req agent.Request, mode string) (*agent.Response, error) {
-	resp, err := agent.Ask(ctx, socket, req)
-	if ae := (*agent.Error)(nil); errors.As(err, &ae) && ae.Code == agent.CodeConfig {
-		own := agent.ConfigSocket(socket, req.Config)
-		oresp, oerr := agent.Ask(ctx, own, req)
-		if !errors.Is(oerr, agent.ErrNoAgent) || mode == agentStart {
-			socket, resp, err = own, oresp, oerr
-		}
-		// Else no agent of its own: the first answer says why the shared
-		// agent was not used.
-	}
+	socket, resp, err := agent.AskConfig(ctx, socket, req, mode == agentStart)
 	if err != nil && mode == agentStart && errors.Is(err, agent.ErrNoAgent) {
 		resp, err = a.startAgent(ctx, socket, req)
 	}

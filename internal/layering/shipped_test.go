@@ -18,6 +18,7 @@ var productionInternals = []string{
 	"internal/cli",
 	"internal/credshape",
 	"internal/kindhost",
+	"internal/lazyre",
 	"internal/scrub",
 	"internal/storelimit",
 	"internal/unknownkind",

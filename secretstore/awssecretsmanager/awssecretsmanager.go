@@ -26,7 +26,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -39,6 +38,7 @@ import (
 	// bearer_token_secret: importing one makes them available.
 	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/kind"
 )
@@ -51,18 +51,18 @@ var (
 	// arnRe is a secret's ARN in any partition (aws, aws-cn, aws-us-gov,
 	// …): region group 2; the name may be partial (without the random
 	// suffix Secrets Manager appends), which GetSecretValue also takes.
-	arnRe = regexp.MustCompile(`^arn:(aws[a-z-]*):secretsmanager:([a-z]{2}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):secret:([A-Za-z0-9/_+=.@-]{1,512})$`)
+	arnRe = lazyre.New(`^arn:(aws[a-z-]*):secretsmanager:([a-z]{2}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):secret:([A-Za-z0-9/_+=.@-]{1,512})$`)
 	// nameRe is a secret name as CreateSecret allows it.
-	nameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	nameRe = lazyre.New(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 	// versionRe is a VersionId: 32 to 64 characters (a UUID, or the
 	// ClientRequestToken the version was put with).
-	versionRe = regexp.MustCompile(`^[\x21-\x7e]{32,64}$`)
+	versionRe = lazyre.New(`^[\x21-\x7e]{32,64}$`)
 	// stageRe is a staging label: 1 to 256 characters.
-	stageRe = regexp.MustCompile(`^[\x21-\x7e]{1,256}$`)
+	stageRe = lazyre.New(`^[\x21-\x7e]{1,256}$`)
 	// deniedIdentityRe finds the caller in an AccessDeniedException
 	// message ("User: arn:aws:sts::…:assumed-role/R/S is not authorized
 	// to perform: …").
-	deniedIdentityRe = regexp.MustCompile(`User: (\S+) is not authorized`)
+	deniedIdentityRe = lazyre.New(`User: (\S+) is not authorized`)
 )
 
 // store is the `aws_secrets_manager` block of a reference: which secret,

@@ -27,7 +27,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -41,6 +40,7 @@ import (
 	// bearer_token_secret: importing one makes them available.
 	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/kind"
 )
@@ -51,8 +51,8 @@ func init() {
 
 var (
 	// Key Vault's rules for object names and version ids.
-	namePattern    = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
-	versionPattern = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+	namePattern    = lazyre.New(`^[0-9a-zA-Z-]{1,127}$`)
+	versionPattern = lazyre.New(`^[0-9a-fA-F]{32}$`)
 )
 
 const idForm = "https://VAULT.vault.azure.net/secrets/NAME or …/NAME/VERSION"

@@ -26,7 +26,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +39,7 @@ import (
 	// bearer_token_secret: importing one makes them available.
 	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/kind"
 )
@@ -59,11 +59,11 @@ var (
 	// lowercase letters, digits, hyphens) or number, a region, a secret id
 	// of 1–255 letters, digits, underscores and hyphens, a version number
 	// or the alias latest.
-	secretPattern  = regexp.MustCompile(`^projects/([^/]*)/(?:locations/([^/]*)/)?secrets/([^/]*)(?:/versions/([^/]*))?$`)
-	projectPattern = regexp.MustCompile(`^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]+)$`)
-	regionPattern  = regexp.MustCompile(`^[a-z]+(?:-[a-z]+[0-9]*)+$`)
-	secretIDRule   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	versionPattern = regexp.MustCompile(`^(?:[1-9][0-9]*|latest)$`)
+	secretPattern  = lazyre.New(`^projects/([^/]*)/(?:locations/([^/]*)/)?secrets/([^/]*)(?:/versions/([^/]*))?$`)
+	projectPattern = lazyre.New(`^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]+)$`)
+	regionPattern  = lazyre.New(`^[a-z]+(?:-[a-z]+[0-9]*)+$`)
+	secretIDRule   = lazyre.New(`^[A-Za-z0-9_-]{1,255}$`)
+	versionPattern = lazyre.New(`^(?:[1-9][0-9]*|latest)$`)
 )
 
 // store is the `google_secret_manager` block of a reference: which
@@ -353,7 +353,7 @@ func (r *reader) statusError(ctx context.Context, creds *auth.Credentials, code 
 func (r *reader) project() string  { return strings.Split(r.name, "/")[1] }
 func (r *reader) secretID() string { return r.name[strings.LastIndex(r.name, "/")+1:] }
 
-var impersonationURL = regexp.MustCompile(`serviceAccounts/([^/:]+):generateAccessToken`)
+var impersonationURL = lazyre.New(`serviceAccounts/([^/:]+):generateAccessToken`)
 
 // principal names who the secret must be shared with: the impersonated
 // service account, the key file's or the metadata server's account.
