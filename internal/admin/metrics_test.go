@@ -132,6 +132,7 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 	px := httptest.NewServer(srv)
 	defer px.Close()
 	ready := &admin.Readiness{Providers: live, Now: c.now}
+	reg.MustRegister(ready.Collector())
 	adm := httptest.NewServer(admin.Handler(ready.Check, reg))
 	defer adm.Close()
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -143,4 +145,27 @@ func oneLine(s string) string {
 		s = s[:maxReason] + "…"
 	}
 	return s
+}
+
+// readyDesc is the readiness gauge, per provider: 1 ready, 0 not.
+var readyDesc = prometheus.NewDesc("byokcred_provider_ready",
+	"Whether the provider can produce a credential now (1) or not (0), as /readyz reports it.", []string{"provider"}, nil)
+
+// Collector exports the readiness report as the byokcred_provider_ready
+// gauge, so that an alert can fire on it (a scrape reuses a report younger
+// than TTL, as probes do). Register it on the admin registry.
+func (r *Readiness) Collector() prometheus.Collector { return readyCollector{r} }
+
+type readyCollector struct{ r *Readiness }
+
+func (c readyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- readyDesc }
+
+func (c readyCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.r.Check(context.Background()).Providers {
+		v := 0.0
+		if st.Ready {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v, st.Name)
+	}
 }

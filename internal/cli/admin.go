@@ -78,6 +78,9 @@ func (a *app) startAdmin(ctx context.Context, s *adminServer, command string, li
 		return err
 	}
 	ready := &admin.Readiness{Providers: live}
+	if err := s.reg.Register(ready.Collector()); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
 	h := admin.Handler(ready.Check, s.reg)
 	s.done = make(chan error, 1)
 	go func() { s.done <- admin.Serve(ctx, s.ln, h, a.logger) }()
