@@ -81,13 +81,24 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 // calls.
 func (m *Metrics) ProxyRequest(provider, method string, status int, took time.Duration) {
 	m.requestDuration.Record(context.Background(), took.Seconds(), metric.WithAttributes(
-		attribute.String("provider", provider), attribute.String("http.request.method", method), attribute.Int("http.response.status_code", status)))
+		attribute.String("provider", provider), attribute.String("http.request.method", knownMethod(method)), attribute.Int("http.response.status_code", status)))
+}
+
+// knownMethod is method when it is a standard HTTP method, else "_OTHER"
+// (as OpenTelemetry's HTTP conventions say): any client can send any method
+// name, and each would otherwise be a series of its own held forever.
+func knownMethod(method string) string {
+	switch method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE":
+		return method
+	}
+	return "_OTHER"
 }
 
 // ProxyUpstream records one request sent to a provider: status 0 and
 // error.type when no response came.
 func (m *Metrics) ProxyUpstream(provider, method string, status int, took time.Duration, err error) {
-	attrs := []attribute.KeyValue{attribute.String("provider", provider), attribute.String("http.request.method", method)}
+	attrs := []attribute.KeyValue{attribute.String("provider", provider), attribute.String("http.request.method", knownMethod(method))}
 	if err != nil {
 		attrs = append(attrs, attribute.String("error.type", "transport"))
 	} else {

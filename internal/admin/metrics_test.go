@@ -164,6 +164,15 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 	for _, user := range []string{"alice", "bob"} {
 		post("/users/chat/completions", fe.UserToken(user, time.Hour))
 	}
+	// Methods a client invents are refused, and counted under one label.
+	for _, method := range []string{"BREW", "X-INVENTED-1"} {
+		req, _ := http.NewRequest(method, px.URL+"/alpha/chat/completions", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
 
 	got := scrape(t, adm.URL)
 	const alpha = "auth=admintest-scripted,provider=alpha"
@@ -181,6 +190,11 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 		`byokcred_proxy_replay_memory_bytes{}`:                                    0,
 		`byokcred_peruser_users{auth=entra,provider=users}`:                       2,
 		`byokcred_peruser_evictions_total{auth=entra,provider=users}`:             0,
+	}
+	for k := range got {
+		if strings.Contains(k, "BREW") || strings.Contains(k, "INVENTED") {
+			t.Errorf("a client's invented method became a label: %s", k)
+		}
 	}
 	picked := map[string]float64{}
 	for k := range want {
