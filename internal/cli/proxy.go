@@ -59,7 +59,14 @@ own API-key setting can carry it; for a provider that acts on behalf of each
 user, Authorization: Bearer carries the user's own token, and the client token
 sent there is refused). Requests from web pages are refused (their
 Origin, or a browser's Sec-Fetch-Site), pages on other loopback ports
-included, unless --allow-origin names the page's origin.`,
+included, unless --allow-origin names the page's origin.
+
+--admin-addr HOST:PORT serves /healthz, /readyz (every provider can produce
+a credential now) and /metrics (Prometheus) on an address of its own, for a
+load balancer's probes and a scraper; it never serves a credential. With
+--log-level info each request gets one log line: provider, status, bytes,
+duration and, for a provider acting on behalf of users, the user's oid and
+tid.`,
 		Example: `  # The Copilot CLI against an Entra-protected Azure provider named foundry:
   byokcred proxy --default foundry
   # (COPILOT_PROVIDER_API_KEY is required by the CLI with type azure; any
