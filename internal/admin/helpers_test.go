@@ -88,8 +88,24 @@ func (a *scriptedAuth) Source(*kind.Build) (kind.Result, error) {
 	return kind.Result{Source: p.(*idp)}, nil
 }
 
+// hangingAuth's source never answers: a stuck identity provider.
+type hangingAuth struct{}
+
+func (*hangingAuth) Validate(*kind.Build) {}
+func (*hangingAuth) Source(*kind.Build) (kind.Result, error) {
+	return kind.Result{Source: hangingSource{}}, nil
+}
+
+type hangingSource struct{}
+
+func (hangingSource) Token(ctx context.Context) (*credential.Token, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
 func init() {
 	kind.Register("admintest-scripted", func() kind.AuthConfig { return new(scriptedAuth) })
+	kind.Register("admintest-hanging", func() kind.AuthConfig { return new(hangingAuth) })
 }
 
 // newIDP registers a scripted identity provider under the test's name.

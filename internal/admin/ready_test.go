@@ -67,6 +67,23 @@ func TestReadinessFollowsTheIdentityEndpoint(t *testing.T) {
 	}
 }
 
+// TestReadinessIsBounded: a stuck identity provider makes the provider not
+// ready within the check's timeout, saying so, instead of holding the probe.
+func TestReadinessIsBounded(t *testing.T) {
+	t.Parallel()
+	live := load(t, `providers:
+  stuck: {type: openai, base_url: https://stuck.example/v1, model: m, auth: {type: admintest-hanging}}
+`, registry.Options{Logger: slog.New(slog.DiscardHandler)})
+	r := &admin.Readiness{Providers: live, Timeout: 50 * time.Millisecond}
+	got := r.Check(context.Background())
+	if len(got.Providers) == 1 && strings.HasPrefix(got.Providers[0].Reason, "no credential within the readiness check's timeout") {
+		got.Providers[0].Reason = "timeout"
+	}
+	if diff := cmp.Diff(admin.Report{Providers: []admin.ProviderStatus{{Name: "stuck", Reason: "timeout"}}}, got); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+}
+
 // TestReadinessIsCached: probes within the TTL reuse the report instead of
 // asking the identity provider again.
 func TestReadinessIsCached(t *testing.T) {
