@@ -105,6 +105,15 @@ schema:
 	$(GO) generate ./schema ./auth/... ./secretstore/... ./examples/custom-auth/...
 	$(GO) test -count=1 ./schema -run TestSchemaIsCurrent -update
 
+## image: the container image (Dockerfile: the static binary on
+## distroless/static, uid 65532, no shell) as $(IMAGE); needs docker (CI has
+## none: deploy's tests check what can be checked without it)
+IMAGE   ?= byokcred:dev
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+.PHONY: image
+image:
+	docker build --build-arg GO_VERSION=$$(sed -n 's/^go //p' go.mod) --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
 ## proto: regenerate the plugin protocol's Go code
 proto:
 	./plugins/proto/gen.sh
