@@ -270,3 +270,25 @@ func TestTypeScriptSDKThroughAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMETypeScriptExample: the README's TypeScript example is the
+// program TestTypeScriptSDKThroughAgent runs, word for word from its first
+// import.
+func TestREADMETypeScriptExample(t *testing.T) {
+	t.Parallel()
+	prog, err := os.ReadFile(filepath.Join(nodeClientDir, "src", "examples", "long-running.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, code, ok := strings.Cut(string(prog), "\nimport ")
+	if !ok {
+		t.Fatal("long-running.ts has no import")
+	}
+	if !strings.Contains(string(readme), "```ts\nimport "+code+"```\n") {
+		t.Error("README.md's TypeScript example differs from clients/node/src/examples/long-running.ts (from its first import to its end); copy the program into the README")
+	}
+}
