@@ -92,16 +92,21 @@ type Response struct {
 // provider config (the TypeScript client's providerConfig). It carries no
 // credential: the client asks OpToken for that, at every model request.
 type ProviderInfo struct {
-	Type       string `json:"type"`
+	Type string `json:"type"`
+	// BaseURL and the values of Headers are templates: a part beyond the
+	// URL's scheme://host[:port], or of a header value, that came from an
+	// environment variable is written ${NAME} (it may be a secret: the
+	// client expands it from its own environment), and a literal `$` is
+	// written `$$`.
 	BaseURL    string `json:"base_url"`
 	WireAPI    string `json:"wire_api,omitempty"`
 	Model      string `json:"model,omitempty"`
 	WireModel  string `json:"wire_model,omitempty"`
 	APIVersion string `json:"api_version,omitempty"`
-	// Headers are the config's extra headers whose values are written in
-	// the config file itself. WithheldHeaders names the others: a value
-	// that came from an environment variable, or a header whose name says
-	// it carries a credential, may be a secret and is never sent.
+	// Headers are the config's extra headers (templates, as BaseURL).
+	// WithheldHeaders names those left out: a value written in the config
+	// file under a name that says it carries a credential (Api-Key,
+	// Ocp-Apim-Subscription-Key…); the client supplies them itself.
 	Headers         map[string]string `json:"headers,omitempty"`
 	WithheldHeaders []string          `json:"withheld_headers,omitempty"`
 	// CredentialHeader is the header the credential goes in for this

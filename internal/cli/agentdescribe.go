@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/endpoint"
 	"github.com/byokcred/byokcred/internal/agent"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
@@ -35,28 +36,65 @@ func agentDescribe(live registry.Providers) func(ctx context.Context, name strin
 	}
 }
 
-// describeProvider is p's description for a client. Header values written
-// in the config file are sent; a value with any part from an environment
-// variable may be a secret (a subscription key), and so may any header
-// whose name says it carries a credential: those are named in
-// WithheldHeaders, never sent.
+// describeProvider is p's description for a client. A part of the base URL
+// beyond scheme://host[:port], or of a header value, that came from an
+// environment variable may be a secret (?code=${FN_KEY}, a subscription
+// key): it is sent as ${NAME}, for the client to expand from its own
+// environment, as copilot-env leaves such parts to the shell. A header
+// written in the file whose name says it carries a credential is named in
+// WithheldHeaders, its value never sent.
 func describeProvider(p *registry.Provider, kind credential.Kind) *agent.ProviderInfo {
 	info := &agent.ProviderInfo{
-		Type: p.Type, BaseURL: p.BaseURL, WireAPI: p.WireAPI, Model: p.Model, WireModel: p.WireModel,
-		APIVersion: p.APIVersion, CredentialHeader: p.CredentialHeader(kind), Refresh: p.Refresh,
+		Type: p.Type, BaseURL: template(p.BaseURL, p.BaseURLVars(), hostEnd(p.BaseURL)), WireAPI: p.WireAPI,
+		Model: p.Model, WireModel: p.WireModel, APIVersion: p.APIVersion,
+		CredentialHeader: p.CredentialHeader(kind), Refresh: p.Refresh,
 	}
 	for name, value := range p.Headers {
-		if len(p.HeaderVars(name)) > 0 || credentialHeaderName(name) {
+		vars := p.HeaderVars(name)
+		if len(vars) == 0 && credentialHeaderName(name) {
 			info.WithheldHeaders = append(info.WithheldHeaders, name)
 			continue
 		}
 		if info.Headers == nil {
 			info.Headers = map[string]string{}
 		}
-		info.Headers[name] = value
+		info.Headers[name] = template(value, vars, 0)
 	}
 	slices.Sort(info.WithheldHeaders)
 	return info
+}
+
+// template is raw with each part that came from an environment variable
+// (spans, as the config loader records them) written as ${NAME}, except a
+// part wholly within raw[:keep], and every other `$` written as `$$`: the
+// config's own syntax, so the client can tell the two apart.
+func template(raw string, spans []endpoint.Span, keep int) string {
+	var b strings.Builder
+	at := 0
+	for _, sp := range spans {
+		if sp.Start < at || sp.End > len(raw) || sp.End <= sp.Start || sp.End <= keep {
+			continue // overlapping, out of range, or kept as it is
+		}
+		b.WriteString(strings.ReplaceAll(raw[at:sp.Start], "$", "$$"))
+		b.WriteString("${" + sp.Name + "}")
+		at = sp.End
+	}
+	b.WriteString(strings.ReplaceAll(raw[at:], "$", "$$"))
+	return b.String()
+}
+
+// hostEnd is the length of raw's scheme://host[:port] (0 when raw has no
+// scheme): a host is no secret, and is sent even when it came from a
+// variable, as endpoint.RedactVars shows it.
+func hostEnd(raw string) int {
+	scheme, after, ok := strings.Cut(raw, "://")
+	if !ok || strings.ContainsAny(scheme, "/?#") {
+		return 0
+	}
+	if i := strings.IndexAny(after, "/?#"); i >= 0 {
+		return len(scheme) + 3 + i
+	}
+	return len(raw)
 }
 
 // credentialHeaderName reports whether a header's name says it carries a

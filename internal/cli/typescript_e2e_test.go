@@ -112,7 +112,7 @@ func TestTypeScriptSDKThroughAgent(t *testing.T) {
     type: azure
     base_url: `+model.URL+`
     model: gpt-4.1
-    headers: {X-Team: e2e}
+    headers: {X-Team: "${TEAM}"}
     auth:
       type: entra
       credential: managed_identity
@@ -133,6 +133,7 @@ func TestTypeScriptSDKThroughAgent(t *testing.T) {
 		"XDG_DATA_HOME=" + filepath.Join(home, ".data"), "XDG_CACHE_HOME=" + cache,
 		"COPILOT_AUTO_UPDATE=false", "NO_COLOR=1",
 		"BYOKCRED_AGENT_SOCK=" + socket, "BYOKCRED_CONFIG=" + cfg,
+		"TEAM=e2e", // the agent sends the header as ${TEAM}: the program expands it
 	}
 	agentEnv := env
 	for k, v := range idp.Env() {

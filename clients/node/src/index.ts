@@ -33,7 +33,7 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Bound on a new connection's first byte (a live agent sends it at once). Default 2 s. */
   connectTimeoutMs?: number;
-  /** The environment used for discovery (default process.env). */
+  /** The environment for finding the socket and for the provider's ${NAME} parts (default process.env). */
   env?: Record<string, string | undefined>;
 }
 
@@ -76,7 +76,12 @@ export class Token {
   }
 }
 
-/** A provider as the agent describes it: no secret in it. */
+/**
+ * A provider as the agent describes it: no secret in it. baseUrl and the
+ * header values are templates: a part that came from an environment variable
+ * (beyond the URL's host) is written ${NAME}, a literal `$` is `$$`;
+ * providerConfig expands them from this process's environment.
+ */
 export interface ProviderDescription {
   name: string;
   kind: string;
@@ -86,9 +91,9 @@ export interface ProviderDescription {
   model?: string;
   wireModel?: string;
   apiVersion?: string;
-  /** Headers whose values are written in the config file. */
+  /** The config's extra headers (templates). */
   headers: Record<string, string>;
-  /** Headers the agent does not send (values from environment variables, or credential-like names). */
+  /** Headers the agent does not send: literal values under credential-like names. */
   withheldHeaders: string[];
   /** Authorization, Api-Key or X-Api-Key. */
   credentialHeader: string;
@@ -103,7 +108,7 @@ export type ErrorCode =
   | "timeout" // no answer in time
   | "connection" // the connection broke or the answer was unreadable
   | "version" | "bad_input" | "config" | "provider" | "token" // the agent's codes
-  | "headers"; // withheld headers not supplied (providerConfig)
+  | "headers"; // withheld headers not supplied, or variables not set (providerConfig)
 
 /**
  * An error of this client. The message names the provider and the socket and
@@ -524,8 +529,11 @@ export interface ProviderConfigOptions extends ClientOptions {
 export async function providerConfig(name: string, opts: ProviderConfigOptions = {}): Promise<ProviderConfig> {
   const client = sharedClient(opts);
   const d = await client.describe(name);
-  const headers = mergeHeaders(d, opts.headers, client.socket);
-  const cfg: ProviderConfig = { type: d.type, baseUrl: d.baseUrl };
+  const env = opts.env ?? process.env;
+  const missing = new Set<string>();
+  const baseUrl = expandTemplate(d.baseUrl, env, missing);
+  const headers = mergeHeaders(d, opts.headers, env, missing, client.socket);
+  const cfg: ProviderConfig = { type: d.type, baseUrl };
   if (d.wireApi) cfg.wireApi = d.wireApi;
   if (d.model) cfg.modelId = d.model;
   if (d.wireModel) cfg.wireModel = d.wireModel;
@@ -560,14 +568,40 @@ async function wire(cfg: ProviderConfig, d: ProviderDescription, client: AgentCl
   return cfg;
 }
 
-function mergeHeaders(d: ProviderDescription, extra: Record<string, string> | undefined, socket: string): Record<string, string> | undefined {
-  const out: Record<string, string> = { ...d.headers, ...(extra ?? {}) };
+function mergeHeaders(d: ProviderDescription, extra: Record<string, string> | undefined, env: Record<string, string | undefined>, missing: Set<string>, socket: string): Record<string, string> | undefined {
   const given = new Set(Object.keys(extra ?? {}).map((h) => h.toLowerCase()));
-  const missing = d.withheldHeaders.filter((h) => !given.has(h.toLowerCase()));
-  if (missing.length > 0) {
-    throw new AgentError("headers", d.name, socket, `byokcred: provider ${quote(d.name)}: the agent does not send header(s) ${missing.join(", ")} (a value from an environment variable, or a credential by its name); pass them in the headers option`);
+  const out: Record<string, string> = {};
+  for (const [h, v] of Object.entries(d.headers)) {
+    if (!given.has(h.toLowerCase())) out[h] = expandTemplate(v, env, missing);
   }
+  Object.assign(out, extra ?? {});
+  const withheld = d.withheldHeaders.filter((h) => !given.has(h.toLowerCase()));
+  const problems: string[] = [];
+  if (withheld.length > 0) problems.push(`the agent does not send header(s) ${withheld.join(", ")} (a credential by its name); pass them in the headers option`);
+  if (missing.size > 0) problems.push(`its config takes ${[...missing].map((v) => "$" + v).join(", ")} from the environment, which the agent does not send (it may be a secret) and which is not set in this process; set it as the agent has it (a header may instead be passed in the headers option)`);
+  if (problems.length > 0) throw new AgentError("headers", d.name, socket, `byokcred: provider ${quote(d.name)}: ${problems.join("; ")}`);
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** s with each ${NAME} replaced by env[NAME] and each $$ by $ (the agent's templates); unset or empty variables are added to missing. */
+function expandTemplate(s: string, env: Record<string, string | undefined>, missing: Set<string>): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "$" && s[i + 1] === "$") {
+      out += "$";
+      i++;
+    } else if (s[i] === "$" && s[i + 1] === "{" && s.indexOf("}", i) > 0) {
+      const end = s.indexOf("}", i);
+      const name = s.slice(i + 2, end);
+      const v = env[name];
+      if (v) out += v;
+      else missing.add(name);
+      i = end;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
 }
 
 /** Why a credential cannot go in a header, or "" when it can. */

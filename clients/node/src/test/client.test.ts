@@ -310,10 +310,21 @@ describe("providerConfig", () => {
       withheld_headers: ["Ocp-Apim-Subscription-Key"], credential_header: "Authorization", refresh: "per_request" }));
     const err = await agentError(providerConfig("o", { socket: fake.socket }));
     assert.equal(err.code, "headers");
-    assert.equal(err.message, `byokcred: provider "o": the agent does not send header(s) Ocp-Apim-Subscription-Key (a value from an environment variable, or a credential by its name); pass them in the headers option`);
+    assert.equal(err.message, `byokcred: provider "o": the agent does not send header(s) Ocp-Apim-Subscription-Key (a credential by its name); pass them in the headers option`);
     const pc = await providerConfig("o", { socket: fake.socket, headers: { "ocp-apim-subscription-key": "k" } });
     assert.deepEqual(pc.headers, { "X-Team": "blue", "ocp-apim-subscription-key": "k" });
-    await fake.close();
+  });
+
+  it("templates: ${NAME} from this process's environment, $$ a literal $", async () => {
+    const fake = await fakeAgent(describeAnswer({ type: "openai", base_url: "https://fn.example/api?code=${FN_CODE}", credential_header: "Authorization", refresh: "per_request",
+      headers: { "X-Sub": "pre-${SUB_KEY}", "X-Cost": "$$5", "X-Given": "${NOT_SET}" } }));
+    const env = { FN_CODE: "c0de", SUB_KEY: "s3cret" };
+    const pc = await providerConfig("o", { socket: fake.socket, env, headers: { "x-given": "mine" } });
+    assert.equal(pc.baseUrl, "https://fn.example/api?code=c0de");
+    assert.deepEqual(pc.headers, { "X-Sub": "pre-s3cret", "X-Cost": "$5", "x-given": "mine" });
+    const err = await agentError(providerConfig("o", { socket: fake.socket, env: { SUB_KEY: "s3cret" } }));
+    assert.equal(err.code, "headers");
+    assert.equal(err.message, `byokcred: provider "o": its config takes $FN_CODE, $NOT_SET from the environment, which the agent does not send (it may be a secret) and which is not set in this process; set it as the agent has it (a header may instead be passed in the headers option)`);
   });
 
   it("namedProviderConfig: the provider's name, no model fields", async () => {
