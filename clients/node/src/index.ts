@@ -434,9 +434,13 @@ export class AgentClient {
   /** The command that starts the agent this client looks for. */
   #startCommand(): string {
     const parts = ["byokcred"];
-    if (this.#opts.config) parts.push("-c", shellQuote(this.#opts.config));
+    const config = this.#opts.config;
+    if (config) parts.push("-c", shellQuote(config));
     parts.push("agent");
-    if (this.#socket !== defaultSocket(this.#opts.env) && !this.#opts.config) parts.push("--socket", shellQuote(this.#socket));
+    // Without --socket the agent listens on the default socket, or on its
+    // config's own next to it when another config holds the default.
+    const def = defaultSocket(this.#opts.env);
+    if (this.#socket !== def && !(config && this.#socket === configSocket(def, config))) parts.push("--socket", shellQuote(this.#socket));
     return parts.join(" ") + " &";
   }
 }

@@ -206,10 +206,24 @@ describe("token", () => {
 describe("not running, untrusted", () => {
   it("no socket: the command that starts the agent", async () => {
     const socket = join(privateDir(), "agent.sock");
-    const err = await agentError(client({ socket, config: "/home/u/my config.yaml" }).token("foundry"));
+    const err = await agentError(client({ config: "/home/u/my config.yaml", env: { BYOKCRED_AGENT_SOCK: socket } }).token("foundry"));
     assert.equal(err.code, "no_agent");
     assert.equal(err.message, `byokcred: provider "foundry": no byokcred agent is running on ${socket}; start it: byokcred -c '/home/u/my config.yaml' agent &`);
     assert.deepEqual([err.provider, err.socket], ["foundry", socket]);
+  });
+
+  it("a socket of the user's choosing is in the command", async () => {
+    const socket = join(privateDir(), "my.sock");
+    const err = await agentError(client({ socket, config: CONFIG, env: {} }).token("foundry"));
+    assert.equal(err.message, `byokcred: provider "foundry": no byokcred agent is running on ${socket}; start it: byokcred -c ${CONFIG} agent --socket ${socket} &`);
+  });
+
+  it("the default socket, or the config's own: no --socket", async () => {
+    const dir = privateDir();
+    for (const socket of [join(dir, "agent.sock"), configSocket(join(dir, "agent.sock"), CONFIG)]) {
+      const err = await agentError(client({ socket, config: CONFIG, env: { BYOKCRED_AGENT_SOCK: join(dir, "agent.sock") } }).token("foundry"));
+      assert.equal(err.message, `byokcred: provider "foundry": no byokcred agent is running on ${socket}; start it: byokcred -c ${CONFIG} agent &`);
+    }
   });
 
   it("a stale socket left by a killed agent is no agent", async () => {
