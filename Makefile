@@ -6,15 +6,19 @@ COPILOT_CLI_VERSION := 1.0.102
 TOOLS         := .tools
 COPILOT_DIR   := $(TOOLS)/copilot
 COPILOT_STAMP := $(COPILOT_DIR)/.installed-$(COPILOT_CLI_VERSION)
+NODE_CLIENT   := clients/node
+NODE_STAMP    := $(NODE_CLIENT)/node_modules/.installed
 GOFILES       := $(shell find . -name '*.go' -not -path './$(TOOLS)/*' 2>/dev/null)
 PLUGINS       := exec file oauth2
 
 .PHONY: all deps build demo test test-short lint check check-generated bench soak schema proto clean
+.PHONY: node-deps node-test
 
 all: build
 
-## deps: Go modules and the Copilot CLI runtime (npm, installed locally into .tools/)
-deps: $(COPILOT_STAMP)
+## deps: Go modules, the Copilot CLI runtime (npm, installed locally into .tools/)
+## and the TypeScript client's dev dependencies (node-deps)
+deps: $(COPILOT_STAMP) $(NODE_STAMP)
 	$(GO) mod download
 
 $(COPILOT_STAMP):
@@ -28,6 +32,22 @@ $(COPILOT_STAMP):
 ## build: bin/byokcred, its key command bin/byokcred-credential and the
 ## shipped plugins in bin/plugins/
 build: bin/byokcred bin/byokcred-credential $(addprefix bin/plugins/byokcred-plugin-,$(PLUGINS))
+
+## node-deps: the TypeScript client's pinned dev dependencies (typescript,
+## @types/node, @github/copilot-sdk and its runtime) into clients/node/node_modules
+node-deps: $(NODE_STAMP)
+
+$(NODE_STAMP): $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	@# install, not ci: the lock holds only the platforms the registry served
+	@# (the SDK's runtime is an optional dependency per platform); --no-save
+	@# leaves the lock as committed.
+	cd $(NODE_CLIENT) && npm install --no-audit --no-fund --no-save --loglevel=error
+	@touch $@
+
+## node-test: the TypeScript client's unit tests and its end-to-end test
+## through the SDK (both also run in make test, from internal/cli)
+node-test: node-deps
+	$(GO) test -count=1 -run 'TestNodeClientUnit|TestTypeScriptSDKThroughAgent' ./internal/cli
 
 bin/byokcred: $(GOFILES) go.mod go.sum
 	$(GO) build -o $@ ./cmd/byokcred

@@ -49,6 +49,10 @@ done
 # Figure 11 starts about 3,400 processes; its legs alternate within the one run.
 echo "== key command (one run, legs interleaved)"
 bench -test.bench '^BenchmarkKeyCommand$' -test.benchtime 1x
+# Figure 14's three legs (TypeScript client, key command, proxy) alternate
+# within the one run.
+echo "== callback latency (one run, legs interleaved)"
+bench -test.bench '^BenchmarkCallbackLatency$' -test.benchtime 1x
 echo "== end to end ($RUNS runs)"
 bench -test.bench '^BenchmarkEndToEnd$' -test.benchtime 25x -test.count "$RUNS"
 

@@ -3,8 +3,9 @@
 // helper processes (such as the command the Copilot CLI runs before every
 // model request) over a unix socket, the way ssh-agent holds keys.
 //
-// The protocol is one JSON request and one JSON response per connection,
-// each a single line, both carrying the protocol version. A peer of another
+// The protocol is one JSON request and one JSON response, each a single
+// line, both carrying the protocol version; a client that sets Keep may send
+// further requests on the same connection (docs/agent-protocol.md). A peer of another
 // uid is refused before it is read (SO_PEERCRED), and the socket is created
 // 0600 in a 0700 directory of ours. The client trusts an answer only from a
 // socket of ours, in a directory of ours, served by a process of our uid.
@@ -45,17 +46,28 @@ const SocketEnv = "BYOKCRED_AGENT_SOCK"
 // Request is what a helper asks.
 type Request struct {
 	V  int    `json:"v"`
-	Op string `json:"op"` // OpToken
+	Op string `json:"op"` // OpToken or OpProvider
 	// Provider is the provider's name; empty means the default provider.
 	Provider string `json:"provider,omitempty"`
 	// Config is the absolute path of the config file the helper would load
 	// on its own. An agent serving another file answers CodeConfig, so a
 	// helper never gets a credential from a config it did not name.
 	Config string `json:"config,omitempty"`
+	// Keep asks the agent to read another request on this connection after
+	// answering. An agent that does so says Keep in its answer; one that
+	// predates Keep ignores it and closes the connection, so a client that
+	// sets it works with either.
+	Keep bool `json:"keep,omitempty"`
 }
 
-// OpToken asks for a provider's current credential.
-const OpToken = "token"
+// The ops.
+const (
+	// OpToken asks for a provider's current credential.
+	OpToken = "token"
+	// OpProvider asks for a provider's description (ProviderInfo): what a
+	// client needs to build its SDK provider config, and no secret.
+	OpProvider = "provider"
+)
 
 // Response is the agent's answer: a credential, or an error.
 type Response struct {
@@ -70,6 +82,40 @@ type Response struct {
 	// Code classifies an error; Error describes it (never a secret).
 	Code  string `json:"code,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Keep says the agent reads another request on this connection.
+	Keep bool `json:"keep,omitempty"`
+	// ProviderConfig answers OpProvider.
+	ProviderConfig *ProviderInfo `json:"provider_config,omitempty"`
+}
+
+// ProviderInfo describes a provider to a client that builds its own SDK
+// provider config (the TypeScript client's providerConfig). It carries no
+// credential: the client asks OpToken for that, at every model request.
+type ProviderInfo struct {
+	Type string `json:"type"`
+	// BaseURL and the values of Headers are templates: a part beyond the
+	// URL's scheme://host[:port], or of a header value, that came from an
+	// environment variable is written ${NAME} (it may be a secret: the
+	// client expands it from its own environment), and a literal `$` is
+	// written `$$`.
+	BaseURL    string `json:"base_url"`
+	WireAPI    string `json:"wire_api,omitempty"`
+	Model      string `json:"model,omitempty"`
+	WireModel  string `json:"wire_model,omitempty"`
+	APIVersion string `json:"api_version,omitempty"`
+	// Headers are the config's extra headers (templates, as BaseURL).
+	// WithheldHeaders names those left out: a value written in the config
+	// file under a name that says it carries a credential (Api-Key,
+	// Ocp-Apim-Subscription-Key…); the client supplies them itself.
+	Headers         map[string]string `json:"headers,omitempty"`
+	WithheldHeaders []string          `json:"withheld_headers,omitempty"`
+	// CredentialHeader is the header the credential goes in for this
+	// provider's type and credential kind: Authorization (a bearer token,
+	// or an openai-type API key), Api-Key or X-Api-Key.
+	CredentialHeader string `json:"credential_header"`
+	// Refresh is per_request (ask OpToken before every model request) or
+	// per_session (one credential for a session's life).
+	Refresh string `json:"refresh"`
 }
 
 // Error codes.

@@ -27,6 +27,10 @@ type Server struct {
 	// provider) and the provider's name. An *Error return keeps its code;
 	// any other error is answered with CodeToken.
 	Token func(ctx context.Context, name string) (*credential.Token, string, error)
+	// Describe returns the named provider's description and the credential
+	// kind it serves, for OpProvider; nil answers OpProvider as an unknown
+	// op. It must put no secret in the ProviderInfo.
+	Describe func(ctx context.Context, name string) (*ProviderInfo, credential.Kind, string, error)
 	// Logger gets one line per request at debug and refused peers at warn;
 	// never a credential.
 	Logger *slog.Logger
@@ -40,6 +44,10 @@ func (s *Server) Served() int64 { return s.served.Load() }
 // readTimeout bounds how long a connected peer may take to send its
 // request: a stuck client must not pin a goroutine forever.
 const readTimeout = 5 * time.Second
+
+// idleTimeout bounds how long a kept connection (Request.Keep) may wait for
+// its next request; the client reconnects after it.
+const idleTimeout = 2 * time.Minute
 
 // maxRequest bounds a request's size.
 const maxRequest = 64 << 10
@@ -185,24 +193,49 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 	if _, err := conn.Write([]byte{' '}); err != nil {
 		return // the peer left (a liveness probe)
 	}
-	conn.SetReadDeadline(time.Now().Add(readTimeout))
-	var req Request
-	resp := Response{V: Version}
-	if err := json.NewDecoder(io.LimitReader(conn, maxRequest)).Decode(&req); errors.Is(err, io.EOF) {
-		return // connected and left without asking (a liveness probe)
-	} else if err != nil {
-		resp.Code, resp.Error = CodeBadInput, "unreadable request"
-	} else {
-		resp = s.answer(ctx, req)
-	}
-	resp.Error = capError(resp.Error)
-	conn.SetWriteDeadline(time.Now().Add(readTimeout))
-	enc := json.NewEncoder(conn)
-	// Unescaped <, > and &: the answer's size is then at most twice the
-	// token's (a quote or a backslash), which maxResponse allows for.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(resp); err != nil {
-		s.Logger.Debug("agent: answer not delivered", "provider", req.Provider, "err", err)
+	// A kept connection waits for its next request until the client leaves,
+	// idleTimeout passes, or the agent stops: stopping interrupts the wait
+	// for a request, never an answer being written.
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stop()
+	lr := &io.LimitedReader{R: conn, N: maxRequest}
+	dec := json.NewDecoder(lr)
+	wait := readTimeout
+	for {
+		conn.SetReadDeadline(time.Now().Add(wait))
+		if ctx.Err() != nil {
+			return
+		}
+		lr.N = maxRequest // per request: dec may hold the next one's start
+		var req Request
+		resp := Response{V: Version}
+		if err := dec.Decode(&req); errors.Is(err, io.EOF) {
+			return // connected and left without asking (a liveness probe), or done
+		} else if err != nil {
+			var ne net.Error
+			if ctx.Err() != nil || (wait == idleTimeout && (errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF))) {
+				return // stopping, or a kept connection's wait ended (idle, or the client left)
+			}
+			resp.Code, resp.Error = CodeBadInput, "unreadable request"
+			req.Keep = false // the stream is lost: no next request to find
+		} else {
+			resp = s.answer(ctx, req)
+			resp.Keep = req.Keep && req.V == Version
+		}
+		resp.Error = capError(resp.Error)
+		conn.SetWriteDeadline(time.Now().Add(readTimeout))
+		enc := json.NewEncoder(conn)
+		// Unescaped <, > and &: the answer's size is then at most twice the
+		// token's (a quote or a backslash), which maxResponse allows for.
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(resp); err != nil {
+			s.Logger.Debug("agent: answer not delivered", "provider", req.Provider, "err", err)
+			return
+		}
+		if !resp.Keep {
+			return
+		}
+		wait = idleTimeout
 	}
 }
 
@@ -212,22 +245,19 @@ func (s *Server) answer(ctx context.Context, req Request) Response {
 	case req.V != Version:
 		resp.Code, resp.Error = CodeVersion, fmt.Sprintf("protocol version %d not supported (agent speaks %d); restart the agent with this byokcred", req.V, Version)
 		return resp
-	case req.Op != OpToken:
+	case req.Op != OpToken && (req.Op != OpProvider || s.Describe == nil):
 		resp.Code, resp.Error = CodeBadInput, fmt.Sprintf("unknown op %q", req.Op)
 		return resp
 	case req.Config != "" && req.Config != s.Config:
 		resp.Code, resp.Error = CodeConfig, fmt.Sprintf("the agent serves %s, not %s", s.Config, req.Config)
 		return resp
+	case req.Op == OpProvider:
+		return s.describe(ctx, req)
 	}
 	start := time.Now()
 	tok, name, err := s.Token(ctx, req.Provider)
 	if err != nil {
-		var ae *Error
-		if errors.As(err, &ae) {
-			resp.Code, resp.Error = ae.Code, ae.Msg
-		} else {
-			resp.Code, resp.Error = CodeToken, err.Error()
-		}
+		resp.Code, resp.Error = errorCode(err)
 		s.Logger.Warn("agent: no credential", "provider", req.Provider, "err", resp.Error)
 		return resp
 	}
@@ -247,4 +277,28 @@ func (s *Server) answer(ctx context.Context, req Request) Response {
 	}
 	s.Logger.Debug("agent: served", "provider", name, "token", tok, "took", time.Since(start))
 	return resp
+}
+
+// describe answers OpProvider.
+func (s *Server) describe(ctx context.Context, req Request) Response {
+	resp := Response{V: Version}
+	info, kind, name, err := s.Describe(ctx, req.Provider)
+	if err != nil {
+		resp.Code, resp.Error = errorCode(err)
+		s.Logger.Warn("agent: no provider description", "provider", req.Provider, "err", resp.Error)
+		return resp
+	}
+	resp.Provider, resp.Kind, resp.ProviderConfig = name, kind.String(), info
+	s.Logger.Debug("agent: described", "provider", name)
+	return resp
+}
+
+// errorCode is the code and message an error is answered with: an *Error
+// keeps its code, anything else is CodeToken.
+func errorCode(err error) (code, msg string) {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae.Code, ae.Msg
+	}
+	return CodeToken, err.Error()
 }

@@ -58,6 +58,8 @@ const (
 	bareSerial     = "BenchmarkBareReverseProxy/serial"
 
 	keyCommand = "BenchmarkKeyCommand"
+
+	callback = "BenchmarkCallbackLatency"
 )
 
 // byokcredReport is BENCHMARKS.md.
@@ -463,6 +465,39 @@ Every figure is compared with a baseline measured in the same run, because the m
 			Target: Target{Kind: OursEquals, Value: 1, Text: "exactly 1"},
 			How:    "Token requests the fake identity endpoint received, one-hour tokens (one token lifetime): with the agent over its 1,000 invocations, including the agent's own first fetch (a fresh agent per run); without it, measured over 100 invocations interleaved with those (a second provider with a scope of its own) and scaled to 1,000 by that rate (every process fetches once: azidentity's cache lives in the process).",
 		},
+		{
+			Figure: "14. A non-Go program's credential per request: p50",
+			Ours:   Ref{callback, "ts-p50-ns"}, OursLabel: "TypeScript bearerTokenProvider (@byokcred/client → agent)",
+			Base: Ref{callback, "keycmd-p50-ns"}, BaseLabel: "key command process (byokcred credential → agent)",
+			Ratio:  OursOverBase,
+			Target: Target{Kind: OursAtMost, Value: 1e6, Text: "TypeScript callback ≤ 1 ms"},
+			How:    "What one model request's credential costs a program that is not Go, three ways, in one run with the legs interleaved round by round (100 rounds of 20 TypeScript callbacks, one key-command process, 20 requests through the proxy and 20 direct): the Copilot SDK's bearerTokenProvider from clients/node, run in node and timed there around the awaited call, asking a running `byokcred agent` on a kept unix-socket connection; `byokcred credential --agent require` as a whole process answered by the same agent. Entra managed-identity provider, fake identity endpoint, one-hour tokens.",
+			HowData: func(d *Data) string {
+				return fmt.Sprintf("Identity fetches per run: %s (the agent's first, and the proxy's in the first run).", formatNumber(Median(d.Values(callback, "fetches"))))
+			},
+		},
+		{
+			Figure: "14. A non-Go program's credential per request: p99",
+			Ours:   Ref{callback, "ts-p99-ns"}, OursLabel: "TypeScript bearerTokenProvider (@byokcred/client → agent)",
+			Base: Ref{callback, "keycmd-p99-ns"}, BaseLabel: "key command process (byokcred credential → agent)",
+			Ratio:  OursOverBase,
+			Target: Target{Text: "context (no target): the tail is scheduling on a shared machine"},
+			How:    "The 99th percentile of the same calls.",
+		},
+		{
+			Figure: "14. A non-Go program's credential per request: vs the proxy hop, p50",
+			Ours:   Ref{callback, "ts-p50-ns"}, OursLabel: "TypeScript bearerTokenProvider (@byokcred/client → agent)",
+			Base: Ref{callback, "proxy-p50-ns"}, BaseLabel: "a chat request through byokcred proxy",
+			Ratio:  OursOverBase,
+			Target: Target{Text: "context (no target): the proxy's cost is the hop, proxy minus direct"},
+			How:    "The third way: a chat-completions request through a running `byokcred proxy` to a loopback upstream (the proxy puts the credential on it), alternating with the same request sent directly with a fixed token; one keep-alive HTTP client.",
+			HowData: func(d *Data) string {
+				p50, d50 := Median(d.Values(callback, "proxy-p50-ns")), Median(d.Values(callback, "direct-p50-ns"))
+				p99, d99 := Median(d.Values(callback, "proxy-p99-ns")), Median(d.Values(callback, "direct-p99-ns"))
+				return fmt.Sprintf("Direct: %s p50, %s p99; the hop (proxy minus direct): %s p50, %s p99.",
+					FormatValue(d50, "direct-p50-ns"), FormatValue(d99, "direct-p99-ns"), FormatValue(p50-d50, "proxy-p50-ns"), FormatValue(p99-d99, "proxy-p99-ns"))
+			},
+		},
 	},
 	Method: methodText,
 }
@@ -546,4 +581,6 @@ All benchmarks are in ` + "`bench/`" + `; every endpoint is on 127.0.0.1. ` + "`
 Figures 9, **outage load** (` + "`BenchmarkOutageLoad`" + `), and 10, **past refresh hint** (` + "`BenchmarkPastRefreshHint`" + `): simulated time (the clock of figure 3, moved by the driver in fixed steps), sources that answer at once, ` + "`credential.NewCache`" + ` with the registry's defaults (` + "`bench/outage_test.go`" + `). The driver waits for every fetch the cache started to read the clock before moving it. The schedule's maximum is computed from ` + "`credential.DefaultMinBackoff`" + `/` + "`DefaultMaxBackoff`" + ` with every wait at its shortest (the jitter draws each wait from the upper half of its step).
 
 Figure 11, **key command** (` + "`BenchmarkKeyCommand`" + `): ` + "`byokcred`" + ` built from ` + "`cmd/byokcred`" + `, ` + "`byokcred-credential`" + ` from ` + "`cmd/byokcred-credential`" + ` next to it (without cgo, as ` + "`make build`" + ` builds it) and the floor from ` + "`bench/internal/hello`" + `, all in the same run, run by ` + "`os/exec`" + ` from the benchmark process; a fresh ` + "`byokcred agent`" + ` per run. Wall time includes fork/exec, the Go runtime's start and every package's init, which the floor pays too.
+
+Figure 14, **a non-Go program's credential** (` + "`BenchmarkCallbackLatency`" + `): one ` + "`byokcred agent`" + ` per run and one ` + "`byokcred proxy`" + ` from ` + "`bin/byokcred`" + `; the TypeScript leg is ` + "`bench/testdata/callback.mjs`" + ` in one node process over the built ` + "`clients/node`" + ` (` + "`make node-deps`" + `), driven from the benchmark over its stdin, its first calls (node's start, the first connection) left out.
 `

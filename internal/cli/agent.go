@@ -80,7 +80,7 @@ the config; SIGINT/SIGTERM stop the agent.`,
 			if err := a.startAdmin(ctx, adm, "agent", live); err != nil {
 				return err
 			}
-			srv := &agent.Server{Config: cfg, Logger: a.logger, Token: agentToken(live)}
+			srv := &agent.Server{Config: cfg, Logger: a.logger, Token: agentToken(live), Describe: agentDescribe(live)}
 			fmt.Fprintf(a.env.Stderr, "byokcred agent: listening on %s (config %s, pid %d)\n", socket, cfg, os.Getpid())
 			err = srv.Serve(ctx, ln)
 			fmt.Fprintln(a.env.Stderr, "byokcred agent: stopped")
