@@ -53,6 +53,10 @@ type Doc struct {
 	spans map[string][]endpoint.Span
 	// expandedTotal is what expansion added to the document so far.
 	expandedTotal int
+	// unexpanded holds, by path, the file's text of each value whose
+	// expansion failed (an unset variable), for commands that describe a
+	// config without its environment.
+	unexpanded map[string]string
 	// dropped counts the problems beyond MaxProblems, of the file and of
 	// the environment.
 	dropped, droppedEnv int
@@ -73,6 +77,15 @@ const MaxExpanded = MaxFileSize
 // ones first, and a generated or aliased file can otherwise yield
 // megabytes of them.
 const MaxProblems = 100
+
+// Unexpanded returns the file's text of the value at path when its
+// ${VAR} expansion failed (the value itself is then empty): what `byokcred
+// providers` shows for a base URL or model this environment cannot resolve.
+// The text is the file's, never a variable's value.
+func (d *Doc) Unexpanded(path string) (string, bool) {
+	s, ok := d.unexpanded[path]
+	return s, ok
+}
 
 // Vars returns which parts of the value at path came from which
 // environment variable (nil when none did).
@@ -100,7 +113,7 @@ const minScrubbed = 6
 // NewDoc returns a Doc for file that resolves variables with lookup.
 func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
 	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{},
-		substituted: map[string]string{}, pathValues: map[string][]string{}, spans: map[string][]endpoint.Span{}}
+		substituted: map[string]string{}, pathValues: map[string][]string{}, spans: map[string][]endpoint.Span{}, unexpanded: map[string]string{}}
 }
 
 // EnvErrorf records a problem of the environment (Error.Environment) at
@@ -478,6 +491,7 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 		d.spans[path] = spans
 	}
 	if err != nil {
+		d.unexpanded[path] = n.Value
 		d.errorAt(n, path, "%v", err)
 		var unset unsetError
 		if errors.As(err, &unset) {

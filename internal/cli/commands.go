@@ -133,26 +133,36 @@ func (a *app) providersCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "providers",
 		Short: "List the configured providers",
-		Args:  cobra.NoArgs,
+		Long: `List each provider: its name (the default one marked), type, auth type,
+base URL and model.
+
+The list describes the config file alone, as validate --offline checks it:
+no secret is read, no identity endpoint reached, no plugin started. A value
+this environment cannot resolve (a ${VAR} that is unset) is shown as the
+file writes it, and each such value is named on stderr (with -o json, also
+in the provider's "unresolved" list).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := a.load()
+			set, unresolved, err := a.loadDescribe()
 			if err != nil {
 				return err
 			}
 			defer set.Close()
+			a.noteUnresolved(unresolved, unresolvedListed)
 			if a.output == "json" {
 				type row struct {
-					Name    string `json:"name"`
-					Type    string `json:"type"`
-					Auth    string `json:"auth"`
-					BaseURL string `json:"base_url"`
-					Model   string `json:"model,omitempty"`
-					Default bool   `json:"default,omitempty"`
+					Name       string          `json:"name"`
+					Type       string          `json:"type"`
+					Auth       string          `json:"auth"`
+					BaseURL    string          `json:"base_url"`
+					Model      string          `json:"model,omitempty"`
+					Default    bool            `json:"default,omitempty"`
+					Unresolved []problemOutput `json:"unresolved,omitempty"`
 				}
 				rows := []row{}
 				for _, n := range set.Names() {
 					p, _ := set.Provider(n)
-					rows = append(rows, row{n, p.Type, p.AuthType, p.ShownBaseURL(), p.Model, n == set.Config.DefaultProvider})
+					rows = append(rows, row{n, p.Type, p.AuthType, shownBaseURL(set.Config, p), shownValue(set.Config, p.Path()+".model", p.Model), n == set.Config.DefaultProvider, unresolvedUnder(unresolved, p.Path())})
 				}
 				return a.printJSON(rows)
 			}
@@ -164,7 +174,7 @@ func (a *app) providersCmd() *cobra.Command {
 				if n == set.Config.DefaultProvider {
 					name += " (default)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, p.ShownBaseURL(), p.Model)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, shownBaseURL(set.Config, p), shownValue(set.Config, p.Path()+".model", p.Model))
 			}
 			return tw.Flush()
 		},
@@ -268,13 +278,22 @@ func (a *app) modelsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "models",
 		Short: "List the selectable provider/model ids for multi-provider sessions",
-		Args:  cobra.NoArgs,
+		Long: `List every model a multi-provider session can select, as provider/id (the
+form chat -m and default_model take): the models: entries and each
+provider's own model. The default model is marked; WIRE MODEL is the name
+sent to the provider (an Azure deployment).
+
+Like providers, it describes the config file alone: no secret is read, no
+identity endpoint reached, no plugin started, and each value this
+environment cannot resolve is named on stderr.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := a.load()
+			set, unresolved, err := a.loadDescribe()
 			if err != nil {
 				return err
 			}
 			defer set.Close()
+			a.noteUnresolved(unresolved, unresolvedListed)
 			if a.output == "json" {
 				type row struct {
 					Model     string `json:"model"`
