@@ -269,7 +269,7 @@ func TestErrorsShowVariablesNotValues(t *testing.T) {
 		{
 			name: "expanded provider type",
 			yaml: "providers:\n  p: {type: \"${TYPE}\", base_url: https://x, model: m, auth: {type: static, api_key: k}}\n",
-			want: []string{`s.yaml:2:13: providers.p.type: unknown provider type "${TYPE}" (one of: anthropic, azure, openai)`},
+			want: []string{`s.yaml:2:13: providers.p.type: type does not expand ${…}: it would be used as written; write the value itself (the README's config reference lists the keys that expand)`},
 		},
 		{
 			name: "value reached through a nested default",

@@ -29,9 +29,13 @@ const maxNodes = 200_000
 // Decoding is strict: a key that matches no field is an error that lists the
 // known keys. Struct fields are matched by their `yaml` tag; a field tagged
 // `byok:"expand"` has ${VAR} and ${VAR:-default} expanded, as has every
-// credential.Secret. A string field tagged `byok:"path"` (or "expand,path")
-// is a file path: a relative one is taken relative to the config file's
-// directory, the one rule for every path key.
+// credential.Secret. A string that does not expand must not hold `${`: it
+// would reach an endpoint as the literal text (`tenant_id: ${TENANT}`), so it
+// is an error naming the key, unless the field is tagged `byok:"verbatim"`
+// (text passed on as written, such as a plugin's arguments). A string
+// field tagged `byok:"path"` (or "expand,path") is a file path: a relative
+// one is taken relative to the config file's directory, the one rule for
+// every path key.
 type Doc struct {
 	File      string
 	LookupEnv func(string) (string, bool)
@@ -531,6 +535,8 @@ func (d *Doc) eachPair(n *yaml.Node, path string, f func(key string, kn, vn *yam
 type fieldInfo struct {
 	index  int
 	expand bool
+	// verbatim: the value is passed on as written, `${` included.
+	verbatim bool
 	// path marks a file path: a relative one is taken relative to the
 	// config file's directory, so that a config means the same files
 	// whichever directory the program runs in.
@@ -547,7 +553,7 @@ func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
 			continue
 		}
 		opts := strings.Split(f.Tag.Get("byok"), ",")
-		fields[name] = fieldInfo{index: i, expand: slices.Contains(opts, "expand"), path: slices.Contains(opts, "path")}
+		fields[name] = fieldInfo{index: i, expand: slices.Contains(opts, "expand"), path: slices.Contains(opts, "path"), verbatim: slices.Contains(opts, "verbatim")}
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -579,10 +585,38 @@ func (d *Doc) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip []st
 		}
 		fv := v.Field(f.index)
 		d.decode(vn, join(path, key), fv, f.expand, nil)
+		if !f.expand && !f.verbatim {
+			d.refuseUnexpanded(vn, join(path, key), key, fv)
+		}
 		if f.path && fv.Kind() == reflect.String {
 			fv.SetString(d.resolvePath(fv.String()))
 		}
 	})
+}
+
+// refuseUnexpanded reports a `${` in a string (or list of strings) at a key
+// that does not expand: the text would be sent as it is, and a user who
+// writes ${VAR} means the variable's value. The value is cleared so that
+// checks of it do not report a second problem.
+func (d *Doc) refuseUnexpanded(n *yaml.Node, path, key string, v reflect.Value) {
+	switch {
+	case v.Kind() == reflect.String:
+		if strings.Contains(v.String(), "${") {
+			for n.Kind == yaml.AliasNode && n.Alias != nil {
+				n = n.Alias
+			}
+			d.errorAt(n, path, "%s does not expand ${…}: it would be used as written; write the value itself (the README's config reference lists the keys that expand)", key)
+			v.SetString("")
+		}
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		for i := 0; i < v.Len(); i++ {
+			if strings.Contains(v.Index(i).String(), "${") {
+				at := fmt.Sprintf("%s[%d]", path, i)
+				d.Errorf(at, "%s does not expand ${…}: it would be used as written; write the value itself (the README's config reference lists the keys that expand)", key)
+				v.Index(i).SetString("")
+			}
+		}
+	}
 }
 
 // resolvePath takes a relative path relative to the config file's
