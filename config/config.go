@@ -265,7 +265,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("config: %s does not exist; pass -c FILE or set BYOKCRED_CONFIG (config.example.yaml is a start)", path)
+			return nil, notExistError{path}
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -301,13 +301,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("config: %s is larger than %d bytes; refusing it", file, MaxFileSize)
 	}
-	yamlError := func(err error) error {
-		msg := err.Error()
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			return fmt.Errorf("%s:%s:1: %s", file, m[1], m[2])
-		}
-		return fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
-	}
+	yamlError := func(err error) error { return syntaxError(file, data, err) }
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
 	if err := dec.Decode(&root); err != nil && err != io.EOF {
@@ -552,7 +546,7 @@ func checkCommand(d *Doc, path, command string) {
 	fi, err := os.Stat(command)
 	switch {
 	case err != nil:
-		d.EnvErrorf(path, "plugin binary %s does not exist (build it, e.g. make build, or fix the path)", command)
+		d.EnvErrorf(path, "plugin binary %s does not exist; build or install it, or fix the path", command)
 	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
 		d.EnvErrorf(path, "plugin binary %s is not an executable file", command)
 	}

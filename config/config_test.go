@@ -124,7 +124,7 @@ func TestParseStructuralErrors(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{name: "syntax error has a line", src: "providers:\n  a: [\n", want: []string{"f.yaml:2:1: did not find expected node content"}},
+		{name: "syntax error has a line", src: "providers:\n  a: [\n", want: []string{"f.yaml:2:3: did not find expected node content"}},
 		{name: "empty file", src: "", want: []string{"f.yaml: file is empty; it needs at least a providers: mapping"}},
 		{name: "no providers", src: "default_provider: x\n", want: []string{
 			`f.yaml:1:1: providers: no providers configured; add one under providers:`,
@@ -328,7 +328,7 @@ func TestLoadReturnsTheProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := Load(path, lookupFrom(nil))
-	want := path + `:2:13: providers.p.type: unknown provider type "openia" (one of: anthropic, azure, openai)`
+	want := path + `:2:13: providers.p.type: unknown provider type "openia"; did you mean "openai"? (one of: anthropic, azure, openai)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}

@@ -155,7 +155,37 @@ func (d *Doc) add(pos Pos, path, msg string) {
 		d.dropped++
 		return
 	}
-	d.errs = append(d.errs, &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, msg)})
+	d.errs = append(d.errs, &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, suggestEnum(msg))})
+}
+
+// suggestEnum adds "did you mean" to a misspelled value of a closed set,
+// as unknown keys get it. Every such problem, the config's own and each
+// auth type's, is worded `unknown KEY "VALUE" (one of: A, B, C)`, so one
+// place serves them all.
+func suggestEnum(msg string) string {
+	rest, ok := strings.CutPrefix(msg, "unknown ")
+	if !ok {
+		return msg
+	}
+	i := strings.Index(rest, ` "`)
+	if i < 0 {
+		return msg
+	}
+	quoted, err := strconv.QuotedPrefix(rest[i+1:])
+	if err != nil {
+		return msg
+	}
+	value, _ := strconv.Unquote(quoted)
+	head, tail := rest[:i+1+len(quoted)], rest[i+1+len(quoted):]
+	list, ok := strings.CutPrefix(tail, " (one of: ")
+	if !ok || !strings.HasSuffix(list, ")") {
+		return msg
+	}
+	s := closest(value, strings.Split(strings.TrimSuffix(list, ")"), ", "))
+	if s == "" || s == value {
+		return msg
+	}
+	return fmt.Sprintf("unknown %s; did you mean %q?%s", head, s, tail)
 }
 
 // scrub replaces the values variables contributed with ${NAME}: every value

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -237,6 +238,11 @@ func loadError(err error) error {
 	var el config.ErrorList
 	if errors.As(err, &el) {
 		return err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		// The library says the file is missing; which flag and variable
+		// name it is the command line's to say.
+		return usageError{fmt.Errorf("%w; pass -c FILE or set BYOKCRED_CONFIG (config.example.yaml is a start)", err)}
 	}
 	return usageError{err}
 }

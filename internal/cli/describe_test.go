@@ -25,7 +25,7 @@ func TestDescribeCommandsNeedNoEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	unresolved := "byokcred: listed without what this environment does not resolve (byokcred validate checks it):\n" +
-		"  " + example + ":14:14: plugins.vault.command: plugin binary " + filepath.Join(filepath.Dir(example), "bin/plugins/byokcred-plugin-exec") + " does not exist (build it, e.g. make build, or fix the path)\n" +
+		"  " + example + ":14:14: plugins.vault.command: plugin binary " + filepath.Join(filepath.Dir(example), "bin/plugins/byokcred-plugin-exec") + " does not exist; build or install it, or fix the path\n" +
 		"  " + example + ":25:15: providers.foundry.base_url: environment variable AZURE_AI_FOUNDRY_RESOURCE_URL is not set; export it or use ${AZURE_AI_FOUNDRY_RESOURCE_URL:-default}\n" +
 		"  " + example + ":53:20: providers.openai.auth.api_key_env: environment variable OPENAI_API_KEY is not set; export it or change the config\n" +
 		"  " + example + ":62:21: providers.anthropic.auth.api_key_file: cannot read secret file: stat /run/secrets/anthropic-key: no such file or directory\n" +
