@@ -24,7 +24,7 @@ func (a *app) validateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the config file and list every problem with its position",
-		Long: `validate checks the config file and lists every problem with its position.
+		Long: `Check the config file and list every problem with its position.
 
 By default it checks this machine too: environment variables set, secret
 files present and private, plugin binaries found. With --offline (for CI
@@ -332,7 +332,7 @@ func (a *app) schemaCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "schema",
 		Short: "Print the config file's JSON Schema, with every auth type this build knows",
-		Long: `schema prints the JSON Schema of the config file as this binary accepts it:
+		Long: `Print the JSON Schema of the config file as this binary accepts it:
 the core keys and the keys of every auth type compiled in, custom ones
 included. Point an editor at it (yaml-language-server: $schema=...).`,
 		Args: cobra.NoArgs,
