@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -59,6 +60,9 @@ variables, missing files and binaries are not reported. Live checks
 				return err
 			}
 			defer set.Close()
+			for _, w := range configWarnings(set.Config) {
+				fmt.Fprintf(a.env.Stderr, "byokcred: warning: %s\n", w.Error())
+			}
 			noun := "providers"
 			if len(set.Names()) == 1 {
 				noun = "provider"
@@ -73,6 +77,35 @@ variables, missing files and binaries are not reported. Live checks
 	}
 	cmd.Flags().BoolVar(&offline, "offline", false, "check structure and references only: no environment variables, files or plugin binaries needed")
 	return cmd
+}
+
+// configWarnings lists what a valid config sets that likely does not do
+// what was meant: an azure provider without api_version whose base_url
+// has a path (the runtime then keeps only the host and sends requests to
+// /openai/v1/…, dropping the path).
+func configWarnings(cfg *config.Config) config.ErrorList {
+	var out config.ErrorList
+	for _, name := range cfg.Names() {
+		p := cfg.Providers[name]
+		if p.Type != config.TypeAzure || p.APIVersion != "" {
+			continue
+		}
+		u, err := url.Parse(p.BaseURL)
+		if err != nil || strings.Trim(u.Path, "/") == "" {
+			continue
+		}
+		// Shown as printed elsewhere: a part from a variable is ${NAME}.
+		shown := p.ShownBaseURL()
+		if _, after, ok := strings.Cut(shown, "://"); ok {
+			if i := strings.IndexByte(after, '/'); i >= 0 {
+				shown = after[i:]
+			}
+		}
+		path := p.Path() + ".base_url"
+		out = append(out, &config.Error{File: cfg.Doc.File, Pos: cfg.Doc.Pos(path), Path: path,
+			Msg: fmt.Sprintf("type azure without api_version sends requests to %s://%s/openai/v1/…: the path %s of base_url is dropped; set api_version for the /openai/deployments/… routes, or remove the path", u.Scheme, u.Host, shown)})
+	}
+	return out
 }
 
 // loadOffline loads the config without building sources or reporting
@@ -90,6 +123,8 @@ type validateOutput struct {
 	OK        bool            `json:"ok"`
 	Providers []string        `json:"providers,omitempty"`
 	Problems  []problemOutput `json:"problems,omitempty"`
+	// Warnings are legal settings that likely do not do what was meant.
+	Warnings []problemOutput `json:"warnings,omitempty"`
 }
 
 type problemOutput struct {
@@ -104,6 +139,9 @@ func (a *app) validateJSON(set *registry.Set, err error) error {
 	if set != nil {
 		defer set.Close()
 		out.Providers = set.Names()
+		for _, w := range configWarnings(set.Config) {
+			out.Warnings = append(out.Warnings, problemOutput{Line: w.Pos.Line, Column: w.Pos.Col, Key: w.Path, Message: w.Msg})
+		}
 	}
 	var el config.ErrorList
 	switch {

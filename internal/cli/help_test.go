@@ -97,3 +97,33 @@ func TestVersion(t *testing.T) {
 		})
 	}
 }
+
+// validate warns about an azure provider without api_version whose
+// base_url has a path: the runtime keeps only the host.
+func TestValidateWarnsAzurePathDropped(t *testing.T) {
+	t.Parallel()
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  az:
+    type: azure
+    base_url: https://res.openai.azure.com/${TEAM_PATH}
+    model: m
+    auth: {type: static, api_key: k}
+  dated:
+    type: azure
+    base_url: https://res.openai.azure.com/openai
+    api_version: "2024-10-21"
+    model: m
+    auth: {type: static, api_key: k}
+  host:
+    type: azure
+    base_url: https://res.openai.azure.com/
+    model: m
+    auth: {type: static, api_key: k}
+`)
+	r := run(t, map[string]string{"TEAM_PATH": "team-secret-path"}, "-c", cfg, "validate")
+	want := result{0, cfg + ": OK (3 providers: az, dated, host)\n",
+		"byokcred: warning: " + cfg + ":4:15: providers.az.base_url: type azure without api_version sends requests to https://res.openai.azure.com/openai/v1/…: the path /${TEAM_PATH} of base_url is dropped; set api_version for the /openai/deployments/… routes, or remove the path\n"}
+	if diff := cmp.Diff(want, r, cmp.AllowUnexported(result{})); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
