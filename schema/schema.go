@@ -189,7 +189,7 @@ func (g *gen) auth() map[string]any {
 				g.nest(props, na)
 			}
 		}
-		props["type"] = map[string]any{"const": name}
+		props["type"] = map[string]any{"const": name, "description": "the auth type: " + name}
 		g.defs["auth_"+name] = obj
 		branches = append(branches, map[string]any{
 			"if":   map[string]any{"properties": map[string]any{"type": map[string]any{"const": name}}, "required": []string{"type"}},
