@@ -53,7 +53,7 @@ func TestUnknownNamesNoImport(t *testing.T) {
 		t.Fatal("Load: no error for an unknown auth type and store")
 	}
 	want := []string{
-		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik" (known: aws, entra, gcp, plugin, static)`,
+		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik"; did you mean "static"? (known: aws, entra, gcp, plugin, static)`,
 		`c.yaml:11:50: providers.b.auth.api_key_secret.store: unknown store "vault9" (known: aws_secrets_manager, azure_key_vault, google_secret_manager)`,
 	}
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")

@@ -66,8 +66,8 @@ type Config struct {
 	// provider's own `model` is selectable too, as provider/model.
 	Models []*Model `yaml:"models"`
 	// DefaultModel is the provider-qualified model ("provider/id") a
-	// multi-provider session starts with.
-	DefaultModel string `yaml:"default_model"`
+	// multi-provider session starts with; ${VAR} expands.
+	DefaultModel string `yaml:"default_model" byok:"expand"`
 
 	// Doc holds positions and problems; the registry adds its own.
 	Doc *Doc `yaml:"-"`
@@ -84,13 +84,14 @@ type Provider struct {
 	// WireAPI is completions or responses (openai and azure only).
 	WireAPI string `yaml:"wire_api"`
 	// APIVersion selects Azure's deployment-style routes when set: a dated
-	// version (2024-10-21, 2025-04-01-preview), or preview or latest.
-	APIVersion string `yaml:"api_version"`
-	// Model is the model id sent for this provider.
-	Model string `yaml:"model"`
+	// version (2024-10-21, 2025-04-01-preview), or preview or latest;
+	// ${VAR} expands.
+	APIVersion string `yaml:"api_version" byok:"expand"`
+	// Model is the model id sent for this provider; ${VAR} expands.
+	Model string `yaml:"model" byok:"expand"`
 	// WireModel is the provider-side name (an Azure deployment), when it
-	// differs from Model.
-	WireModel string `yaml:"wire_model"`
+	// differs from Model; ${VAR} expands.
+	WireModel string `yaml:"wire_model" byok:"expand"`
 	// Headers are extra request headers; values expand ${VAR}. Names are
 	// HTTP tokens; values, once expanded, visible ASCII with inner spaces.
 	Headers map[string]string `yaml:"headers" byok:"expand"`
@@ -149,8 +150,9 @@ type Plugin struct {
 	// Command is the plugin binary. A relative path with a slash is taken
 	// relative to the config file's directory.
 	Command string `yaml:"command" byok:"expand"`
-	// Args are the plugin's command-line arguments.
-	Args []string `yaml:"args"`
+	// Args are the plugin's command-line arguments, passed as written
+	// (no ${VAR} expansion: an argument may be shell text for the plugin).
+	Args []string `yaml:"args" byok:"verbatim"`
 	// SHA256 pins the binary: on a mismatch it is never started.
 	SHA256 string `yaml:"sha256"`
 	// Env is the plugin's whole environment (it does not inherit ours).
@@ -164,12 +166,14 @@ type Plugin struct {
 
 // Model is one entry of `models:`.
 type Model struct {
-	// ID is the provider-local model id, unique within its provider.
-	ID string `yaml:"id"`
+	// ID is the provider-local model id, unique within its provider;
+	// ${VAR} expands.
+	ID string `yaml:"id" byok:"expand"`
 	// Provider names the provider that serves the model.
 	Provider string `yaml:"provider"`
-	// WireModel is the provider-side name (an Azure deployment).
-	WireModel string `yaml:"wire_model"`
+	// WireModel is the provider-side name (an Azure deployment); ${VAR}
+	// expands.
+	WireModel string `yaml:"wire_model" byok:"expand"`
 	// Name is a display name.
 	Name string `yaml:"name"`
 	// MaxPromptTokens overrides the runtime's prompt token limit for
@@ -261,7 +265,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("config: %s does not exist; pass -c FILE or set BYOKCRED_CONFIG (config.example.yaml is a start)", path)
+			return nil, notExistError{path}
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -297,13 +301,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("config: %s is larger than %d bytes; refusing it", file, MaxFileSize)
 	}
-	yamlError := func(err error) error {
-		msg := err.Error()
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			return fmt.Errorf("%s:%s:1: %s", file, m[1], m[2])
-		}
-		return fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
-	}
+	yamlError := func(err error) error { return syntaxError(file, data, err) }
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
 	if err := dec.Decode(&root); err != nil && err != io.EOF {
@@ -548,7 +546,7 @@ func checkCommand(d *Doc, path, command string) {
 	fi, err := os.Stat(command)
 	switch {
 	case err != nil:
-		d.EnvErrorf(path, "plugin binary %s does not exist (build it, e.g. make build, or fix the path)", command)
+		d.EnvErrorf(path, "plugin binary %s does not exist; build or install it, or fix the path", command)
 	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
 		d.EnvErrorf(path, "plugin binary %s is not an executable file", command)
 	}

@@ -124,7 +124,7 @@ func TestParseStructuralErrors(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{name: "syntax error has a line", src: "providers:\n  a: [\n", want: []string{"f.yaml:2:1: did not find expected node content"}},
+		{name: "syntax error has a line", src: "providers:\n  a: [\n", want: []string{"f.yaml:2:3: did not find expected node content"}},
 		{name: "empty file", src: "", want: []string{"f.yaml: file is empty; it needs at least a providers: mapping"}},
 		{name: "no providers", src: "default_provider: x\n", want: []string{
 			`f.yaml:1:1: providers: no providers configured; add one under providers:`,
@@ -269,7 +269,7 @@ func TestErrorsShowVariablesNotValues(t *testing.T) {
 		{
 			name: "expanded provider type",
 			yaml: "providers:\n  p: {type: \"${TYPE}\", base_url: https://x, model: m, auth: {type: static, api_key: k}}\n",
-			want: []string{`s.yaml:2:13: providers.p.type: unknown provider type "${TYPE}" (one of: anthropic, azure, openai)`},
+			want: []string{`s.yaml:2:13: providers.p.type: type does not expand ${…}: it would be used as written; write the value itself (the README's config reference lists the keys that expand)`},
 		},
 		{
 			name: "value reached through a nested default",
@@ -328,7 +328,7 @@ func TestLoadReturnsTheProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := Load(path, lookupFrom(nil))
-	want := path + `:2:13: providers.p.type: unknown provider type "openia" (one of: anthropic, azure, openai)`
+	want := path + `:2:13: providers.p.type: unknown provider type "openia"; did you mean "openai"? (one of: anthropic, azure, openai)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}

@@ -29,9 +29,13 @@ const maxNodes = 200_000
 // Decoding is strict: a key that matches no field is an error that lists the
 // known keys. Struct fields are matched by their `yaml` tag; a field tagged
 // `byok:"expand"` has ${VAR} and ${VAR:-default} expanded, as has every
-// credential.Secret. A string field tagged `byok:"path"` (or "expand,path")
-// is a file path: a relative one is taken relative to the config file's
-// directory, the one rule for every path key.
+// credential.Secret. A string that does not expand must not hold `${`: it
+// would reach an endpoint as the literal text (`tenant_id: ${TENANT}`), so it
+// is an error naming the key, unless the field is tagged `byok:"verbatim"`
+// (text passed on as written, such as a plugin's arguments). A string
+// field tagged `byok:"path"` (or "expand,path") is a file path: a relative
+// one is taken relative to the config file's directory, the one rule for
+// every path key.
 type Doc struct {
 	File      string
 	LookupEnv func(string) (string, bool)
@@ -56,6 +60,10 @@ type Doc struct {
 	// code is set for a config built in code (Config.Validate): its
 	// providers carry their credential instead of an auth block.
 	code bool
+	// unexpanded holds, by path, the file's text of each value whose
+	// expansion failed (an unset variable), for commands that describe a
+	// config without its environment.
+	unexpanded map[string]string
 	// dropped counts the problems beyond MaxProblems, of the file and of
 	// the environment.
 	dropped, droppedEnv int
@@ -76,6 +84,15 @@ const MaxExpanded = MaxFileSize
 // ones first, and a generated or aliased file can otherwise yield
 // megabytes of them.
 const MaxProblems = 100
+
+// Unexpanded returns the file's text of the value at path when its
+// ${VAR} expansion failed (the value itself is then empty): what `byokcred
+// providers` shows for a base URL or model this environment cannot resolve.
+// The text is the file's, never a variable's value.
+func (d *Doc) Unexpanded(path string) (string, bool) {
+	s, ok := d.unexpanded[path]
+	return s, ok
+}
 
 // Vars returns which parts of the value at path came from which
 // environment variable (nil when none did).
@@ -103,7 +120,7 @@ const minScrubbed = 6
 // NewDoc returns a Doc for file that resolves variables with lookup.
 func NewDoc(file string, lookup func(string) (string, bool)) *Doc {
 	return &Doc{File: file, LookupEnv: lookup, pos: map[string]Pos{}, failed: map[string]bool{},
-		substituted: map[string]string{}, pathValues: map[string][]string{}, spans: map[string][]endpoint.Span{}}
+		substituted: map[string]string{}, pathValues: map[string][]string{}, spans: map[string][]endpoint.Span{}, unexpanded: map[string]string{}}
 }
 
 // EnvErrorf records a problem of the environment (Error.Environment) at
@@ -141,7 +158,37 @@ func (d *Doc) add(pos Pos, path, msg string) {
 		d.dropped++
 		return
 	}
-	d.errs = append(d.errs, &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, msg)})
+	d.errs = append(d.errs, &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, suggestEnum(msg))})
+}
+
+// suggestEnum adds "did you mean" to a misspelled value of a closed set,
+// as unknown keys get it. Every such problem, the config's own and each
+// auth type's, is worded `unknown KEY "VALUE" (one of: A, B, C)`, so one
+// place serves them all.
+func suggestEnum(msg string) string {
+	rest, ok := strings.CutPrefix(msg, "unknown ")
+	if !ok {
+		return msg
+	}
+	i := strings.Index(rest, ` "`)
+	if i < 0 {
+		return msg
+	}
+	quoted, err := strconv.QuotedPrefix(rest[i+1:])
+	if err != nil {
+		return msg
+	}
+	value, _ := strconv.Unquote(quoted)
+	head, tail := rest[:i+1+len(quoted)], rest[i+1+len(quoted):]
+	list, ok := strings.CutPrefix(tail, " (one of: ")
+	if !ok || !strings.HasSuffix(list, ")") {
+		return msg
+	}
+	s := closest(value, strings.Split(strings.TrimSuffix(list, ")"), ", "))
+	if s == "" || s == value {
+		return msg
+	}
+	return fmt.Sprintf("unknown %s; did you mean %q?%s", head, s, tail)
 }
 
 // scrub replaces the values variables contributed with ${NAME}: every value
@@ -481,6 +528,7 @@ func (d *Doc) scalar(n *yaml.Node, path string, expand bool) (string, bool) {
 		d.spans[path] = spans
 	}
 	if err != nil {
+		d.unexpanded[path] = n.Value
 		d.errorAt(n, path, "%v", err)
 		var unset unsetError
 		if errors.As(err, &unset) {
@@ -520,6 +568,8 @@ func (d *Doc) eachPair(n *yaml.Node, path string, f func(key string, kn, vn *yam
 type fieldInfo struct {
 	index  int
 	expand bool
+	// verbatim: the value is passed on as written, `${` included.
+	verbatim bool
 	// path marks a file path: a relative one is taken relative to the
 	// config file's directory, so that a config means the same files
 	// whichever directory the program runs in.
@@ -536,7 +586,7 @@ func structFields(t reflect.Type) (map[string]fieldInfo, []string) {
 			continue
 		}
 		opts := strings.Split(f.Tag.Get("byok"), ",")
-		fields[name] = fieldInfo{index: i, expand: slices.Contains(opts, "expand"), path: slices.Contains(opts, "path")}
+		fields[name] = fieldInfo{index: i, expand: slices.Contains(opts, "expand"), path: slices.Contains(opts, "path"), verbatim: slices.Contains(opts, "verbatim")}
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -568,10 +618,38 @@ func (d *Doc) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip []st
 		}
 		fv := v.Field(f.index)
 		d.decode(vn, join(path, key), fv, f.expand, nil)
+		if !f.expand && !f.verbatim {
+			d.refuseUnexpanded(vn, join(path, key), key, fv)
+		}
 		if f.path && fv.Kind() == reflect.String {
 			fv.SetString(d.resolvePath(fv.String()))
 		}
 	})
+}
+
+// refuseUnexpanded reports a `${` in a string (or list of strings) at a key
+// that does not expand: the text would be sent as it is, and a user who
+// writes ${VAR} means the variable's value. The value is cleared so that
+// checks of it do not report a second problem.
+func (d *Doc) refuseUnexpanded(n *yaml.Node, path, key string, v reflect.Value) {
+	switch {
+	case v.Kind() == reflect.String:
+		if strings.Contains(v.String(), "${") {
+			for n.Kind == yaml.AliasNode && n.Alias != nil {
+				n = n.Alias
+			}
+			d.errorAt(n, path, "%s does not expand ${…}: it would be used as written; write the value itself (the README's config reference lists the keys that expand)", key)
+			v.SetString("")
+		}
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		for i := 0; i < v.Len(); i++ {
+			if strings.Contains(v.Index(i).String(), "${") {
+				at := fmt.Sprintf("%s[%d]", path, i)
+				d.Errorf(at, "%s does not expand ${…}: it would be used as written; write the value itself (the README's config reference lists the keys that expand)", key)
+				v.Index(i).SetString("")
+			}
+		}
+	}
 }
 
 // resolvePath takes a relative path relative to the config file's

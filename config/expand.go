@@ -34,7 +34,8 @@ func expand(s string, lookup func(string) (string, bool), depth int) (string, []
 	if !strings.Contains(s, "$") {
 		return s, nil, nil
 	}
-	if depth > maxNesting {
+	// depth counts the ${...} around s: a ${ in s opens level depth+1.
+	if depth >= maxNesting && strings.Contains(s, "${") {
 		return "", nil, fmt.Errorf("${...} nested more than %d deep", maxNesting)
 	}
 	var spans []endpoint.Span

@@ -36,8 +36,9 @@ func TestExpand(t *testing.T) {
 		{name: "brace in a default", in: "${NOPE:-a}b}", want: "ab}"},
 		{name: "unterminated nested", in: "${NOPE:-${HOST}", wantErr: "unterminated ${"},
 		{name: "values are not expanded again", in: "${DOLLAR}", want: "${HOST}"},
-		{name: "nesting is bounded", in: strings.Repeat("${NOPE:-", 10) + "x" + strings.Repeat("}", 10), wantErr: "nested more than 8 deep"},
-		{name: "nesting at the bound", in: strings.Repeat("${NOPE:-", 9) + "x" + strings.Repeat("}", 9), want: "x"},
+		{name: "nesting is bounded", in: strings.Repeat("${NOPE:-", 9) + "x" + strings.Repeat("}", 9), wantErr: "nested more than 8 deep"},
+		{name: "nesting at the bound", in: strings.Repeat("${NOPE:-", 8) + "x" + strings.Repeat("}", 8), want: "x"},
+		{name: "plain dollars at the bound", in: strings.Repeat("${NOPE:-", 8) + "$$x" + strings.Repeat("}", 8), want: "$x"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -97,7 +97,7 @@ func (f finder) find() (string, error) {
 		}
 	}
 	for _, dir := range starts {
-		searched = append(searched, filepath.Join(dir, localInstallDir)+" and its parents' (make deps)")
+		searched = append(searched, filepath.Join(dir, localInstallDir)+" and its parents'")
 		for {
 			p := filepath.Join(dir, localInstallDir, relativeBinary())
 			if isExecutable(p) {

@@ -111,7 +111,7 @@ func TestLoadReportsAuthProblems(t *testing.T) {
 	}
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
 	want := []string{
-		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik" (known: ` + strings.Join(kind.Types(), ", ") + `; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
+		`c.yaml:6:18: providers.a.auth.type: unknown auth type "statik"; did you mean "static"? (known: ` + strings.Join(kind.Types(), ", ") + `; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
 		`c.yaml:11:5: providers.e.auth: missing key "type" (known auth types: ` + strings.Join(kind.Types(), ", ") + `)`,
 		`c.yaml:16:36: providers.f.auth.value: value is required`,
 		`c.yaml:16:40: providers.f.auth.extra: unknown key "extra" (known keys: value)`,
@@ -149,7 +149,7 @@ func TestUnknownTypeSaysWhatToImport(t *testing.T) {
 	}{
 		// This test program does not link package builtin, as a library
 		// program that imports only the kinds it uses.
-		{"some registered", []string{"entra", "static"}, `unknown auth type "statik" (known: entra, static; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`},
+		{"some registered", []string{"entra", "static"}, `unknown auth type "statik"; did you mean "static"? (known: entra, static; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`},
 		{"none registered", nil, `unknown auth type "statik": no auth types are registered in this program; import the packages of the ones it uses, or every built-in one with import _ "github.com/byokcred/byokcred/builtin"`},
 	}
 	for _, tc := range tests {

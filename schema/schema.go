@@ -206,7 +206,7 @@ func (g *gen) auth() map[string]any {
 		if r, ok := cfg.(kind.StoreReferrer); ok {
 			g.storeRefs(props, r.StoreRefs())
 		}
-		props["type"] = map[string]any{"const": name}
+		props["type"] = map[string]any{"const": name, "description": "the auth type: " + name}
 		g.defs["auth_"+name] = obj
 		branches = append(branches, map[string]any{
 			"if":   map[string]any{"properties": map[string]any{"type": map[string]any{"const": name}}, "required": []string{"type"}},

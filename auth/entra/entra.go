@@ -39,7 +39,7 @@ type Auth struct {
 	Credential string `yaml:"credential"`
 	// ClientID is a user-assigned managed identity's client id, or the
 	// application id for workload identity and service principals.
-	ClientID string `yaml:"client_id"`
+	ClientID string `yaml:"client_id" byok:"expand"`
 	// ResourceID identifies a user-assigned managed identity by its Azure
 	// resource id (instead of client_id).
 	ResourceID string `yaml:"resource_id"`
@@ -48,7 +48,7 @@ type Auth struct {
 	ObjectID string `yaml:"object_id"`
 	// TenantID is the Entra tenant of the application (service principals
 	// and workload identity).
-	TenantID string `yaml:"tenant_id"`
+	TenantID string `yaml:"tenant_id" byok:"expand"`
 	// ClientSecretEnv names the environment variable holding the service
 	// principal's secret (client_secret). Never a literal in the file.
 	ClientSecretEnv string `yaml:"client_secret_env"`

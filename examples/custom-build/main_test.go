@@ -142,7 +142,7 @@ func TestCustomBuildSchema(t *testing.T) {
 		got[key] = p.Description
 	}
 	want := map[string]string{
-		"type":              "",
+		"type":              "the auth type: gateway",
 		"token_url":         "TokenURL is the gateway's token endpoint (https, or http to loopback).",
 		"client_id":         "ClientID identifies this agent to the gateway.",
 		"client_secret_env": "ClientSecretEnv names the environment variable holding the secret.",

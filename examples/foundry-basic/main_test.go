@@ -28,6 +28,9 @@ func TestFoundryBasic(t *testing.T) {
 	}
 	defer model.Close()
 	t.Setenv("AZURE_AI_FOUNDRY_RESOURCE_URL", model.URL)
+	// model: ${FOUNDRY_MODEL:-gpt-4.1} expands: the endpoint must receive
+	// the variable's value, not that text.
+	t.Setenv("FOUNDRY_MODEL", "gpt-4.1-team-deployment")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
@@ -40,5 +43,10 @@ func TestFoundryBasic(t *testing.T) {
 	reqs := model.Requests()
 	if len(reqs) == 0 || reqs[0].Path != "/openai/v1/responses" || reqs[0].Status != 200 {
 		t.Errorf("requests = %+v", reqs)
+	}
+	for _, r := range reqs {
+		if r.Model != "gpt-4.1-team-deployment" {
+			t.Errorf("the endpoint received model %q, want FOUNDRY_MODEL's gpt-4.1-team-deployment", r.Model)
+		}
 	}
 }

@@ -30,6 +30,9 @@ func TestLongRunning(t *testing.T) {
 	defer model.Close()
 	t.Setenv("AZURE_AI_FOUNDRY_RESOURCE_URL", model.URL)
 	t.Setenv("AZURE_CREDENTIAL", "managed_identity")
+	// Empty: model: ${FOUNDRY_MODEL:-gpt-4.1} falls back to its default,
+	// whatever the developer's shell holds.
+	t.Setenv("FOUNDRY_MODEL", "")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
@@ -42,6 +45,9 @@ func TestLongRunning(t *testing.T) {
 	for _, r := range model.Requests() {
 		if r.Status != 200 {
 			t.Errorf("a request was refused (%d)", r.Status)
+		}
+		if r.Model != "gpt-4.1" {
+			t.Errorf("the endpoint received model %q, want gpt-4.1 (the ${FOUNDRY_MODEL:-gpt-4.1} default)", r.Model)
 		}
 	}
 	if n := len(idp.Issued()); n < 3 {

@@ -22,8 +22,9 @@ import (
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
 
-	// The credential kinds its configs use.
-	_ "github.com/byokcred/byokcred/auth/entra"
+	// Every built-in credential kind and secret store: the example takes
+	// any config, the README's static-key one included.
+	_ "github.com/byokcred/byokcred/builtin"
 )
 
 func main() {
@@ -60,6 +61,11 @@ func run(ctx context.Context, path string, out io.Writer) error {
 	factory := session.NewFactory(set, session.Options{})
 	for _, name := range set.Names() {
 		p, _ := set.Provider(name)
+		if p.Cache == nil {
+			// A static key is read where it lies, not fetched: there is
+			// no cache, so no token metrics to show for it.
+			fmt.Fprintf(os.Stderr, "%s: %s credential, read not fetched: no token metrics\n", name, p.AuthType)
+		}
 		if _, err := factory.Token(ctx, p); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		}

@@ -87,7 +87,7 @@ the config; SIGINT/SIGTERM stop the agent.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default $"+agent.SocketEnv+", else $XDG_RUNTIME_DIR/byokcred/agent.sock)")
+	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default $"+agent.SocketEnv+", else $XDG_RUNTIME_DIR/byokcred/agent.sock, else $TMPDIR/byokcred-UID/agent.sock)")
 	cmd.Flags().StringVar(&adminAddr, "admin-addr", "", adminAddrUsage)
 	return cmd
 }
@@ -163,7 +163,7 @@ is non-zero.`,
 		},
 	}
 	cmd.Flags().StringVar(&mode, "agent", agentAuto, "auto, require, start or off (see above)")
-	cmd.Flags().StringVar(&socket, "socket", "", "agent socket (default $"+agent.SocketEnv+", else $XDG_RUNTIME_DIR/byokcred/agent.sock)")
+	cmd.Flags().StringVar(&socket, "socket", "", "agent socket (default $"+agent.SocketEnv+", else $XDG_RUNTIME_DIR/byokcred/agent.sock, else $TMPDIR/byokcred-UID/agent.sock)")
 	return cmd
 }
 

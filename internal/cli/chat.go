@@ -330,9 +330,10 @@ func readLines(ctx context.Context, r io.Reader) <-chan inputLine {
 }
 
 // completeModels completes -m with provider names and provider/model ids
-// from the config.
+// from the config, described as providers does: an unset variable or a
+// missing secret must not leave the user with no completion at all.
 func (a *app) completeModels(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	set, err := a.load()
+	set, _, err := a.loadDescribe()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -351,7 +352,7 @@ func (a *app) completeProviders(cmd *cobra.Command, args []string, toComplete st
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	set, err := a.load()
+	set, _, err := a.loadDescribe()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

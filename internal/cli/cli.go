@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -29,14 +31,34 @@ const (
 	ExitUsage   = 2 // bad flags, arguments or config
 )
 
-// Version is set at build time with -ldflags "-X ...cli.Version=...".
-var Version = "dev"
+// Version is set at build time with -ldflags "-X ...cli.Version=...". When
+// it is not, --version prints the module version the binary was built from
+// (go install …@v1.2.3), or "dev" for a build from a checkout.
+var Version = ""
 
-// Env is the world a command runs in.
+// version returns Version, else the main module's version from the build
+// info: a `go install` of a tagged version knows it; a checkout's build
+// says "(devel)", printed as dev.
+func version() string { return versionFrom(Version, debug.ReadBuildInfo) }
+
+func versionFrom(set string, buildInfo func() (*debug.BuildInfo, bool)) string {
+	if set != "" {
+		return set
+	}
+	if bi, ok := buildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Env is the world a command runs in. Every field may be left nil: Run
+// then reads no input (Stdin), discards output (Stdout, Stderr), reads the
+// process's environment (LookupEnv) and leaves each SDK its own HTTP client.
 type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	// Getenv and LookupEnv read the environment (default: the process's).
+	// LookupEnv reads the environment: ${VAR} references, *_env keys and
+	// BYOKCRED_CONFIG.
 	LookupEnv func(string) (string, bool)
 	// HTTPClient carries the credential kinds' and stores' requests
 	// (registry.Options.HTTPClient; default: each SDK's own).
@@ -165,11 +187,14 @@ providers: static keys, Entra ID bearer tokens refreshed ahead of expiry, and
 external credential plugins, chosen per provider in one YAML file.
 
 The config file is -c FILE, else $BYOKCRED_CONFIG, else ./byokcred.yaml.`,
-		Version:       Version,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return a.setupLogging()
+			if err := a.setupLogging(); err != nil {
+				return err
+			}
+			return a.checkOutputFlag(cmd)
 		},
 	}
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "config file (default $BYOKCRED_CONFIG, else ./byokcred.yaml)")
@@ -179,6 +204,20 @@ The config file is -c FILE, else $BYOKCRED_CONFIG, else ./byokcred.yaml.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.validateCmd(), a.providersCmd(), a.modelsCmd(), a.tokenCmd(), a.chatCmd(), a.doctorCmd(), a.proxyCmd(), a.agentCmd(), a.credentialCmd(), a.copilotEnvCmd(), a.schemaCmd())
 	return root
+}
+
+// checkOutputFlag refuses -o json for a command that prints no data as
+// JSON: silently printing text to a script that asked for JSON would break
+// it later and less clearly.
+func (a *app) checkOutputFlag(cmd *cobra.Command) error {
+	if a.output != "json" {
+		return nil
+	}
+	switch cmd.Name() {
+	case "chat", "proxy", "agent", "credential", "copilot-env", "schema":
+		return usagef("-o json: %s prints no JSON (validate, providers, models, token and doctor do); drop -o", cmd.Name())
+	}
+	return nil
 }
 
 func (a *app) setupLogging() error {
@@ -241,6 +280,11 @@ func loadError(err error) error {
 	var el config.ErrorList
 	if errors.As(err, &el) {
 		return err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		// The library says the file is missing; which flag and variable
+		// name it is the command line's to say.
+		return usageError{fmt.Errorf("%w; pass -c FILE or set BYOKCRED_CONFIG (config.example.yaml is a start)", err)}
 	}
 	return usageError{err}
 }

@@ -80,7 +80,8 @@ func TestCommands(t *testing.T) {
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: ExitUsage, wantStderr: []string{"unknown command"}},
 		{name: "unknown flag", args: []string{"token", "--nope"}, wantCode: ExitUsage, wantStderr: []string{"unknown flag"}},
 		{name: "bad log level", args: []string{"--log-level", "loud", "validate"}, wantCode: ExitUsage, wantStderr: []string{"--log-level"}},
-		{name: "missing config file", args: []string{"-c", "/nonexistent/x.yaml", "validate"}, wantCode: ExitUsage, wantStderr: []string{"/nonexistent/x.yaml does not exist"}},
+		{name: "missing config file", args: []string{"-c", "/nonexistent/x.yaml", "validate"}, wantCode: ExitUsage, wantStderr: []string{"byokcred: config: /nonexistent/x.yaml does not exist; pass -c FILE or set BYOKCRED_CONFIG (config.example.yaml is a start)\n"}},
+		{name: "missing config file, described", args: []string{"-c", "/nonexistent/x.yaml", "providers"}, wantCode: ExitUsage, wantStderr: []string{"x.yaml does not exist; pass -c FILE"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

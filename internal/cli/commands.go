@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,7 +25,7 @@ func (a *app) validateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the config file and list every problem with its position",
-		Long: `validate checks the config file and lists every problem with its position.
+		Long: `Check the config file and list every problem with its position.
 
 By default it checks this machine too: environment variables set, secret
 files present and private, plugin binaries found. With --offline (for CI
@@ -59,6 +60,9 @@ variables, missing files and binaries are not reported. Live checks
 				return err
 			}
 			defer set.Close()
+			for _, w := range configWarnings(set.Config) {
+				fmt.Fprintf(a.env.Stderr, "byokcred: warning: %s\n", w.Error())
+			}
 			noun := "providers"
 			if len(set.Names()) == 1 {
 				noun = "provider"
@@ -73,6 +77,35 @@ variables, missing files and binaries are not reported. Live checks
 	}
 	cmd.Flags().BoolVar(&offline, "offline", false, "check structure and references only: no environment variables, files or plugin binaries needed")
 	return cmd
+}
+
+// configWarnings lists what a valid config sets that likely does not do
+// what was meant: an azure provider without api_version whose base_url
+// has a path (the runtime then keeps only the host and sends requests to
+// /openai/v1/…, dropping the path).
+func configWarnings(cfg *config.Config) config.ErrorList {
+	var out config.ErrorList
+	for _, name := range cfg.Names() {
+		p := cfg.Providers[name]
+		if p.Type != config.TypeAzure || p.APIVersion != "" {
+			continue
+		}
+		u, err := url.Parse(p.BaseURL)
+		if err != nil || strings.Trim(u.Path, "/") == "" {
+			continue
+		}
+		// Shown as printed elsewhere: a part from a variable is ${NAME}.
+		shown := p.ShownBaseURL()
+		if _, after, ok := strings.Cut(shown, "://"); ok {
+			if i := strings.IndexByte(after, '/'); i >= 0 {
+				shown = after[i:]
+			}
+		}
+		path := p.Path() + ".base_url"
+		out = append(out, &config.Error{File: cfg.Doc.File, Pos: cfg.Doc.Pos(path), Path: path,
+			Msg: fmt.Sprintf("type azure without api_version sends requests to %s://%s/openai/v1/…: the path %s of base_url is dropped; set api_version for the /openai/deployments/… routes, or remove the path", u.Scheme, u.Host, shown)})
+	}
+	return out
 }
 
 // loadOffline loads the config without building sources or reporting
@@ -90,6 +123,8 @@ type validateOutput struct {
 	OK        bool            `json:"ok"`
 	Providers []string        `json:"providers,omitempty"`
 	Problems  []problemOutput `json:"problems,omitempty"`
+	// Warnings are legal settings that likely do not do what was meant.
+	Warnings []problemOutput `json:"warnings,omitempty"`
 }
 
 type problemOutput struct {
@@ -104,6 +139,9 @@ func (a *app) validateJSON(set *registry.Set, err error) error {
 	if set != nil {
 		defer set.Close()
 		out.Providers = set.Names()
+		for _, w := range configWarnings(set.Config) {
+			out.Warnings = append(out.Warnings, problemOutput{Line: w.Pos.Line, Column: w.Pos.Col, Key: w.Path, Message: w.Msg})
+		}
 	}
 	var el config.ErrorList
 	switch {
@@ -133,26 +171,36 @@ func (a *app) providersCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "providers",
 		Short: "List the configured providers",
-		Args:  cobra.NoArgs,
+		Long: `List each provider: its name (the default one marked), type, auth type,
+base URL and model.
+
+The list describes the config file alone, as validate --offline checks it:
+no secret is read, no identity endpoint reached, no plugin started. A value
+this environment cannot resolve (a ${VAR} that is unset) is shown as the
+file writes it, and each such value is named on stderr (with -o json, also
+in the provider's "unresolved" list).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := a.load()
+			set, unresolved, err := a.loadDescribe()
 			if err != nil {
 				return err
 			}
 			defer set.Close()
+			a.noteUnresolved(unresolved, unresolvedListed)
 			if a.output == "json" {
 				type row struct {
-					Name    string `json:"name"`
-					Type    string `json:"type"`
-					Auth    string `json:"auth"`
-					BaseURL string `json:"base_url"`
-					Model   string `json:"model,omitempty"`
-					Default bool   `json:"default,omitempty"`
+					Name       string          `json:"name"`
+					Type       string          `json:"type"`
+					Auth       string          `json:"auth"`
+					BaseURL    string          `json:"base_url"`
+					Model      string          `json:"model,omitempty"`
+					Default    bool            `json:"default,omitempty"`
+					Unresolved []problemOutput `json:"unresolved,omitempty"`
 				}
 				rows := []row{}
 				for _, n := range set.Names() {
 					p, _ := set.Provider(n)
-					rows = append(rows, row{n, p.Type, p.AuthType, p.ShownBaseURL(), p.Model, n == set.Config.DefaultProvider})
+					rows = append(rows, row{n, p.Type, p.AuthType, shownBaseURL(set.Config, p), shownValue(set.Config, p.Path()+".model", p.Model), n == set.Config.DefaultProvider, unresolvedUnder(unresolved, p.Path())})
 				}
 				return a.printJSON(rows)
 			}
@@ -164,7 +212,7 @@ func (a *app) providersCmd() *cobra.Command {
 				if n == set.Config.DefaultProvider {
 					name += " (default)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, p.ShownBaseURL(), p.Model)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, p.Type, p.AuthType, shownBaseURL(set.Config, p), shownValue(set.Config, p.Path()+".model", p.Model))
 			}
 			return tw.Flush()
 		},
@@ -268,13 +316,22 @@ func (a *app) modelsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "models",
 		Short: "List the selectable provider/model ids for multi-provider sessions",
-		Args:  cobra.NoArgs,
+		Long: `List every model a multi-provider session can select, as provider/id (the
+form chat -m and default_model take): the models: entries and each
+provider's own model. The default model is marked; WIRE MODEL is the name
+sent to the provider (an Azure deployment).
+
+Like providers, it describes the config file alone: no secret is read, no
+identity endpoint reached, no plugin started, and each value this
+environment cannot resolve is named on stderr.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := a.load()
+			set, unresolved, err := a.loadDescribe()
 			if err != nil {
 				return err
 			}
 			defer set.Close()
+			a.noteUnresolved(unresolved, unresolvedListed)
 			if a.output == "json" {
 				type row struct {
 					Model     string `json:"model"`
@@ -313,7 +370,7 @@ func (a *app) schemaCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "schema",
 		Short: "Print the config file's JSON Schema, with every auth type this build knows",
-		Long: `schema prints the JSON Schema of the config file as this binary accepts it:
+		Long: `Print the JSON Schema of the config file as this binary accepts it:
 the core keys and the keys of every auth type compiled in, custom ones
 included. Point an editor at it (yaml-language-server: $schema=...).`,
 		Args: cobra.NoArgs,

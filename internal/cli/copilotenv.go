@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
+	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
 )
 
@@ -63,18 +65,19 @@ for the shell to expand: no secret is printed.`,
 			if err := checkAgentMode(mode); err != nil {
 				return err
 			}
-			set, err := registry.Load(a.path(), a.registryOptions())
+			set, unresolved, err := a.loadDescribe()
 			if err != nil {
-				return loadError(err)
+				return err
 			}
 			defer set.Close()
 			p, err := set.Provider(name)
 			if err != nil {
 				return usageError{err}
 			}
-			// The kind decides the shape; the same path as the helper's
-			// (the agent first) gives it.
-			_, kind, err := a.credential(cmd.Context(), set, p.Name, mode, socket)
+			if err := a.copilotEnvUnresolved(p, unresolved); err != nil {
+				return err
+			}
+			kind, err := a.copilotEnvKind(cmd.Context(), p, mode, socket)
 			if err != nil {
 				return err
 			}
@@ -124,6 +127,65 @@ func keyCommand(exe string) string {
 		return small
 	}
 	return exe
+}
+
+// copilotEnvUnresolved refuses a provider whose printed values (base URL,
+// model, headers…) this environment cannot resolve: the CLI would be
+// pointed at a broken endpoint. What only the key command reads (the auth
+// block, its plugin) is named on stderr: the command runs later, perhaps
+// where it resolves.
+func (a *app) copilotEnvUnresolved(p *registry.Provider, unresolved config.ErrorList) error {
+	var printed, credentialOnly config.ErrorList
+	auth := p.Path() + ".auth"
+	plugin := ""
+	if p.AuthType == "plugin" && p.Auth != nil {
+		if entry, ok := pluginName(p); ok {
+			plugin = "plugins." + entry
+		}
+	}
+	for _, e := range unresolved {
+		switch {
+		case e.Path == auth || strings.HasPrefix(e.Path, auth+"."), plugin != "" && (e.Path == plugin || strings.HasPrefix(e.Path, plugin+".")):
+			credentialOnly = append(credentialOnly, e)
+		case e.Path == p.Path() || strings.HasPrefix(e.Path, p.Path()+"."):
+			printed = append(printed, e)
+		}
+	}
+	if len(printed) > 0 {
+		return printed
+	}
+	a.noteUnresolved(credentialOnly, "the key command will fail here until these resolve")
+	return nil
+}
+
+// pluginName returns the `plugin:` entry a plugin provider's auth block
+// names.
+func pluginName(p *registry.Provider) (string, bool) {
+	n := p.Provider.Auth
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "plugin" {
+			return n.Content[i+1].Value, true
+		}
+	}
+	return "", false
+}
+
+// copilotEnvKind returns the kind of the provider's credential, which
+// decides the variables' shape for azure and anthropic providers. Most
+// auth types know it from the config (kind.CredentialKinder), so no token
+// is fetched; for one that knows it only from a token (a plugin), the
+// helper's path (the agent first) fetches one — only when the shape
+// depends on it.
+func (a *app) copilotEnvKind(ctx context.Context, p *registry.Provider, mode, socket string) (credential.Kind, error) {
+	if k, ok := p.Auth.(kind.CredentialKinder); ok && k.CredentialKind() != 0 {
+		return k.CredentialKind(), nil
+	}
+	if p.Type == config.TypeOpenAI {
+		// Both kinds go in Authorization: the shape is the same.
+		return 0, nil
+	}
+	_, k, err := a.credential(ctx, nil, p.Name, mode, socket)
+	return k, err
 }
 
 // writeCopilotEnv prints env as the lines a shell evaluates: a comment,
@@ -195,6 +257,9 @@ func copilotEnv(p *registry.Provider, cfg *config.Config, kind credential.Kind, 
 		spans["COPILOT_PROVIDER_BASE_URL"] = v
 	}
 	notes = []string{fmt.Sprintf("type %s, %s credential", p.Type, kind)}
+	if kind == 0 {
+		notes = []string{fmt.Sprintf("type %s, credential kind chosen by its auth type at each request", p.Type)}
+	}
 	switch {
 	case p.Type == config.TypeAzure && kind == credential.KindBearer:
 		// The CLI would send the token as api-key; Azure's v1 route is

@@ -291,6 +291,7 @@ func TestCopilotEnvCommandIsInert(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// model and wire_model expand ${VAR}: the file writes each $ as $$.
 	model := "m$(touch${IFS}pwned-m)`touch${IFS}pwned-m2`;'\"\\ü"
 	cfg := filepath.Join(cfgDir, "b'$(x).yaml")
 	if err := os.WriteFile(cfg, []byte(`providers:
@@ -298,8 +299,8 @@ func TestCopilotEnvCommandIsInert(t *testing.T) {
     type: azure
     base_url: https://r.openai.azure.example/${AZ_PATH}
     api_version: 2025-04-01-preview
-    model: '`+strings.ReplaceAll(model, "'", "''")+`'
-    wire_model: 'w`+"`touch${IFS}pwned-w`"+`'
+    model: '`+strings.ReplaceAll(strings.ReplaceAll(model, "$", "$$"), "'", "''")+`'
+    wire_model: 'w`+"`touch$${IFS}pwned-w`"+`'
     headers:
       X-Gw: "${GW_KEY}"
       X-Team: 'a $(touch pwned-h) ''team'' "b" \ c'

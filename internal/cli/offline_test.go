@@ -38,7 +38,7 @@ providers:
 		want result
 	}{
 		{"example offline", []string{"validate", "--offline", "-c", example}, result{0, example + ": OK (7 providers: anthropic, azure-deployment, foundry, gateway, openai, openai-kv, vault-gateway, offline: environment not checked)\n", ""}},
-		{"missing plugin binary", []string{"validate", "-c", plugin}, result{2, "", "byokcred: " + plugin + ":2:20: plugins.vault.command: plugin binary " + filepath.Join(filepath.Dir(plugin), "bin/no-such-plugin") + " does not exist (build it, e.g. make build, or fix the path)\n"}},
+		{"missing plugin binary", []string{"validate", "-c", plugin}, result{2, "", "byokcred: " + plugin + ":2:20: plugins.vault.command: plugin binary " + filepath.Join(filepath.Dir(plugin), "bin/no-such-plugin") + " does not exist; build or install it, or fix the path\n"}},
 		{"missing plugin binary offline", []string{"validate", "--offline", "-c", plugin}, result{0, plugin + ": OK (1 provider: gw, offline: environment not checked)\n", ""}},
 		{"structure still checked offline", []string{"validate", "--offline", "-c", typo}, result{2, "", "byokcred: " + typo + `:6:26: providers.p.auth.api_key_evn: unknown key "api_key_evn"; did you mean "api_key_env"? (known keys: api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret)` + "\n"}},
 	}

@@ -33,19 +33,82 @@ func Error(what, whats, name string, known []string) error {
 }
 
 func message(what, whats, name string, known []string, builtinLinked bool) error {
+	pkg, builtIn := BuiltinPackage(name)
 	switch {
+	case builtIn && !builtinLinked:
+		// A library program that did not import this built-in one: name
+		// its package, whatever else it registered.
+		registered := fmt.Sprintf("no %s are registered in this program", whats)
+		if len(known) > 0 {
+			registered = "known: " + strings.Join(known, ", ")
+		}
+		return fmt.Errorf("unknown %s %q (%s): it is built in; register it with import _ %q (or every built-in one with import _ %q)", what, name, registered, pkg, Builtin)
 	case len(known) == 0:
 		// A library program that imported none.
 		return fmt.Errorf("unknown %s %q: no %s are registered in this program; import the packages of the ones it uses, or every built-in one with import _ %q", what, name, whats, Builtin)
 	case !builtinLinked:
 		// A library program that imported some: the one it lacks may be
 		// a built-in one.
-		return fmt.Errorf("unknown %s %q (known: %s; every built-in one is registered by import _ %q)", what, name, strings.Join(known, ", "), Builtin)
+		return fmt.Errorf("unknown %s %q%s (known: %s; every built-in one is registered by import _ %q)", what, name, didYouMean(name, known), strings.Join(known, ", "), Builtin)
 	default:
 		// The stock byokcred or a custom build: every built-in one is
 		// known, so an import would not help.
-		return fmt.Errorf("unknown %s %q (known: %s)", what, name, strings.Join(known, ", "))
+		return fmt.Errorf("unknown %s %q%s (known: %s)", what, name, didYouMean(name, known), strings.Join(known, ", "))
 	}
+}
+
+// BuiltinPackage returns the package that registers the built-in
+// credential kind or secret store name (package builtin imports them all;
+// a test keeps the two lists the same). A function, not a map: it is read
+// only for an error, and costs a program's start nothing.
+func BuiltinPackage(name string) (string, bool) {
+	const m = "github.com/byokcred/byokcred/"
+	switch name {
+	case "aws", "entra", "gcp", "plugin", "static":
+		return m + "auth/" + name, true
+	case "aws_secrets_manager":
+		return m + "secretstore/awssecretsmanager", true
+	case "azure_key_vault":
+		return m + "secretstore/azurekeyvault", true
+	case "google_secret_manager":
+		return m + "secretstore/googlesecretmanager", true
+	}
+	return "", false
+}
+
+// didYouMean returns `; did you mean "X"?` for the known name one or two
+// edits from name, as the config's unknown keys get it, or "".
+func didYouMean(name string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // Missing is the error for a block without its key naming the kind (such
