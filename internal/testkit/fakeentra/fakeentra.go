@@ -1,7 +1,8 @@
 // Package fakeentra is a loopback Entra ID authority over TLS for tests of
 // the on-behalf-of flow: an OpenID configuration and a token endpoint that
 // implements the OBO grant (urn:ietf:params:oauth:grant-type:jwt-bearer,
-// requested_token_use=on_behalf_of). It checks the application's client
+// requested_token_use=on_behalf_of), and the client credentials grant of a
+// service principal (whose tokens name the user "app:CLIENT_ID"). It checks the application's client
 // secret or client assertion and the user's assertion, and answers with a
 // token whose claims name the user. It is served as login.microsoftonline.com,
 // or the host a test names (a national cloud's authority, a private one),
@@ -190,8 +191,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	if f.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || f.Get("requested_token_use") != "on_behalf_of" {
-		s.refuse(w, "unsupported_grant_type", "only the on-behalf-of grant is served")
+	clientCredentials := f.Get("grant_type") == "client_credentials"
+	if !clientCredentials && (f.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || f.Get("requested_token_use") != "on_behalf_of") {
+		s.refuse(w, "unsupported_grant_type", "only the on-behalf-of and client credentials grants are served")
 		return
 	}
 	if f.Get("client_id") != s.opts.ClientID {
@@ -215,6 +217,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	s.mu.Lock()
 	u, ok := s.users[f.Get("assertion")]
+	if clientCredentials {
+		// The application's own token: its "user" is the application.
+		u, ok = &user{oid: "app:" + s.opts.ClientID, expiry: now.Add(time.Hour)}, true
+	}
 	var why string
 	switch {
 	case !ok:
