@@ -10,6 +10,8 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/fakeentra"
+	"github.com/byokcred/byokcred/internal/testkit/fakehosts"
+	"github.com/byokcred/byokcred/internal/testkit/fakekeyvault"
 	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 	"github.com/byokcred/byokcred/registry"
 	"github.com/byokcred/byokcred/session"
@@ -94,5 +96,73 @@ func TestNationalAndPrivateCloudsEndToEnd(t *testing.T) {
 				t.Errorf("model endpoint: %d requests, %d refused", len(model.Requests()), n)
 			}
 		})
+	}
+}
+
+// TestKeyVaultInANationalCloudEndToEnd reads a model key from a vault of
+// Azure Government (NAME.vault.usgovcloudapi.net) with a service principal
+// of that cloud, named by the store's auth block alone, and runs a turn
+// with it through the real runtime: the real azsecrets follows the vault's
+// challenge to the cloud's Key Vault resource, and the real azidentity signs
+// in at the cloud's authority (both served under their real host names).
+func TestKeyVaultInANationalCloudEndToEnd(t *testing.T) {
+	needRuntime(t)
+	t.Parallel()
+	const key = "sk-CANARY-usgov-vault-7d1f"
+	n := fakehosts.New()
+	fe := fakeentra.Start(fakeentra.Options{Host: "login.microsoftonline.us", TenantID: "contoso", ClientID: "agent-app", ClientSecret: "agent-secret", Network: n})
+	defer fe.Close()
+	vault := fakekeyvault.Start(fakekeyvault.Options{Suffix: "vault.usgovcloudapi.net", TenantID: "contoso", Network: n, Check: func(tok string) (string, error) {
+		oid, err := fe.Check(tok, time.Now())
+		if err == nil && fe.Audience(tok) != "https://vault.usgovcloudapi.net" {
+			err = fmt.Errorf("token for %s, not for the vault", fe.Audience(tok))
+		}
+		return oid, err
+	}})
+	defer vault.Close()
+	vault.Set("model-key", key)
+	model, err := fakemodel.Start(fakemodel.Options{Reply: "ok", Check: func(r *fakemodel.Request) int {
+		if _, got := r.Credential(); got != key {
+			return http.StatusUnauthorized
+		}
+		return 0
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	cfg := writeConfig(t, fmt.Sprintf(`providers:
+  gov:
+    type: openai
+    base_url: %s/v1
+    model: gpt-4.1
+    auth:
+      type: static
+      api_key_secret:
+        store: azure_key_vault
+        secret: %s
+        auth: {cloud: AzureGovernment, credential: client_secret, tenant_id: contoso, client_id: agent-app, client_secret_env: AGENT_SECRET}
+`, model.URL, vault.SecretURL("model-key", "")))
+	set, err := registry.Load(cfg, registry.Options{HTTPClient: n.Client(), LookupEnv: envMap(map[string]string{"AGENT_SECRET": "agent-secret"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sc, err := session.NewFactory(set, session.Options{}).SessionConfig(ctx, "gov", session.ToolFree())
+	if err != nil {
+		t.Fatalf("%v (vault refused: %v; authority refused: %v)", err, vault.Rejected(), fe.Refused())
+	}
+	s, err := rt.Client.CreateSession(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Disconnect()
+	if _, err := session.Reply(ctx, s, "hello"); err != nil {
+		t.Fatalf("turn: %v", err)
+	}
+	if vault.Reads() == 0 || len(model.Requests()) == 0 {
+		t.Errorf("%d vault reads, %d model requests", vault.Reads(), len(model.Requests()))
 	}
 }

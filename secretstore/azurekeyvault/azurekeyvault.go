@@ -108,6 +108,12 @@ func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 		ab.Errorf("refresh", "refresh does not apply to a Key Vault secret: the secret is re-read every refresh_interval")
 	}
 	s.auth.ValidateCredentials(ab)
+	// A vault of another cloud than the identity's accepts none of its tokens.
+	if u, err := url.Parse(vaultURL); err == nil && u.Host != "" {
+		if err := s.auth.AzureCloud().CheckVaultHost(u.Hostname()); err != nil {
+			b.Errorf("secret", "%v", err)
+		}
+	}
 }
 
 // parseSecretID splits a Key Vault secret identifier.

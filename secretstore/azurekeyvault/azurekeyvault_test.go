@@ -78,7 +78,13 @@ func TestValidation(t *testing.T) {
 		{name: "current version", block: `{store: azure_key_vault, secret: ` + url + `}`},
 		{name: "version in the URL", block: `{store: azure_key_vault, secret: ` + url + `/` + version + `}`},
 		{name: "version key", block: `{store: azure_key_vault, secret: ` + url + `, version: ` + version + `}`},
-		{name: "another cloud's vault", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k'}`},
+		{name: "a vault of the identity's cloud", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k', auth: {cloud: AzureChina}}`},
+		{name: "a vault of another cloud than the identity's", block: `{store: azure_key_vault, secret: 'https://v.vault.usgovcloudapi.net/secrets/k', auth: {cloud: AzureChina}}`, want: []string{
+			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: vault v.vault.usgovcloudapi.net is in AzureGovernment, but the identity signs in to AzureChina; set the auth block's cloud: AzureGovernment, or use a vault of AzureChina (*.vault.azure.cn)`,
+		}},
+		{name: "a national vault, the public identity", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k'}`, want: []string{
+			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: vault v.vault.azure.cn is in AzureChina, but the identity signs in to AzurePublic; set the auth block's cloud: AzureChina, or use a vault of AzurePublic (*.vault.azure.net)`,
+		}},
 		{name: "user-assigned managed identity", block: `{store: azure_key_vault, secret: ` + url + `, auth: {credential: managed_identity, client_id: 11111111-2222-3333-4444-555555555555}}`},
 		{name: "http", block: `{store: azure_key_vault, secret: 'http://myvault.vault.azure.net/secrets/k'}`, want: []string{
 			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: secret "http://myvault.vault.azure.net/secrets/k": a Key Vault secret identifier is an https URL, https://VAULT.vault.azure.net/secrets/NAME or …/NAME/VERSION`,
