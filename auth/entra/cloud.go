@@ -126,19 +126,19 @@ type privateCloud struct {
 	InstanceDiscovery *bool `yaml:"instance_discovery"`
 }
 
-// Configuration is azcore's form of c, for azidentity's ClientOptions.Cloud.
+// configuration is azcore's form of c, for azidentity's ClientOptions.Cloud.
 // An authority from AZURE_AUTHORITY_HOST is passed on as azidentity would
 // apply it, so that it is read once, through kind.Build.LookupEnv. The zero
 // value (c was never resolved) leaves azidentity its own defaults.
-func (c Cloud) Configuration() cloud.Configuration {
+func (c Cloud) configuration() cloud.Configuration {
 	if c.AuthorityHost == "" {
 		return cloud.Configuration{}
 	}
 	return cloud.Configuration{ActiveDirectoryAuthorityHost: c.AuthorityHost, Services: map[cloud.ServiceName]cloud.ServiceConfiguration{}}
 }
 
-// Label names c for people: its name, or "private" for a custom authority.
-func (c Cloud) Label() string {
+// label names c for people: its name, or "private" for a custom authority.
+func (c Cloud) label() string {
 	if c.Name == "" && c.AuthorityHost == "" {
 		return clouds[0].Name
 	}
@@ -147,10 +147,6 @@ func (c Cloud) Label() string {
 	}
 	return c.Name
 }
-
-// VaultSuffix is the host suffix of c's Key Vaults ("vault.azure.net"), ""
-// for a private cloud, whose vaults are its own.
-func (c Cloud) VaultSuffix() string { return c.vaultSuffix }
 
 // CheckVaultHost reports a vault host that belongs to another cloud than c:
 // its identity could not get a token the vault accepts.
@@ -255,7 +251,7 @@ func decodeCloud(b *kind.Build, node *yaml.Node) Cloud {
 		return Cloud{invalid: true}
 	}
 	if env != "" && !strings.EqualFold(strings.TrimSuffix(env, "/"), strings.TrimSuffix(c.AuthorityHost, "/")) && b.Logger != nil {
-		b.Logger.Warn("entra: both cloud and "+envAuthorityHost+" are set; the config's cloud wins", "path", b.Path+".cloud", "cloud", c.Label(), "authority", c.AuthorityHost, envAuthorityHost, env)
+		b.Logger.Warn("entra: both cloud and "+envAuthorityHost+" are set; the config's cloud wins", "path", b.Path+".cloud", "cloud", c.label(), "authority", c.AuthorityHost, envAuthorityHost, env)
 	}
 	return c
 }
@@ -299,7 +295,7 @@ func (a *Auth) describe(*credential.Token) []kind.TokenFact {
 	case c.fromEnv:
 		authority += " (" + envAuthorityHost + ")"
 	}
-	facts := []kind.TokenFact{{Name: "cloud", Value: c.Label()}, {Name: "authority", Value: authority}}
+	facts := []kind.TokenFact{{Name: "cloud", Value: c.label()}, {Name: "authority", Value: authority}}
 	if c.DisableInstanceDiscovery {
 		facts = append(facts, kind.TokenFact{Name: "instance discovery", Value: "off"})
 	}

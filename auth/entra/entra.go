@@ -104,7 +104,7 @@ func (a *Auth) clientOptions() azcore.ClientOptions {
 	if a.client != nil {
 		o.Transport = a.client
 	}
-	o.Cloud = a.cloud.Configuration()
+	o.Cloud = a.cloud.configuration()
 	return o
 }
 
