@@ -148,9 +148,9 @@ func (c Cloud) label() string {
 	return c.Name
 }
 
-// CheckVaultHost reports a vault host that belongs to another cloud than c:
+// checkVaultHost reports a vault host that belongs to another cloud than c:
 // its identity could not get a token the vault accepts.
-func (c Cloud) CheckVaultHost(host string) error {
+func (c Cloud) checkVaultHost(host string) error {
 	if c.Name == "" {
 		return nil
 	}
@@ -191,7 +191,7 @@ func (c Cloud) checkScope(scope string) error {
 	}
 	for _, o := range clouds {
 		if o.Name != c.Name && strings.EqualFold(scope, o.scope) {
-			return fmt.Errorf("scope %s is %s's, but the identity signs in to %s, whose scope is %s; drop scope to use it", scope, o.Name, c.Name, c.scope)
+			return fmt.Errorf("scope %s is %s's, but the identity signs in to %s; set cloud: %s (whose default scope it is), or drop scope to use %s's (%s)", scope, o.Name, c.Name, o.Name, c.Name, c.scope)
 		}
 	}
 	return nil
@@ -272,6 +272,25 @@ func checkAuthorityHost(s string) (string, error) {
 		return "", fmt.Errorf("authority_host %q: want the authority's root, https://%s/, without a path (the tenant is tenant_id)", s, u.Host)
 	}
 	return "https://" + u.Host + "/", nil
+}
+
+// scopeCloud finds the cloud whose Cognitive Services scope is scope.
+func scopeCloud(scope string) (Cloud, bool) {
+	for _, c := range clouds {
+		if strings.EqualFold(scope, c.scope) {
+			return c, true
+		}
+	}
+	return Cloud{}, false
+}
+
+// mayNotSignIn reports whether a credential kind can get its tokens without
+// signing in at the authority (a managed identity endpoint, a CLI, or the
+// default chain's links for them): such an identity worked in a national
+// cloud before `cloud:` existed, with the cloud's scope or vault named, and
+// must keep working when no cloud is named.
+func mayNotSignIn(k string) bool {
+	return !credentialTakesAuthority(k) || k == "default"
 }
 
 // credentialTakesAuthority reports whether a credential kind signs in to the

@@ -51,6 +51,11 @@ func TestCloudValidation(t *testing.T) {
 		{name: "azure CLI's name", baseURL: gov, auth: "{type: entra, cloud: AzureUSGovernment}"},
 		{name: "a custom domain is not checked", baseURL: "https://llm.contoso.example", auth: "{type: entra, cloud: AzureGovernment}"},
 		{name: "private cloud", baseURL: "https://llm.contoso.example", auth: "{type: entra, credential: client_secret, tenant_id: t, client_id: c, client_secret_env: S, scope: 'https://ai.contoso.example/.default', cloud: {authority_host: 'https://login.contoso.example', instance_discovery: false}}"},
+		{name: "no cloud named: a managed identity's scope names it", baseURL: gov, auth: "{type: entra, credential: managed_identity, scope: 'https://cognitiveservices.azure.us/.default'}"},
+		{name: "no cloud named: a service principal signs in to the public cloud", baseURL: gov, auth: "{type: entra, credential: client_secret, tenant_id: t, client_id: c, client_secret_env: S, scope: 'https://cognitiveservices.azure.us/.default'}", want: []string{
+			"providers.p.base_url: r.openai.azure.us is an endpoint of AzureGovernment, but the identity signs in to AzurePublic (cloud AzurePublic); set auth.cloud: AzureGovernment",
+			"providers.p.auth.scope: scope https://cognitiveservices.azure.us/.default is AzureGovernment's, but the identity signs in to AzurePublic; set cloud: AzureGovernment (whose default scope it is), or drop scope to use AzurePublic's (https://cognitiveservices.azure.com/.default)",
+		}},
 		{name: "unknown cloud", baseURL: public, auth: "{type: entra, cloud: AzureGerman}", want: []string{
 			`providers.p.auth.cloud: unknown cloud "AzureGerman" (one of: AzurePublic, AzureGovernment, AzureChina; or a block {authority_host: https://…} for a private cloud)`,
 		}},
@@ -61,7 +66,7 @@ func TestCloudValidation(t *testing.T) {
 			"providers.p.base_url: r.services.ai.azure.com is an endpoint of AzurePublic, but the identity signs in to AzureChina (cloud AzureChina); set auth.cloud: AzurePublic",
 		}},
 		{name: "another cloud's scope", baseURL: gov, auth: "{type: entra, cloud: AzureGovernment, scope: 'https://cognitiveservices.azure.com/.default'}", want: []string{
-			"providers.p.auth.scope: scope https://cognitiveservices.azure.com/.default is AzurePublic's, but the identity signs in to AzureGovernment, whose scope is https://cognitiveservices.azure.us/.default; drop scope to use it",
+			"providers.p.auth.scope: scope https://cognitiveservices.azure.com/.default is AzurePublic's, but the identity signs in to AzureGovernment; set cloud: AzurePublic (whose default scope it is), or drop scope to use AzureGovernment's (https://cognitiveservices.azure.us/.default)",
 		}},
 		{name: "private cloud without scope", baseURL: "https://llm.contoso.example", auth: "{type: entra, credential: client_secret, tenant_id: t, client_id: c, client_secret_env: S, cloud: {authority_host: 'https://login.contoso.example/'}}", want: []string{
 			"providers.p.auth.scope: a private cloud has no default scope: set scope to the resource of the model endpoint's tokens (https://…/.default)",
@@ -116,6 +121,8 @@ func TestCloudAndAuthorityHostVariable(t *testing.T) {
 			wantWarning: true},
 		{name: "the same authority twice", baseURL: "https://r.openai.azure.cn", auth: "{type: entra, credential: client_secret, tenant_id: t, client_id: c, client_secret_env: S, cloud: AzureChina}", env: "https://login.chinacloudapi.cn",
 			wantFacts: []kind.TokenFact{{Name: "cloud", Value: "AzureChina"}, {Name: "authority", Value: "https://login.chinacloudapi.cn/"}, {Name: "scope", Value: "https://cognitiveservices.azure.cn/.default"}}},
+		{name: "no cloud named: the scope of a managed identity names it", baseURL: "https://r.openai.azure.us", auth: "{type: entra, credential: managed_identity, scope: 'https://cognitiveservices.azure.us/.default'}",
+			wantFacts: []kind.TokenFact{{Name: "cloud", Value: "AzureGovernment"}, {Name: "authority", Value: "the managed identity endpoint"}, {Name: "scope", Value: "https://cognitiveservices.azure.us/.default"}}},
 		{name: "private cloud, discovery off", baseURL: "https://llm.contoso.example", auth: "{type: entra, credential: client_secret, tenant_id: t, client_id: c, client_secret_env: S, scope: 'https://ai.contoso.example/.default', cloud: {authority_host: 'https://login.contoso.example', instance_discovery: false}}",
 			wantFacts: []kind.TokenFact{{Name: "cloud", Value: "private"}, {Name: "authority", Value: "https://login.contoso.example/"}, {Name: "instance discovery", Value: "off"}, {Name: "scope", Value: "https://ai.contoso.example/.default"}}},
 	}

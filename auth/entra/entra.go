@@ -108,9 +108,23 @@ func (a *Auth) clientOptions() azcore.ClientOptions {
 	return o
 }
 
-// AzureCloud is the cloud the identity signs in to, resolved by Validate or
-// ValidateCredentials: a Key Vault store checks its vault's host against it.
-func (a *Auth) AzureCloud() Cloud { return a.cloud }
+// CheckVaultHost reports a Key Vault host of another cloud than the one the
+// identity signs in to (resolved by ValidateCredentials): its tokens would
+// be refused there. With no cloud named (no cloud key, no
+// AZURE_AUTHORITY_HOST), an identity that may get its tokens without
+// signing in at the authority (managed identity, a CLI, the default chain)
+// is not held to the public cloud: it reads a national cloud's vault as it
+// did before the cloud key existed.
+func (a *Auth) CheckVaultHost(host string) error {
+	if a.cloudImplicit() && mayNotSignIn(a.kind()) {
+		return nil
+	}
+	return a.cloud.checkVaultHost(host)
+}
+
+// cloudImplicit reports that neither the config nor AZURE_AUTHORITY_HOST
+// named a cloud: the public cloud is assumed.
+func (a *Auth) cloudImplicit() bool { return a.Cloud == nil && !a.cloud.fromEnv }
 
 // scope is the scope of the tokens the kind fetches: scope:, or the
 // cloud's Cognitive Services scope.
@@ -189,6 +203,12 @@ func (a *Auth) Validate(b *kind.Build) {
 	a.client = b.HTTPClient
 	a.validateCloud(b)
 	a.validateCredential(b, credentials())
+	if c, ok := scopeCloud(a.Scope); ok && a.cloudImplicit() && mayNotSignIn(a.kind()) {
+		// A managed identity (or CLI) in a national cloud, configured
+		// before `cloud:` existed by its scope alone: the scope names the
+		// cloud.
+		a.cloud = c
+	}
 	if a.Scope != "" {
 		if err := checkScope(a.Scope); err != nil {
 			b.Errorf("scope", "%v", err)

@@ -110,7 +110,7 @@ func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 	s.auth.ValidateCredentials(ab)
 	// A vault of another cloud than the identity's accepts none of its tokens.
 	if u, err := url.Parse(vaultURL); err == nil && u.Host != "" {
-		if err := s.auth.AzureCloud().CheckVaultHost(u.Hostname()); err != nil {
+		if err := s.auth.CheckVaultHost(u.Hostname()); err != nil {
 			b.Errorf("secret", "%v", err)
 		}
 	}
