@@ -192,8 +192,12 @@ func (s *Source) detect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gcp: %s: %w", s.from, err)
 	}
-	if err := s.checkUniverse(ctx, creds); err != nil {
-		return err
+	// The metadata server's universe costs a request: asked only when the
+	// config names a universe, so the default setup asks nothing new.
+	if data != nil || s.opts.UniverseDomain != "" {
+		if err := s.checkUniverse(ctx, creds); err != nil {
+			return err
+		}
 	}
 	s.creds, s.json, s.desc = creds, data, description{}
 	return nil
