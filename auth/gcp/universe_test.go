@@ -10,8 +10,11 @@ import (
 	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/byokcred/byokcred/internal/testkit/fakegcp"
 )
 
 const tpcVertexURL = "https://u-central1-aiplatform.example-tpc.goog/v1/projects/byok-test-project/locations/u-central1/endpoints/openapi"
@@ -133,6 +136,29 @@ func TestCredentialUniverse(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.wantFacts, facts); diff != "" {
 				t.Errorf("facts (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMetadataServerUniverse: with a universe named, the metadata server's
+// own universe must agree (the fake, like a server of the public universe,
+// has none to report, which means googleapis.com).
+func TestMetadataServerUniverse(t *testing.T) {
+	startGCP(t, fakegcp.Options{Lifetime: 30 * time.Minute})
+	tests := []struct{ name, universe, wantErr string }{
+		{name: "the public universe named", universe: DefaultUniverseDomain},
+		{name: "another universe named", universe: "example-tpc.goog", wantErr: "belongs to universe googleapis.com, but the config's universe_domain is example-tpc.goog"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := NewSource(SourceOptions{UniverseDomain: tc.universe})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = src.Token(context.Background())
+			if (err != nil) != (tc.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("error %v, want one containing %q", err, tc.wantErr)
 			}
 		})
 	}
