@@ -33,4 +33,8 @@
 //  10. BenchmarkPastRefreshHint: identity fetches per simulated minute from
 //     an MSAL-style source returning a past refresh hint, against asking
 //     the source per request.
+//  11. BenchmarkKeyCommand: the Copilot CLI's key command as whole processes
+//     (byokcred-credential answered by a running agent, and with no agent),
+//     and byokcred --version, against a minimal Go program built in the
+//     same run; identity fetches with and without the agent.
 package bench

@@ -90,10 +90,18 @@ func binary(tb testing.TB, name string) string {
 			"github.com/byokcred/byokcred/bench/internal/tokenprog",
 			"github.com/byokcred/byokcred/bench/internal/tokenexec",
 			"github.com/byokcred/byokcred/bench/internal/footprint",
+			"github.com/byokcred/byokcred/bench/internal/hello",
 			"github.com/byokcred/byokcred/cmd/byokcred")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building the benchmark helpers: %v\n%s", err, out)
+			return
+		}
+		// As make build builds it: no cgo.
+		cmd = exec.Command(goTool(), "build", "-o", binDir+string(filepath.Separator), "github.com/byokcred/byokcred/cmd/byokcred-credential")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building the key command: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

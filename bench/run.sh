@@ -24,6 +24,7 @@ echo "== building the benchmark binary and helpers"
 "$GO" test -c -o "$OUT/bench.test" ./bench
 "$GO" test -c -o "$OUT/proxy.test" ./proxy
 "$GO" build -o "$OUT/bin/" ./bench/internal/... ./cmd/byokcred
+CGO_ENABLED=0 "$GO" build -o "$OUT/bin/" ./cmd/byokcred-credential # as make build does
 export BYOKCRED_BENCH_BIN=$PWD/$OUT/bin
 
 {
@@ -45,7 +46,7 @@ for i in $(seq "$RUNS"); do
 	bench -test.bench '^Benchmark(RefreshStalls|Footprint|OutageLoad|PastRefreshHint|PerUserFootprint|PerUserJunkTokens)$' -test.benchtime 1x
 	(cd proxy && ../$OUT/proxy.test -test.run '^$' -test.benchmem -test.bench '^Benchmark(Direct|ViaProxy|BareReverseProxy)$' -test.benchtime 1s) | tee -a "$RAW"
 done
-# Figure 11 starts 2,100 processes; its legs alternate within the one run.
+# Figure 11 starts about 3,400 processes; its legs alternate within the one run.
 echo "== key command (one run, legs interleaved)"
 bench -test.bench '^BenchmarkKeyCommand$' -test.benchtime 1x
 echo "== end to end ($RUNS runs)"

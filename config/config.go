@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/endpoint"
+	"github.com/byokcred/byokcred/internal/lazyre"
 )
 
 // MaxFileSize bounds the config file; a real one is a few kilobytes.
@@ -280,7 +280,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	return Parse(path, data, lookup)
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = lazyre.New(`^yaml: line (\d+): (.*)$`)
 
 // emptyDocument reports a document with nothing in it (a trailing ---).
 func emptyDocument(n *yaml.Node) bool {
@@ -368,10 +368,10 @@ const APIVersionPattern = `^([0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?|preview|lates
 const HeaderNamePattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 
 var (
-	providerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	sha256Hex    = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
-	apiVersion   = regexp.MustCompile(APIVersionPattern)
-	httpToken    = regexp.MustCompile(HeaderNamePattern)
+	providerName = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	sha256Hex    = lazyre.New(`^[0-9a-fA-F]{64}$`)
+	apiVersion   = lazyre.New(APIVersionPattern)
+	httpToken    = lazyre.New(HeaderNamePattern)
 )
 
 // checkModelName reports a model id or wire model that holds a space, a
@@ -528,7 +528,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 			}
 		}
 	}
-	if p.Auth == nil && !d.Failed(path+".auth") {
+	if p.Auth == nil && !d.code && !d.Failed(path+".auth") {
 		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
 	}
 }

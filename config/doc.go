@@ -53,6 +53,9 @@ type Doc struct {
 	spans map[string][]endpoint.Span
 	// expandedTotal is what expansion added to the document so far.
 	expandedTotal int
+	// code is set for a config built in code (Config.Validate): its
+	// providers carry their credential instead of an auth block.
+	code bool
 	// dropped counts the problems beyond MaxProblems, of the file and of
 	// the environment.
 	dropped, droppedEnv int

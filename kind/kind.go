@@ -8,6 +8,10 @@
 // asks it to validate itself, and only when the whole file is clean asks it
 // for its source. Third-party code adds an auth type with one Register call
 // from an init function.
+//
+// Secret stores (the `store:` of static's api_key_secret and
+// bearer_token_secret) are added the same way, with RegisterStore: a store
+// is the struct of its own keys, validated, then asked for its reader.
 package kind
 
 import (
@@ -96,33 +100,14 @@ type Enumer interface {
 	Enums() map[string][]string
 }
 
-// FieldDocumenter is implemented by auth configs that carry their fields'
-// doc comments, so that a binary can describe its config keys in the JSON
-// Schema (`byokcred schema`) without the Go sources. Keys are "Type.Field"
-// of the structs in the auth config's package; `go generate` with
-// github.com/byokcred/byokcred/schema/fielddocs writes the method.
+// FieldDocumenter is implemented by auth configs and stores that carry
+// their fields' doc comments, so that a binary can describe its config keys
+// in the JSON Schema (`byokcred schema`) without the Go sources. Keys are
+// "Type.Field" of the structs in the auth config's (or store's) package;
+// `go generate` with github.com/byokcred/byokcred/schema/fielddocs writes
+// the method.
 type FieldDocumenter interface {
 	FieldDocs() map[string]string
-}
-
-// NestedAuther is implemented by auth configs with a block written as
-// another auth type's block without its `type` (a secret-store reference's
-// `auth`), the type being selected by a key beside it: the JSON Schema
-// then checks that block against the selected type's keys.
-type NestedAuther interface {
-	NestedAuths() []NestedAuth
-}
-
-// NestedAuth is one block a NestedAuther nests.
-type NestedAuth struct {
-	// Block is the nested block's key path in the auth block, dotted
-	// ("api_key_secret.auth").
-	Block string
-	// Selector is the key beside it whose value selects the type ("store").
-	Selector string
-	// Types maps each selector value to the auth type whose keys the block
-	// takes.
-	Types map[string]string
 }
 
 // Diagnoser is implemented by auth configs that can show an operator
@@ -231,9 +216,11 @@ func (c *Build) ProviderErrorf(key, format string, args ...any) {
 // Decode decodes node, a block nested at key of this one (relative, like
 // Errorf's), into into, a pointer to a struct whose `yaml` tags name its
 // keys: strictly, with unknown keys and bad values reported at their exact
-// positions, as the registry decodes the auth block itself.
-func (c *Build) Decode(key string, node *yaml.Node, into any) {
-	c.config().Doc.Decode(node, c.path(key), into)
+// positions, as the registry decodes the auth block itself. Keys listed
+// in skip are left alone in the block's top mapping (another part of the
+// program decodes them).
+func (c *Build) Decode(key string, node *yaml.Node, into any, skip ...string) {
+	c.config().Doc.Decode(node, c.path(key), into, skip...)
 }
 
 // Plugin returns the `plugins:` entry named name, or nil and the names of

@@ -61,3 +61,45 @@ func TestBuildHelpersNeedTheRegistry(t *testing.T) {
 		})
 	}
 }
+
+// nopStore is a store with no keys, for the registration tests.
+type nopStore struct{}
+
+func (*nopStore) Validate(*kind.Build)                          {}
+func (*nopStore) Reader(*kind.Build) (kind.SecretReader, error) { return nil, nil }
+
+// TestRegisterStore: stores register as auth types do; a duplicate or
+// empty name or a nil constructor panics at init, naming the store.
+func TestRegisterStore(t *testing.T) {
+	kind.RegisterStore("kindtest_nop", func() kind.Store { return new(nopStore) })
+	if s, ok := kind.NewStore("kindtest_nop"); !ok || s == nil {
+		t.Errorf("NewStore(kindtest_nop) = %v, %v; want a zero block", s, ok)
+	}
+	if s, ok := kind.NewStore("no_such_store"); ok || s != nil {
+		t.Errorf("NewStore(no_such_store) = %v, %v; want nil, false", s, ok)
+	}
+	tests := []struct {
+		name string
+		f    func()
+		want string
+	}{
+		{"empty name", func() { kind.RegisterStore("", func() kind.Store { return new(nopStore) }) }, "kind: RegisterStore with an empty store name"},
+		{"nil constructor", func() { kind.RegisterStore("kindtest_nil", nil) }, "kind: RegisterStore kindtest_nil with a nil constructor"},
+		{"duplicate", func() { kind.RegisterStore("kindtest_nop", func() kind.Store { return new(nopStore) }) }, "kind: RegisterStore called twice for store kindtest_nop"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got any
+			func() {
+				defer func() { got = recover() }()
+				tc.f()
+			}()
+			if diff := cmp.Diff(any(tc.want), got); diff != "" {
+				t.Errorf("panic (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if diff := cmp.Diff([]string{"kindtest_nop"}, kind.Stores()); diff != "" {
+		t.Errorf("Stores() (-want +got):\n%s", diff)
+	}
+}

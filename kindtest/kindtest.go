@@ -22,8 +22,13 @@
 //     block and in each nested block Valid writes in block style; every
 //     Invalid block is refused with positions.
 //
-// Run sets HOME (and XDG_CONFIG_HOME) for the test, so it cannot be used in
-// a parallel test.
+// RunStore checks a secret store the same way, through a reference to a
+// secret that the static kind reads from it (api_key_secret), and checks
+// that the store is registered and that problems in a reference are
+// reported inside it.
+//
+// Run and RunStore set HOME (and XDG_CONFIG_HOME) for the test, so they
+// cannot be used in a parallel test.
 package kindtest
 
 import (
@@ -35,6 +40,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,6 +49,8 @@ import (
 	"testing"
 	"time"
 
+	// A store is read through static's api_key_secret.
+	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/registry"
@@ -104,6 +112,72 @@ type Kind struct {
 	Goroutines int
 }
 
+// Store describes the secret store under test. Its blocks are references
+// to a secret without their `store:` key (the kit adds it): the keys of
+// the store (secret, version, auth…) and those every reference takes
+// (json_key, refresh_interval).
+type Store struct {
+	// Name is the store's name, as registered (`store:`).
+	Name string
+	// Valid is a reference (YAML in block style, without `store:` and
+	// without indentation) that loads and gives a key with Env, Files and
+	// HTTPClient.
+	Valid string
+	// Invalid are references (as Valid) the store must refuse at load,
+	// each problem at its position inside the reference. They may hold
+	// secrets: the errors must not.
+	Invalid []string
+	// Env, Files, HTTPClient, Secrets, Stall, Patience and Goroutines are
+	// Kind's (Stall a reference, as Valid).
+	Env        map[string]string
+	Files      map[string]string
+	HTTPClient *http.Client
+	Secrets    []string
+	Stall      string
+	Patience   time.Duration
+	Goroutines int
+}
+
+// refKey is the key of the reference RunStore checks a store through.
+const refKey = "api_key_secret"
+
+// RunStore checks s as Run checks a kind, reporting each broken promise as
+// "kindtest: store NAME: CHECK: …".
+func RunStore(t testing.TB, s Store) {
+	t.Helper()
+	if s.Name == "" || s.Valid == "" {
+		t.Errorf("kindtest: Store.Name and Store.Valid are required")
+		return
+	}
+	c := &checker{t: t, name: "store " + s.Name, within: "providers.p.auth." + refKey}
+	if !slices.Contains(kind.Stores(), s.Name) {
+		c.errorf("registered", "no store %s is registered (kind.RegisterStore); known: %s", s.Name, strings.Join(kind.Stores(), ", "))
+		return
+	}
+	if st, _ := kind.NewStore(s.Name); st == nil || reflect.TypeOf(st).Kind() != reflect.Pointer || reflect.TypeOf(st).Elem().Kind() != reflect.Struct {
+		c.errorf("registered", "the store's constructor returns %T, not a pointer to a struct whose yaml tags name its keys", st)
+		return
+	}
+	ref := func(block string) string {
+		if block == "" {
+			return ""
+		}
+		var b strings.Builder
+		b.WriteString(refKey + ":\n  store: " + s.Name + "\n")
+		for l := range strings.SplitSeq(strings.TrimRight(block, "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+		}
+		return b.String()
+	}
+	k := Kind{Type: "static", Valid: ref(s.Valid), Stall: ref(s.Stall), Env: s.Env, Files: s.Files,
+		HTTPClient: s.HTTPClient, Secrets: s.Secrets, Patience: s.Patience, Goroutines: s.Goroutines}
+	for _, block := range s.Invalid {
+		k.Invalid = append(k.Invalid, ref(block))
+	}
+	c.k = k
+	c.run()
+}
+
 // UnknownKey is the key the kit adds to Valid to see it refused.
 const UnknownKey = "kindtest_unknown_key"
 
@@ -122,35 +196,46 @@ func Run(t testing.TB, k Kind) {
 		t.Errorf("kindtest: Kind.Type and Kind.Valid are required")
 		return
 	}
-	if k.Provider == "" {
-		k.Provider = "type: openai\nbase_url: https://models.example/v1\nmodel: m"
-	}
-	if k.Patience <= 0 {
-		k.Patience = defaultPatience
-	}
-	if k.Goroutines <= 0 {
-		k.Goroutines = 8
-	}
-	c := &checker{t: t, k: k}
-	c.validation()
-	c.unknownKey()
-	c.invalid()
-	c.tokens()
-	if !k.NoFetch {
-		c.cancel()
-	}
+	c := &checker{t: t, k: k, name: k.Type, within: "providers.p.auth"}
+	c.run()
 }
 
 type checker struct {
 	t testing.TB
 	k Kind
+	// name is what the kit checks, in its reports: an auth type, or
+	// "store NAME".
+	name string
+	// within is the dotted path every Invalid block's error must point
+	// into: the auth block, or a store's reference.
+	within string
+}
+
+func (c *checker) run() {
+	c.t.Helper()
+	if c.k.Provider == "" {
+		c.k.Provider = "type: openai\nbase_url: https://models.example/v1\nmodel: m"
+	}
+	if c.k.Patience <= 0 {
+		c.k.Patience = defaultPatience
+	}
+	if c.k.Goroutines <= 0 {
+		c.k.Goroutines = 8
+	}
+	c.validation()
+	c.unknownKey()
+	c.invalid()
+	c.tokens()
+	if !c.k.NoFetch {
+		c.cancel()
+	}
 }
 
 // errorf reports a failure of check with the secrets masked: the kit's
 // own output must not leak what it catches the kind leaking.
 func (c *checker) errorf(check, format string, args ...any) {
 	c.t.Helper()
-	c.t.Errorf("kindtest: %s: %s: %s", c.k.Type, check, c.mask(fmt.Sprintf(format, args...)))
+	c.t.Errorf("kindtest: %s: %s: %s", c.name, check, c.mask(fmt.Sprintf(format, args...)))
 }
 
 func (c *checker) mask(s string) string {
@@ -339,14 +424,12 @@ func (c *checker) plantHome() func() []string {
 		return nil
 	}
 	if r := read(); len(r) != 1 || r[0] != "kindtest-probe" {
-		c.t.Logf("kindtest: %s: reads of files in $HOME cannot be seen here (no access times); not checked", c.k.Type)
+		c.t.Logf("kindtest: %s: reads of files in $HOME cannot be seen here (no access times); not checked", c.name)
 		return nil
 	}
 	planted = planted[1:]
 	return read
 }
-
-var position = regexp.MustCompile(regexp.QuoteMeta(configName) + `:\d+:\d+: providers\.p\.auth`)
 
 // validation: loading does no I/O, offline or not.
 func (c *checker) validation() {
@@ -491,6 +574,7 @@ func (c *checker) mappings() []mapping {
 func (c *checker) invalid() {
 	c.t.Helper()
 	const check = "invalid blocks are refused with positions"
+	position := regexp.MustCompile(regexp.QuoteMeta(configName) + `:\d+:\d+: ` + regexp.QuoteMeta(c.within) + `\b`)
 	done := make(chan struct{})
 	defer close(done)
 	for i, block := range c.k.Invalid {
@@ -504,7 +588,7 @@ func (c *checker) invalid() {
 			continue
 		}
 		if !position.MatchString(err.Error()) {
-			c.errorf(check, "Invalid[%d]: the error names no %s:LINE:COL of the auth block: %v", i, configName, err)
+			c.errorf(check, "Invalid[%d]: the error names no %s:LINE:COL in %s: %v", i, configName, c.within, err)
 		}
 		c.leak("no secret in output", fmt.Sprintf("Invalid[%d]'s error", i), err.Error())
 		c.leak("no secret in output", fmt.Sprintf("the logs of Invalid[%d]'s load", i), l.String())

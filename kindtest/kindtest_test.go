@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -314,3 +315,121 @@ func TestRunInvalidThatLoads(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+const storedKey = "sk-CANARY-kindtest-stored-key-7c41"
+
+// secretStore is a small secret store: the secret named by `secret`, read
+// with a GET from url. Its labels block is free form, with only "team"
+// taken (the lax store takes any).
+type secretStore struct {
+	URL    string         `yaml:"url"`
+	Secret string         `yaml:"secret"`
+	Labels map[string]any `yaml:"labels"`
+	flaw   flaw
+}
+
+func storeName(f flaw) string {
+	if f == none {
+		return "kindtest_store_good"
+	}
+	return "kindtest_store_" + string(f)
+}
+
+func init() {
+	for _, f := range []flaw{none, ignoresCtx, laxOptions} {
+		kind.RegisterStore(storeName(f), func() kind.Store { return &secretStore{flaw: f} })
+	}
+}
+
+func (s *secretStore) Validate(b *kind.Build) {
+	if s.Secret == "" {
+		b.Errorf("", `missing key "secret"`)
+	}
+	if s.flaw != laxOptions {
+		for k := range s.Labels {
+			if k != "team" {
+				b.Errorf("labels."+k, "unknown key %q", k)
+			}
+		}
+	}
+}
+
+func (s *secretStore) Reader(b *kind.Build) (kind.SecretReader, error) {
+	return &storeReader{store: s, client: b.HTTPClient}, nil
+}
+
+type storeReader struct {
+	store  *secretStore
+	client *http.Client
+}
+
+func (r *storeReader) Reference() string { return "kindtest:" + r.store.Secret }
+
+func (r *storeReader) ReadSecret(ctx context.Context) (*kind.SecretValue, error) {
+	if r.store.flaw == ignoresCtx {
+		ctx = context.Background()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.store.URL+"?name="+r.store.Secret, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		return nil, err
+	}
+	return &kind.SecretValue{Value: credential.NewSecret(b.String()), Version: "1"}, nil
+}
+
+// TestRunStore: a well-behaved store passes RunStore, each broken one fails
+// the check of the promise it breaks, and an unregistered name fails
+// registration.
+func TestRunStore(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("name") != "openai" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(storedKey))
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{storeName(none), nil},
+		{storeName(ignoresCtx), []string{"ctx cancellation is honoured"}},
+		{storeName(laxOptions), []string{"unknown keys are refused with positions"}},
+		{"kindtest_store_unregistered", []string{"registered"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				kindtest.RunStore(r, kindtest.Store{
+					Name:       tc.name,
+					Valid:      "url: " + srv.URL + "/secret\nsecret: openai\nlabels:\n  team: a",
+					Invalid:    []string{"url: " + srv.URL + "/secret\nhint: " + storedKey},
+					HTTPClient: srv.Client(),
+					Secrets:    []string{storedKey},
+					Patience:   500 * time.Millisecond,
+				})
+			}()
+			<-done
+			if diff := cmp.Diff(tc.want, r.checks()); diff != "" {
+				t.Errorf("failed checks (-want +got):\n%s\nfailures:\n%s", diff, strings.Join(r.errs, "\n"))
+			}
+			for _, e := range r.errs {
+				if strings.Contains(e, storedKey) {
+					t.Errorf("the kit's own message shows a secret: %s", e)
+				}
+			}
+		})
+	}
+}

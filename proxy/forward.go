@@ -153,7 +153,7 @@ func (s *Server) roundTrip(req *http.Request) (*http.Response, error) {
 		// it, not when a long streamed answer ends.
 		defer x.buf.finish()
 	}
-	resp, err := s.next.RoundTrip(req)
+	resp, err := s.send(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -162,6 +162,26 @@ func (s *Server) roundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	return s.retry(req, resp, x)
+}
+
+// send makes one round trip upstream, timed for the metrics.
+func (s *Server) send(req *http.Request) (*http.Response, error) {
+	m := s.opts.Metrics
+	if m == nil {
+		return s.next.RoundTrip(req)
+	}
+	start := time.Now()
+	resp, err := s.next.RoundTrip(req)
+	provider := ""
+	if x, ok := req.Context().Value(exchangeKey{}).(*exchange); ok {
+		provider = x.p.Name
+	}
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	m.ProxyUpstream(provider, req.Method, status, time.Since(start), err)
+	return resp, err
 }
 
 // refusedHold is how long the proxy stops invalidating and retrying for a
@@ -217,7 +237,10 @@ func (s *Server) retry(req *http.Request, resp *http.Response, x *exchange) (*ht
 	}
 	SetCredential(again.Header, p.Type, fresh)
 	x.tok, x.retried = fresh, true
-	resp, err = s.next.RoundTrip(again)
+	if m := s.opts.Metrics; m != nil {
+		m.ProxyReplay(p.Name)
+	}
+	resp, err = s.send(again)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized {
 		s.refused.Store(p.Name, time.Now())
 		log.Warn("upstream refused a freshly issued credential too: the token's age is not the cause (check the identity's role assignment and the token's audience); no more retries for a while",

@@ -25,7 +25,10 @@ var errClientTokenAsUser = errors.New("the Authorization: Bearer token is the pr
 // token for the proxy's application) for one minted on the user's behalf.
 // The user's token is never forwarded: Authorization is one of the client
 // credential headers the rewrite strips.
-func (s *Server) userToken(r *http.Request, p *registry.Provider) (*credential.Token, error) {
+//
+// Once the exchange succeeded (the identity provider accepted the user's
+// token), the token's claims go into x for the audit line.
+func (s *Server) userToken(r *http.Request, p *registry.Provider, x *exchange) (*credential.Token, error) {
 	h := r.Header.Get("Authorization")
 	if len(h) <= 7 || !strings.EqualFold(h[:7], "bearer ") {
 		return nil, errNoUserToken
@@ -42,11 +45,19 @@ func (s *Server) userToken(r *http.Request, p *registry.Provider) (*credential.T
 			return nil, errClientTokenAsUser
 		}
 	}
-	us, err := p.ForUser(userBearer{&credential.Token{Value: credential.NewSecret(v), Kind: credential.KindBearer}})
+	ut := &credential.Token{Value: credential.NewSecret(v), Kind: credential.KindBearer}
+	us, err := p.ForUser(userBearer{ut})
 	if err != nil {
 		return nil, err
 	}
-	return us.Token(r.Context())
+	tok, err := us.Token(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := credential.ParseClaims(ut.Value); ok {
+		x.user = &c
+	}
+	return tok, nil
 }
 
 // userError is the answer to a request whose user token could not be

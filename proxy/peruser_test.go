@@ -110,8 +110,9 @@ func TestPerUserProxy(t *testing.T) {
 // oboProxy is a per-user proxy in front of a fake Entra authority and a
 // model that accepts only tokens the authority minted.
 type oboProxy struct {
-	fe   *fakeentra.Server
-	live *registry.Live
+	fe    *fakeentra.Server
+	live  *registry.Live
+	model *fakemodel.Server
 	*fixture
 }
 
@@ -126,7 +127,7 @@ func startOBOProxy(t *testing.T, opts proxy.Options) *oboProxy {
 		return 0
 	}})
 	live := perUserLive(t, fe, model.URL)
-	return &oboProxy{fe: fe, live: live, fixture: startProxy(t, live, opts)}
+	return &oboProxy{fe: fe, live: live, model: model, fixture: startProxy(t, live, opts)}
 }
 
 func (o *oboProxy) stats(t *testing.T) registry.UserStats {

@@ -79,6 +79,23 @@ type Options struct {
 	AllowOrigins []string
 	// DrainTimeout overrides DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// Metrics, when set, is told of every request, upstream round trip
+	// and 401 replay (a *metrics.Metrics).
+	Metrics Observer
+}
+
+// Observer receives the proxy's measurements. *metrics.Metrics implements
+// it with OpenTelemetry instruments; the proxy itself links no metrics
+// library.
+type Observer interface {
+	// ProxyRequest: one request answered (provider "" when it named none),
+	// took until the response ended.
+	ProxyRequest(provider, method string, status int, took time.Duration)
+	// ProxyUpstream: one request sent to a provider, took until its
+	// response headers arrived (err when none did).
+	ProxyUpstream(provider, method string, status int, took time.Duration, err error)
+	// ProxyReplay: a request sent again with a fresh token after a 401.
+	ProxyReplay(provider string)
 }
 
 // Server is the proxy. It is an http.Handler; Listen and Serve run it with
@@ -196,6 +213,9 @@ type exchange struct {
 	replay  bool
 	retried bool
 	status  int
+	// user is the claims of the caller's token, once the identity provider
+	// accepted it in an exchange (per-user providers only).
+	user *credential.Claims
 }
 
 type exchangeKey struct{}
@@ -262,7 +282,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.IsPerUser() {
-		x.tok, err = s.userToken(r, p)
+		x.tok, err = s.userToken(r, p, x)
 		if err != nil {
 			// The details (the identity provider's answer) go to the log;
 			// the client gets a plain reason.
@@ -295,9 +315,20 @@ func (s *Server) logDone(method, path string, x *exchange, rec *recorder, start 
 	if status == 0 {
 		status = rec.status
 	}
-	attrs := []any{"method", method, "path", path, "status", status, "duration", time.Since(start).Round(time.Microsecond)}
+	took := time.Since(start)
+	provider := ""
 	if x.p != nil {
-		attrs = append(attrs, "provider", x.p.Name)
+		provider = x.p.Name
+	}
+	if m := s.opts.Metrics; m != nil {
+		m.ProxyRequest(provider, method, status, took)
+	}
+	attrs := []any{"method", method, "path", path, "status", status, "bytes", rec.bytes, "duration", took.Round(time.Microsecond)}
+	if provider != "" {
+		attrs = append(attrs, "provider", provider)
+	}
+	if u := x.user; u != nil {
+		attrs = append(attrs, userAttr(u))
 	}
 	if x.retried {
 		attrs = append(attrs, "retried", true)
@@ -309,12 +340,28 @@ func (s *Server) logDone(method, path string, x *exchange, rec *recorder, start 
 	s.log.Info("proxied", attrs...)
 }
 
-// recorder remembers the status for the access log. Unwrap lets
-// http.ResponseController (which ReverseProxy uses to flush and hijack)
-// reach the real writer.
+// userAttr names the caller for the audit line: the oid (else sub) and
+// tenant of a token the identity provider accepted, never the token.
+func userAttr(c *credential.Claims) slog.Attr {
+	var attrs []any
+	if c.ObjectID != "" {
+		attrs = append(attrs, "oid", c.ObjectID)
+	} else if c.Subject != "" {
+		attrs = append(attrs, "sub", c.Subject)
+	}
+	if c.TenantID != "" {
+		attrs = append(attrs, "tid", c.TenantID)
+	}
+	return slog.Group("user", attrs...)
+}
+
+// recorder remembers the status and counts the body bytes for the access
+// log. Unwrap lets http.ResponseController (which ReverseProxy uses to
+// flush and hijack) reach the real writer.
 type recorder struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -328,7 +375,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	return r.ResponseWriter.Write(b)
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
 }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

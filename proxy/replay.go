@@ -211,3 +211,7 @@ func (c *clientBody) timedOut() bool {
 	defer c.mu.Unlock()
 	return errors.Is(c.err, os.ErrDeadlineExceeded)
 }
+
+// ReplayMemory returns the bytes of request bodies held for replay now
+// (at most Options.MaxReplayMemory): the metrics' replay memory gauge.
+func (s *Server) ReplayMemory() int64 { return s.replay.held.Load() }

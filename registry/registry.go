@@ -1,9 +1,16 @@
-// Package registry maps the `auth:` blocks of a config file to token sources.
+// Package registry builds the providers byokcred serves: each an endpoint
+// with its credential source behind a refresh-ahead token cache.
 //
-// Programs use it: Load (or NewLive, to follow edits of the file) builds a
-// Set, whose Provider hands out tokens. The credential kinds it builds them
-// with, registered by the name used in `auth.type` the way database/sql
-// drivers are, implement the API of package kind.
+// Programs use it two ways, which mix. In code, NewProvider builds a
+// provider from a ProviderSpec holding any credential.TokenSource (see the
+// adapters under credential/), and NewSet puts providers in a Set. From a
+// config file, Load (or NewLive, to follow edits of the file) builds a Set
+// from the file's `auth:` blocks, each source behind the same cache; a file's
+// set takes code-built providers beside its own (Options.Providers). A
+// Set's Provider hands out tokens; session.NewFactory, the proxy and the
+// agent take a Set. The credential kinds of a file, registered by the name
+// used in `auth.type` the way database/sql drivers are, implement the API
+// of package kind.
 package registry
 
 import (

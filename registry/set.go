@@ -56,6 +56,11 @@ type Options struct {
 	// default client. Its Transport (nil: http.DefaultTransport) is what the
 	// SDKs that take a RoundTripper get.
 	HTTPClient *http.Client
+	// Providers are built in code (NewProvider) and join the config
+	// file's providers in every set Load, New and a Live build, so one
+	// session can use both; each set holds them open until it is closed.
+	// A name in both is refused.
+	Providers []*Provider
 }
 
 func (o *Options) defaults() {
@@ -70,12 +75,14 @@ func (o *Options) defaults() {
 	}
 }
 
-// Provider is a configured provider with its credential source.
+// Provider is a configured provider with its credential source: one of a
+// config file's, or one built in code (NewProvider).
 type Provider struct {
 	*config.Provider
-	// AuthType is the auth block's `type:`.
+	// AuthType is the auth block's `type:` (a code-built provider's
+	// ProviderSpec.Kind).
 	AuthType string
-	// Auth is the decoded auth block.
+	// Auth is the decoded auth block (nil for a code-built provider).
 	Auth kind.AuthConfig
 	// Source supplies the provider's credentials. Providers with identical
 	// auth blocks share one Source. It is the Cache, when there is one.
@@ -99,6 +106,9 @@ type Provider struct {
 
 	tokenTimeout time.Duration
 	now          func() time.Time
+	// hold is set for a provider built in code (NewProvider): the sets
+	// that hold it and its builder share its source.
+	hold *holders
 }
 
 // KindSource returns the source the provider's auth type built
@@ -202,6 +212,9 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		return nil, err
 	}
 	if opts.Offline {
+		if err := s.addCode(opts.Providers); err != nil {
+			return nil, err
+		}
 		return s, nil
 	}
 	for _, name := range cfg.Names() {
@@ -226,47 +239,21 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			ctxs[name].Errorf("", "auth type %s built no token source (kind.Result.Source)", rp.AuthType)
 			continue
 		}
-		b := built{deps: hosts[name].used, result: res}
-		co := opts.Cache
-		co.Name, co.Now, co.Logger = name, opts.Now, opts.Logger.With("provider", name)
-		if opts.OnFetch != nil {
-			co.OnFetch = func(took time.Duration, err error) { opts.OnFetch(name, took, err) }
-		}
-		if res.PerUser != nil {
-			if !opts.PerUser {
-				ctxs[name].Errorf("", "this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)")
-				if c, ok := res.Source.(credential.Closer); ok {
-					c.Close()
-				}
-				continue
-			}
-			if res.Cache != nil {
-				res.Cache(&co)
-			}
-			b.users = newUserCaches(res.PerUser, res.Source, co, opts.MaxUsers)
-			b.src = needsUser{}
-			s.built[key] = b
-			s.own("src:"+key, b.users) // closes the kind's source too
-			rp.use(key, b)
+		b, err := build(name, res, opts)
+		if err != nil {
+			ctxs[name].Errorf("", "%v", err)
 			continue
 		}
-		if res.SelfCaching {
-			b.src = res.Source
-		} else {
-			// Refresh on a timer: an agent idle for an hour must still find a
-			// valid token in hand when it wakes.
-			co.Proactive = true
-			if res.Cache != nil {
-				res.Cache(&co)
-			}
-			b.cache = credential.NewCache(res.Source, co)
-			b.src = b.cache // closing the cache closes the kind's source too
-		}
+		b.deps = hosts[name].used
 		s.built[key] = b
-		s.own("src:"+key, b.src)
+		s.own("src:"+key, b.closer())
 		rp.use(key, b)
 	}
 	if err := cfg.Doc.Err(); err != nil {
+		s.abandon()
+		return nil, err
+	}
+	if err := s.addCode(opts.Providers); err != nil {
 		s.abandon()
 		return nil, err
 	}

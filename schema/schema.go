@@ -1,6 +1,7 @@
 // Package schema generates the JSON Schema of byokcred's config file from
-// the Go types that decode it (config.Config and every registered auth
-// type), with each field's doc comment as its description. The committed
+// the Go types that decode it (config.Config, every registered auth type
+// and every registered secret store), with each field's doc comment as its
+// description. The committed
 // file, byokcred.schema.json at the repository root, lets editors complete
 // and check keys; a test fails when it drifts from the types, and
 // `make schema` rewrites it. A custom build prints its own with
@@ -12,10 +13,7 @@ package schema
 
 import (
 	"encoding/json"
-	"fmt"
-	"maps"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -53,19 +51,30 @@ var (
 type gen struct {
 	docs map[string]string // "import/path.Type.Field" → doc comment
 	defs map[string]any
+	// kinds names the registered auth types by their config struct: a
+	// store's identity block of that type takes that type's keys.
+	kinds map[reflect.Type]string
 }
 
 // Generate returns the JSON Schema of the config file as this program
-// accepts it: config.Config and every auth type registered (imported) in
-// the program, described by the doc comments compiled into it (the config
-// package's, and each auth type's kind.FieldDocumenter).
+// accepts it: config.Config and every auth type and secret store
+// registered (imported) in the program, described by the doc comments
+// compiled into it (the config package's, and each auth type's and store's
+// kind.FieldDocumenter).
 func Generate() ([]byte, error) {
-	g := &gen{docs: map[string]string{}, defs: map[string]any{}}
+	g := &gen{docs: map[string]string{}, defs: map[string]any{}, kinds: map[reflect.Type]string{}}
 	g.addDocs(reflect.TypeFor[config.Config]().PkgPath(), configDocs)
 	for _, name := range kind.Types() {
 		cfg, _ := kind.New(name)
+		g.kinds[reflect.TypeOf(cfg).Elem()] = name
 		if d, ok := cfg.(kind.FieldDocumenter); ok {
 			g.addDocs(reflect.TypeOf(cfg).Elem().PkgPath(), d.FieldDocs())
+		}
+	}
+	for _, name := range kind.Stores() {
+		s, _ := kind.NewStore(name)
+		if d, ok := s.(kind.FieldDocumenter); ok {
+			g.addDocs(reflect.TypeOf(s).Elem().PkgPath(), d.FieldDocs())
 		}
 	}
 	root := g.object(reflect.TypeFor[config.Config]())
@@ -121,6 +130,16 @@ func (g *gen) field(owner reflect.Type, f reflect.StructField) map[string]any {
 		s := g.typ(f.Type)
 		s["propertyNames"] = map[string]any{"pattern": config.HeaderNamePattern}
 		return s
+	}
+	t := f.Type
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if name, ok := g.kinds[t]; ok {
+		// Another auth type's block nested without its `type` (a store's
+		// identity): that type's keys, and no `type` (the loader refuses
+		// it there).
+		return map[string]any{"$ref": "#/$defs/auth_" + name, "not": map[string]any{"required": []string{"type"}}}
 	}
 	return g.typ(f.Type)
 }
@@ -184,10 +203,8 @@ func (g *gen) auth() map[string]any {
 				}
 			}
 		}
-		if n, ok := cfg.(kind.NestedAuther); ok {
-			for _, na := range n.NestedAuths() {
-				g.nest(props, na)
-			}
+		if r, ok := cfg.(kind.StoreReferrer); ok {
+			g.storeRefs(props, r.StoreRefs())
 		}
 		props["type"] = map[string]any{"const": name}
 		g.defs["auth_"+name] = obj
@@ -223,40 +240,42 @@ func (g *gen) property(props map[string]any, key string) map[string]any {
 	return g.property(inner, rest)
 }
 
-// nest makes a nested block (see kind.NestedAuther) take the keys of
-// the auth type its selector names: one if/then per selector value on the
-// block that holds it, without `type` (the loader refuses it there).
-func (g *gen) nest(props map[string]any, na kind.NestedAuth) {
-	parentKey, leaf := "", na.Block
-	if i := strings.LastIndex(na.Block, "."); i >= 0 {
-		parentKey, leaf = na.Block[:i], na.Block[i+1:]
+// storeRefs describes the store references of an auth type (see
+// kind.StoreReferrer): each block takes the common keys, `store` one of the
+// registered stores, and beside them exactly the keys of the store it
+// names.
+func (g *gen) storeRefs(props map[string]any, refs kind.StoreRefs) {
+	common := reflect.TypeOf(refs.Common).Elem()
+	if _, done := g.defs[common.Name()]; !done {
+		def := g.object(common)
+		stores := kind.Stores()
+		if p := g.property(def["properties"].(map[string]any), "store"); p != nil && len(stores) > 0 {
+			p["type"], p["enum"] = "string", stores
+		}
+		// The keys a store's branch describes count as evaluated: an
+		// unknown key is one that neither the common keys nor the
+		// selected store's take.
+		delete(def, "additionalProperties")
+		def["unevaluatedProperties"] = false
+		var branches []any
+		for _, name := range stores {
+			s, _ := kind.NewStore(name)
+			obj := g.object(reflect.TypeOf(s).Elem())
+			delete(obj, "additionalProperties")
+			g.defs["store_"+name] = obj
+			branches = append(branches, map[string]any{
+				"if":   map[string]any{"properties": map[string]any{"store": map[string]any{"const": name}}, "required": []string{"store"}},
+				"then": map[string]any{"$ref": "#/$defs/store_" + name},
+			})
+		}
+		if len(branches) > 0 {
+			def["allOf"] = branches
+		}
+		g.defs[common.Name()] = def
 	}
-	parent := map[string]any{"properties": props}
-	if parentKey != "" {
-		p := g.property(props, parentKey)
-		if ref, ok := p["$ref"].(string); ok {
-			p, _ = g.defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+	for _, block := range refs.Blocks {
+		if p, ok := props[block].(map[string]any); ok {
+			p["$ref"] = "#/$defs/" + common.Name()
 		}
-		if p == nil {
-			return
-		}
-		parent = p
-	}
-	branches, _ := parent["allOf"].([]any)
-	for _, value := range slices.Sorted(maps.Keys(na.Types)) {
-		branch := map[string]any{
-			"if": map[string]any{"properties": map[string]any{na.Selector: map[string]any{"const": value}}, "required": []string{na.Selector}},
-			"then": map[string]any{"properties": map[string]any{leaf: map[string]any{
-				"$ref":        "#/$defs/auth_" + na.Types[value],
-				"not":         map[string]any{"required": []string{"type"}},
-				"description": fmt.Sprintf("with %s %s: the keys of auth.type %s, without type", na.Selector, value, na.Types[value]),
-			}}},
-		}
-		if !slices.ContainsFunc(branches, func(b any) bool { return reflect.DeepEqual(b, any(branch)) }) {
-			branches = append(branches, branch)
-		}
-	}
-	if len(branches) > 0 {
-		parent["allOf"] = branches
 	}
 }

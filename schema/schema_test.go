@@ -56,25 +56,34 @@ func TestFieldDocsAreCurrent(t *testing.T) {
 	}{
 		{"config", "../config", configDocs},
 	}
-	// Every registered kind with compiled-in docs, so that none is left
-	// out of the check (aws and gcp were, when it was a list).
+	// Every registered kind and store with compiled-in docs, so that none
+	// is left out of the check (aws and gcp were, when it was a list).
+	var registered []any
 	for _, name := range kind.Types() {
 		a, _ := kind.New(name)
-		d, ok := a.(kind.FieldDocumenter)
+		registered = append(registered, a)
+	}
+	for _, name := range kind.Stores() {
+		s, _ := kind.NewStore(name)
+		registered = append(registered, s)
+	}
+	for _, r := range registered {
+		d, ok := r.(kind.FieldDocumenter)
 		if !ok {
 			continue
 		}
-		rel, ok := strings.CutPrefix(reflect.TypeOf(a).Elem().PkgPath(), "github.com/byokcred/byokcred/")
+		pkg := reflect.TypeOf(r).Elem().PkgPath()
+		rel, ok := strings.CutPrefix(pkg, "github.com/byokcred/byokcred/")
 		if !ok {
-			t.Fatalf("auth type %s: package %s is outside this module", name, reflect.TypeOf(a).Elem().PkgPath())
+			t.Fatalf("%T: package %s is outside this module", r, pkg)
 		}
 		tests = append(tests, struct {
 			name, dir string
 			compiled  map[string]string
-		}{name, "../" + rel, d.FieldDocs()})
+		}{rel, "../" + rel, d.FieldDocs()})
 	}
-	if got := len(tests) - 1; got < 5 {
-		t.Fatalf("%d registered kinds carry field docs, want every built-in one (5)", got)
+	if got := len(tests) - 1; got < 8 {
+		t.Fatalf("%d registered kinds and stores carry field docs, want every built-in one (5 kinds, 3 stores)", got)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,6 +212,10 @@ func TestSchemaRefusesWhatTheLoaderRefuses(t *testing.T) {
 		{"secret ref with another store's auth keys", base + "    auth: {type: static, api_key_secret: {store: azure_key_vault, secret: https://v.vault.azure.net/secrets/k, auth: {region: us-east-1}}}\n", false},
 		{"secret ref auth with a type", base + "    auth: {type: static, api_key_secret: {store: google_secret_manager, secret: projects/p/secrets/s, auth: {type: gcp}}}\n", false},
 		{"unknown store", base + "    auth: {type: static, api_key_secret: {store: vault, secret: k}}\n", false},
+		{"secret ref with its store's own key", base + "    auth: {type: static, api_key_secret: {store: aws_secrets_manager, secret: k, version_stage: AWSPREVIOUS, json_key: key, refresh_interval: 1m, auth: {region: us-east-1}}}\n", true},
+		{"secret ref with another store's key", base + "    auth: {type: static, api_key_secret: {store: azure_key_vault, secret: https://v.vault.azure.net/secrets/k, version_stage: AWSPREVIOUS}}\n", false},
+		{"secret ref with a key no store takes", base + "    auth: {type: static, api_key_secret: {store: google_secret_manager, secret: projects/p/secrets/s, vault: v}}\n", false},
+		{"secret ref without a store", base + "    auth: {type: static, api_key_secret: {secret: k}}\n", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

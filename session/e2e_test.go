@@ -91,6 +91,7 @@ type wantRequest struct {
 }
 
 func TestStaticProvidersEndToEnd(t *testing.T) {
+	t.Parallel()
 	needRuntime(t)
 	const key = "sk-e2e-CANARY-0123456789abcdef"
 	keyFile := filepath.Join(t.TempDir(), "key")

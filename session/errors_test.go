@@ -40,6 +40,7 @@ func init() { kind.Register("test-down", func() kind.AuthConfig { return new(dow
 // errors.Is and errors.As — a model or provider that does not exist, no
 // model at all, a credential that fails — and say the same as before.
 func TestFactoryErrorsMatch(t *testing.T) {
+	t.Parallel()
 	// A factory per case: a failed fetch is answered from the backoff
 	// when asked again.
 	factory := func(t *testing.T) *session.Factory {

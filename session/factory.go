@@ -35,8 +35,8 @@ type Factory struct {
 // NewFactory's signature stable as options are added.
 type Options struct{}
 
-// NewFactory returns a factory over providers (a *registry.Set or a
-// *registry.Live).
+// NewFactory returns a factory over providers: a *registry.Set, built in
+// code (registry.NewSet) or loaded from a config file, or a *registry.Live.
 func NewFactory(providers registry.Providers, opts Options) *Factory {
 	return &Factory{src: providers}
 }

@@ -18,6 +18,7 @@ import (
 // made by another factory over the same providers (once recorded
 // process-wide, and never forgotten) does not count.
 func TestRefreshOnRejectionNeedsTheHandler(t *testing.T) {
+	t.Parallel()
 	const provider = "providers:\n  p:\n    type: openai\n    base_url: https://api.example.com/v1\n    model: m\n    auth: {type: static, api_key: k}\n"
 	const refusal = "session: the config sets refresh_on_rejection, but the runtime's model requests do not pass through byokcred: " +
 		"start the runtime with copilotcli.Options{RequestHandler: factory.RequestHandler()}, from this factory, " +

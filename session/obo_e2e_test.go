@@ -30,6 +30,7 @@ func (u appUser) Token(context.Context) (*credential.Token, error) { return u.to
 // Then bob's token expires (the registry's clock moves on): bob's next turn
 // fails with an error naming bob, and alice's keep going.
 func TestOnBehalfOfTwoUsersEndToEnd(t *testing.T) {
+	t.Parallel()
 	needRuntime(t)
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "agent-app", ClientSecret: "agent-secret"})
 	defer fe.Close()

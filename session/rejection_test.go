@@ -8,6 +8,7 @@ import (
 )
 
 func TestSentCredential(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		header http.Header

@@ -24,6 +24,7 @@ func gatedConfig(value string) string {
 // under it and fail the request with "context canceled" (issue 23, finding
 // 9, the session factory's variant of the proxy's).
 func TestCallbackDuringAReload(t *testing.T) {
+	t.Parallel()
 	old, next := gatedauth.Value("old"), gatedauth.Value("next")
 	path := configtest.Write(t, gatedConfig(old))
 	live, err := registry.NewLive(path, registry.Options{})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,7 +74,10 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 	}
 	fmt.Fprintf(&cfg, "default_model: %s/m\n", fakestores.KeyVault)
 	logs := new(syncbuf.Buffer)
-	set, err := registry.Load(writeConfig(t, cfg.String()), registry.Options{HTTPClient: st.Client(), Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	// The caches run on real time moved forward on demand, so that the
+	// rotation below does not wait out refresh_interval's 10 s minimum.
+	clock := new(aheadClock)
+	set, err := registry.Load(writeConfig(t, cfg.String()), registry.Options{HTTPClient: st.Client(), Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +146,11 @@ func TestSecretStoreKeysRotateMidSession(t *testing.T) {
 			st.Put(store, "model-key", storeKey(store, 2))
 			rings[store].Set(storeKey(store, 1), storeKey(store, 2))
 		}
-		// The cache re-reads every store on its own timer, within
-		// refresh_interval (10s) of the first read; wait until each cache
-		// holds the new key (the read's answer is stored after the store
-		// served it).
+		// The cache re-reads every store once refresh_interval (10s) has
+		// passed since the first read; move its clock past that, then
+		// wait until each cache holds the new key (the read's answer is
+		// stored after the store served it).
+		clock.Skip(11 * time.Second)
 		deadline := time.Now().Add(30 * time.Second)
 		for _, store := range fakestores.Names {
 			p, err := set.Provider(store)
@@ -245,3 +250,9 @@ func openAzure(t *testing.T, ctx context.Context, rtx *copilotcli.Runtime, facto
 	t.Cleanup(func() { s.Disconnect() })
 	return s
 }
+
+// aheadClock is the real clock plus a skip that only grows.
+type aheadClock struct{ skip atomic.Int64 }
+
+func (c *aheadClock) Now() time.Time       { return time.Now().Add(time.Duration(c.skip.Load())) }
+func (c *aheadClock) Skip(d time.Duration) { c.skip.Add(int64(d)) }

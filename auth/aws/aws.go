@@ -14,11 +14,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/kind"
 )
 
@@ -53,12 +53,12 @@ type Auth struct {
 }
 
 var (
-	regionRe      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
-	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	regionRe      = lazyre.New(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	roleARNRe     = lazyre.New(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	sessionNameRe = lazyre.New(`^[\w+=,.@-]{2,64}$`)
 	// bedrockHostRe matches Bedrock's inference hosts (bedrock-runtime and
 	// bedrock-mantle); the region is group 1 or 2.
-	bedrockHostRe = regexp.MustCompile(`^(?:bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|bedrock-mantle\.([a-z0-9-]+)\.api\.aws)$`)
+	bedrockHostRe = lazyre.New(`^(?:bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?|bedrock-mantle\.([a-z0-9-]+)\.api\.aws)$`)
 )
 
 // Validate implements kind.AuthConfig.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -12,12 +11,13 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 )
 
 // DefaultScope is the scope of Azure AI Foundry / Azure OpenAI.
 const DefaultScope = "https://cognitiveservices.azure.com/.default"
 
-var scopePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~:/-]*/\.default$`)
+var scopePattern = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._~:/-]*/\.default$`)
 
 // checkScope validates an Entra ID scope: a resource URI or app id URI
 // followed by /.default, with no characters that could smuggle anything into

@@ -16,12 +16,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 
 	"cloud.google.com/go/auth"
 
 	"github.com/byokcred/byokcred/config"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
 )
@@ -104,17 +104,17 @@ func (a *Auth) scopes() []string {
 var (
 	// scopePattern is a Google OAuth scope URL; the characters are limited
 	// so that nothing can be smuggled into the token request.
-	scopePattern = regexp.MustCompile(`^https://www\.googleapis\.com/auth/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
+	scopePattern = lazyre.New(`^https://www\.googleapis\.com/auth/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
 	// Google's rules for ids: project ids are 6–30 lowercase letters,
 	// digits and hyphens; service accounts are emails; locations are
 	// region names.
-	projectPattern  = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
-	locationPattern = regexp.MustCompile(`^[a-z]+(-[a-z]+[0-9]*)*$`)
-	emailPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.[a-z]+$`)
+	projectPattern  = lazyre.New(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	locationPattern = lazyre.New(`^[a-z]+(-[a-z]+[0-9]*)*$`)
+	emailPattern    = lazyre.New(`^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.[a-z]+$`)
 	// universePattern is a DNS name of two labels or more.
-	universePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
+	universePattern = lazyre.New(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 	// vertexPath is the OpenAI-compatible endpoint's path.
-	vertexPath = regexp.MustCompile(`^/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)/endpoints/openapi/?$`)
+	vertexPath = lazyre.New(`^/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)/endpoints/openapi/?$`)
 )
 
 // CheckScope validates a Google OAuth scope.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"cloud.google.com/go/auth/httptransport"
 
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/kind"
 )
 
@@ -297,7 +297,7 @@ func (s *Source) fileJSON() []byte {
 	return s.json
 }
 
-var impersonationURL = regexp.MustCompile(`serviceAccounts/([^/:]+):generateAccessToken`)
+var impersonationURL = lazyre.New(`serviceAccounts/([^/:]+):generateAccessToken`)
 
 func cmpOr(a, b string) string {
 	if a != "" {

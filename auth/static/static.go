@@ -1,6 +1,7 @@
 // Package static is the `auth.type: static` credential kind: an API key or a
 // bearer token from a literal, an environment variable, a file or a cloud
-// secret store (the stores are modules of their own: see RegisterStore).
+// secret store (the stores are modules of their own, registered with
+// kind.RegisterStore).
 // Import it for its side effect of registering the kind:
 //
 //	import _ "github.com/byokcred/byokcred/auth/static"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/kind"
@@ -47,19 +50,23 @@ type Auth struct {
 	// to the config file's directory.
 	BearerTokenFile string `yaml:"bearer_token_file" byok:"expand,path"`
 	// APIKeySecret reads the API key from a cloud secret store, re-read
-	// as it rotates.
-	APIKeySecret *SecretRef `yaml:"api_key_secret"`
+	// as it rotates: a SecretRef beside the keys of its store.
+	APIKeySecret *yaml.Node `yaml:"api_key_secret"`
 	// BearerTokenSecret reads the bearer token from a cloud secret store,
-	// re-read as it rotates.
-	BearerTokenSecret *SecretRef `yaml:"bearer_token_secret"`
+	// re-read as it rotates: a SecretRef beside the keys of its store.
+	BearerTokenSecret *yaml.Node `yaml:"bearer_token_secret"`
+
+	// secretRef is the reference of APIKeySecret or BearerTokenSecret,
+	// decoded by Validate.
+	secretRef *SecretRef
 }
 
 // keys are the keys of which exactly one is set.
 var keys = []string{"api_key", "api_key_env", "api_key_file", "api_key_secret", "bearer_token", "bearer_token_env", "bearer_token_file", "bearer_token_secret"}
 
-// ref returns the secret-store reference and its key, if that is where the
-// credential comes from.
-func (a *Auth) ref() (string, *SecretRef, credential.Kind) {
+// ref returns the secret-store reference block and its key, if that is
+// where the credential comes from.
+func (a *Auth) ref() (string, *yaml.Node, credential.Kind) {
 	switch {
 	case a.APIKeySecret != nil:
 		return "api_key_secret", a.APIKeySecret, credential.KindAPIKey
@@ -90,26 +97,17 @@ func (a *Auth) options() (key string, opts SourceOptions, n int) {
 	return key, opts, n
 }
 
-// Enums implements kind.Enumer.
-func (a *Auth) Enums() map[string][]string {
-	return map[string][]string{"api_key_secret.store": Stores(), "bearer_token_secret.store": Stores()}
-}
-
-// NestedAuths implements kind.NestedAuther: a reference's `auth` block
-// takes its store's auth type's keys.
-func (a *Auth) NestedAuths() []kind.NestedAuth {
-	types := storeAuthTypes()
-	return []kind.NestedAuth{
-		{Block: "api_key_secret.auth", Selector: "store", Types: types},
-		{Block: "bearer_token_secret.auth", Selector: "store", Types: types},
-	}
+// StoreRefs implements kind.StoreReferrer: the JSON Schema describes each
+// reference as SecretRef's keys beside its store's.
+func (a *Auth) StoreRefs() kind.StoreRefs {
+	return kind.StoreRefs{Blocks: []string{"api_key_secret", "bearer_token_secret"}, Common: new(SecretRef)}
 }
 
 // Diagnose implements kind.Diagnoser for a secret-store reference whose
 // store can show how its credential is found.
 func (a *Auth) Diagnose(ctx context.Context) []kind.ChainLink {
-	if _, ref, _ := a.ref(); ref != nil {
-		if d, ok := ref.store.(kind.Diagnoser); ok {
+	if a.secretRef != nil {
+		if d, ok := a.secretRef.store.(kind.Diagnoser); ok {
 			return d.Diagnose(ctx)
 		}
 	}
@@ -132,8 +130,8 @@ func (a *Auth) Validate(b *kind.Build) {
 		b.Errorf("", "static auth takes exactly one of %s; %d are set", strings.Join(keys, ", "), n)
 		return
 	}
-	if _, ref, _ := a.ref(); ref != nil {
-		ref.validate(b.Sub(key))
+	if _, node, _ := a.ref(); node != nil {
+		a.secretRef = decodeRef(b.Sub(key), node)
 		return
 	}
 	switch {
@@ -160,8 +158,9 @@ func (a *Auth) Validate(b *kind.Build) {
 // read from a store is cached by the registry and re-read every refresh
 // interval (a failed read keeps the last value).
 func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
-	if key, ref, kind := a.ref(); ref != nil {
-		r, err := ref.store.Reader(b.Sub(key), ref)
+	if key, _, kind := a.ref(); a.secretRef != nil {
+		ref := a.secretRef
+		r, err := ref.store.Reader(b.Sub(key))
 		if err != nil {
 			return kindResult{}, err
 		}

@@ -3,7 +3,7 @@ package static
 import (
 	"context"
 	"fmt"
-	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -33,135 +33,37 @@ const (
 	MaxRefreshInterval = 24 * time.Hour
 )
 
-// SecretRef is `api_key_secret` or `bearer_token_secret`: the credential is
-// a secret in a cloud secret store, read with the workload's own identity
-// and re-read as it rotates.
+// SecretRef is the part of `api_key_secret` or `bearer_token_secret` that
+// every store shares: the credential is a secret in a cloud secret store,
+// read with the workload's own identity and re-read as it rotates. The
+// store's own keys (secret, version, the identity's auth block…) sit beside
+// these in the same block; the store decodes and validates them (see
+// kind.RegisterStore).
 type SecretRef struct {
-	// Store is the secret store: azure_key_vault, aws_secrets_manager or
-	// google_secret_manager.
+	// Store is the secret store that holds the secret: azure_key_vault,
+	// aws_secrets_manager or google_secret_manager. The block's other keys
+	// are that store's.
 	Store string `yaml:"store"`
-	// Secret names the secret the way its store does: a Key Vault secret
-	// identifier (https://VAULT.vault.azure.net/secrets/NAME), a Secrets
-	// Manager secret name or ARN, or a Secret Manager resource name
-	// (projects/PROJECT/secrets/NAME); ${VAR} expands.
-	Secret string `yaml:"secret" byok:"expand"`
-	// Version pins one version of the secret (a Key Vault version id, a
-	// Secrets Manager VersionId, a Secret Manager version number); default:
-	// the current version, followed as the secret rotates.
-	Version string `yaml:"version"`
-	// VersionStage is the Secrets Manager staging label to read (default
-	// AWSCURRENT; aws_secrets_manager only).
-	VersionStage string `yaml:"version_stage"`
 	// JSONKey reads the credential from this top-level field of a secret
 	// that holds a JSON object, such as {"api_key": "…", "org": "…"}.
 	JSONKey string `yaml:"json_key"`
 	// RefreshInterval is how often the secret is re-read (default 5m,
 	// between 10s and 24h). A failed read keeps serving the last value.
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
-	// Auth is the identity that reads the secret, written as the store's
-	// own auth type takes it, without `type`: entra keys for
-	// azure_key_vault, aws keys for aws_secrets_manager, gcp keys for
-	// google_secret_manager. Default: that type's default credential chain.
-	Auth *yaml.Node `yaml:"auth"`
 
-	// store is the store module's view of this reference, made by
-	// Validate.
-	store Store
+	// store is the selected store's block, decoded by decodeRef.
+	store kind.Store
 }
 
-// Store is a secret store module: it owns the store-specific parts of a
-// SecretRef (Secret, Version, VersionStage, Auth). Store modules register
-// themselves with RegisterStore.
-type Store interface {
-	// Validate checks ref's store-specific parts, reporting through b,
-	// whose keys are relative to the reference block (b.Sub("auth") for
-	// the credential). Like kind.AuthConfig.Validate it must not touch
-	// the network.
-	Validate(b *kind.Build, ref *SecretRef)
-	// Reader returns what reads the secret. It must not block on the
-	// network: reads happen later, under a caller's context.
-	Reader(b *kind.Build, ref *SecretRef) (SecretReader, error)
-}
+// commonKeys are SecretRef's keys: every reference takes them, whatever
+// its store.
+func commonKeys() []string { return yamlKeys(reflect.TypeFor[SecretRef]()) }
 
-// AuthTyper is implemented by stores whose `auth` block takes the keys of
-// an auth type (azure_key_vault: entra), so that the JSON Schema checks the
-// block against that type's keys.
-type AuthTyper interface {
-	AuthType() string
-}
-
-// SecretReader reads the current value of one secret.
-type SecretReader interface {
-	// ReadSecret returns the secret's value. Errors name the reference,
-	// never the value.
-	ReadSecret(ctx context.Context) (*SecretValue, error)
-	// Reference names the secret for errors and `doctor`, as the store
-	// names it (a URL, an ARN, a resource name) with its version when one
-	// is pinned.
-	Reference() string
-}
-
-// SecretValue is one read of a secret.
-type SecretValue struct {
-	Value credential.Secret
-	// Version is the store's id of the version read.
-	Version string
-	// Created is when that version was created (zero when unknown).
-	Created time.Time
-}
-
-var (
-	storesMu sync.RWMutex
-	stores   = map[string]func() Store{}
-)
-
-// RegisterStore makes a secret store available as `store: name`. It panics
-// if name is empty or taken, or newStore is nil: programming errors best
-// caught at init.
-func RegisterStore(name string, newStore func() Store) {
-	storesMu.Lock()
-	defer storesMu.Unlock()
-	if name == "" {
-		panic("static: RegisterStore with an empty store name")
+func newStore(name string) (kind.Store, error) {
+	if s, ok := kind.NewStore(name); ok {
+		return s, nil
 	}
-	if newStore == nil {
-		panic("static: RegisterStore " + name + " with a nil constructor")
-	}
-	if _, dup := stores[name]; dup {
-		panic("static: RegisterStore called twice for store " + name)
-	}
-	stores[name] = newStore
-}
-
-// Stores returns the registered store names, sorted.
-func Stores() []string {
-	storesMu.RLock()
-	defer storesMu.RUnlock()
-	return slices.Sorted(maps.Keys(stores))
-}
-
-// storeAuthTypes maps each registered store to the auth type of its
-// `auth` block, where the store says (AuthTyper).
-func storeAuthTypes() map[string]string {
-	storesMu.RLock()
-	defer storesMu.RUnlock()
-	types := map[string]string{}
-	for name, f := range stores {
-		if a, ok := f().(AuthTyper); ok {
-			types[name] = a.AuthType()
-		}
-	}
-	return types
-}
-
-func newStore(name string) (Store, error) {
-	storesMu.RLock()
-	f := stores[name]
-	storesMu.RUnlock()
-	if f != nil {
-		return f(), nil
-	}
-	return nil, unknownkind.Error("store", "secret stores", name, Stores())
+	return nil, unknownkind.Error("store", "secret stores", name, kind.Stores())
 }
 
 func (r *SecretRef) interval() time.Duration {
@@ -171,23 +73,29 @@ func (r *SecretRef) interval() time.Duration {
 	return r.RefreshInterval
 }
 
-// validate checks the reference block; b's path is the block.
-func (r *SecretRef) validate(b *kind.Build) {
+// decodeRef decodes and validates a reference block; b's path is the
+// block. The common keys and the selected store's are decoded in one
+// strict pass, so that an unknown key is refused at its position listing
+// every key the reference takes with that store, and a misspelt key finds
+// its closest match on either side.
+func decodeRef(b *kind.Build, node *yaml.Node) *SecretRef {
+	r := new(SecretRef)
+	name, found := storeName(node)
+	s, err := newStore(name)
 	switch {
-	case r.Store == "":
-		if !b.Failed("store") {
-			b.Errorf("", "%v", unknownkind.Missing("store", "secret stores", "one of", Stores()))
+	case !found:
+		// No store to decode the other keys: only the common ones are
+		// read, and the missing store is the problem reported.
+		b.Decode("", node, r, otherKeys(node, commonKeys())...)
+		if r.Store == "" && !b.Failed("store") {
+			b.Errorf("", "%v", unknownkind.Missing("store", "secret stores", "one of", kind.Stores()))
 		}
+	case err != nil:
+		b.Decode("", node, r, otherKeys(node, commonKeys())...)
+		b.Errorf("store", "%v", err)
 	default:
-		s, err := newStore(r.Store)
-		if err != nil {
-			b.Errorf("store", "%v", err)
-			break
-		}
+		decodeTogether(b, dropForeignKeys(b, node, name, s), r, s)
 		r.store = s
-	}
-	if r.Secret == "" && !b.Failed("secret") {
-		b.Errorf("", "missing key \"secret\": the secret's name in the store")
 	}
 	if iv := r.RefreshInterval; iv != 0 && (iv < MinRefreshInterval || iv > MaxRefreshInterval) {
 		b.Errorf("refresh_interval", "refresh_interval %s is out of bounds: between %s and %s (default %s)", iv, MinRefreshInterval, fmtHours(MaxRefreshInterval), DefaultRefreshInterval)
@@ -195,9 +103,144 @@ func (r *SecretRef) validate(b *kind.Build) {
 	if strings.TrimSpace(r.JSONKey) != r.JSONKey {
 		b.Errorf("json_key", "json_key %q has leading or trailing spaces", r.JSONKey)
 	}
-	if r.store != nil && r.Secret != "" {
-		r.store.Validate(b, r)
+	if r.store != nil {
+		s.Validate(b)
 	}
+	return r
+}
+
+// pairs returns the key and value nodes of a mapping (nil for anything
+// else), aliases resolved.
+func pairs(node *yaml.Node) [][2]*yaml.Node {
+	for node != nil && node.Kind == yaml.AliasNode {
+		node = node.Alias
+	}
+	if node == nil || node.Kind != yaml.MappingNode {
+		return nil
+	}
+	var out [][2]*yaml.Node
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := node.Content[i], node.Content[i+1]
+		for k != nil && k.Kind == yaml.AliasNode {
+			k = k.Alias
+		}
+		for v != nil && v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		if k != nil && v != nil {
+			out = append(out, [2]*yaml.Node{k, v})
+		}
+	}
+	return out
+}
+
+// storeName is the reference's `store` value, when it is written as one.
+func storeName(node *yaml.Node) (string, bool) {
+	for _, p := range pairs(node) {
+		if p[0].Value == "store" && p[1].Kind == yaml.ScalarNode && p[1].Tag != "!!null" && p[1].Value != "" {
+			return p[1].Value, true
+		}
+	}
+	return "", false
+}
+
+// otherKeys are the keys of the mapping node not among keys.
+func otherKeys(node *yaml.Node, keys []string) []string {
+	var out []string
+	for _, p := range pairs(node) {
+		if !slices.Contains(keys, p[0].Value) {
+			out = append(out, p[0].Value)
+		}
+	}
+	return out
+}
+
+// dropForeignKeys reports each key of the reference that the selected
+// store does not take but another registered store does (version_stage
+// under azure_key_vault), naming the stores it applies to, and returns the
+// block without them: the strict decoding then refuses only keys no store
+// takes.
+func dropForeignKeys(b *kind.Build, node *yaml.Node, name string, s kind.Store) *yaml.Node {
+	own := append(yamlKeys(reflect.TypeOf(s).Elem()), commonKeys()...)
+	slices.Sort(own)
+	foreign := map[string][]string{}
+	for _, other := range kind.Stores() {
+		if other == name {
+			continue
+		}
+		st, _ := kind.NewStore(other)
+		for _, k := range yamlKeys(reflect.TypeOf(st).Elem()) {
+			if !slices.Contains(own, k) {
+				foreign[k] = append(foreign[k], other)
+			}
+		}
+	}
+	for node != nil && node.Kind == yaml.AliasNode {
+		node = node.Alias
+	}
+	if node == nil || node.Kind != yaml.MappingNode {
+		return node
+	}
+	kept := *node
+	kept.Content = nil
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k := node.Content[i]
+		for k != nil && k.Kind == yaml.AliasNode {
+			k = k.Alias
+		}
+		if k != nil {
+			if others := foreign[k.Value]; others != nil {
+				b.Errorf(k.Value, "%s applies to %s only; %s takes %s", k.Value, strings.Join(others, ", "), name, strings.Join(own, ", "))
+				continue
+			}
+		}
+		kept.Content = append(kept.Content, node.Content[i], node.Content[i+1])
+	}
+	return &kept
+}
+
+// decodeTogether decodes node strictly into r and s as if their fields
+// were one struct's: a struct type made of both, whose fields are then
+// copied back. A store key that is also a common key is a programming
+// error of the store's.
+func decodeTogether(b *kind.Build, node *yaml.Node, r *SecretRef, s kind.Store) {
+	targets := []reflect.Value{reflect.ValueOf(r).Elem(), reflect.ValueOf(s).Elem()}
+	var fields []reflect.StructField
+	type origin struct{ target, index int }
+	var origins []origin
+	seen := map[string]bool{}
+	for ti, t := range targets {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Type().Field(i)
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if key == "" || key == "-" || !f.IsExported() {
+				continue
+			}
+			if seen[key] {
+				panic(fmt.Sprintf("static: store %s takes key %q, which every reference takes: rename it", r.Store, key))
+			}
+			seen[key] = true
+			fields = append(fields, reflect.StructField{Name: fmt.Sprintf("F%d", len(fields)), Type: f.Type, Tag: f.Tag})
+			origins = append(origins, origin{ti, i})
+		}
+	}
+	both := reflect.New(reflect.StructOf(fields))
+	b.Decode("", node, both.Interface())
+	for i, o := range origins {
+		targets[o.target].Field(o.index).Set(both.Elem().Field(i))
+	}
+}
+
+// yamlKeys are the keys of a struct type's yaml-tagged fields.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if key, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); key != "" && key != "-" && f.IsExported() {
+			keys = append(keys, key)
+		}
+	}
+	return keys
 }
 
 func fmtHours(d time.Duration) string { return fmt.Sprintf("%dh", int(d.Hours())) }
@@ -207,7 +250,7 @@ func fmtHours(d time.Duration) string { return fmt.Sprintf("%dh", int(d.Hours())
 // after an upstream 401).
 type storeSource struct {
 	kind    credential.Kind
-	reader  SecretReader
+	reader  kind.SecretReader
 	jsonKey string
 	now     func() time.Time
 

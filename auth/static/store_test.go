@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/configtest"
 	"github.com/byokcred/byokcred/internal/testkit/fakeclock"
@@ -61,37 +60,39 @@ type memConfig struct {
 	Identity string `yaml:"identity"`
 }
 
+// memRef is the test store's block: its keys beside the common ones.
 type memRef struct {
-	name, version string
-	cred          memConfig
+	Secret  string     `yaml:"secret" byok:"expand"`
+	Version string     `yaml:"version"`
+	Auth    *memConfig `yaml:"auth"`
+	name    string
 }
 
-func (r *memRef) Validate(b *kind.Build, ref *static.SecretRef) {
-	r.name, r.version = ref.Secret, ref.Version
-	if strings.Contains(ref.Secret, "/") {
+func (r *memRef) Validate(b *kind.Build) {
+	r.name = r.Secret
+	if r.Secret == "" && !b.Failed("secret") {
+		b.Errorf("", "missing key \"secret\": the secret's name in memory")
+	}
+	if strings.Contains(r.Secret, "/") {
 		b.Errorf("secret", "memory secret names have no slashes")
 	}
-	if ref.Auth != nil {
-		ab := b.Sub("auth")
-		b.Decode("auth", ref.Auth, &r.cred)
-		if r.cred.Identity == "nobody" {
-			ab.Errorf("identity", "nobody cannot read secrets")
-		}
+	if r.Auth != nil && r.Auth.Identity == "nobody" {
+		b.Sub("auth").Errorf("identity", "nobody cannot read secrets")
 	}
 }
 
-func (r *memRef) Reader(b *kind.Build, ref *static.SecretRef) (static.SecretReader, error) {
+func (r *memRef) Reader(b *kind.Build) (kind.SecretReader, error) {
 	return r, nil
 }
 
 func (r *memRef) Reference() string {
-	if r.version != "" {
-		return "memory:" + r.name + "@" + r.version
+	if r.Version != "" {
+		return "memory:" + r.name + "@" + r.Version
 	}
 	return "memory:" + r.name
 }
 
-func (r *memRef) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
+func (r *memRef) ReadSecret(ctx context.Context) (*kind.SecretValue, error) {
 	mem.mu.Lock()
 	defer mem.mu.Unlock()
 	mem.reads++
@@ -103,39 +104,34 @@ func (r *memRef) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 		return nil, errors.New("secret not found")
 	}
 	v := vs[len(vs)-1]
-	if r.version != "" {
+	if r.Version != "" {
 		found := false
 		for _, c := range vs {
-			if c.id == r.version {
+			if c.id == r.Version {
 				v, found = c, true
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("version %s not found", r.version)
+			return nil, fmt.Errorf("version %s not found", r.Version)
 		}
 	}
-	return &static.SecretValue{Value: credential.NewSecret(v.value), Version: v.id, Created: v.created}, nil
+	return &kind.SecretValue{Value: credential.NewSecret(v.value), Version: v.id, Created: v.created}, nil
+}
+
+// shelfRef is a second test store, whose block has a key memory's lacks.
+type shelfRef struct {
+	Secret string `yaml:"secret"`
+	Shelf  string `yaml:"shelf"`
+}
+
+func (*shelfRef) Validate(*kind.Build) {}
+func (*shelfRef) Reader(*kind.Build) (kind.SecretReader, error) {
+	return nil, errors.New("shelf: no reads")
 }
 
 func init() {
-	static.RegisterStore("memory", func() static.Store { return new(memRef) })
-}
-
-func TestRegisterStorePanics(t *testing.T) {
-	for name, f := range map[string]func(){
-		"empty name": func() { static.RegisterStore("", func() static.Store { return nil }) },
-		"nil":        func() { static.RegisterStore("x-nil", nil) },
-		"duplicate":  func() { static.RegisterStore("memory", func() static.Store { return nil }) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Error("no panic")
-				}
-			}()
-			f()
-		})
-	}
+	kind.RegisterStore("memory", func() kind.Store { return new(memRef) })
+	kind.RegisterStore("shelf", func() kind.Store { return new(shelfRef) })
 }
 
 const canary = "sk-CANARY-8d3f0a61"
@@ -191,8 +187,8 @@ func TestSecretRefValidation(t *testing.T) {
 	}
 	got := strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
 	want := []string{
-		`c.yaml:8:31: providers.a.auth.api_key_secret.store: unknown store "vault9" (known: memory; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
-		`c.yaml:15:7: providers.b.auth.api_key_secret: missing key "store" (one of: memory)`,
+		`c.yaml:8:31: providers.a.auth.api_key_secret.store: unknown store "vault9" (known: memory, shelf; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
+		`c.yaml:15:7: providers.b.auth.api_key_secret: missing key "store" (one of: memory, shelf)`,
 		`c.yaml:20:5: providers.c.auth: static auth takes exactly one of api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret; 2 are set`,
 		`c.yaml:32:17: providers.d.auth.bearer_token_secret.secret: memory secret names have no slashes`,
 		`c.yaml:33:27: providers.d.auth.bearer_token_secret.refresh_interval: refresh_interval 48h0m0s is out of bounds: between 10s and 24h (default 5m0s)`,
@@ -201,6 +197,61 @@ func TestSecretRefValidation(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s\ngot:\n%s", diff, strings.Join(got, "\n"))
+	}
+}
+
+// TestSecretRefKeys: a reference is decoded strictly into the common keys
+// and its store's, as one block: each store refuses the keys it does not
+// take, and an unknown key lists exactly the keys the reference takes with
+// that store.
+func TestSecretRefKeys(t *testing.T) {
+	tests := []struct {
+		name  string
+		block string // the api_key_secret block, one line
+		want  []string
+	}{
+		{name: "common and store keys", block: `{store: memory, secret: k, version: v1, json_key: key, refresh_interval: 1m, auth: {identity: me}}`},
+		{name: "another store's key", block: `{store: memory, secret: k, shelf: top}`, want: []string{
+			`c.yaml:8:57: providers.p.auth.api_key_secret.shelf: shelf applies to shelf only; memory takes auth, json_key, refresh_interval, secret, store, version`,
+		}},
+		{name: "a key no store takes", block: `{store: shelf, secret: k, vault: v}`, want: []string{
+			`c.yaml:8:49: providers.p.auth.api_key_secret.vault: unknown key "vault" (known keys: json_key, refresh_interval, secret, shelf, store)`,
+		}},
+		{name: "a misspelt common key", block: `{store: memory, secret: k, refresh_intervall: 1m}`, want: []string{
+			`c.yaml:8:50: providers.p.auth.api_key_secret.refresh_intervall: unknown key "refresh_intervall"; did you mean "refresh_interval"? (known keys: auth, json_key, refresh_interval, secret, store, version)`,
+		}},
+		{name: "a misspelt store key", block: `{store: memory, secret: k, verison: v1}`, want: []string{
+			`c.yaml:8:50: providers.p.auth.api_key_secret.verison: unknown key "verison"; did you mean "version"? (known keys: auth, json_key, refresh_interval, secret, store, version)`,
+		}},
+		{name: "a missing secret", block: `{store: memory}`, want: []string{
+			`c.yaml:8:7: providers.p.auth.api_key_secret: missing key "secret": the secret's name in memory`,
+		}},
+		// The keys of a store not linked cannot be judged; the common ones
+		// are, whatever the store.
+		{name: "an unknown store", block: `{store: vault9, vault: v, json_key: ' k'}`, want: []string{
+			`c.yaml:8:31: providers.p.auth.api_key_secret.store: unknown store "vault9" (known: memory, shelf; every built-in one is registered by import _ "github.com/byokcred/byokcred/builtin")`,
+			`c.yaml:8:59: providers.p.auth.api_key_secret.json_key: json_key " k" has leading or trailing spaces`,
+		}},
+		{name: "no store", block: `{secret: k, refresh_interval: 1s}`, want: []string{
+			`c.yaml:8:7: providers.p.auth.api_key_secret: missing key "store" (one of: memory, shelf)`,
+			`c.yaml:8:53: providers.p.auth.api_key_secret.refresh_interval: refresh_interval 1s is out of bounds: between 10s and 24h (default 5m0s)`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := configtest.Write(t, "providers:\n  p:\n    type: openai\n    base_url: https://a.example\n    model: m\n    auth:\n      type: static\n      api_key_secret: "+tc.block+"\n")
+			set, err := registry.Load(path, registry.Options{Offline: true})
+			var got []string
+			if err != nil {
+				got = strings.Split(strings.ReplaceAll(err.Error(), path, "c.yaml"), "\n")
+			} else {
+				set.Close()
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

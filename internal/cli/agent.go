@@ -19,7 +19,7 @@ import (
 )
 
 func (a *app) agentCmd() *cobra.Command {
-	var socket string
+	var socket, adminAddr string
 	cmd := &cobra.Command{
 		Use:   "agent [--socket PATH]",
 		Short: "Hold the config's token caches and hand credentials to helpers on a unix socket",
@@ -51,8 +51,13 @@ the config; SIGINT/SIGTERM stop the agent.`,
 			if err != nil {
 				return usageError{err}
 			}
+			adm, err := a.openAdmin(adminAddr)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()               // stops the SIGHUP watcher too
+			defer adm.stop()
+			defer cancel()               // stops the SIGHUP watcher and the admin server too
 			live, err := a.loadLive(ctx) // SIGHUP reloads
 			if err != nil {
 				return err
@@ -72,6 +77,9 @@ the config; SIGINT/SIGTERM stop the agent.`,
 				return err
 			}
 			defer ln.Close()
+			if err := a.startAdmin(ctx, adm, "agent", live); err != nil {
+				return err
+			}
 			srv := &agent.Server{Config: cfg, Logger: a.logger, Token: agentToken(live)}
 			fmt.Fprintf(a.env.Stderr, "byokcred agent: listening on %s (config %s, pid %d)\n", socket, cfg, os.Getpid())
 			err = srv.Serve(ctx, ln)
@@ -80,6 +88,7 @@ the config; SIGINT/SIGTERM stop the agent.`,
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default $"+agent.SocketEnv+", else $XDG_RUNTIME_DIR/byokcred/agent.sock)")
+	cmd.Flags().StringVar(&adminAddr, "admin-addr", "", adminAddrUsage)
 	return cmd
 }
 
@@ -225,16 +234,7 @@ func (a *app) credential(ctx context.Context, set *registry.Set, name, mode, soc
 // socket (agent.ConfigSocket) when the first serves another config; in
 // start mode it starts an agent on whichever of the two has none.
 func (a *app) askAgent(ctx context.Context, socket string, req agent.Request, mode string) (*agent.Response, error) {
-	resp, err := agent.Ask(ctx, socket, req)
-	if ae := (*agent.Error)(nil); errors.As(err, &ae) && ae.Code == agent.CodeConfig {
-		own := agent.ConfigSocket(socket, req.Config)
-		oresp, oerr := agent.Ask(ctx, own, req)
-		if !errors.Is(oerr, agent.ErrNoAgent) || mode == agentStart {
-			socket, resp, err = own, oresp, oerr
-		}
-		// Else no agent of its own: the first answer says why the shared
-		// agent was not used.
-	}
+	socket, resp, err := agent.AskConfig(ctx, socket, req, mode == agentStart)
 	if err != nil && mode == agentStart && errors.Is(err, agent.ErrNoAgent) {
 		resp, err = a.startAgent(ctx, socket, req)
 	}

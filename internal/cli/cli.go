@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -73,6 +74,9 @@ type app struct {
 	// checkOnly: the command checks the config and acts for nobody
 	// (validate), so per-user providers are accepted.
 	checkOnly bool
+	// onFetch times the registry's fetches for the admin address's
+	// metrics (--admin-addr); nil without one.
+	onFetch func(provider string, took time.Duration, err error)
 }
 
 // scrub removes every credential handed to the runtime from text.
@@ -226,7 +230,7 @@ func (a *app) loadLive(ctx context.Context) (*registry.Live, error) {
 }
 
 func (a *app) registryOptions() registry.Options {
-	return registry.Options{LookupEnv: a.env.LookupEnv, HTTPClient: a.env.HTTPClient, Logger: a.logger, PerUser: a.user != nil || a.perUserProxy || a.checkOnly}
+	return registry.Options{LookupEnv: a.env.LookupEnv, HTTPClient: a.env.HTTPClient, Logger: a.logger, PerUser: a.user != nil || a.perUserProxy || a.checkOnly, OnFetch: a.onFetch}
 }
 
 // loadError keeps a config's problem list as it is (exit 2 either way).

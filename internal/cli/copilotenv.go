@@ -89,7 +89,7 @@ for the shell to expand: no secret is printed.`,
 			if err != nil {
 				return err
 			}
-			helper := []string{exe, "-c", cfg, "credential", "--agent", mode}
+			helper := []string{keyCommand(exe), "-c", cfg, "credential", "--agent", mode}
 			if socket != "" {
 				helper = append(helper, "--socket", socket)
 			}
@@ -108,6 +108,22 @@ for the shell to expand: no secret is printed.`,
 	cmd.Flags().StringVar(&socket, "socket", "", "the key command's agent socket (default: its own default)")
 	cmd.Flags().BoolVar(&online, "online", false, "leave COPILOT_OFFLINE unset (the CLI may then reach GitHub)")
 	return cmd
+}
+
+// keyCommand is the program copilot-env prints as the key command: the
+// small EXE-credential next to exe when there is one (cmd/byokcred-credential:
+// it starts as fast as a minimal Go program, answers from the agent and hands
+// every other case to exe, with the same arguments), else exe itself.
+func keyCommand(exe string) string {
+	base, exeSuffix := strings.CutSuffix(exe, ".exe")
+	small := base + "-credential"
+	if exeSuffix {
+		small += ".exe"
+	}
+	if fi, err := os.Stat(small); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return small
+	}
+	return exe
 }
 
 // writeCopilotEnv prints env as the lines a shell evaluates: a comment,

@@ -26,6 +26,7 @@ const minClientToken = 16
 func (a *app) proxyCmd() *cobra.Command {
 	var (
 		listen, def, tokenEnv, readyFile string
+		adminAddr                        string
 		allowRemote                      bool
 		allowOrigins                     []string
 		drain                            time.Duration
@@ -58,7 +59,14 @@ own API-key setting can carry it; for a provider that acts on behalf of each
 user, Authorization: Bearer carries the user's own token, and the client token
 sent there is refused). Requests from web pages are refused (their
 Origin, or a browser's Sec-Fetch-Site), pages on other loopback ports
-included, unless --allow-origin names the page's origin.`,
+included, unless --allow-origin names the page's origin.
+
+--admin-addr HOST:PORT serves /healthz, /readyz (every provider can produce
+a credential now) and /metrics (Prometheus) on an address of its own, for a
+load balancer's probes and a scraper; it never serves a credential. With
+--log-level info each request gets one log line: provider, status, bytes,
+duration and, for a provider acting on behalf of users, the user's oid and
+tid.`,
 		Example: `  # The Copilot CLI against an Entra-protected Azure provider named foundry:
   byokcred proxy --default foundry
   # (COPILOT_PROVIDER_API_KEY is required by the CLI with type azure; any
@@ -87,8 +95,13 @@ included, unless --allow-origin names the page's origin.`,
 			if allowRemote && clientToken.IsZero() {
 				return usagef("--allow-remote needs --client-token-env: without a client token anyone who reaches the port uses the providers' credentials")
 			}
+			adm, err := a.openAdmin(adminAddr)
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel() // stops the SIGHUP watcher too
+			defer adm.stop()
+			defer cancel() // stops the SIGHUP watcher and the admin server too
 			// Per-user credentials take each client's own bearer token
 			// as the user.
 			a.perUserProxy = true
@@ -97,7 +110,7 @@ included, unless --allow-origin names the page's origin.`,
 				return err
 			}
 			defer live.Close()
-			srv, err := proxy.New(proxy.Options{
+			opts := proxy.Options{
 				Providers:    live,
 				Default:      def,
 				ClientToken:  clientToken,
@@ -105,12 +118,26 @@ included, unless --allow-origin names the page's origin.`,
 				AllowOrigins: allowOrigins,
 				Logger:       a.logger,
 				DrainTimeout: drain,
-			})
+			}
+			if adm != nil {
+				opts.Metrics = adm.metrics
+			}
+			srv, err := proxy.New(opts)
 			if err != nil {
 				return usageError{err}
 			}
 			ln, err := srv.Listen(listen)
 			if err != nil {
+				return err
+			}
+			if adm != nil {
+				if err := adm.observe(adm.metrics.ObserveReplayMemory(srv.ReplayMemory)); err != nil {
+					ln.Close()
+					return err
+				}
+			}
+			if err := a.startAdmin(ctx, adm, "proxy", live); err != nil {
+				ln.Close()
 				return err
 			}
 			a.printRoutes("http://"+ln.Addr().String(), live.Current(), def)
@@ -133,6 +160,7 @@ included, unless --allow-origin names the page's origin.`,
 	cmd.Flags().StringVar(&tokenEnv, "client-token-env", "", "environment variable holding the token clients must send")
 	cmd.Flags().StringVar(&readyFile, "ready-file", "", "write the proxy's URL to this file once it is listening (removed on exit)")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", proxy.DefaultDrainTimeout, "on shutdown, how long in-flight responses may take to finish")
+	cmd.Flags().StringVar(&adminAddr, "admin-addr", "", adminAddrUsage)
 	return cmd
 }
 

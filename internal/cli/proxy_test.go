@@ -115,6 +115,7 @@ func TestProxyCommandRefusesUnsafeSetups(t *testing.T) {
 		{"client token too short", []string{"--client-token-env", "SHORT"}, "use at least 16"},
 		{"unknown default provider", []string{"--default", "nope"}, `default provider "nope" is not configured (configured: az, oai)`},
 		{"arguments", []string{"extra"}, `unknown command "extra"`},
+		{"admin address without a port", []string{"--admin-addr", "nope"}, `--admin-addr "nope": want host:port`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,11 +20,12 @@
 // reads, e.g. to a VPC endpoint.
 package awssecretsmanager
 
+//go:generate go run ../../schema/fielddocs -type store
+
 import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -33,99 +34,117 @@ import (
 	"github.com/aws/smithy-go"
 
 	awsauth "github.com/byokcred/byokcred/auth/aws"
-	"github.com/byokcred/byokcred/auth/static"
+	// A store is reached through static's api_key_secret and
+	// bearer_token_secret: importing one makes them available.
+	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/kind"
 )
 
 func init() {
-	static.RegisterStore("aws_secrets_manager", func() static.Store { return new(store) })
+	kind.RegisterStore("aws_secrets_manager", func() kind.Store { return new(store) })
 }
 
 var (
 	// arnRe is a secret's ARN in any partition (aws, aws-cn, aws-us-gov,
 	// …): region group 2; the name may be partial (without the random
 	// suffix Secrets Manager appends), which GetSecretValue also takes.
-	arnRe = regexp.MustCompile(`^arn:(aws[a-z-]*):secretsmanager:([a-z]{2}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):secret:([A-Za-z0-9/_+=.@-]{1,512})$`)
+	arnRe = lazyre.New(`^arn:(aws[a-z-]*):secretsmanager:([a-z]{2}(?:-[a-z]+)+-[0-9]+):([0-9]{12}):secret:([A-Za-z0-9/_+=.@-]{1,512})$`)
 	// nameRe is a secret name as CreateSecret allows it.
-	nameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	nameRe = lazyre.New(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 	// versionRe is a VersionId: 32 to 64 characters (a UUID, or the
 	// ClientRequestToken the version was put with).
-	versionRe = regexp.MustCompile(`^[\x21-\x7e]{32,64}$`)
+	versionRe = lazyre.New(`^[\x21-\x7e]{32,64}$`)
 	// stageRe is a staging label: 1 to 256 characters.
-	stageRe = regexp.MustCompile(`^[\x21-\x7e]{1,256}$`)
+	stageRe = lazyre.New(`^[\x21-\x7e]{1,256}$`)
 	// deniedIdentityRe finds the caller in an AccessDeniedException
 	// message ("User: arn:aws:sts::…:assumed-role/R/S is not authorized
 	// to perform: …").
-	deniedIdentityRe = regexp.MustCompile(`User: (\S+) is not authorized`)
+	deniedIdentityRe = lazyre.New(`User: (\S+) is not authorized`)
 )
 
-// store is one reference's view of Secrets Manager: which secret, where,
-// and the identity that reads it.
+// store is the `aws_secrets_manager` block of a reference: which secret,
+// where, and the identity that reads it (its keys beside store, json_key
+// and refresh_interval).
 type store struct {
+	// Secret is the Secrets Manager secret's name (auth.region then says
+	// where it is) or its ARN; ${VAR} expands.
+	Secret string `yaml:"secret" byok:"expand"`
+	// Version pins one version of the secret (its VersionId); default: the
+	// version staged AWSCURRENT, followed as the secret rotates.
+	Version string `yaml:"version"`
+	// VersionStage is the staging label of the version to read (default
+	// AWSCURRENT).
+	VersionStage string `yaml:"version_stage"`
+	// Auth is the AWS identity that reads the secret: the keys of
+	// auth.type aws, without type. Default: the SDK's default credential
+	// chain, in the region of the secret's ARN.
+	Auth *awsauth.Auth `yaml:"auth"`
+
 	// auth holds the reference's aws keys, with Region resolved (the
 	// ARN's when the block does not say).
-	auth                   awsauth.Auth
-	secret, version, stage string
-	arn                    bool
+	auth awsauth.Auth
+	arn  bool
 }
 
 var (
-	_ static.Store        = (*store)(nil)
-	_ static.AuthTyper    = (*store)(nil)
-	_ kind.Diagnoser      = (*store)(nil)
-	_ static.SecretReader = (*reader)(nil)
+	_ kind.Store        = (*store)(nil)
+	_ kind.Diagnoser    = (*store)(nil)
+	_ kind.SecretReader = (*reader)(nil)
 )
 
-// AuthType implements static.AuthTyper: the `auth` block takes aws keys.
-func (*store) AuthType() string { return "aws" }
-
-// Validate implements static.Store. b's path is the reference block.
-func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
-	s.secret, s.version, s.stage = ref.Secret, ref.Version, ref.VersionStage
+// Validate implements kind.Store. b's path is the reference block.
+func (s *store) Validate(b *kind.Build) {
+	if s.Secret == "" {
+		if !b.Failed("secret") {
+			b.Errorf("", "missing key \"secret\": the Secrets Manager secret's name or ARN")
+		}
+		return
+	}
 	var arnRegion string
 	validID := true
-	if strings.HasPrefix(ref.Secret, "arn:") {
+	if strings.HasPrefix(s.Secret, "arn:") {
 		s.arn = true
-		if m := arnRe.FindStringSubmatch(ref.Secret); m != nil {
+		if m := arnRe.FindStringSubmatch(s.Secret); m != nil {
 			arnRegion = m[2]
 		} else {
 			validID = false
-			b.Errorf("secret", "%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf)", ref.Secret)
+			b.Errorf("secret", "%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf)", s.Secret)
 		}
-	} else if !nameRe.MatchString(ref.Secret) {
+	} else if !nameRe.MatchString(s.Secret) {
 		validID = false
-		b.Errorf("secret", "%q is neither a secret name (1 to 512 letters, digits and /_+=.@-) nor a secret ARN", ref.Secret)
+		b.Errorf("secret", "%q is neither a secret name (1 to 512 letters, digits and /_+=.@-) nor a secret ARN", s.Secret)
 	}
-	if ref.Version != "" && !versionRe.MatchString(ref.Version) {
-		b.Errorf("version", "version %q is not a Secrets Manager VersionId (32 to 64 characters, usually a UUID; `aws secretsmanager list-secret-version-ids` lists them)", ref.Version)
+	if s.Version != "" && !versionRe.MatchString(s.Version) {
+		b.Errorf("version", "version %q is not a Secrets Manager VersionId (32 to 64 characters, usually a UUID; `aws secretsmanager list-secret-version-ids` lists them)", s.Version)
 	}
-	if ref.VersionStage != "" && !stageRe.MatchString(ref.VersionStage) {
-		b.Errorf("version_stage", "version_stage %q is not a staging label (1 to 256 characters without spaces, such as AWSCURRENT or AWSPREVIOUS)", ref.VersionStage)
+	if s.VersionStage != "" && !stageRe.MatchString(s.VersionStage) {
+		b.Errorf("version_stage", "version_stage %q is not a staging label (1 to 256 characters without spaces, such as AWSCURRENT or AWSPREVIOUS)", s.VersionStage)
 	}
 	ab := b.Sub("auth")
-	if ref.Auth != nil {
-		b.Decode("auth", ref.Auth, &s.auth)
+	if s.Auth != nil {
+		s.auth = *s.Auth
 		s.auth.ValidateCredentials(ab)
 	}
 	switch {
 	case ab.Failed("region") || !validID:
 	case arnRegion != "" && s.auth.Region != "" && s.auth.Region != arnRegion:
 		ab.Errorf("region", "region %s disagrees with the secret's ARN, which is in %s: leave region out or make them agree", s.auth.Region, arnRegion)
-	case arnRegion == "" && s.auth.Region == "" && ref.Auth == nil:
-		b.Errorf("", "secret %s is a name, so its region is needed: add auth: {region: REGION} (e.g. us-east-1), or give the secret's ARN", ref.Secret)
+	case arnRegion == "" && s.auth.Region == "" && s.Auth == nil:
+		b.Errorf("", "secret %s is a name, so its region is needed: add auth: {region: REGION} (e.g. us-east-1), or give the secret's ARN", s.Secret)
 	case arnRegion == "" && s.auth.Region == "":
-		ab.Errorf("", "missing key \"region\": secret %s is a name, so its region is needed (e.g. us-east-1), or give the secret's ARN", ref.Secret)
+		ab.Errorf("", "missing key \"region\": secret %s is a name, so its region is needed (e.g. us-east-1), or give the secret's ARN", s.Secret)
 	}
 	if s.auth.Region == "" {
 		s.auth.Region = arnRegion
 	}
 }
 
-// Reader implements static.Store. The client is made on the first read:
+// Reader implements kind.Store. The client is made on the first read:
 // resolving the credential chain may look up a host name.
-func (s *store) Reader(b *kind.Build, ref *static.SecretRef) (static.SecretReader, error) {
+func (s *store) Reader(b *kind.Build) (kind.SecretReader, error) {
 	r := &reader{store: *s}
 	if b.HTTPClient != nil {
 		r.http = b.HTTPClient
@@ -150,18 +169,18 @@ type reader struct {
 	client *secretsmanager.Client
 }
 
-// Reference implements static.SecretReader: the ARN, or the name and its
+// Reference implements kind.SecretReader: the ARN, or the name and its
 // region, with the pinned version or stage.
 func (r *reader) Reference() string {
-	ref := r.secret
+	ref := r.Secret
 	if !r.arn {
 		ref += " in " + r.auth.Region
 	}
-	if r.version != "" {
-		ref += ", version " + r.version
+	if r.Version != "" {
+		ref += ", version " + r.Version
 	}
-	if r.stage != "" {
-		ref += ", stage " + r.stage
+	if r.VersionStage != "" {
+		ref += ", stage " + r.VersionStage
 	}
 	return ref
 }
@@ -186,18 +205,18 @@ func (r *reader) getClient(ctx context.Context) (*secretsmanager.Client, error) 
 	return r.client, nil
 }
 
-// ReadSecret implements static.SecretReader.
-func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
+// ReadSecret implements kind.SecretReader.
+func (r *reader) ReadSecret(ctx context.Context) (*kind.SecretValue, error) {
 	c, err := r.getClient(ctx)
 	if err != nil {
 		return nil, err
 	}
-	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.secret)}
-	if r.version != "" {
-		in.VersionId = aws.String(r.version)
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.Secret)}
+	if r.Version != "" {
+		in.VersionId = aws.String(r.Version)
 	}
-	if r.stage != "" {
-		in.VersionStage = aws.String(r.stage)
+	if r.VersionStage != "" {
+		in.VersionStage = aws.String(r.VersionStage)
 	}
 	out, err := c.GetSecretValue(ctx, in)
 	if err != nil {
@@ -210,7 +229,7 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 	case out.SecretBinary != nil:
 		v = string(out.SecretBinary)
 	}
-	return &static.SecretValue{Value: credential.NewSecret(v), Version: aws.ToString(out.VersionId), Created: aws.ToTime(out.CreatedDate)}, nil
+	return &kind.SecretValue{Value: credential.NewSecret(v), Version: aws.ToString(out.VersionId), Created: aws.ToTime(out.CreatedDate)}, nil
 }
 
 // explain turns a GetSecretValue error into one that says what to do. AWS's
@@ -242,10 +261,10 @@ func (r *reader) explain(err error) error {
 	code, msg := ae.ErrorCode(), ae.ErrorMessage()
 	switch code {
 	case "ResourceNotFoundException":
-		if r.version != "" || r.stage != "" {
+		if r.Version != "" || r.VersionStage != "" {
 			return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no such version of the secret: check version and version_stage (aws: %s)", r.auth.Region, msg)
 		}
-		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no secret %s: check its name and region (aws: %s)", r.auth.Region, r.secret, msg)
+		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no secret %s: check its name and region (aws: %s)", r.auth.Region, r.Secret, msg)
 	case "AccessDeniedException":
 		who := "the identity that reads it (`byokcred doctor` shows which)"
 		if m := deniedIdentityRe.FindStringSubmatch(msg); m != nil {

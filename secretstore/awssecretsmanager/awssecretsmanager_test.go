@@ -93,6 +93,7 @@ func TestValidation(t *testing.T) {
 		provider("bad_role", "        store: aws_secrets_manager\n        secret: "+arn+"\n        auth: {role_arn: reader}\n"),
 		provider("unknown_profile", "        store: aws_secrets_manager\n        secret: "+arn+"\n        auth: {profile: nosuch}\n"),
 		provider("type_in_auth", "        store: aws_secrets_manager\n        secret: "+arn+"\n        auth: {type: aws}\n"),
+		provider("no_secret", "        store: aws_secrets_manager\n        version_stage: AWSPREVIOUS\n"),
 		// Valid references: no error may point at these.
 		provider("ok_arn", "        store: aws_secrets_manager\n        secret: "+arn+"\n"),
 		provider("ok_partial_arn_cn", "        store: aws_secrets_manager\n        secret: arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:openai\n        auth: {region: cn-north-1}\n"),
@@ -121,6 +122,7 @@ func TestValidation(t *testing.T) {
 		`c.yaml:109:26: providers.bad_role.auth.api_key_secret.auth.role_arn: "reader" is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)`,
 		"c.yaml:119:25: providers.unknown_profile.auth.api_key_secret.auth.profile: profile nosuch is not defined in CONFIG or CREDENTIALS",
 		`c.yaml:129:16: providers.type_in_auth.auth.api_key_secret.auth.type: unknown key "type" (known keys: external_id, profile, region, role_arn, session_name)`,
+		`c.yaml:136:7: providers.no_secret.auth.api_key_secret: missing key "secret": the Secrets Manager secret's name or ARN`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s\ngot:\n%s", diff, strings.Join(got, "\n"))

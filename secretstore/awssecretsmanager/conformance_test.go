@@ -7,24 +7,22 @@ import (
 	"github.com/byokcred/byokcred/kindtest"
 )
 
-// TestConformance runs the kind kit on a static key read from the fake
-// Secrets Manager with container credentials, the store's block and its
+// TestConformance runs the kit's store check on a key read from the fake
+// Secrets Manager with container credentials, the reference and its
 // nested auth block being the kit's to probe.
 func TestConformance(t *testing.T) {
 	fakeaws.Isolate(t)
 	w := newWorld(t)
 	w.sm.Put("openai", canary)
-	kindtest.Run(t, kindtest.Kind{
-		Type: "static",
-		Valid: "api_key_secret:\n" +
-			"  store: aws_secrets_manager\n" +
-			"  secret: " + w.sm.ARN("openai") + "\n" +
-			"  auth:\n" +
-			"    region: us-east-1",
+	kindtest.RunStore(t, kindtest.Store{
+		Name: "aws_secrets_manager",
+		Valid: "secret: " + w.sm.ARN("openai") + "\n" +
+			"auth:\n" +
+			"  region: us-east-1",
 		Invalid: []string{
-			"api_key_secret:\n  store: aws_secrets_manager\n  secret: \"my key!\"",
-			// Two keys: the error must not quote the literal one.
-			"api_key: " + canary + "\napi_key_secret:\n  store: aws_secrets_manager\n  secret: " + w.sm.ARN("openai"),
+			"secret: \"my key!\"",
+			// The error must not quote the value of a key it refuses.
+			"secret: " + w.sm.ARN("openai") + "\nnonsense: " + canary,
 		},
 		HTTPClient: w.client,
 		Secrets:    []string{canary},

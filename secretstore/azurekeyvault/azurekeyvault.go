@@ -16,6 +16,8 @@
 //	    auth: {credential: managed_identity, client_id: …}
 package azurekeyvault
 
+//go:generate go run ../../schema/fielddocs -type store
+
 import (
 	"cmp"
 	"context"
@@ -25,7 +27,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -35,26 +36,44 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/byokcred/byokcred/auth/entra"
-	"github.com/byokcred/byokcred/auth/static"
+	// A store is reached through static's api_key_secret and
+	// bearer_token_secret: importing one makes them available.
+	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/kind"
 )
 
 func init() {
-	static.RegisterStore("azure_key_vault", func() static.Store { return new(store) })
+	kind.RegisterStore("azure_key_vault", func() kind.Store { return new(store) })
 }
 
 var (
 	// Key Vault's rules for object names and version ids.
-	namePattern    = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
-	versionPattern = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+	namePattern    = lazyre.New(`^[0-9a-zA-Z-]{1,127}$`)
+	versionPattern = lazyre.New(`^[0-9a-fA-F]{32}$`)
 )
 
 const idForm = "https://VAULT.vault.azure.net/secrets/NAME or …/NAME/VERSION"
 
-// store is one reference to a Key Vault secret, made by Validate.
+// store is the `azure_key_vault` block of a reference to a Key Vault
+// secret: its keys beside store, json_key and refresh_interval.
 type store struct {
+	// Secret is the Key Vault secret identifier,
+	// https://VAULT.vault.azure.net/secrets/NAME, optionally followed by
+	// /VERSION (the vault's host names its cloud: vault.azure.cn,
+	// vault.usgovcloudapi.net…); ${VAR} expands.
+	Secret string `yaml:"secret" byok:"expand"`
+	// Version pins one version of the secret (its 32-hex-digit version
+	// id); default: the current version, followed as the secret rotates.
+	Version string `yaml:"version"`
+	// Auth is the Entra identity that reads the secret: the keys of
+	// auth.type entra, without type (no scope or refresh: the vault names
+	// its resource, refresh_interval says when the secret is re-read).
+	// Default: DefaultAzureCredential's chain.
+	Auth *entra.Auth `yaml:"auth"`
+
 	vaultURL string // https://HOST
 	name     string
 	version  string // "" follows the current version
@@ -64,32 +83,31 @@ type store struct {
 }
 
 var (
-	_ static.Store        = (*store)(nil)
-	_ static.AuthTyper    = (*store)(nil)
-	_ kind.Diagnoser      = (*store)(nil)
-	_ static.SecretReader = (*reader)(nil)
+	_ kind.Store        = (*store)(nil)
+	_ kind.Diagnoser    = (*store)(nil)
+	_ kind.SecretReader = (*reader)(nil)
 )
 
-// AuthType implements static.AuthTyper: the `auth` block takes entra keys.
-func (*store) AuthType() string { return "entra" }
-
-// Validate implements static.Store.
-func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
-	vaultURL, name, version, err := parseSecretID(ref.Secret)
+// Validate implements kind.Store.
+func (s *store) Validate(b *kind.Build) {
+	if s.Secret == "" {
+		if !b.Failed("secret") {
+			b.Errorf("", "missing key \"secret\": the Key Vault secret identifier, %s", idForm)
+		}
+		return
+	}
+	vaultURL, name, version, err := parseSecretID(s.Secret)
 	if err != nil {
 		b.Errorf("secret", "%v", err)
 	}
 	switch {
-	case ref.Version == "":
+	case s.Version == "":
 	case version != "":
-		b.Errorf("version", "the version is given twice, at the end of secret's URL (%s) and in version (%s); keep one", version, ref.Version)
-	case !versionPattern.MatchString(ref.Version):
-		b.Errorf("version", "version %q is not a Key Vault version id (32 hex digits, the last part of the secret identifier)", ref.Version)
+		b.Errorf("version", "the version is given twice, at the end of secret's URL (%s) and in version (%s); keep one", version, s.Version)
+	case !versionPattern.MatchString(s.Version):
+		b.Errorf("version", "version %q is not a Key Vault version id (32 hex digits, the last part of the secret identifier)", s.Version)
 	default:
-		version = ref.Version
-	}
-	if ref.VersionStage != "" {
-		b.Errorf("version_stage", "version_stage applies to aws_secrets_manager only; pin a Key Vault version with version, or at the end of secret's URL")
+		version = s.Version
 	}
 	s.vaultURL, s.name, s.version = vaultURL, name, version
 	s.reference = vaultURL + "/secrets/" + name
@@ -98,8 +116,8 @@ func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 	}
 
 	ab := b.Sub("auth")
-	if ref.Auth != nil {
-		b.Decode("auth", ref.Auth, &s.auth)
+	if s.Auth != nil {
+		s.auth = *s.Auth
 	}
 	if s.auth.Scope != "" {
 		ab.Errorf("scope", "scope does not apply to a Key Vault secret: the vault names the resource its tokens are for (%s)", vaultScope(vaultURL))
@@ -158,9 +176,9 @@ func vaultScope(vaultURL string) string {
 	return "https://vault.azure.net/.default"
 }
 
-// Reader implements static.Store. It builds the client and its credential;
+// Reader implements kind.Store. It builds the client and its credential;
 // neither touches the network until the first read.
-func (s *store) Reader(b *kind.Build, ref *static.SecretRef) (static.SecretReader, error) {
+func (s *store) Reader(b *kind.Build) (kind.SecretReader, error) {
 	cred, err := s.auth.SDKCredentials(b.Sub("auth"))
 	if err != nil {
 		return nil, fmt.Errorf("azurekeyvault: secret %s: %w", s.reference, err)
@@ -238,16 +256,16 @@ type reader struct {
 	client *azsecrets.Client
 }
 
-// Reference implements static.SecretReader.
+// Reference implements kind.SecretReader.
 func (r *reader) Reference() string { return r.reference }
 
-// ReadSecret implements static.SecretReader.
-func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
+// ReadSecret implements kind.SecretReader.
+func (r *reader) ReadSecret(ctx context.Context) (*kind.SecretValue, error) {
 	resp, err := r.client.GetSecret(ctx, r.name, r.version, nil)
 	if err != nil {
 		return nil, r.explain(err)
 	}
-	v := &static.SecretValue{}
+	v := &kind.SecretValue{}
 	if resp.Value != nil {
 		v.Value = credential.NewSecret(*resp.Value)
 	}

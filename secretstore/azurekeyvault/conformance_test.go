@@ -7,23 +7,21 @@ import (
 	"github.com/byokcred/byokcred/kindtest"
 )
 
-// TestConformance runs the kind kit on a static key read from the fake
-// vault with a managed identity (the idp of TestMain): the store's block
-// and its nested auth block are the kit's to probe.
+// TestConformance runs the kit's store check on a key read from the fake
+// vault with a managed identity (the idp of TestMain): the reference and
+// its nested auth block are the kit's to probe.
 func TestConformance(t *testing.T) {
 	kv := startVault(t, fakeclock.New(), checkToken)
 	kv.Set("openai-key", canary)
-	kindtest.Run(t, kindtest.Kind{
-		Type: "static",
-		Valid: "api_key_secret:\n" +
-			"  store: azure_key_vault\n" +
-			"  secret: " + kv.SecretURL("openai-key", "") + "\n" +
-			"  auth:\n" +
-			"    credential: managed_identity",
+	kindtest.RunStore(t, kindtest.Store{
+		Name: "azure_key_vault",
+		Valid: "secret: " + kv.SecretURL("openai-key", "") + "\n" +
+			"auth:\n" +
+			"  credential: managed_identity",
 		Invalid: []string{
-			"api_key_secret:\n  store: azure_key_vault\n  secret: openai-key",
-			// Two keys: the error must not quote the literal one.
-			"api_key: " + canary + "\napi_key_secret:\n  store: azure_key_vault\n  secret: " + kv.SecretURL("openai-key", ""),
+			"secret: openai-key",
+			// The error must not quote the value of a key it refuses.
+			"secret: " + kv.SecretURL("openai-key", "") + "\nnonsense: " + canary,
 		},
 		HTTPClient: kv.Client(),
 		Secrets:    []string{canary},

@@ -6,21 +6,19 @@ import (
 	"github.com/byokcred/byokcred/kindtest"
 )
 
-// TestConformance runs the kind kit on a static key read from the fake
-// Secret Manager, the store's block being the kit's to probe.
+// TestConformance runs the kit's store check on a key read from the fake
+// Secret Manager, the reference being the kit's to probe.
 func TestConformance(t *testing.T) {
 	_, sm := start(t)
 	sm.AddVersion(global, canary)
 	sm.Allow(global, account)
-	kindtest.Run(t, kindtest.Kind{
-		Type: "static",
-		Valid: "api_key_secret:\n" +
-			"  store: google_secret_manager\n" +
-			"  secret: " + global,
+	kindtest.RunStore(t, kindtest.Store{
+		Name:  "google_secret_manager",
+		Valid: "secret: " + global,
 		Invalid: []string{
-			"api_key_secret:\n  store: google_secret_manager\n  secret: my-secret",
-			// Two keys: the error must not quote the literal one.
-			"api_key: " + canary + "\napi_key_secret:\n  store: google_secret_manager\n  secret: " + global,
+			"secret: my-secret",
+			// The error must not quote the value of a key it refuses.
+			"secret: " + global + "\nnonsense: " + canary,
 		},
 		HTTPClient: sm.Client(),
 		Secrets:    []string{canary},

@@ -15,6 +15,8 @@
 //	    auth: {impersonate_service_account: reader@my-project.iam.gserviceaccount.com}
 package googlesecretmanager
 
+//go:generate go run ../../schema/fielddocs -type store
+
 import (
 	"context"
 	"encoding/json"
@@ -24,7 +26,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,8 +35,11 @@ import (
 	"cloud.google.com/go/compute/metadata"
 
 	gcp "github.com/byokcred/byokcred/auth/gcp"
-	"github.com/byokcred/byokcred/auth/static"
+	// A store is reached through static's api_key_secret and
+	// bearer_token_secret: importing one makes them available.
+	_ "github.com/byokcred/byokcred/auth/static"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/lazyre"
 	"github.com/byokcred/byokcred/internal/storelimit"
 	"github.com/byokcred/byokcred/kind"
 )
@@ -43,7 +47,7 @@ import (
 const storeName = "google_secret_manager"
 
 func init() {
-	static.RegisterStore(storeName, func() static.Store { return new(store) })
+	kind.RegisterStore(storeName, func() kind.Store { return new(store) })
 }
 
 // sdkLog is the only logger Google's SDK gets: its debug logs carry whole
@@ -55,16 +59,31 @@ var (
 	// lowercase letters, digits, hyphens) or number, a region, a secret id
 	// of 1–255 letters, digits, underscores and hyphens, a version number
 	// or the alias latest.
-	secretPattern  = regexp.MustCompile(`^projects/([^/]*)/(?:locations/([^/]*)/)?secrets/([^/]*)(?:/versions/([^/]*))?$`)
-	projectPattern = regexp.MustCompile(`^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]+)$`)
-	regionPattern  = regexp.MustCompile(`^[a-z]+(?:-[a-z]+[0-9]*)+$`)
-	secretIDRule   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	versionPattern = regexp.MustCompile(`^(?:[1-9][0-9]*|latest)$`)
+	secretPattern  = lazyre.New(`^projects/([^/]*)/(?:locations/([^/]*)/)?secrets/([^/]*)(?:/versions/([^/]*))?$`)
+	projectPattern = lazyre.New(`^(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]+)$`)
+	regionPattern  = lazyre.New(`^[a-z]+(?:-[a-z]+[0-9]*)+$`)
+	secretIDRule   = lazyre.New(`^[A-Za-z0-9_-]{1,255}$`)
+	versionPattern = lazyre.New(`^(?:[1-9][0-9]*|latest)$`)
 )
 
-// store is one reference's view of Secret Manager: which secret, which
-// version, and the gcp keys of the identity that reads it.
+// store is the `google_secret_manager` block of a reference: which
+// secret, which version, and the gcp keys of the identity that reads it
+// (its keys beside store, json_key and refresh_interval).
 type store struct {
+	// Secret is the Secret Manager secret's resource name,
+	// projects/PROJECT/secrets/NAME or
+	// projects/PROJECT/locations/REGION/secrets/NAME, optionally followed by
+	// /versions/N; ${VAR} expands.
+	Secret string `yaml:"secret" byok:"expand"`
+	// Version pins one version of the secret (its number); default: the
+	// latest version, followed as the secret rotates.
+	Version string `yaml:"version"`
+	// Auth is the Google identity that reads the secret: the keys of
+	// auth.type gcp, without type (no project, location or refresh: the
+	// secret's name says where it is, refresh_interval when it is re-read).
+	// Default: Application Default Credentials.
+	Auth *gcp.Auth `yaml:"auth"`
+
 	name     string // projects/P[/locations/L]/secrets/S
 	location string // "" for a global secret
 	version  string // a number, "" for latest
@@ -72,26 +91,25 @@ type store struct {
 }
 
 var (
-	_ static.Store        = (*store)(nil)
-	_ static.AuthTyper    = (*store)(nil)
-	_ kind.Diagnoser      = (*store)(nil)
-	_ static.SecretReader = (*reader)(nil)
+	_ kind.Store        = (*store)(nil)
+	_ kind.Diagnoser    = (*store)(nil)
+	_ kind.SecretReader = (*reader)(nil)
 )
 
-// AuthType implements static.AuthTyper: the `auth` block takes gcp keys.
-func (*store) AuthType() string { return "gcp" }
-
-// Validate implements static.Store.
-func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
-	s.parse(b, ref)
-	if ref.VersionStage != "" {
-		b.Errorf("version_stage", "version_stage is a Secrets Manager label and does not apply to %s; pin a version with version: N", storeName)
+// Validate implements kind.Store.
+func (s *store) Validate(b *kind.Build) {
+	if s.Secret == "" {
+		if !b.Failed("secret") {
+			b.Errorf("", "missing key \"secret\": the Secret Manager secret's resource name, projects/PROJECT/secrets/NAME")
+		}
+		return
 	}
-	if ref.Auth == nil {
+	s.parse(b)
+	if s.Auth == nil {
 		return
 	}
 	ab := b.Sub("auth")
-	b.Decode("auth", ref.Auth, &s.auth)
+	s.auth = *s.Auth
 	for _, k := range []struct {
 		key string
 		set bool
@@ -108,44 +126,44 @@ func (s *store) Validate(b *kind.Build, ref *static.SecretRef) {
 }
 
 // parse checks the secret's name and version and keeps them.
-func (s *store) parse(b *kind.Build, ref *static.SecretRef) {
-	m := secretPattern.FindStringSubmatch(ref.Secret)
+func (s *store) parse(b *kind.Build) {
+	m := secretPattern.FindStringSubmatch(s.Secret)
 	if m == nil {
-		b.Errorf("secret", "invalid Secret Manager secret %q: want projects/PROJECT/secrets/NAME or projects/PROJECT/locations/REGION/secrets/NAME, optionally followed by /versions/N", ref.Secret)
+		b.Errorf("secret", "invalid Secret Manager secret %q: want projects/PROJECT/secrets/NAME or projects/PROJECT/locations/REGION/secrets/NAME, optionally followed by /versions/N", s.Secret)
 		return
 	}
 	project, location, id, version := m[1], m[2], m[3], m[4]
 	bad := func(format string, args ...any) {
-		b.Errorf("secret", "invalid Secret Manager secret %q: "+format, append([]any{ref.Secret}, args...)...)
+		b.Errorf("secret", "invalid Secret Manager secret %q: "+format, append([]any{s.Secret}, args...)...)
 	}
 	switch {
 	case !projectPattern.MatchString(project):
 		bad("project %q is neither a project id (6 to 30 lowercase letters, digits or hyphens, starting with a letter) nor a project number", project)
 		return
-	case strings.Contains(ref.Secret, "/locations/") && location == "global":
+	case strings.Contains(s.Secret, "/locations/") && location == "global":
 		bad("a global secret is named projects/%s/secrets/%s, without locations/global", project, id)
 		return
-	case strings.Contains(ref.Secret, "/locations/") && !regionPattern.MatchString(location):
+	case strings.Contains(s.Secret, "/locations/") && !regionPattern.MatchString(location):
 		bad("location %q is not a region such as us-central1 or europe-west4", location)
 		return
 	case !secretIDRule.MatchString(id):
 		bad("the secret id %q must be 1 to 255 letters, digits, underscores or hyphens", id)
 		return
-	case strings.Contains(ref.Secret, "/versions/") && !versionPattern.MatchString(version):
+	case strings.Contains(s.Secret, "/versions/") && !versionPattern.MatchString(version):
 		bad("version %q is neither a version number nor latest", version)
 		return
 	}
 	s.name, s.location = "projects/"+project+"/"+cond(location != "", "locations/"+location+"/", "")+"secrets/"+id, location
-	if strings.Contains(ref.Secret, "/versions/") && ref.Version != "" {
-		b.Errorf("version", "the secret %q already names version %s; keep one of version and /versions/ in secret", ref.Secret, version)
+	if strings.Contains(s.Secret, "/versions/") && s.Version != "" {
+		b.Errorf("version", "the secret %q already names version %s; keep one of version and /versions/ in secret", s.Secret, version)
 		return
 	}
-	if ref.Version != "" {
-		if !versionPattern.MatchString(ref.Version) {
-			b.Errorf("version", "invalid version %q: a version number (1, 2, …) or latest", ref.Version)
+	if s.Version != "" {
+		if !versionPattern.MatchString(s.Version) {
+			b.Errorf("version", "invalid version %q: a version number (1, 2, …) or latest", s.Version)
 			return
 		}
-		version = ref.Version
+		version = s.Version
 	}
 	if version != "latest" {
 		s.version = version
@@ -159,10 +177,10 @@ func cond(ok bool, yes, no string) string {
 	return no
 }
 
-// Reader implements static.Store. The credential is found at the first
+// Reader implements kind.Store. The credential is found at the first
 // read: Application Default Credentials' search may ask the metadata
 // server.
-func (s *store) Reader(b *kind.Build, ref *static.SecretRef) (static.SecretReader, error) {
+func (s *store) Reader(b *kind.Build) (kind.SecretReader, error) {
 	r := &reader{store: *s, endpoint: "https://secretmanager." + s.auth.Universe()}
 	if s.location != "" {
 		r.endpoint = "https://secretmanager." + s.location + ".rep.googleapis.com"
@@ -195,7 +213,7 @@ type reader struct {
 	client *http.Client
 }
 
-// Reference implements static.SecretReader.
+// Reference implements kind.SecretReader.
 func (r *reader) Reference() string {
 	if r.version != "" {
 		return r.name + "/versions/" + r.version
@@ -235,8 +253,8 @@ type accessResponse struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// ReadSecret implements static.SecretReader.
-func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
+// ReadSecret implements kind.SecretReader.
+func (r *reader) ReadSecret(ctx context.Context) (*kind.SecretValue, error) {
 	client, creds, err := r.httpClient(ctx)
 	if err != nil {
 		return nil, err
@@ -289,7 +307,7 @@ func (r *reader) ReadSecret(ctx context.Context) (*static.SecretValue, error) {
 			return nil, fmt.Errorf("googlesecretmanager: version %s: the payload does not match its CRC32C checksum (corrupted on the way); it is read again at the next refresh", got)
 		}
 	}
-	v := &static.SecretValue{Value: credential.NewSecret(string(a.Payload.Data)), Version: got}
+	v := &kind.SecretValue{Value: credential.NewSecret(string(a.Payload.Data)), Version: got}
 	clear(a.Payload.Data)
 	clear(body)
 	return v, nil
@@ -339,7 +357,7 @@ func (r *reader) statusError(ctx context.Context, creds *auth.Credentials, code 
 func (r *reader) project() string  { return strings.Split(r.name, "/")[1] }
 func (r *reader) secretID() string { return r.name[strings.LastIndex(r.name, "/")+1:] }
 
-var impersonationURL = regexp.MustCompile(`serviceAccounts/([^/:]+):generateAccessToken`)
+var impersonationURL = lazyre.New(`serviceAccounts/([^/:]+):generateAccessToken`)
 
 // principal names who the secret must be shared with: the impersonated
 // service account, the key file's or the metadata server's account.

@@ -77,7 +77,8 @@ func TestValidation(t *testing.T) {
 		ref("g", "        secret: projects/byok-test-project/secrets/s/versions/0\n")+
 		ref("h", "        secret: projects/byok-test-project/secrets/s\n        auth:\n          project: byok-test-project\n          location: us-central1\n          refresh: per_session\n")+
 		ref("i", "        secret: projects/byok-test-project/secrets/s\n        auth: {impersonate_service_account: reader, scopes: [cloud-platform], credentials_file: "+missing+"}\n")+
-		ref("j", "        secret: projects/byok-test-project/secrets/s\n        auth: {type: gcp}\n"))
+		ref("j", "        secret: projects/byok-test-project/secrets/s\n        auth: {type: gcp}\n")+
+		ref("k", "        version: '3'\n"))
 	_, err := registry.Load(path, registry.Options{})
 	if err == nil {
 		t.Fatal("want errors")
@@ -90,7 +91,7 @@ func TestValidation(t *testing.T) {
 		`c.yaml:66:17: providers.d.auth.api_key_secret.secret: invalid Secret Manager secret "projects/byok-test-project/locations/global/secrets/s": a global secret is named projects/byok-test-project/secrets/s, without locations/global`,
 		`c.yaml:76:18: providers.e.auth.api_key_secret.version: the secret "projects/byok-test-project/secrets/s/versions/2" already names version 2; keep one of version and /versions/ in secret`,
 		`c.yaml:86:18: providers.f.auth.api_key_secret.version: invalid version "current": a version number (1, 2, …) or latest`,
-		`c.yaml:87:24: providers.f.auth.api_key_secret.version_stage: version_stage is a Secrets Manager label and does not apply to google_secret_manager; pin a version with version: N`,
+		`c.yaml:87:9: providers.f.auth.api_key_secret.version_stage: unknown key "version_stage" (known keys: auth, json_key, refresh_interval, secret, store, version)`,
 		`c.yaml:96:17: providers.g.auth.api_key_secret.secret: invalid Secret Manager secret "projects/byok-test-project/secrets/s/versions/0": version "0" is neither a version number nor latest`,
 		`c.yaml:107:20: providers.h.auth.api_key_secret.auth.project: project is a Vertex AI key and does not apply to a secret's credential; the secret's name says its project and location, refresh_interval when it is re-read`,
 		`c.yaml:108:21: providers.h.auth.api_key_secret.auth.location: location is a Vertex AI key and does not apply to a secret's credential; the secret's name says its project and location, refresh_interval when it is re-read`,
@@ -99,6 +100,7 @@ func TestValidation(t *testing.T) {
 		`c.yaml:119:62: providers.i.auth.api_key_secret.auth.scopes[0]: invalid scope "cloud-platform": want a Google OAuth scope URL such as https://www.googleapis.com/auth/cloud-platform`,
 		`c.yaml:119:97: providers.i.auth.api_key_secret.auth.credentials_file: cannot read credentials file: stat ` + missing + `: no such file or directory`,
 		`c.yaml:129:16: providers.j.auth.api_key_secret.auth.type: unknown key "type" (known keys: credentials_file, impersonate_service_account, location, project, refresh, scopes, universe_domain)`,
+		`c.yaml:136:7: providers.k.auth.api_key_secret: missing key "secret": the Secret Manager secret's resource name, projects/PROJECT/secrets/NAME`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s\ngot:\n%s", diff, strings.Join(got, "\n"))

@@ -39,25 +39,47 @@ func moduleRoot() (string, error) {
 	}
 }
 
+// PrebuiltEnv names a directory of plugins already built from this tree:
+// make test builds bin/plugins once (make's rules rebuild it when a source
+// changes) for the six test packages that run plugins, instead of each
+// linking its own copies. Unset, Build compiles them.
+const PrebuiltEnv = "BYOKCRED_TEST_PLUGINS"
+
 // Build compiles the shipped plugin name (exec, file or oauth2) once per
-// process and returns the binary's path. An already built bin/plugins
-// binary is not used: tests must run the code under test.
+// process and returns the binary's path. A stray bin/plugins binary is not
+// used unless $BYOKCRED_TEST_PLUGINS names its directory: tests must run
+// the code under test.
 func Build(name string) (string, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if p, ok := built[name]; ok {
 		return p, nil
 	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
 	if dir == "" {
+		var err error
 		if dir, err = os.MkdirTemp("", "byokcred-plugins-"); err != nil {
 			return "", err
 		}
 	}
 	out := filepath.Join(dir, "byokcred-plugin-"+name)
+	if prebuilt := os.Getenv(PrebuiltEnv); prebuilt != "" {
+		// Copied, not run in place: PIDs finds a test's plugin processes
+		// by their binary's path, which other test packages running at
+		// the same time must not share.
+		data, err := os.ReadFile(filepath.Join(prebuilt, "byokcred-plugin-"+name))
+		if err != nil {
+			return "", fmt.Errorf("plugintest: $%s: %v", PrebuiltEnv, err)
+		}
+		if err := os.WriteFile(out, data, 0o755); err != nil {
+			return "", err
+		}
+		built[name] = out
+		return out, nil
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
 	cmd := exec.Command("go", "build", "-o", out, "./plugins/"+name+"/cmd/byokcred-plugin-"+name)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {

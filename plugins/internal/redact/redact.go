@@ -4,12 +4,12 @@
 package redact
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/credshape"
+	"github.com/byokcred/byokcred/internal/lazyre"
 )
 
 // MinRedactLen is the shortest secret that [Redact] replaces verbatim: a
@@ -21,12 +21,12 @@ var (
 	// A JWT: three base64url segments, the first two starting with the
 	// encoding of `{"`. Catches OIDC and Entra tokens that were never seen
 	// as a return value.
-	jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	jwtPattern = lazyre.New(`eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 	// An Authorization header value: `Bearer x`, `Basic x`.
-	headerPattern = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`)
+	headerPattern = lazyre.New(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`)
 	// A key=value that names a secret, in the shapes that tools print:
 	// `token: x`, `api_key=x`, "access_token":"x".
-	pairPattern = regexp.MustCompile(`(?i)\b((?:access|refresh|id)?_?token|api[_-]?key|client[_-]?secret|secret|password|authorization)("?\s*[:=]\s*"?)[^\s",}]{6,}`)
+	pairPattern = lazyre.New(`(?i)\b((?:access|refresh|id)?_?token|api[_-]?key|client[_-]?secret|secret|password|authorization)("?\s*[:=]\s*"?)[^\s",}]{6,}`)
 )
 
 // Redact returns s with every occurrence of each secret (of at least

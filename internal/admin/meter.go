@@ -1,0 +1,31 @@
+package admin
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// NewMeterProvider returns an OpenTelemetry MeterProvider whose instruments
+// are exported to a private Prometheus registry (not the process-wide
+// default one, which any linked library could fill), together with that
+// registry for Handler's /metrics. The registry also carries the Go
+// runtime's and the process's own metrics. Shut the provider down when
+// done.
+func NewMeterProvider() (*sdkmetric.MeterProvider, *prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, nil, fmt.Errorf("admin: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, nil, fmt.Errorf("admin: %w", err)
+	}
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin: the Prometheus exporter: %w", err)
+	}
+	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)), reg, nil
+}

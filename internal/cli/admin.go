@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/byokcred/byokcred/internal/admin"
+	"github.com/byokcred/byokcred/metrics"
+	"github.com/byokcred/byokcred/registry"
+)
+
+// adminAddrUsage is the --admin-addr flag's help, shared by proxy and agent.
+const adminAddrUsage = "serve /healthz, /readyz and /metrics (Prometheus) on this address (host:port); off when empty. It serves no credential, but shows provider names and counts: keep it off the public network"
+
+// adminServer is the admin address of a long-running command
+// (--admin-addr): its listener, the metrics exported there, and the
+// server's goroutine. A nil *adminServer (no --admin-addr) does nothing.
+type adminServer struct {
+	ln      net.Listener
+	mp      *sdkmetric.MeterProvider
+	reg     *prometheus.Registry
+	metrics *metrics.Metrics
+	regs    []metric.Registration
+	done    chan error
+}
+
+// openAdmin listens on addr and creates the metrics, before the config is
+// loaded: a wrong address fails at once, and the registry's fetches are
+// timed from the first (a.onFetch).
+func (a *app) openAdmin(addr string) (*adminServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, usagef("--admin-addr %q: want host:port (for example 0.0.0.0:9090 in a container, 127.0.0.1:9090 on a workstation)", addr)
+	}
+	mp, reg, err := admin.NewMeterProvider()
+	if err != nil {
+		return nil, err
+	}
+	m, err := metrics.New(mp)
+	if err != nil {
+		mp.Shutdown(context.Background())
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	ln, err := admin.Listen(addr)
+	if err != nil {
+		mp.Shutdown(context.Background())
+		return nil, err
+	}
+	a.onFetch = m.OnFetch
+	return &adminServer{ln: ln, mp: mp, reg: reg, metrics: m}, nil
+}
+
+// observe adds an observable registration to unregister at stop.
+func (s *adminServer) observe(r metric.Registration, err error) error {
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	s.regs = append(s.regs, r)
+	return nil
+}
+
+// start serves the admin address until ctx is done: readiness of live's
+// providers, and their metrics.
+func (a *app) startAdmin(ctx context.Context, s *adminServer, command string, live registry.Providers) error {
+	if s == nil {
+		return nil
+	}
+	if err := s.observe(s.metrics.Observe(live)); err != nil {
+		return err
+	}
+	ready := &admin.Readiness{Providers: live}
+	if err := s.reg.Register(ready.Collector()); err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	h := admin.Handler(ready.Check, s.reg)
+	s.done = make(chan error, 1)
+	go func() { s.done <- admin.Serve(ctx, s.ln, h, a.logger) }()
+	fmt.Fprintf(a.env.Stderr, "byokcred %s: admin on http://%s (/healthz, /readyz, /metrics)\n", command, s.ln.Addr())
+	return nil
+}
+
+// stop waits for the admin server (its context must be done) and releases
+// the metrics.
+func (s *adminServer) stop() error {
+	if s == nil {
+		return nil
+	}
+	var err error
+	if s.done != nil {
+		err = <-s.done
+	} else {
+		s.ln.Close()
+	}
+	for _, r := range s.regs {
+		r.Unregister()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, s.mp.Shutdown(sctx))
+}
