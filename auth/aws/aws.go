@@ -28,8 +28,11 @@ func init() {
 
 // Auth is `auth.type: aws`: Bedrock API keys signed with AWS credentials.
 type Auth struct {
-	// Region is the AWS region of the Bedrock endpoint (e.g. us-east-1); a
-	// key signed for one region is refused by another. Required.
+	// Region is the AWS region of the Bedrock endpoint (e.g. us-east-1,
+	// us-gov-west-1); a key signed for one region is refused by another.
+	// Its partition decides the STS endpoint and which role ARNs apply;
+	// Bedrock API keys are documented in the aws and aws-us-gov partitions
+	// only. Required.
 	Region string `yaml:"region"`
 	// Profile is a profile of the shared config/credentials files (default:
 	// $AWS_PROFILE, else the SDK's default chain).
@@ -63,7 +66,9 @@ func (a *Auth) Validate(b *kind.Build) {
 	if a.Region == "" {
 		b.Errorf("", "aws auth needs region (the Bedrock endpoint's region, e.g. us-east-1)")
 	} else if regionRe.MatchString(a.Region) {
-		if r := baseURLRegion(b.Provider.BaseURL); r != "" && r != a.Region {
+		if err := checkBedrockRegion(a.Region); err != nil {
+			b.Errorf("region", "%v", err)
+		} else if r := baseURLRegion(b.Provider.BaseURL); r != "" && r != a.Region {
 			b.Errorf("region", "region %s disagrees with base_url, which is Bedrock in %s: a key signed for %s is refused there", a.Region, r, a.Region)
 		}
 	}
@@ -83,6 +88,10 @@ func (a *Auth) ValidateCredentials(b *kind.Build) {
 	}
 	if a.RoleARN != "" && !roleARNRe.MatchString(a.RoleARN) {
 		b.Errorf("role_arn", "%q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", a.RoleARN)
+	} else if a.RoleARN != "" && regionRe.MatchString(a.Region) {
+		if err := checkRolePartition(a.RoleARN, a.Region); err != nil {
+			b.Errorf("role_arn", "%v", err)
+		}
 	}
 	if a.RoleARN == "" {
 		for _, k := range []struct{ key, v string }{{"external_id", a.ExternalID}, {"session_name", a.SessionName}} {

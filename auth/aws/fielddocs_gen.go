@@ -8,7 +8,7 @@ func (*Auth) FieldDocs() map[string]string {
 	return map[string]string{
 		"Auth.ExternalID":  "ExternalID is the external id the role's trust policy asks for (with role_arn only).",
 		"Auth.Profile":     "Profile is a profile of the shared config/credentials files (default: $AWS_PROFILE, else the SDK's default chain).",
-		"Auth.Region":      "Region is the AWS region of the Bedrock endpoint (e.g. us-east-1); a key signed for one region is refused by another. Required.",
+		"Auth.Region":      "Region is the AWS region of the Bedrock endpoint (e.g. us-east-1, us-gov-west-1); a key signed for one region is refused by another. Its partition decides the STS endpoint and which role ARNs apply; Bedrock API keys are documented in the aws and aws-us-gov partitions only. Required.",
 		"Auth.RoleARN":     "RoleARN is an IAM role to assume (sts:AssumeRole) with the chain's credentials before signing, e.g. arn:aws:iam::123456789012:role/bedrock.",
 		"Auth.SessionName": "SessionName names the assumed-role session in CloudTrail (with role_arn only; default byokcred).",
 	}

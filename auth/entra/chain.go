@@ -36,10 +36,10 @@ type chainLink struct {
 // chain are made from, so the two cannot disagree.
 var defaultChain = []chainLink{
 	{"EnvironmentCredential", true, func(a *Auth) (azcore.TokenCredential, error) {
-		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: a.clientOptions()})
+		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: a.clientOptions(), DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery})
 	}},
 	{"WorkloadIdentityCredential", true, func(a *Auth) (azcore.TokenCredential, error) {
-		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: a.clientOptions(), ClientID: a.ClientID, TenantID: a.TenantID})
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: a.clientOptions(), ClientID: a.ClientID, TenantID: a.TenantID, DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery})
 	}},
 	{"ManagedIdentityCredential", true, func(a *Auth) (azcore.TokenCredential, error) {
 		// As DefaultAzureCredential does, a managed identity without an id
@@ -94,7 +94,7 @@ func selectedLinks() ([]chainLink, error) {
 // process-wide while each provider here may name its own identity.
 func (a *Auth) defaultChain() (azcore.TokenCredential, error) {
 	if a.ClientID == "" {
-		return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: a.clientOptions(), TenantID: a.TenantID})
+		return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: a.clientOptions(), TenantID: a.TenantID, DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery})
 	}
 	links, err := selectedLinks()
 	if err != nil {
@@ -131,10 +131,7 @@ func (a *Auth) Diagnose(ctx context.Context) []kind.ChainLink {
 	if err != nil {
 		return []kind.ChainLink{{Name: envTokenCredentials, Err: err.Error()}}
 	}
-	scope := a.Scope
-	if scope == "" {
-		scope = DefaultScope
-	}
+	scope := a.scope()
 	tries := make([]kind.ChainTry, 0, len(links))
 	for _, l := range links {
 		tries = append(tries, kind.ChainTry{Name: l.name, Try: func(ctx context.Context) error {

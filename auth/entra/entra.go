@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -23,6 +24,7 @@ import (
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/kind"
 	"github.com/byokcred/byokcred/secretfile"
+	"go.yaml.in/yaml/v3"
 )
 
 func init() {
@@ -74,7 +76,15 @@ type Auth struct {
 	// ManagedIdentityClientID names a user-assigned managed identity for
 	// client_assertion managed_identity (default: system-assigned).
 	ManagedIdentityClientID string `yaml:"managed_identity_client_id"`
-	// Scope defaults to https://cognitiveservices.azure.com/.default.
+	// Cloud is the Azure cloud the identity signs in to: AzurePublic
+	// (default), AzureGovernment or AzureChina, or a block
+	// {authority_host: https://…, instance_discovery: false} for a private
+	// cloud. It sets the authority, the default scope, and which endpoint
+	// and vault hosts are accepted. AZURE_AUTHORITY_HOST applies when it is
+	// not set.
+	Cloud *yaml.Node `yaml:"cloud"`
+	// Scope defaults to the cloud's Cognitive Services scope
+	// (https://cognitiveservices.azure.com/.default in the public cloud).
 	Scope string `yaml:"scope"`
 	// Refresh is per_request (default) or per_session.
 	Refresh string `yaml:"refresh"`
@@ -82,16 +92,50 @@ type Auth struct {
 	// client carries the credentials' requests (kind.Build.HTTPClient,
 	// taken by Validate); nil leaves azcore its default transport.
 	client *http.Client
+	// cloud is Cloud resolved by Validate (zero: not validated, azidentity's
+	// defaults).
+	cloud Cloud
 }
 
 // clientOptions are the azcore options of every credential a builds: the
-// program's HTTP client, when it gave one.
+// program's HTTP client, when it gave one, and the cloud the config names.
 func (a *Auth) clientOptions() azcore.ClientOptions {
 	var o azcore.ClientOptions
 	if a.client != nil {
 		o.Transport = a.client
 	}
+	o.Cloud = a.cloud.configuration()
 	return o
+}
+
+// CheckVaultHost reports a Key Vault host of another cloud than the one the
+// identity signs in to (resolved by ValidateCredentials): its tokens would
+// be refused there. With no cloud named (no cloud key, no
+// AZURE_AUTHORITY_HOST), an identity that may get its tokens without
+// signing in at the authority (managed identity, a CLI, the default chain)
+// is not held to the public cloud: it reads a national cloud's vault as it
+// did before the cloud key existed.
+func (a *Auth) CheckVaultHost(host string) error {
+	if a.cloudImplicit() && mayNotSignIn(a.kind()) {
+		return nil
+	}
+	return a.cloud.checkVaultHost(host)
+}
+
+// cloudImplicit reports that neither the config nor AZURE_AUTHORITY_HOST
+// named a cloud: the public cloud is assumed.
+func (a *Auth) cloudImplicit() bool { return a.Cloud == nil && !a.cloud.fromEnv }
+
+// scope is the scope of the tokens the kind fetches: scope:, or the
+// cloud's Cognitive Services scope.
+func (a *Auth) scope() string {
+	switch {
+	case a.Scope != "":
+		return a.Scope
+	case a.cloud.scope != "":
+		return a.cloud.scope
+	}
+	return DefaultScope
 }
 
 // entraCredentials lists each credential kind with the keys it accepts
@@ -157,10 +201,28 @@ func (a *Auth) setKeys() map[string]bool {
 // Validate implements kind.AuthConfig.
 func (a *Auth) Validate(b *kind.Build) {
 	a.client = b.HTTPClient
+	a.validateCloud(b)
 	a.validateCredential(b, credentials())
+	if c, ok := scopeCloud(a.Scope); ok && a.cloudImplicit() && mayNotSignIn(a.kind()) {
+		// A managed identity (or CLI) in a national cloud, configured
+		// before `cloud:` existed by its scope alone: the scope names the
+		// cloud.
+		a.cloud = c
+	}
 	if a.Scope != "" {
 		if err := checkScope(a.Scope); err != nil {
 			b.Errorf("scope", "%v", err)
+		} else if err := a.cloud.checkScope(a.Scope); err != nil {
+			b.Errorf("scope", "%v", err)
+		}
+	} else if a.cloud.Name == "" && !a.cloud.fromEnv && !a.cloud.invalid {
+		b.Errorf("scope", "a private cloud has no default scope: set scope to the resource of the model endpoint's tokens (https://…/.default)")
+	}
+	if b.Provider != nil && b.Provider.BaseURL != "" {
+		if u, err := url.Parse(b.Provider.BaseURL); err == nil && u.Host != "" {
+			if err := a.cloud.checkModelHost(u.Hostname()); err != nil {
+				b.ProviderErrorf("base_url", "%v", err)
+			}
 		}
 	}
 	switch a.Refresh {
@@ -179,6 +241,7 @@ func (a *Auth) Validate(b *kind.Build) {
 func (a *Auth) ValidateCredentials(b *kind.Build) {
 	a.client = b.HTTPClient
 	kinds := slices.DeleteFunc(credentials(), func(k string) bool { return k == "on_behalf_of" })
+	a.validateCloud(b)
 	if a.kind() == "on_behalf_of" {
 		b.Errorf("credential", "credential on_behalf_of does not apply here: it acts for a signed-in user, and this identity reads for the whole process (one of: %s)", strings.Join(kinds, ", "))
 		return
@@ -233,6 +296,24 @@ func (a *Auth) validateCredential(b *kind.Build, kinds []string) {
 		checkSecretFile(b, "certificate_file", a.CertificateFile)
 		checkEnv(b, "certificate_password_env", a.CertificatePasswordEnv)
 	}
+}
+
+// validateCloud resolves cloud: for every use of the identity.
+func (a *Auth) validateCloud(b *kind.Build) {
+	a.cloud = decodeCloud(b, a.Cloud)
+	if a.Cloud != nil && a.cloud.Name == "" && !a.cloud.invalid && !credentialTakesAuthority(a.kind()) {
+		b.Errorf("cloud", "a private cloud's authority_host does not apply to credential %s: it gets its tokens from %s, which knows its own cloud; name the cloud (%s) or use a credential that signs in to the authority", a.kind(), tokenIssuer(a.kind()), strings.Join(cloudNames(), ", "))
+	}
+}
+
+func tokenIssuer(k string) string {
+	switch k {
+	case "managed_identity":
+		return "the managed identity endpoint"
+	case "azure_cli":
+		return "the Azure CLI (az cloud set)"
+	}
+	return "the Azure Developer CLI"
 }
 
 func (a *Auth) validateOBO(b *kind.Build, set map[string]bool) {
@@ -307,17 +388,17 @@ func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 		if err != nil {
 			return kind.Result{}, fmt.Errorf("entra on_behalf_of credential: %w", err)
 		}
-		return kind.Result{Source: s, PerUser: s.SourceFor, Refresh: a.refreshMode()}, nil
+		return kind.Result{Source: s, PerUser: s.SourceFor, Refresh: a.refreshMode(), Describe: a.describe}, nil
 	}
 	cred, err := a.credential(b)
 	if err != nil {
 		return kind.Result{}, fmt.Errorf("entra %s credential: %w", a.kind(), err)
 	}
-	src, err := NewSource(SourceOptions{Credential: cred, CredentialKind: a.kind(), Scope: a.Scope, TenantID: a.TenantID})
+	src, err := NewSource(SourceOptions{Credential: cred, CredentialKind: a.kind(), Scope: a.scope(), TenantID: a.TenantID})
 	if err != nil {
 		return kind.Result{}, err
 	}
-	return kind.Result{Source: src, Refresh: a.refreshMode()}, nil
+	return kind.Result{Source: src, Refresh: a.refreshMode(), Describe: a.describe}, nil
 }
 
 func (a *Auth) miID() azidentity.ManagedIDKind {
@@ -352,25 +433,25 @@ func (a *Auth) credential(b *kind.Build) (azcore.TokenCredential, error) {
 	switch a.kind() {
 	case "default":
 		if a.ClientID == "" {
-			return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co, TenantID: a.TenantID})
+			return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co, TenantID: a.TenantID, DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery})
 		}
 		return a.defaultChain()
 	case "managed_identity":
 		return azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: co, ID: a.miID()})
 	case "workload_identity":
-		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co, ClientID: a.ClientID, TenantID: a.TenantID, TokenFilePath: a.TokenFile})
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co, ClientID: a.ClientID, TenantID: a.TenantID, TokenFilePath: a.TokenFile, DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery})
 	case "azure_cli":
 		return azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: a.TenantID})
 	case "azure_developer_cli":
 		return azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: a.TenantID})
 	case "environment":
-		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: co})
+		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery})
 	case "client_secret":
 		secret, err := a.clientSecret(b)
 		if err != nil {
 			return nil, err
 		}
-		return azidentity.NewClientSecretCredential(a.TenantID, a.ClientID, secret.Reveal(), &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
+		return azidentity.NewClientSecretCredential(a.TenantID, a.ClientID, secret.Reveal(), &azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery})
 	case "client_certificate":
 		data, err := secretfile.ReadBytes(a.CertificateFile)
 		if err != nil {
@@ -385,7 +466,7 @@ func (a *Auth) credential(b *kind.Build) (azcore.TokenCredential, error) {
 		if err != nil {
 			return nil, fmt.Errorf("certificate_file %s: %w", a.CertificateFile, err)
 		}
-		return azidentity.NewClientCertificateCredential(a.TenantID, a.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
+		return azidentity.NewClientCertificateCredential(a.TenantID, a.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery})
 	}
 	return nil, fmt.Errorf("unknown credential %q", a.kind())
 }

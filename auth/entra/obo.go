@@ -28,7 +28,8 @@ const (
 )
 
 // exchangeScope is the audience of a managed-identity token used as a
-// federated client assertion.
+// federated client assertion in the public cloud (and a private one);
+// Cloud.exchangeScope has each national cloud's.
 const exchangeScope = "api://AzureADTokenExchange/.default"
 
 // oboSource mints tokens on behalf of users (kind.Result.PerUser). It has no
@@ -113,11 +114,8 @@ func (e scrubbed) Error() string {
 func (e scrubbed) Unwrap() error { return e.err }
 
 func (a *Auth) oboSource(b *kind.Build) (*oboSource, error) {
-	opts := &azidentity.OnBehalfOfCredentialOptions{ClientOptions: a.clientOptions()}
-	s := &oboSource{tenantID: a.TenantID, clientID: a.ClientID, scope: a.Scope}
-	if s.scope == "" {
-		s.scope = DefaultScope
-	}
+	opts := &azidentity.OnBehalfOfCredentialOptions{ClientOptions: a.clientOptions(), DisableInstanceDiscovery: a.cloud.DisableInstanceDiscovery}
+	s := &oboSource{tenantID: a.TenantID, clientID: a.ClientID, scope: a.scope()}
 	switch {
 	case a.ClientSecretEnv != "" || a.ClientSecretFile != "":
 		secret, err := a.clientSecret(b)
@@ -197,8 +195,12 @@ func (a *Auth) clientAssertion() (func(context.Context) (string, error), error) 
 		if err != nil {
 			return nil, err
 		}
+		scope := exchangeScope
+		if a.cloud.exchangeScope != "" {
+			scope = a.cloud.exchangeScope
+		}
 		return func(ctx context.Context) (string, error) {
-			at, err := mi.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{exchangeScope}})
+			at, err := mi.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
 			if err != nil {
 				return "", fmt.Errorf("managed identity for the client assertion: %w", err)
 			}

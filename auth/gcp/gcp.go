@@ -33,6 +33,9 @@ func init() {
 // DefaultScope is the scope Vertex AI accepts.
 const DefaultScope = "https://www.googleapis.com/auth/cloud-platform"
 
+// DefaultUniverseDomain is Google Cloud's public universe.
+const DefaultUniverseDomain = "googleapis.com"
+
 // Auth is `auth.type: gcp`: Google OAuth2 access tokens from Application
 // Default Credentials.
 type Auth struct {
@@ -54,6 +57,11 @@ type Auth struct {
 	// Location is the Vertex AI region (us-central1, europe-west4, global,
 	// …); when set, a Vertex base_url must name the same location.
 	Location string `yaml:"location"`
+	// UniverseDomain is the Google Cloud universe of the credential and the
+	// endpoints (default googleapis.com; a Google Distributed Cloud or
+	// Trusted Partner Cloud universe's own domain otherwise). The Vertex AI
+	// base_url must be in it, and the credential must belong to it.
+	UniverseDomain string `yaml:"universe_domain"`
 	// Refresh is per_request (default) or per_session.
 	Refresh string `yaml:"refresh"`
 
@@ -76,6 +84,16 @@ func (a *Auth) refreshMode() string {
 	return a.Refresh
 }
 
+// Universe is the universe domain the keys name (universe_domain, default
+// googleapis.com): a client of another Google API builds its endpoints in
+// it (https://SERVICE.UNIVERSE).
+func (a *Auth) Universe() string {
+	if a.UniverseDomain == "" {
+		return DefaultUniverseDomain
+	}
+	return a.UniverseDomain
+}
+
 func (a *Auth) scopes() []string {
 	if len(a.Scopes) == 0 {
 		return []string{DefaultScope}
@@ -93,6 +111,8 @@ var (
 	projectPattern  = lazyre.New(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	locationPattern = lazyre.New(`^[a-z]+(-[a-z]+[0-9]*)*$`)
 	emailPattern    = lazyre.New(`^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.[a-z]+$`)
+	// universePattern is a DNS name of two labels or more.
+	universePattern = lazyre.New(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 	// vertexPath is the OpenAI-compatible endpoint's path.
 	vertexPath = lazyre.New(`^/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)/endpoints/openapi/?$`)
 )
@@ -141,6 +161,9 @@ func (a *Auth) ValidateCredentials(b *kind.Build) {
 			}
 		}
 	}
+	if u := a.UniverseDomain; u != "" && !universePattern.MatchString(u) {
+		b.Errorf("universe_domain", "invalid universe_domain %q: want a domain name such as %s (the universe's, without a service name)", u, DefaultUniverseDomain)
+	}
 	if s := a.ImpersonateServiceAccount; s != "" && !emailPattern.MatchString(s) {
 		b.Errorf("impersonate_service_account", "invalid service account %q: want an email such as vertex@PROJECT.iam.gserviceaccount.com", s)
 	}
@@ -176,8 +199,10 @@ func (a *Auth) checkVertexURL(b *kind.Build) {
 	if a.Location != "" && v.Location != a.Location && !b.Failed("location") {
 		b.ProviderErrorf("base_url", "base_url is Vertex AI location %q, but auth.location is %q", v.Location, a.Location)
 	}
-	if v.Location != "global" && v.Host != v.Location+"-aiplatform.googleapis.com" {
-		b.ProviderErrorf("base_url", "base_url host %s does not serve location %q (want %s-aiplatform.googleapis.com)", v.Host, v.Location, v.Location)
+	if v.Universe != a.Universe() && !b.Failed("universe_domain") {
+		b.ProviderErrorf("base_url", "base_url is Vertex AI in universe %s, but the credential's universe is %s (auth.universe_domain); set universe_domain: %s, or use the endpoint of universe %s", v.Universe, a.Universe(), v.Universe, a.Universe())
+	} else if v.Location != "global" && v.Host != v.Location+"-aiplatform."+v.Universe {
+		b.ProviderErrorf("base_url", "base_url host %s does not serve location %q (want %s-aiplatform.%s)", v.Host, v.Location, v.Location, v.Universe)
 	}
 	if p.Type != config.TypeOpenAI {
 		b.ProviderErrorf("type", "Vertex AI's OpenAI-compatible endpoint needs type openai, not %q", p.Type)
@@ -190,20 +215,31 @@ func (a *Auth) checkVertexURL(b *kind.Build) {
 // VertexURL is what a Vertex AI OpenAI-compatible base URL names.
 type VertexURL struct {
 	Host, Project, Location string
+	// Universe is the universe domain of the host (googleapis.com).
+	Universe string
 }
 
 // ParseVertexURL recognises a Vertex AI OpenAI-compatible base URL
-// (https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/{location}/endpoints/openapi).
+// (https://{location}-aiplatform.{universe}/v1/projects/{project}/locations/{location}/endpoints/openapi,
+// or aiplatform.{universe} for the global location).
 func ParseVertexURL(s string) (VertexURL, bool) {
 	u, err := url.Parse(s)
-	if err != nil || !strings.HasSuffix(u.Hostname(), "aiplatform.googleapis.com") {
+	if err != nil {
+		return VertexURL{}, false
+	}
+	host := strings.ToLower(u.Hostname())
+	_, universe, ok := strings.Cut(host, "aiplatform.")
+	if !ok || !universePattern.MatchString(universe) {
+		return VertexURL{}, false
+	}
+	if prefix := strings.TrimSuffix(host, "aiplatform."+universe); prefix != "" && !strings.HasSuffix(prefix, "-") {
 		return VertexURL{}, false
 	}
 	m := vertexPath.FindStringSubmatch(u.Path)
 	if m == nil {
 		return VertexURL{}, false
 	}
-	return VertexURL{Host: u.Hostname(), Project: m[1], Location: m[2]}, true
+	return VertexURL{Host: host, Project: m[1], Location: m[2], Universe: universe}, true
 }
 
 // VertexBaseURL is the OpenAI-compatible endpoint of project in location.
@@ -239,6 +275,7 @@ func (a *Auth) sourceOptions() (SourceOptions, error) {
 		Scopes:                    a.scopes(),
 		ImpersonateServiceAccount: a.ImpersonateServiceAccount,
 		Project:                   a.Project,
+		UniverseDomain:            a.UniverseDomain,
 		HTTPClient:                a.client,
 	}
 	if a.CredentialsFile != "" {

@@ -49,6 +49,10 @@ type SourceOptions struct {
 	ImpersonateServiceAccount string
 	// Project, when set, is reported instead of the credential's own.
 	Project string
+	// UniverseDomain, when set, is the universe the credential must belong
+	// to (its file's universe_domain, or the metadata server's); default
+	// googleapis.com.
+	UniverseDomain string
 
 	// HTTPClient, when set, carries the requests of every Google client
 	// the source makes (token endpoints, STS, IAM Credentials, the
@@ -77,7 +81,7 @@ type Source struct {
 
 // description is what DescribeToken reports about the current credential.
 type description struct {
-	from, credType, account, project string
+	from, credType, account, project, universe string
 }
 
 var _ credential.TokenSource = (*Source)(nil)
@@ -188,7 +192,32 @@ func (s *Source) detect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gcp: %s: %w", s.from, err)
 	}
+	// The metadata server's universe costs a request: asked only when the
+	// config names a universe, so the default setup asks nothing new.
+	if data != nil || s.opts.UniverseDomain != "" {
+		if err := s.checkUniverse(ctx, creds); err != nil {
+			return err
+		}
+	}
 	s.creds, s.json, s.desc = creds, data, description{}
+	return nil
+}
+
+// checkUniverse refuses a credential of another universe than the one the
+// config names: its tokens would be refused by every endpoint there, with
+// an error far from the cause.
+func (s *Source) checkUniverse(ctx context.Context, creds *auth.Credentials) error {
+	want := s.opts.UniverseDomain
+	if want == "" {
+		want = DefaultUniverseDomain
+	}
+	got, err := creds.UniverseDomain(ctx)
+	if err != nil {
+		return fmt.Errorf("gcp: %s: reading the credential's universe domain: %w", s.from, err)
+	}
+	if got != want {
+		return fmt.Errorf("gcp: %s belongs to universe %s, but the config's universe_domain is %s; use a credential of %s or set universe_domain: %s", s.from, got, want, want, got)
+	}
 	return nil
 }
 
@@ -211,6 +240,7 @@ func (s *Source) impersonate(base *auth.Credentials) (*auth.Credentials, error) 
 			Credentials:      base,
 			BaseRoundTripper: rt,
 			Logger:           sdkLog,
+			UniverseDomain:   s.opts.UniverseDomain,
 		})
 		if err != nil {
 			return nil, err
@@ -224,7 +254,7 @@ func (s *Source) impersonate(base *auth.Credentials) (*auth.Credentials, error) 
 // any service but the metadata server (a project lookup for a federated
 // identity would call Cloud Resource Manager).
 func (s *Source) describe(ctx context.Context) description {
-	d := description{from: s.from, project: s.opts.Project}
+	d := description{from: s.from, project: s.opts.Project, universe: s.opts.UniverseDomain}
 	var file struct {
 		Type                           string `json:"type"`
 		ClientEmail                    string `json:"client_email"`
@@ -290,6 +320,9 @@ func (d description) facts() []kind.TokenFact {
 	}
 	if d.project != "" {
 		out = append(out, kind.TokenFact{Name: "project", Value: d.project})
+	}
+	if d.universe != "" && d.universe != DefaultUniverseDomain {
+		out = append(out, kind.TokenFact{Name: "universe domain", Value: d.universe})
 	}
 	return out
 }

@@ -126,6 +126,12 @@ func (s *store) Validate(b *kind.Build) {
 		ab.Errorf("refresh", "refresh does not apply to a Key Vault secret: the secret is re-read every refresh_interval")
 	}
 	s.auth.ValidateCredentials(ab)
+	// A vault of another cloud than the identity's accepts none of its tokens.
+	if u, err := url.Parse(vaultURL); err == nil && u.Host != "" {
+		if err := s.auth.CheckVaultHost(u.Hostname()); err != nil {
+			b.Errorf("secret", "%v", err)
+		}
+	}
 }
 
 // parseSecretID splits a Key Vault secret identifier.

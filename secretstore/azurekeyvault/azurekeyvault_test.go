@@ -78,7 +78,19 @@ func TestValidation(t *testing.T) {
 		{name: "current version", block: `{store: azure_key_vault, secret: ` + url + `}`},
 		{name: "version in the URL", block: `{store: azure_key_vault, secret: ` + url + `/` + version + `}`},
 		{name: "version key", block: `{store: azure_key_vault, secret: ` + url + `, version: ` + version + `}`},
-		{name: "another cloud's vault", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k'}`},
+		{name: "a vault of the identity's cloud", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k', auth: {cloud: AzureChina}}`},
+		{name: "a vault of another cloud than the identity's", block: `{store: azure_key_vault, secret: 'https://v.vault.usgovcloudapi.net/secrets/k', auth: {cloud: AzureChina}}`, want: []string{
+			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: vault v.vault.usgovcloudapi.net is in AzureGovernment, but the identity signs in to AzureChina; set the auth block's cloud: AzureGovernment, or use a vault of AzureChina (*.vault.azure.cn)`,
+		}},
+		{name: "a national vault, no cloud named, the default chain", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k'}`},
+		{name: "a national vault, no cloud named, managed identity", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k', auth: {credential: managed_identity}}`},
+		{name: "a national vault, no cloud named, a service principal", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k', auth: {credential: client_secret, tenant_id: t, client_id: c, client_secret_env: S}}`, want: []string{
+			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: vault v.vault.azure.cn is in AzureChina, but the identity signs in to AzurePublic; set the auth block's cloud: AzureChina, or use a vault of AzurePublic (*.vault.azure.net)`,
+			`c.yaml:8:175: providers.p.auth.api_key_secret.auth.client_secret_env: environment variable S is not set or empty; export it or change the config`,
+		}},
+		{name: "a national vault, the public cloud named", block: `{store: azure_key_vault, secret: 'https://v.vault.azure.cn/secrets/k', auth: {cloud: AzurePublic}}`, want: []string{
+			`c.yaml:8:56: providers.p.auth.api_key_secret.secret: vault v.vault.azure.cn is in AzureChina, but the identity signs in to AzurePublic; set the auth block's cloud: AzureChina, or use a vault of AzurePublic (*.vault.azure.net)`,
+		}},
 		{name: "user-assigned managed identity", block: `{store: azure_key_vault, secret: ` + url + `, auth: {credential: managed_identity, client_id: 11111111-2222-3333-4444-555555555555}}`},
 		{name: "no secret", block: `{store: azure_key_vault, version: ` + version + `}`, want: []string{
 			`c.yaml:8:7: providers.p.auth.api_key_secret: missing key "secret": the Key Vault secret identifier, https://VAULT.vault.azure.net/secrets/NAME or …/NAME/VERSION`,

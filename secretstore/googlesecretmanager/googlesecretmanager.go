@@ -119,6 +119,10 @@ func (s *store) Validate(b *kind.Build) {
 		}
 	}
 	s.auth.ValidateCredentials(ab)
+	// Regional endpoints are documented in Google's public universe only.
+	if s.location != "" && s.auth.Universe() != gcp.DefaultUniverseDomain && !ab.Failed("universe_domain") {
+		b.Errorf("secret", "a regional secret (locations/%s) is read at secretmanager.%s.rep.googleapis.com, which Google documents in universe googleapis.com only, not in %s; use a global secret (projects/PROJECT/secrets/NAME)", s.location, s.location, s.auth.Universe())
+	}
 }
 
 // parse checks the secret's name and version and keeps them.
@@ -177,7 +181,7 @@ func cond(ok bool, yes, no string) string {
 // read: Application Default Credentials' search may ask the metadata
 // server.
 func (s *store) Reader(b *kind.Build) (kind.SecretReader, error) {
-	r := &reader{store: *s, endpoint: "https://secretmanager.googleapis.com"}
+	r := &reader{store: *s, endpoint: "https://secretmanager." + s.auth.Universe()}
 	if s.location != "" {
 		r.endpoint = "https://secretmanager." + s.location + ".rep.googleapis.com"
 	}
@@ -229,7 +233,7 @@ func (r *reader) httpClient(ctx context.Context) (*http.Client, *auth.Credential
 	if err != nil {
 		return nil, nil, fmt.Errorf("googlesecretmanager: %w", err)
 	}
-	c, err := httptransport.NewClient(&httptransport.Options{Credentials: creds, BaseRoundTripper: r.base, Logger: sdkLog})
+	c, err := httptransport.NewClient(&httptransport.Options{Credentials: creds, BaseRoundTripper: r.base, Logger: sdkLog, UniverseDomain: r.auth.UniverseDomain})
 	if err != nil {
 		return nil, nil, fmt.Errorf("googlesecretmanager: %w", err)
 	}

@@ -99,7 +99,7 @@ func TestValidation(t *testing.T) {
 		`c.yaml:119:45: providers.i.auth.api_key_secret.auth.impersonate_service_account: invalid service account "reader": want an email such as vertex@PROJECT.iam.gserviceaccount.com`,
 		`c.yaml:119:62: providers.i.auth.api_key_secret.auth.scopes[0]: invalid scope "cloud-platform": want a Google OAuth scope URL such as https://www.googleapis.com/auth/cloud-platform`,
 		`c.yaml:119:97: providers.i.auth.api_key_secret.auth.credentials_file: cannot read credentials file: stat ` + missing + `: no such file or directory`,
-		`c.yaml:129:16: providers.j.auth.api_key_secret.auth.type: unknown key "type" (known keys: credentials_file, impersonate_service_account, location, project, refresh, scopes)`,
+		`c.yaml:129:16: providers.j.auth.api_key_secret.auth.type: unknown key "type" (known keys: credentials_file, impersonate_service_account, location, project, refresh, scopes, universe_domain)`,
 		`c.yaml:136:7: providers.k.auth.api_key_secret: missing key "secret": the Secret Manager secret's resource name, projects/PROJECT/secrets/NAME`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -14,11 +14,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/byokcred/byokcred/internal/testkit/fakehosts"
 )
 
 // Credentials is one set the server issued (or was told about with Add).
@@ -32,6 +35,9 @@ type Credentials struct {
 	Via string
 	// RoleARN, ExternalID and SessionName are what an AssumeRole call asked for.
 	RoleARN, ExternalID, SessionName string
+	// STSHost and STSRegion, for credentials issued by STS, are the host
+	// the request was sent to and the region it was signed for.
+	STSHost, STSRegion string
 }
 
 // Options configure a Server.
@@ -89,6 +95,14 @@ func Start(opts Options) (*Server, error) {
 
 // Close stops the server.
 func (s *Server) Close() error { return s.srv.Close() }
+
+// ServeSTS serves the STS API under host (a regional endpoint such as
+// sts.us-gov-west-1.amazonaws.com) on network n, over TLS, so that the SDK
+// reaches it by the endpoint it resolves for a region, with no
+// AWS_ENDPOINT_URL_STS. The caller closes the server.
+func (s *Server) ServeSTS(n *fakehosts.Network, host string) *httptest.Server {
+	return n.Serve(http.HandlerFunc(s.serveSTS), host)
+}
 
 // Env returns the variables that make the SDK's default chain take
 // container credentials from s and send STS calls to it, with IMDS off.
@@ -278,6 +292,12 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := s.issue("sts")
 	c.RoleARN, c.ExternalID, c.SessionName = r.PostForm.Get("RoleArn"), r.PostForm.Get("ExternalId"), r.PostForm.Get("RoleSessionName")
+	c.STSHost = r.Host
+	if _, scope, ok := strings.Cut(r.Header.Get("Authorization"), "Credential="); ok {
+		if parts := strings.Split(scope, "/"); len(parts) > 2 {
+			c.STSRegion = parts[2]
+		}
+	}
 	s.mu.Lock()
 	s.issued = append(s.issued, c)
 	s.mu.Unlock()

@@ -1,10 +1,12 @@
 // Package fakeentra is a loopback Entra ID authority over TLS for tests of
 // the on-behalf-of flow: an OpenID configuration and a token endpoint that
 // implements the OBO grant (urn:ietf:params:oauth:grant-type:jwt-bearer,
-// requested_token_use=on_behalf_of). It checks the application's client
+// requested_token_use=on_behalf_of), and the client credentials grant of a
+// service principal (whose tokens name the user "app:CLIENT_ID"). It checks the application's client
 // secret or client assertion and the user's assertion, and answers with a
-// token whose claims name the user. It is served as login.microsoftonline.com
-// (internal/testkit/fakehosts): the real azidentity reaches it through the HTTP client
+// token whose claims name the user. It is served as login.microsoftonline.com,
+// or the host a test names (a national cloud's authority, a private one),
+// through internal/testkit/fakehosts: the real azidentity reaches it through the HTTP client
 // a test injects (registry.Options.HTTPClient: Server.Client), with every
 // authority check MSAL makes in production.
 package fakeentra
@@ -34,6 +36,11 @@ type Options struct {
 	ClientAssertions []string
 	// Lifetime of the tokens it mints (default one hour).
 	Lifetime time.Duration
+	// Host is the authority's host name (default Host, the public cloud's):
+	// login.microsoftonline.us for Azure Government, login.chinacloudapi.cn
+	// for Azure China, any other name for a private cloud (which MSAL
+	// reaches only with instance discovery off).
+	Host string
 	// Network serves the authority (default: a network of its own), so
 	// that one client reaches it and the other fakes a test runs.
 	Network *fakehosts.Network
@@ -48,7 +55,8 @@ type Server struct {
 	opts Options
 	srv  *httptest.Server
 	net  *fakehosts.Network
-	// URL is the authority host (https://login.microsoftonline.com/).
+	// URL is the authority host (https://login.microsoftonline.com/ by
+	// default).
 	URL string
 
 	mu sync.Mutex
@@ -71,7 +79,7 @@ type minted struct {
 	expiry   time.Time
 }
 
-// Start serves the authority as Host on 127.0.0.1 over TLS.
+// Start serves the authority as opts.Host on 127.0.0.1 over TLS.
 func Start(opts Options) *Server {
 	if opts.Lifetime <= 0 {
 		opts.Lifetime = time.Hour
@@ -79,9 +87,12 @@ func Start(opts Options) *Server {
 	if opts.Network == nil {
 		opts.Network = fakehosts.New()
 	}
+	if opts.Host == "" {
+		opts.Host = Host
+	}
 	s := &Server{opts: opts, net: opts.Network, users: map[string]*user{}, minted: map[string]minted{}, requests: map[string]int{}}
-	s.srv = s.net.Serve(s, Host)
-	s.URL = "https://" + Host + "/"
+	s.srv = s.net.Serve(s, opts.Host)
+	s.URL = "https://" + opts.Host + "/"
 	return s
 }
 
@@ -115,6 +126,14 @@ func (s *Server) Revoke(oid string) {
 			u.revoked = true
 		}
 	}
+}
+
+// Audience returns the resource an OBO token was minted for (its scope
+// without /.default), "" for a token s did not mint.
+func (s *Server) Audience(token string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.minted[token].aud
 }
 
 // Requests returns how many OBO grants user oid was given.
@@ -172,8 +191,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	if f.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || f.Get("requested_token_use") != "on_behalf_of" {
-		s.refuse(w, "unsupported_grant_type", "only the on-behalf-of grant is served")
+	clientCredentials := f.Get("grant_type") == "client_credentials"
+	if !clientCredentials && (f.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || f.Get("requested_token_use") != "on_behalf_of") {
+		s.refuse(w, "unsupported_grant_type", "only the on-behalf-of and client credentials grants are served")
 		return
 	}
 	if f.Get("client_id") != s.opts.ClientID {
@@ -197,6 +217,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	s.mu.Lock()
 	u, ok := s.users[f.Get("assertion")]
+	if clientCredentials {
+		// The application's own token: its "user" is the application.
+		u, ok = &user{oid: "app:" + s.opts.ClientID, expiry: now.Add(time.Hour)}, true
+	}
 	var why string
 	switch {
 	case !ok:

@@ -60,11 +60,15 @@ type Options struct {
 	TenantID string
 	// Now stamps versions' created and updated times. Default time.Now.
 	Now func() time.Time
-	// Name is the vault's name: it is served as NAME.vault.azure.net.
+	// Name is the vault's name: it is served as NAME.SUFFIX.
 	// Default "fakevault".
 	Name string
+	// Suffix is the cloud's Key Vault host suffix: vault.azure.net (the
+	// default), vault.usgovcloudapi.net (Azure Government), vault.azure.cn
+	// (Azure China).
+	Suffix string
 	// ChallengeResource is the resource the 401 challenge names. Default
-	// Resource, the one a public-cloud vault names; a test of the client's
+	// https://SUFFIX (Resource in the public cloud); a test of the client's
 	// verification names another.
 	ChallengeResource string
 	// Network serves the vault (default: a network of its own), so that
@@ -74,7 +78,7 @@ type Options struct {
 
 // Server is a running fake vault.
 type Server struct {
-	// URL is the vault URL, https://NAME.vault.azure.net.
+	// URL is the vault URL, https://NAME.SUFFIX.
 	URL  string
 	opts Options
 	srv  *httptest.Server
@@ -101,7 +105,7 @@ type version struct {
 	disabled  bool
 }
 
-// Start starts a TLS server on 127.0.0.1 for NAME.vault.azure.net, with a
+// Start starts a TLS server on 127.0.0.1 for NAME.SUFFIX, with a
 // certificate of the network's test CA.
 func Start(opts Options) *Server {
 	if opts.Check == nil {
@@ -116,14 +120,17 @@ func Start(opts Options) *Server {
 	if opts.Name == "" {
 		opts.Name = "fakevault"
 	}
+	if opts.Suffix == "" {
+		opts.Suffix = "vault.azure.net"
+	}
 	if opts.ChallengeResource == "" {
-		opts.ChallengeResource = Resource
+		opts.ChallengeResource = "https://" + opts.Suffix
 	}
 	if opts.Network == nil {
 		opts.Network = fakehosts.New()
 	}
 	s := &Server{opts: opts, net: opts.Network, secrets: map[string]*secret{}, denied: map[string]bool{}}
-	host := opts.Name + ".vault.azure.net"
+	host := opts.Name + "." + opts.Suffix
 	s.srv = s.net.Serve(s, host)
 	s.URL = "https://" + host
 	return s
