@@ -113,7 +113,7 @@ func parse(args []string) (invocation, bool) {
 	switch {
 	case !sub, level.UnmarshalText([]byte(inv.logLevel)) != nil,
 		inv.logFormat != "text" && inv.logFormat != "json",
-		inv.output != "text" && inv.output != "json":
+		inv.output != "text": // -o json is byokcred's usage error for credential
 		return inv, false
 	}
 	switch inv.mode {

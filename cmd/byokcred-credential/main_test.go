@@ -21,9 +21,9 @@ func TestParse(t *testing.T) {
 		{name: "as copilot-env prints it", args: []string{"-c", "/c.yaml", "credential", "--agent", "auto", "--socket", "/s", "gw"},
 			want: with(func(i *invocation) { i.config, i.socket, i.name = "/c.yaml", "/s", "gw" }), ok: true},
 		{name: "defaults", args: []string{"credential"}, want: def, ok: true},
-		{name: "= forms, flags anywhere", args: []string{"--agent=require", "credential", "--config=c", "x", "--log-level=DEBUG", "--log-format=json", "--output=json"},
+		{name: "= forms, flags anywhere", args: []string{"--agent=require", "credential", "--config=c", "x", "--log-level=DEBUG", "--log-format=json", "--output=text"},
 			want: with(func(i *invocation) {
-				i.mode, i.config, i.name, i.logLevel, i.logFormat, i.output = "require", "c", "x", "DEBUG", "json", "json"
+				i.mode, i.config, i.name, i.logLevel, i.logFormat = "require", "c", "x", "DEBUG", "json"
 			}), ok: true},
 		{name: "the last of a repeated flag", args: []string{"-c", "a", "-c", "b", "credential"}, want: with(func(i *invocation) { i.config = "b" }), ok: true},
 		{name: "a value that looks like a flag", args: []string{"-c", "--x", "credential"}, want: with(func(i *invocation) { i.config = "--x" }), ok: true},
@@ -34,6 +34,7 @@ func TestParse(t *testing.T) {
 		{name: "bad log level", args: []string{"--log-level", "loud", "credential"}},
 		{name: "bad log format", args: []string{"--log-format", "xml", "credential"}},
 		{name: "bad output", args: []string{"-o", "yaml", "credential"}},
+		{name: "-o json, byokcred's usage error for credential", args: []string{"-o", "json", "credential"}},
 		{name: "another command", args: []string{"token", "gw"}},
 		{name: "no command", args: []string{"-c", "c"}},
 		{name: "two names", args: []string{"credential", "a", "b"}},

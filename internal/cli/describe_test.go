@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -20,10 +21,13 @@ import (
 // values could not be resolved; completion still completes names.
 func TestDescribeCommandsNeedNoEnvironment(t *testing.T) {
 	t.Parallel() // sets no process env, cwd or signal
-	example, err := filepath.Abs("../../config.example.yaml")
+	// A copy: its plugin path (bin/plugins/…, relative to the file) must
+	// not resolve whether or not make build ran in this checkout.
+	shipped, err := os.ReadFile("../../config.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	example := writeFile(t, "config.example.yaml", string(shipped))
 	unresolved := "byokcred: listed without what this environment does not resolve (byokcred validate checks it):\n" +
 		"  " + example + ":14:14: plugins.vault.command: plugin binary " + filepath.Join(filepath.Dir(example), "bin/plugins/byokcred-plugin-exec") + " does not exist; build or install it, or fix the path\n" +
 		"  " + example + ":25:15: providers.foundry.base_url: environment variable AZURE_AI_FOUNDRY_RESOURCE_URL is not set; export it or use ${AZURE_AI_FOUNDRY_RESOURCE_URL:-default}\n" +
