@@ -119,10 +119,10 @@ bench-smoke: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./proxy/ >> bench/out/smoke.txt || { cat bench/out/smoke.txt; exit 1; }
 	$(GO) run ./internal/benchreport -check < bench/out/smoke.txt
 
-## schema: regenerate the compiled-in field docs (go generate) and
-## byokcred.schema.json from the Go config types
+## schema: regenerate the compiled-in field docs and the built-ins' package
+## names (go generate) and byokcred.schema.json from the Go config types
 schema:
-	$(GO) generate ./schema ./auth/... ./secretstore/... ./examples/custom-auth/...
+	$(GO) generate ./schema ./auth/... ./secretstore/... ./examples/custom-auth/... ./internal/unknownkind
 	$(GO) test -count=1 ./schema -run TestSchemaIsCurrent -update
 
 ## image: the container image (Dockerfile: the static binary on

@@ -10,7 +10,9 @@
 // under auth/ and secretstore/.
 //
 // This is the one list of the built-ins: a new kind or store under auth/ or
-// secretstore/ is added here, and internal/layering fails until it is.
+// secretstore/ is added here, and internal/layering fails until it is;
+// make schema then regenerates from it the JSON Schema and the packages
+// that unknown-type errors name (internal/unknownkind).
 package builtin
 
 import (

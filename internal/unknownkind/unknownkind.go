@@ -8,6 +8,8 @@
 // neither can import builtin to ask.
 package unknownkind
 
+//go:generate go run ./genbuiltins
+
 import (
 	"fmt"
 	"strings"
@@ -58,23 +60,12 @@ func message(what, whats, name string, known []string, builtinLinked bool) error
 }
 
 // BuiltinPackage returns the package that registers the built-in
-// credential kind or secret store name (package builtin imports them all;
-// a test keeps the two lists the same). A function, not a map: it is read
-// only for an error, and costs a program's start nothing.
-func BuiltinPackage(name string) (string, bool) {
-	const m = "github.com/byokcred/byokcred/"
-	switch name {
-	case "aws", "entra", "gcp", "plugin", "static":
-		return m + "auth/" + name, true
-	case "aws_secrets_manager":
-		return m + "secretstore/awssecretsmanager", true
-	case "azure_key_vault":
-		return m + "secretstore/azurekeyvault", true
-	case "google_secret_manager":
-		return m + "secretstore/googlesecretmanager", true
-	}
-	return "", false
-}
+// credential kind or secret store name. The answer is generated from what
+// package builtin links (genbuiltins, run by make schema; CI's drift check
+// fails when it is stale), so builtin's imports stay the one list. A
+// switch, not a map: it is read only for an error, and costs a program's
+// start nothing.
+func BuiltinPackage(name string) (string, bool) { return builtinPackage(name) }
 
 // didYouMean returns `; did you mean "X"?` for the known name one or two
 // edits from name, as the config's unknown keys get it, or "".
