@@ -1,7 +1,8 @@
 // Package fakeentra is a loopback Entra ID authority over TLS for tests of
 // the on-behalf-of flow: an OpenID configuration and a token endpoint that
 // implements the OBO grant (urn:ietf:params:oauth:grant-type:jwt-bearer,
-// requested_token_use=on_behalf_of). It checks the application's client
+// requested_token_use=on_behalf_of) and the client credentials grant (the
+// application's own token, no user). It checks the application's client
 // secret or client assertion and the user's assertion, and answers with a
 // token whose claims name the user. It is served as login.microsoftonline.com
 // (internal/testkit/fakehosts): the real azidentity reaches it through the HTTP client
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +60,7 @@ type Server struct {
 	minted   map[string]minted
 	requests map[string]int // OBO grants per user oid
 	refused  []string       // why requests were refused
+	apps     int            // client credentials grants given
 }
 
 type user struct {
@@ -124,6 +127,14 @@ func (s *Server) Requests(oid string) int {
 	return s.requests[oid]
 }
 
+// AppGrants returns how many client credentials grants (the application's
+// own tokens, no user) were given.
+func (s *Server) AppGrants() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.apps
+}
+
 // Refused returns why requests were refused.
 func (s *Server) Refused() []string {
 	s.mu.Lock()
@@ -172,6 +183,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
+	if f.Get("grant_type") == "client_credentials" {
+		s.clientCredentials(w, f)
+		return
+	}
 	if f.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || f.Get("requested_token_use") != "on_behalf_of" {
 		s.refuse(w, "unsupported_grant_type", "only the on-behalf-of grant is served")
 		return
@@ -220,6 +235,40 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
 		"token_type": "Bearer", "scope": scope, "access_token": tok,
+		"expires_in": int(s.opts.Lifetime.Seconds()), "ext_expires_in": int(s.opts.Lifetime.Seconds()),
+	})
+}
+
+// clientCredentials serves the client credentials grant: the application's
+// own token, which a service asks for to prove its credential without a
+// user.
+func (s *Server) clientCredentials(w http.ResponseWriter, f url.Values) {
+	if f.Get("client_id") != s.opts.ClientID {
+		s.refuse(w, "invalid_client", "unknown client_id")
+		return
+	}
+	if !s.clientAuthenticated(f.Get("client_secret"), f.Get("client_assertion")) {
+		s.refuse(w, "invalid_client", "AADSTS7000215: invalid client secret or assertion")
+		return
+	}
+	var scope string
+	for _, sc := range strings.Fields(f.Get("scope")) {
+		if strings.HasSuffix(sc, "/.default") {
+			scope = sc
+		}
+	}
+	if scope == "" {
+		s.refuse(w, "invalid_scope", "no resource scope")
+		return
+	}
+	exp := time.Now().Add(s.opts.Lifetime)
+	tok := jwt(map[string]any{"aud": strings.TrimSuffix(scope, "/.default"), "iss": s.issuer(), "tid": s.opts.TenantID, "azp": s.opts.ClientID, "sub": s.opts.ClientID, "exp": exp.Unix(), "jti": randomHex(8)})
+	s.mu.Lock()
+	s.apps++
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"token_type": "Bearer", "access_token": tok,
 		"expires_in": int(s.opts.Lifetime.Seconds()), "ext_expires_in": int(s.opts.Lifetime.Seconds()),
 	})
 }
