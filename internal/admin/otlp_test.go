@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/byokcred/byokcred/internal/admin"
@@ -294,5 +296,77 @@ func TestOTLPReaderFollowsTheVariables(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// grpcReceiver is a loopback OTLP/gRPC metrics receiver.
+type grpcReceiver struct {
+	collectormetrics.UnimplementedMetricsServiceServer
+	mu      sync.Mutex
+	exports []otlpExport
+}
+
+func (r *grpcReceiver) Export(_ context.Context, req *collectormetrics.ExportMetricsServiceRequest) (*collectormetrics.ExportMetricsServiceResponse, error) {
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.exports = append(r.exports, otlpExport{Path: "Export", body: b})
+	r.mu.Unlock()
+	return &collectormetrics.ExportMetricsServiceResponse{}, nil
+}
+
+// TestOTLPExportsOverGRPC: with OTEL_EXPORTER_OTLP_PROTOCOL=grpc the
+// instruments reach a loopback OTLP/gRPC receiver's MetricsService.Export
+// at shutdown. It sets process environment, so it is not parallel.
+func TestOTLPExportsOverGRPC(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &grpcReceiver{}
+	gs := grpc.NewServer()
+	collectormetrics.RegisterMetricsServiceServer(gs, rcv)
+	go gs.Serve(ln)
+	defer gs.Stop()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+ln.Addr().String())
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "3600000")
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_METRICS_EXPORTER", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_COMPRESSION"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	reader, protocol, err := admin.OTLPReader(context.Background(), os.LookupEnv)
+	if err != nil || reader == nil || protocol != admin.ProtocolGRPC {
+		t.Fatalf("OTLPReader = %v, %q, %v; want a reader, %s", reader, protocol, err, admin.ProtocolGRPC)
+	}
+	mp, _, err := admin.NewMeterProvider(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	met, err := metrics.New(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		met.OnFetch("alpha", 20*time.Millisecond, nil)
+	}
+	met.ProxyReplay("alpha")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := mp.Shutdown(ctx); err != nil {
+		t.Fatalf("shutting the meter provider down (the last export): %v", err)
+	}
+	rcv.mu.Lock()
+	exports := rcv.exports
+	rcv.mu.Unlock()
+	got := points(t, exports)
+	want := map[string]float64{
+		`byokcred.token.fetch.duration{error=false,provider=alpha}_count`: 3,
+		`byokcred.proxy.replays{provider=alpha}`:                          1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("exported over gRPC (%d exports) (-want +got):\n%s", len(exports), diff)
 	}
 }
