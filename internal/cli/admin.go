@@ -17,7 +17,7 @@ import (
 )
 
 // adminAddrUsage is the --admin-addr flag's help, shared by proxy and agent.
-const adminAddrUsage = "serve /healthz, /readyz and /metrics (Prometheus) on this address (host:port); off when empty. It serves no credential, but shows provider names and counts: keep it off the public network"
+const adminAddrUsage = "serve /healthz, /readyz and /metrics (Prometheus) on this address (host:port); off when empty. It serves no credential, but shows provider names and counts: keep it off the public network. Metrics also go over OTLP, with or without it, when OTEL_EXPORTER_OTLP_ENDPOINT (or _METRICS_ENDPOINT) is set"
 
 // adminServer is the admin address of a long-running command
 // (--admin-addr) and the metrics it and OTLP export: its listener (nil
