@@ -1,6 +1,7 @@
 # The byokcred image: `make image` (docker build). The build needs no network
-# beyond the Go module proxy; the image is the static binary alone on
-# distroless/static (no shell, no package manager), run as uid 65532
+# beyond the Go module proxy; the image is the static binaries alone on
+# distroless/static (byokcred and its key command byokcred-credential; no
+# shell, no package manager), run as uid 65532
 # (nonroot), and works with a read-only root filesystem: byokcred writes
 # nothing but its logs (stderr). deploy/kubernetes runs it.
 #
@@ -19,9 +20,14 @@ COPY . .
 ARG VERSION=dev
 RUN go build -trimpath -ldflags="-s -w -X github.com/byokcred/byokcred/internal/cli.Version=${VERSION}" \
       -o /out/byokcred ./cmd/byokcred
+# The key command the Copilot CLI runs before every model request (`byokcred
+# copilot-env` prints it when it sits next to byokcred): static too, as the
+# Makefile builds it.
+RUN go build -trimpath -ldflags="-s -w" -o /out/byokcred-credential ./cmd/byokcred-credential
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/byokcred /usr/local/bin/byokcred
+COPY --from=build /out/byokcred-credential /usr/local/bin/byokcred-credential
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/byokcred"]
 CMD ["--help"]

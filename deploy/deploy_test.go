@@ -79,10 +79,11 @@ func dockerfile(t *testing.T) (args map[string]string, stages []dockerStage) {
 }
 
 // TestDockerfileAgreesWithTheModule: the build stage uses go.mod's Go
-// version (also what `make image` passes), builds ./cmd/byokcred static
-// (CGO_ENABLED=0), -trimpath, through the module proxy only; the final
-// stage is distroless static (no shell) or scratch, as uid 65532, with the
-// binary as its entrypoint; the build context leaves out .git, .tools and
+// version (also what `make image` passes), builds ./cmd/byokcred and its key
+// command ./cmd/byokcred-credential static (CGO_ENABLED=0), -trimpath,
+// through the module proxy only; the final stage is distroless static (no
+// shell) or scratch, as uid 65532, with byokcred as its entrypoint and byokcred-credential next to it (where
+// copilot-env finds it); the build context leaves out .git, .tools and
 // bin.
 func TestDockerfileAgreesWithTheModule(t *testing.T) {
 	t.Parallel()
@@ -97,19 +98,21 @@ func TestDockerfileAgreesWithTheModule(t *testing.T) {
 	type facts struct {
 		GoVersion, BuildFrom, FinalFrom, User, Entrypoint string
 		Static, Trimpath, ModuleProxyOnly, LocalToolchain bool
-		BuildsCmd, VersionStamped, FinalRuns              bool
+		BuildsCmd, BuildsKeyCommand, VersionStamped       bool
+		FinalRuns                                         bool
 	}
 	got := facts{
-		GoVersion:       args["GO_VERSION"],
-		BuildFrom:       build.from,
-		FinalFrom:       final.from,
-		Static:          has(build, "CGO_ENABLED=0"),
-		Trimpath:        has(build, "go build -trimpath"),
-		ModuleProxyOnly: has(build, "GOFLAGS=-mod=mod"),
-		LocalToolchain:  has(build, "GOTOOLCHAIN=local"),
-		BuildsCmd:       has(build, "-o /out/byokcred ./cmd/byokcred"),
-		VersionStamped:  has(build, "-X github.com/byokcred/byokcred/internal/cli.Version=${VERSION}"),
-		FinalRuns:       has(final, "RUN "),
+		GoVersion:        args["GO_VERSION"],
+		BuildFrom:        build.from,
+		FinalFrom:        final.from,
+		Static:           has(build, "CGO_ENABLED=0"),
+		Trimpath:         has(build, "go build -trimpath"),
+		ModuleProxyOnly:  has(build, "GOFLAGS=-mod=mod"),
+		LocalToolchain:   has(build, "GOTOOLCHAIN=local"),
+		BuildsCmd:        has(build, "-o /out/byokcred ./cmd/byokcred"),
+		BuildsKeyCommand: has(build, "go build -trimpath -ldflags=\"-s -w\" -o /out/byokcred-credential ./cmd/byokcred-credential"),
+		VersionStamped:   has(build, "-X github.com/byokcred/byokcred/internal/cli.Version=${VERSION}"),
+		FinalRuns:        has(final, "RUN "),
 	}
 	for _, l := range final.lines {
 		if v, ok := strings.CutPrefix(l, "USER "); ok {
@@ -122,14 +125,23 @@ func TestDockerfileAgreesWithTheModule(t *testing.T) {
 	want := facts{
 		GoVersion: goVersion(t), BuildFrom: "golang:${GO_VERSION}-bookworm", FinalFrom: "gcr.io/distroless/static-debian12:nonroot",
 		User: "65532:65532", Entrypoint: `["/usr/local/bin/byokcred"]`,
-		Static: true, Trimpath: true, ModuleProxyOnly: true, LocalToolchain: true, BuildsCmd: true, VersionStamped: true,
+		Static: true, Trimpath: true, ModuleProxyOnly: true, LocalToolchain: true, BuildsCmd: true, BuildsKeyCommand: true, VersionStamped: true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Dockerfile (-want +got):\n%s", diff)
 	}
-	// The binary the build stage writes is the one the final stage copies.
-	if !has(final, "COPY --from=build /out/byokcred /usr/local/bin/byokcred") {
-		t.Error("the final stage does not copy /out/byokcred to /usr/local/bin/byokcred")
+	// The binaries the build stage writes are the ones the final stage
+	// copies, side by side (byokcred-credential runs the byokcred next to
+	// it for everything but the agent's answer).
+	for _, name := range []string{"byokcred", "byokcred-credential"} {
+		if !has(final, "COPY --from=build /out/"+name+" /usr/local/bin/"+name) {
+			t.Errorf("the final stage does not copy /out/%s to /usr/local/bin/%s", name, name)
+		}
+	}
+	// The Makefile builds the key command static too: the image's is the
+	// binary the Makefile's build makes.
+	if !regexp.MustCompile(`(?m)^bin/byokcred-credential:.*\n\tCGO_ENABLED=0 \$\(GO\) build -o \$@ \./cmd/byokcred-credential$`).MatchString(read(t, "Makefile")) {
+		t.Error("the Makefile does not build bin/byokcred-credential with CGO_ENABLED=0, as the Dockerfile does")
 	}
 	// The Makefile's image target passes go.mod's version and builds this
 	// Dockerfile.
@@ -145,11 +157,11 @@ func TestDockerfileAgreesWithTheModule(t *testing.T) {
 	}
 }
 
-// TestImageBinaryIsStatic builds cmd/byokcred as the Dockerfile does
-// (CGO_ENABLED=0; -trimpath and -ldflags change no linking, and are left
-// out so that the build shares the test cache's packages) and checks that
-// it needs no ELF interpreter and no shared library: it runs on
-// distroless/static. As root, it then runs the binary as uid 65532 on a
+// TestImageBinaryIsStatic builds cmd/byokcred and cmd/byokcred-credential
+// as the Dockerfile does (CGO_ENABLED=0; -trimpath and -ldflags change no
+// linking, and are left out so that the build shares the test cache's
+// packages) and checks that neither needs an ELF interpreter or a shared
+// library: they run on distroless/static. As root, it then runs the binary as uid 65532 on a
 // read-only root filesystem (a mount namespace of its own), as the
 // manifests do, and probes its admin address.
 func TestImageBinaryIsStatic(t *testing.T) {
@@ -160,29 +172,10 @@ func TestImageBinaryIsStatic(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	bin := filepath.Join(dir, "byokcred")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/byokcred")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	// The key command ships next to byokcred and must be as static.
+	for _, name := range []string{"byokcred", "byokcred-credential"} {
+		checkStatic(t, filepath.Join(dir, name), "./cmd/"+name)
 	}
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var interp []string
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			b, _ := io.ReadAll(p.Open())
-			interp = append(interp, string(bytes.TrimRight(b, "\x00")))
-		}
-	}
-	libs, _ := f.ImportedLibraries()
-	f.Close()
-	if diff := cmp.Diff([]string(nil), append(interp, libs...)); diff != "" {
-		t.Errorf("the image's binary is not static: interpreter and libraries (-want +got):\n%s", diff)
-	}
-
 	if os.Geteuid() != 0 {
 		t.Skip("not root: running it as uid 65532 on a read-only root needs root (unshare, setpriv)")
 	}
@@ -261,6 +254,34 @@ func TestImageBinaryIsStatic(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`(?m)^Uid:\s+(\d+)`).FindSubmatch(status); m == nil || string(m[1]) != "65532" {
 		t.Errorf("the proxy runs as uid %s; want 65532", m)
+	}
+}
+
+// checkStatic builds pkg with CGO_ENABLED=0 to bin and checks that it needs
+// no ELF interpreter and no shared library.
+func checkStatic(t *testing.T, bin, pkg string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", bin, pkg)
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build %s: %v\n%s", pkg, err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var interp []string
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b, _ := io.ReadAll(p.Open())
+			interp = append(interp, string(bytes.TrimRight(b, "\x00")))
+		}
+	}
+	libs, _ := f.ImportedLibraries()
+	if diff := cmp.Diff([]string(nil), append(interp, libs...)); diff != "" {
+		t.Errorf("%s, as the image builds it, is not static: interpreter and libraries (-want +got):\n%s", pkg, diff)
 	}
 }
 

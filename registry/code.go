@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -54,6 +55,11 @@ type ProviderSpec struct {
 	// (Options.PerUser and MaxUsers apply). Sessions then come from
 	// session.Factory.SessionConfigFor. Source may be nil with it.
 	PerUser func(user credential.TokenSource) credential.TokenSource
+	// Check, when not nil, confirms the provider's own credential with its
+	// issuer without a user (for PerUser: the service's application
+	// credential), as Provider.Check reports it to readiness probes and
+	// Set.Check (`byokcred validate`) to its callers.
+	Check func(ctx context.Context) error
 	// Kind names the credential in errors, logs and listings, where a
 	// file's provider shows its auth type (default "code").
 	Kind string
@@ -106,7 +112,7 @@ func NewProvider(spec ProviderSpec, opts Options) (*Provider, error) {
 	if len(problems) > 0 {
 		return nil, specError(problems)
 	}
-	res := kind.Result{Source: spec.Source, Refresh: spec.Refresh, SelfCaching: spec.SelfCaching, Cache: spec.Cache, PerUser: spec.PerUser}
+	res := kind.Result{Source: spec.Source, Refresh: spec.Refresh, SelfCaching: spec.SelfCaching, Cache: spec.Cache, PerUser: spec.PerUser, Check: spec.Check}
 	b, err := build(spec.Name, res, opts)
 	if err != nil {
 		return nil, fmt.Errorf("registry: provider %q: %w", spec.Name, err)

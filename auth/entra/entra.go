@@ -388,7 +388,7 @@ func (a *Auth) Source(b *kind.Build) (kind.Result, error) {
 		if err != nil {
 			return kind.Result{}, fmt.Errorf("entra on_behalf_of credential: %w", err)
 		}
-		return kind.Result{Source: s, PerUser: s.SourceFor, Refresh: a.refreshMode(), Describe: a.describe}, nil
+		return kind.Result{Source: s, PerUser: s.SourceFor, Check: a.oboCheck(b, s.scope), Refresh: a.refreshMode(), Describe: a.describe}, nil
 	}
 	cred, err := a.credential(b)
 	if err != nil {

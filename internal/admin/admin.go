@@ -1,7 +1,9 @@
 // Package admin is the operator's address of `byokcred proxy` and
 // `byokcred agent` (--admin-addr): /healthz, /readyz and /metrics, on a
 // listener of its own so that no provider name can collide with them and no
-// credential is ever reachable there. Nothing else is served.
+// credential is ever reachable there. Nothing else is served. The same
+// metrics are pushed over OTLP when the standard variables ask for it
+// (OTLPReader), with or without the address.
 package admin
 
 import (

@@ -13,9 +13,10 @@ import (
 // are exported to a private Prometheus registry (not the process-wide
 // default one, which any linked library could fill), together with that
 // registry for Handler's /metrics. The registry also carries the Go
-// runtime's and the process's own metrics. Shut the provider down when
-// done.
-func NewMeterProvider() (*sdkmetric.MeterProvider, *prometheus.Registry, error) {
+// runtime's and the process's own metrics. The instruments are exported
+// through readers too (OTLPReader's). Shut the provider down when done: it
+// flushes the readers.
+func NewMeterProvider(readers ...sdkmetric.Reader) (*sdkmetric.MeterProvider, *prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, nil, fmt.Errorf("admin: %w", err)
@@ -27,5 +28,9 @@ func NewMeterProvider() (*sdkmetric.MeterProvider, *prometheus.Registry, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: the Prometheus exporter: %w", err)
 	}
-	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)), reg, nil
+	opts := []sdkmetric.Option{sdkmetric.WithReader(exp)}
+	for _, r := range readers {
+		opts = append(opts, sdkmetric.WithReader(r))
+	}
+	return sdkmetric.NewMeterProvider(opts...), reg, nil
 }

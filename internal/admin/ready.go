@@ -45,9 +45,10 @@ type ProviderStatus struct {
 
 // Readiness checks that every provider of Providers can produce a
 // credential now: a valid cached token, or one fetched within Timeout.
-// A per-user provider has no token of its own; it counts as ready once its
-// source is built (the config loaded online), and its application
-// credential is exercised by each user's first request. It is safe for
+// A per-user provider has no token of its own; it is ready when the
+// service's own credential works (registry.Provider.Check: for
+// on-behalf-of, the application credential accepted by the authority), or,
+// for a kind with no such check, once its source is built. It is safe for
 // concurrent use; concurrent checks share one round of fetches.
 type Readiness struct {
 	Providers registry.Providers
@@ -121,8 +122,7 @@ func checkProvider(ctx context.Context, set *registry.Set, name string) Provider
 			st.Reason = "no credential source: the config was loaded offline"
 			return st
 		}
-		st.Ready, st.Reason = true, "acts on behalf of each user: no token of its own; its application credential is used at each new user's first request"
-		return st
+		return checkPerUser(ctx, p, st)
 	}
 	tok, err := p.Token(ctx)
 	switch {
@@ -134,6 +134,26 @@ func checkProvider(ctx context.Context, set *registry.Set, name string) Provider
 		st.Ready, st.Reason = true, "credential in hand (does not expire)"
 	default:
 		st.Ready, st.Reason = true, "token valid until "+tok.Expiry.UTC().Format(time.RFC3339)
+	}
+	return st
+}
+
+// checkPerUser reports a per-user provider ready when the service's own
+// credential works (registry.Provider.Check: the on-behalf-of application
+// credential accepted by its authority), since it has no token of its own
+// to fetch; a provider whose kind has no such check counts as ready once
+// built, and is exercised by each new user's first request.
+func checkPerUser(ctx context.Context, p *registry.Provider, st ProviderStatus) ProviderStatus {
+	err := p.Check(ctx)
+	switch {
+	case errors.Is(err, registry.ErrNoCheck):
+		st.Ready, st.Reason = true, "acts on behalf of each user: no token of its own, and its kind has no check of the service's credential; each new user's first request uses it"
+	case err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		st.Reason = "the service's credential was not confirmed within the readiness check's timeout: " + oneLine(err.Error())
+	case err != nil:
+		st.Reason = "the service's credential does not work: " + oneLine(err.Error())
+	default:
+		st.Ready, st.Reason = true, "acts on behalf of each user: the service's credential is accepted by its issuer"
 	}
 	return st
 }

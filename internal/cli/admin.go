@@ -17,13 +17,15 @@ import (
 )
 
 // adminAddrUsage is the --admin-addr flag's help, shared by proxy and agent.
-const adminAddrUsage = "serve /healthz, /readyz and /metrics (Prometheus) on this address (host:port); off when empty. It serves no credential, but shows provider names and counts: keep it off the public network"
+const adminAddrUsage = "serve /healthz, /readyz and /metrics (Prometheus) on this address (host:port); off when empty. It serves no credential, but shows provider names and counts: keep it off the public network. Metrics also go over OTLP, with or without it, when OTEL_EXPORTER_OTLP_ENDPOINT (or _METRICS_ENDPOINT) is set"
 
 // adminServer is the admin address of a long-running command
-// (--admin-addr): its listener, the metrics exported there, and the
-// server's goroutine. A nil *adminServer (no --admin-addr) does nothing.
+// (--admin-addr) and the metrics it and OTLP export: its listener (nil
+// with OTLP alone), the metrics, and the server's goroutine. A nil
+// *adminServer (neither --admin-addr nor OTLP) does nothing.
 type adminServer struct {
 	ln      net.Listener
+	otlp    string // the OTLP protocol, "" when the metrics are not exported over OTLP
 	mp      *sdkmetric.MeterProvider
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
@@ -33,16 +35,31 @@ type adminServer struct {
 
 // openAdmin listens on addr and creates the metrics, before the config is
 // loaded: a wrong address fails at once, and the registry's fetches are
-// timed from the first (a.onFetch).
+// timed from the first (a.onFetch). The metrics are exported on addr and,
+// when the standard OTEL_EXPORTER_OTLP_* variables ask for it, over OTLP,
+// either without the other.
 func (a *app) openAdmin(addr string) (*adminServer, error) {
-	if addr == "" {
+	if addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, usagef("--admin-addr %q: want host:port (for example 0.0.0.0:9090 in a container, 127.0.0.1:9090 on a workstation)", addr)
+		}
+	}
+	otlp, proto, err := admin.OTLPReader(context.Background(), a.env.LookupEnv)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if addr == "" && otlp == nil {
 		return nil, nil
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, usagef("--admin-addr %q: want host:port (for example 0.0.0.0:9090 in a container, 127.0.0.1:9090 on a workstation)", addr)
+	var readers []sdkmetric.Reader
+	if otlp != nil {
+		readers = append(readers, otlp)
 	}
-	mp, reg, err := admin.NewMeterProvider()
+	mp, reg, err := admin.NewMeterProvider(readers...)
 	if err != nil {
+		if otlp != nil {
+			otlp.Shutdown(context.Background())
+		}
 		return nil, err
 	}
 	m, err := metrics.New(mp)
@@ -50,13 +67,15 @@ func (a *app) openAdmin(addr string) (*adminServer, error) {
 		mp.Shutdown(context.Background())
 		return nil, fmt.Errorf("admin: %w", err)
 	}
-	ln, err := admin.Listen(addr)
-	if err != nil {
-		mp.Shutdown(context.Background())
-		return nil, err
+	var ln net.Listener
+	if addr != "" {
+		if ln, err = admin.Listen(addr); err != nil {
+			mp.Shutdown(context.Background())
+			return nil, err
+		}
 	}
 	a.onFetch = m.OnFetch
-	return &adminServer{ln: ln, mp: mp, reg: reg, metrics: m}, nil
+	return &adminServer{ln: ln, otlp: proto, mp: mp, reg: reg, metrics: m}, nil
 }
 
 // observe adds an observable registration to unregister at stop.
@@ -77,6 +96,12 @@ func (a *app) startAdmin(ctx context.Context, s *adminServer, command string, li
 	if err := s.observe(s.metrics.Observe(live)); err != nil {
 		return err
 	}
+	if s.otlp != "" {
+		fmt.Fprintf(a.env.Stderr, "byokcred %s: exporting metrics over OTLP (%s)\n", command, s.otlp)
+	}
+	if s.ln == nil {
+		return nil
+	}
 	ready := &admin.Readiness{Providers: live}
 	if err := s.reg.Register(ready.Collector()); err != nil {
 		return fmt.Errorf("admin: %w", err)
@@ -89,7 +114,8 @@ func (a *app) startAdmin(ctx context.Context, s *adminServer, command string, li
 }
 
 // stop waits for the admin server (its context must be done) and releases
-// the metrics.
+// the metrics: shutting the meter provider down sends OTLP its last
+// export.
 func (s *adminServer) stop() error {
 	if s == nil {
 		return nil
@@ -97,7 +123,7 @@ func (s *adminServer) stop() error {
 	var err error
 	if s.done != nil {
 		err = <-s.done
-	} else {
+	} else if s.ln != nil {
 		s.ln.Close()
 	}
 	for _, r := range s.regs {

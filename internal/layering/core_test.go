@@ -21,6 +21,11 @@ const (
 	// promLib is the OpenTelemetry Prometheus exporter, with the OpenTelemetry
 	// SDK and the Prometheus client it links: the admin address's metrics.
 	promLib = "go.opentelemetry.io/otel/exporters/prometheus"
+	// otlpHTTPLib and otlpGRPCLib are OpenTelemetry's OTLP metric
+	// exporters, with the OTLP protobufs and gRPC they link: the metrics
+	// the standard OTEL_EXPORTER_OTLP_* variables ask for.
+	otlpHTTPLib = "go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	otlpGRPCLib = "go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 )
 
 // coreAllowed lists, for each core package (the contract, the config, the
@@ -55,7 +60,7 @@ var coreAllowed = []struct {
 	{"internal/cli", cliOwn, cliLibs},
 	{"internal/agent", []string{"credential", "secretfile"}, nil},
 	// The admin address (--admin-addr) reads readiness from the registry.
-	{"internal/admin", []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib, promLib}},
+	{"internal/admin", []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "registry", "internal/unknownkind"}, []string{yamlLib, promLib, otlpHTTPLib, otlpGRPCLib}},
 	{"internal/scrub", []string{"credential"}, []string{copilotLib}},
 	// Helpers the kinds and stores share.
 	{"internal/credshape", []string{"credential"}, nil},
@@ -68,7 +73,7 @@ var coreAllowed = []struct {
 var (
 	cliOwn = []string{"credential", "endpoint", "config", "kind", "internal/kindhost", "registry", "internal/unknownkind", "secretfile", "session",
 		"copilotcli", "proxy", "schema", "internal/agent", "internal/scrub", "internal/cli", "internal/admin", "metrics"}
-	cliLibs = []string{yamlLib, copilotLib, cobraLib, promLib}
+	cliLibs = []string{yamlLib, copilotLib, cobraLib, promLib, otlpHTTPLib, otlpGRPCLib}
 )
 
 // anyMayLink are packages of this module that every package may link, as
@@ -108,7 +113,7 @@ var (
 func modulesOf(t *testing.T, lib string) []string {
 	t.Helper()
 	libModulesOnce.Do(func() {
-		for _, l := range []string{yamlLib, copilotLib, otelLib, cobraLib, promLib} {
+		for _, l := range []string{yamlLib, copilotLib, otelLib, cobraLib, promLib, otlpHTTPLib, otlpGRPCLib} {
 			var ms []string
 			for _, d := range deps(t, l) {
 				ms = append(ms, d.module)

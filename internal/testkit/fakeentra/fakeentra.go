@@ -66,6 +66,7 @@ type Server struct {
 	minted   map[string]minted
 	requests map[string]int // OBO grants per user oid
 	refused  []string       // why requests were refused
+	apps     int            // client credentials grants given
 }
 
 type user struct {
@@ -141,6 +142,14 @@ func (s *Server) Requests(oid string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests[oid]
+}
+
+// AppGrants returns how many client credentials grants (the application's
+// own tokens, no user) were given.
+func (s *Server) AppGrants() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.apps
 }
 
 // Refused returns why requests were refused.
@@ -236,6 +245,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.requests[u.oid]++
+	if clientCredentials {
+		s.apps++
+	}
 	exp := now.Add(s.opts.Lifetime)
 	aud := strings.TrimSuffix(scope, "/.default")
 	tok := jwt(map[string]any{"aud": aud, "iss": s.issuer(), "tid": s.opts.TenantID, "oid": u.oid, "sub": "sub-" + u.oid, "azp": s.opts.ClientID, "exp": exp.Unix(), "jti": randomHex(8)})
