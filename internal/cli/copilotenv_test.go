@@ -105,9 +105,23 @@ func TestCopilotCLIKeyCommand(t *testing.T) {
 
 	start := time.Now()
 	turns := 0
-	// At least 3 turns: on a loaded machine one `copilot -p` can take
-	// longer than a token lives.
-	for time.Since(start) < 20*time.Second || turns < 3 {
+	// Turns until what the checks below need has happened: at least 3
+	// turns (on a loaded machine one `copilot -p` can take longer than a
+	// token lives), 3 distinct tokens, and a last request after the first
+	// token expired — about 7 s of a 6 s lifetime, not a fixed 20 s. The
+	// bound only stops a run whose tokens never rotate; the checks then
+	// fail.
+	outlived := func() bool {
+		reqs := model.Requests()
+		distinct := map[string]bool{}
+		for _, r := range reqs {
+			_, v := r.Credential()
+			distinct[v] = true
+		}
+		issued := idp.Issued()
+		return len(issued) > 0 && len(reqs) > 0 && len(distinct) >= 3 && idp.Check(issued[0].Token, reqs[len(reqs)-1].Time) != nil
+	}
+	for turns < 3 || (!outlived() && time.Since(start) < 60*time.Second) {
 		turns++
 		turn(turns)
 	}
