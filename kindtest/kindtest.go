@@ -306,7 +306,10 @@ func (e *env) lookup(name string) (string, bool) {
 }
 
 // transport records every request; it refuses them, or (stall) holds them
-// until their context ends or the test does.
+// until their context ends or the test does. A refusal is an answer, 403
+// Forbidden, not a transport error: the SDKs retry a request that got no
+// answer with back-off (azidentity's managed identity for about 9 s), and
+// a fetch that fails must fail fast.
 type transport struct {
 	stall atomic.Bool
 	done  <-chan struct{}
@@ -331,7 +334,12 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tr.reqs = append(tr.reqs, req.Method+" "+req.URL.Host+req.URL.Path)
 	tr.mu.Unlock()
 	if !tr.stall.Load() {
-		return nil, errors.New("kindtest: this client refuses every request")
+		return &http.Response{
+			StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:  http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
+			Body:    io.NopCloser(strings.NewReader("kindtest: this client refuses every request")),
+			Request: req,
+		}, nil
 	}
 	tr.once.Do(func() { close(tr.first) })
 	select {

@@ -11,7 +11,6 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/fakeaws"
 	"github.com/byokcred/byokcred/internal/testkit/fakebedrock"
 	"github.com/byokcred/byokcred/registry"
-	"github.com/byokcred/byokcred/session"
 )
 
 // TestBedrockSessionAcrossCredentialRotation runs one session on a Bedrock
@@ -51,15 +50,9 @@ func TestBedrockSessionAcrossCredentialRotation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := openSession(t, ctx, set, "bedrock")
-	const turns = 6
-	for i := range turns {
-		if i > 0 {
-			time.Sleep(1500 * time.Millisecond) // let keys age across turns
-		}
-		if _, err := session.Reply(ctx, s, fmt.Sprintf("turn %d", i)); err != nil {
-			t.Fatalf("turn %d failed: %v", i, err)
-		}
-	}
+	// Keys age across turns until 3 credential sets signed them (about
+	// 6 s of turns, not a fixed 6 turns).
+	turns := turnsUntil(t, ctx, s, 1500*time.Millisecond, 3, 12, func() bool { return len(signersOf(t, bedrock.Accepted())) >= 3 })
 	for _, r := range bedrock.Rejected() {
 		t.Errorf("Bedrock refused a key at %s: %s", r.Time.Format(time.StampMilli), r.Reason)
 	}
@@ -72,14 +65,7 @@ func TestBedrockSessionAcrossCredentialRotation(t *testing.T) {
 			t.Errorf("request %s model %q answered %d; want /openai/v1/chat/completions, openai.gpt-oss-120b-1:0, 200", r.Path, r.Model, r.Status)
 		}
 	}
-	signers := map[string]bool{}
-	for _, k := range bedrock.Accepted() {
-		info, _, err := awsauth.ParseKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signers[info.AccessKeyID] = true
-	}
+	signers := signersOf(t, bedrock.Accepted())
 	if len(signers) < 3 {
 		t.Errorf("keys were signed by %d credential sets over %d requests: the underlying credentials did not rotate", len(signers), len(reqs))
 	}
@@ -89,4 +75,18 @@ func TestBedrockSessionAcrossCredentialRotation(t *testing.T) {
 		t.Errorf("%d waits for a key, want 1 (the cold start)", st.Waits)
 	}
 	t.Logf("%d turns, %d requests, %d credential sets used of %d issued, cache %+v", turns, len(reqs), len(signers), len(creds.Issued()), st)
+}
+
+// signersOf returns the access key ids that signed keys.
+func signersOf(t *testing.T, keys []string) map[string]bool {
+	t.Helper()
+	signers := map[string]bool{}
+	for _, k := range keys {
+		info, _, err := awsauth.ParseKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers[info.AccessKeyID] = true
+	}
+	return signers
 }

@@ -72,6 +72,36 @@ func openSession(t *testing.T, ctx context.Context, set *registry.Set, name stri
 	return s
 }
 
+// turnsUntil sends turns on s, pause apart (real time must pass for real
+// tokens to expire), until at least minTurns were sent and done reports
+// what the test waits for (tokens rotated): a run lasts as long as its
+// tokens take to rotate, not a fixed number of turns. It stops at
+// maxTurns so that a run whose tokens never rotate ends and its checks
+// fail. It returns the number of turns sent.
+func turnsUntil(t *testing.T, ctx context.Context, s *copilot.Session, pause time.Duration, minTurns, maxTurns int, done func() bool) int {
+	t.Helper()
+	n := 0
+	for ; n < maxTurns && (n < minTurns || !done()); n++ {
+		if n > 0 {
+			time.Sleep(pause)
+		}
+		if _, err := session.Reply(ctx, s, fmt.Sprintf("turn %d", n)); err != nil {
+			t.Fatalf("turn %d failed: %v", n, err)
+		}
+	}
+	return n
+}
+
+// distinctAuthorizations counts the different Authorization headers among
+// reqs.
+func distinctAuthorizations(reqs []fakemodel.Request) int {
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		seen[r.Header.Get("Authorization")] = true
+	}
+	return len(seen)
+}
+
 func writeConfig(t *testing.T, yaml string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "byokcred.yaml")

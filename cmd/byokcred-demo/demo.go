@@ -47,11 +47,33 @@ type demo struct {
 	// secrets records what the sessions hand the runtime, to scrub its
 	// errors.
 	secrets *scrub.Set
+	pace    pace
 }
 
-// identityLifetime is how long the demo's Entra tokens live: short, so that
-// they rotate while you watch.
-const identityLifetime = 6 * time.Second
+// pace is how fast the demo moves: watchingPace for people, a faster one
+// in its test, which checks the same output.
+type pace struct {
+	// identityLifetime is how long the demo's Entra tokens live: short, so
+	// that they rotate while you watch.
+	identityLifetime time.Duration
+	// turnPause is the pause between the turns of the Entra and plugin
+	// legs, so that their tokens age.
+	turnPause time.Duration
+	// clock, when set, is the credential caches' clock, moved past
+	// refresh_interval instead of waiting it out; nil: real time.
+	clock *aheadClock
+	// runtimeCache, when set, is the XDG_CACHE_HOME of the runtime, where
+	// it was unpacked before; "": a cache inside the demo's temp dir.
+	runtimeCache string
+}
+
+var watchingPace = pace{identityLifetime: 6 * time.Second, turnPause: 2500 * time.Millisecond}
+
+// aheadClock is real time moved forward on demand.
+type aheadClock struct{ skip atomic.Int64 }
+
+func (c *aheadClock) Now() time.Time       { return time.Now().Add(time.Duration(c.skip.Load())) }
+func (c *aheadClock) Skip(d time.Duration) { c.skip.Add(int64(d)) }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
 
@@ -65,21 +87,21 @@ func randomHex(n int) string {
 // shipped plugins ("": plugins/ beside this executable).
 // Every credential handed to the runtime is remembered in secrets, so that
 // the caller can scrub them from the runtime's error text.
-func run(ctx context.Context, out io.Writer, pluginDir string, secrets *scrub.Set) (err error) {
+func run(ctx context.Context, out io.Writer, pluginDir string, secrets *scrub.Set, pace pace) (err error) {
 	dir, err := os.MkdirTemp("", "byokcred-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	d := &demo{secrets: secrets, out: out, dir: dir, env: map[string]string{}, execPlugin: findPlugin(pluginDir, "exec"),
-		clientID: "demo-" + randomHex(8)}
+		clientID: "demo-" + randomHex(8), pace: pace}
 	d.model, err = fakemodel.Start(fakemodel.Options{Reply: "Hello from the loopback model."})
 	if err != nil {
 		return err
 	}
 	defer d.model.Close()
 
-	d.idp, err = fakeidentity.Start(fakeidentity.Options{Lifetime: identityLifetime})
+	d.idp, err = fakeidentity.Start(fakeidentity.Options{Lifetime: pace.identityLifetime})
 	if err != nil {
 		return err
 	}
@@ -94,7 +116,7 @@ func run(ctx context.Context, out io.Writer, pluginDir string, secrets *scrub.Se
 	d.printf("byokcred demo: real Copilot runtime, loopback endpoints, no cloud account\n")
 	d.printf("  work dir        %s (removed at the end)\n", dir)
 	d.printf("  model endpoint  %s (in-process fake: OpenAI, Azure and Anthropic shapes)\n", d.model.URL)
-	d.printf("  identity        %s (in-process fake App Service managed identity, %s tokens)\n\n", d.idp.URL, identityLifetime)
+	d.printf("  identity        %s (in-process fake App Service managed identity, %s tokens)\n\n", d.idp.URL, pace.identityLifetime)
 
 	// The runtime gets a home and cache inside the temp dir, so the demo
 	// writes nothing outside it (the first start unpacks the runtime there,
@@ -103,7 +125,11 @@ func run(ctx context.Context, out io.Writer, pluginDir string, secrets *scrub.Se
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err
 	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "TMPDIR=" + dir}
+	cache := filepath.Join(home, ".cache")
+	if pace.runtimeCache != "" {
+		cache = pace.runtimeCache
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + cache, "TMPDIR=" + dir}
 	start := time.Now()
 	d.rt, err = copilotcli.Start(ctx, copilotcli.Options{Env: env, BaseDirectory: filepath.Join(dir, "copilot-state")})
 	if err != nil {
@@ -127,10 +153,14 @@ func (d *demo) load(cfg string) (*registry.Set, error) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	return registry.Load(path, registry.Options{HTTPClient: d.http, LookupEnv: func(k string) (string, bool) {
+	opts := registry.Options{HTTPClient: d.http, LookupEnv: func(k string) (string, bool) {
 		v, ok := d.env[k]
 		return v, ok
-	}})
+	}}
+	if d.pace.clock != nil {
+		opts.Now = d.pace.clock.Now
+	}
+	return registry.Load(path, opts)
 }
 
 // session opens a tool-free session on the named provider.
@@ -254,7 +284,7 @@ func (d *demo) entraLeg(ctx context.Context) error {
 		return err
 	}
 	defer set.Close()
-	d.printf("\n[entra id] provider foundry (type azure, managed identity; tokens live %s)\n", identityLifetime)
+	d.printf("\n[entra id] provider foundry (type azure, managed identity; tokens live %s)\n", d.pace.identityLifetime)
 	s, err := d.session(ctx, set, "foundry")
 	if err != nil {
 		return err
@@ -265,7 +295,7 @@ func (d *demo) entraLeg(ctx context.Context) error {
 	last := ""
 	for i := 1; i <= turns; i++ {
 		if i > 1 {
-			time.Sleep(2500 * time.Millisecond)
+			time.Sleep(d.pace.turnPause)
 		}
 		reply, err := session.Reply(ctx, s, fmt.Sprintf("Turn %d: say hello.", i))
 		if err != nil {
@@ -462,7 +492,7 @@ providers:
 	seen := 0
 	for i := 1; i <= 3; i++ {
 		if i > 1 {
-			time.Sleep(2500 * time.Millisecond)
+			time.Sleep(d.pace.turnPause)
 		}
 		reply, err := session.Reply(ctx, s, "Say hello.")
 		if err != nil {

@@ -40,7 +40,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	var secrets scrub.Set
-	err := run(ctx, os.Stdout, *pluginDir, &secrets)
+	err := run(ctx, os.Stdout, *pluginDir, &secrets, watchingPace)
 	cancel()
 	stop()
 	if err != nil {

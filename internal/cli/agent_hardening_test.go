@@ -234,6 +234,7 @@ func TestHelperStoppedAgent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
+			t.Parallel() // each waits out the helper's timeout on the same stopped agent
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, "-c", cfg, "credential", "--socket", socket, "--agent", tt.mode, "gw")

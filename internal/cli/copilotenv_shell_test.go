@@ -214,6 +214,7 @@ func TestCopilotEnvOutputIsInert(t *testing.T) {
 // expand (finding 8: a ?code=${FN_CODE} was printed), whatever the
 // variable holds, and the shell gets the value byte for byte.
 func TestCopilotEnvVariablesStayVariables(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
 	for _, hv := range hostileValues {
 		t.Run(hv.name, func(t *testing.T) {
 			secret := "CANARY-" + hv.v

@@ -17,11 +17,26 @@ import (
 	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 )
 
+// outlivedFirstToken reports whether model received 3 distinct tokens and
+// its last request came after idp's first token expired: what an
+// end-to-end run through rotating tokens waits for before its checks.
+func outlivedFirstToken(idp *fakeidentity.Server, model *fakemodel.Server) bool {
+	reqs := model.Requests()
+	distinct := map[string]bool{}
+	for _, r := range reqs {
+		_, v := r.Credential()
+		distinct[v] = true
+	}
+	issued := idp.Issued()
+	return len(issued) > 0 && len(reqs) > 0 && len(distinct) >= 3 && idp.Check(issued[0].Token, reqs[len(reqs)-1].Time) != nil
+}
+
 // TestCopilotCLIKeyCommand is issue 15's scenario: the real Copilot CLI,
 // offline, configured by `eval "$(byokcred copilot-env foundry)"`, runs
-// `copilot -p` turns for about 20 s against an Entra-protected Azure
-// provider whose identity endpoint issues 6-second tokens. The CLI runs the
-// key command (`byokcred credential`) before every model request.
+// `copilot -p` turns, until they have outlived a token, against an
+// Entra-protected Azure provider whose identity endpoint issues 6-second
+// tokens. The CLI runs the key command (`byokcred credential`) before every
+// model request.
 //
 // With the agent running, every request carries a valid token, tokens
 // rotate, every helper call is answered by the agent, and the identity
@@ -105,9 +120,13 @@ func TestCopilotCLIKeyCommand(t *testing.T) {
 
 	start := time.Now()
 	turns := 0
-	// At least 3 turns: on a loaded machine one `copilot -p` can take
-	// longer than a token lives.
-	for time.Since(start) < 20*time.Second || turns < 3 {
+	// Turns until what the checks below need has happened: at least 3
+	// turns (on a loaded machine one `copilot -p` can take longer than a
+	// token lives), 3 distinct tokens, and a last request after the first
+	// token expired — about 7 s of a 6 s lifetime, not a fixed 20 s. The
+	// bound only stops a run whose tokens never rotate; the checks then
+	// fail.
+	for turns < 3 || (!outlivedFirstToken(idp, model) && time.Since(start) < 60*time.Second) {
 		turns++
 		turn(turns)
 	}

@@ -244,8 +244,8 @@ func TestProxyCommand(t *testing.T) {
 //
 // One CLI process holds one conversation over the Agent Client Protocol
 // (`copilot --acp`, prompts sent over stdin) while the identity endpoint
-// issues four-second Entra tokens, so the token in use expires several
-// times during the conversation. The CLI's only credential is the proxy's
+// issues four-second Entra tokens, until the conversation has used three
+// and outlived the first. The CLI's only credential is the proxy's
 // client token; every request must reach the model with a currently valid
 // token. A final `copilot -p --continue` run, the plain non-interactive
 // mode, resumes the same conversation through the proxy.
@@ -362,9 +362,14 @@ func TestCopilotCLIThroughProxy(t *testing.T) {
 	}
 	json.Unmarshal(res, &sess)
 
-	const prompts = 6
+	// Prompts until 3 tokens were used and the first had expired (about
+	// 5 s of 4 s tokens, not a fixed 6 prompts); the bound only stops a
+	// run whose tokens never rotate, and the checks below then fail.
+	prompts := 0
 	start := time.Now()
-	for i := 1; i <= prompts; i++ {
+	for prompts < 3 || (!outlivedFirstToken(idp, model) && prompts < 12) {
+		prompts++
+		i := prompts
 		if i > 1 {
 			time.Sleep(1500 * time.Millisecond)
 		}

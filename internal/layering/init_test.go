@@ -42,10 +42,6 @@ var initBytesExceptions = map[string]int{
 	// protoc-gen-go's code registers the file descriptor at init, for the
 	// protobuf registry (~16 KB); it is generated, not ours to make lazy.
 	"plugins/proto": 32 << 10,
-	// The CRC-32C table (crc32.MakeTable at package level, ~9 KB): it sits
-	// in the store's reading code, which the secret-store rework owns;
-	// making it lazy means changing its call site there.
-	"secretstore/googlesecretmanager": 16 << 10,
 }
 
 // TestNothingHeavyAtInit: the stock byokcred and the key-command binary,

@@ -251,7 +251,9 @@ type accessResponse struct {
 	} `json:"payload"`
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli builds the CRC-32C table on the first read, not at init:
+// every byokcred command links this package, few read a Google secret.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // ReadSecret implements kind.SecretReader.
 func (r *reader) ReadSecret(ctx context.Context) (*kind.SecretValue, error) {
@@ -303,7 +305,7 @@ func (r *reader) ReadSecret(ctx context.Context) (*kind.SecretValue, error) {
 	}
 	if a.Payload.DataCrc32c != "" {
 		want, err := strconv.ParseUint(string(a.Payload.DataCrc32c), 10, 32)
-		if err != nil || uint32(want) != crc32.Checksum(a.Payload.Data, castagnoli) {
+		if err != nil || uint32(want) != crc32.Checksum(a.Payload.Data, castagnoli()) {
 			return nil, fmt.Errorf("googlesecretmanager: version %s: the payload does not match its CRC32C checksum (corrupted on the way); it is read again at the next refresh", got)
 		}
 	}
