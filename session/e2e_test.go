@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 				return 1
 			}
 			defer rt.Close()
+			defer closeNationalRuntime()
 		}
 		defer plugintest.Cleanup()
 		return m.Run()

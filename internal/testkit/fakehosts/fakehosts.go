@@ -6,8 +6,10 @@
 // (Key Vault's challenge-resource verification, MSAL's authority rules,
 // https only). It gives the HTTP client a test injects through
 // registry.Options.HTTPClient: its dialer sends those names to the loopback
-// listeners, and it trusts the test CA. Nothing in the shipped binary
-// imports it; nothing in it is process-wide.
+// listeners, and it trusts the test CA. A program that resolves and dials
+// names itself (the Copilot runtime) reaches the same fakes through
+// StartProxy's forward proxy, trusting the CA file WriteCA writes. Nothing
+// in the shipped binary imports it; nothing in it is process-wide.
 package fakehosts
 
 import (
