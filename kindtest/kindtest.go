@@ -7,8 +7,9 @@
 // Run checks that
 //   - validation does no I/O: the block loads offline (registry.Options
 //     Offline) with an empty environment and no files, and loads normally
-//     with an HTTP client that refuses every request, without a request
-//     being made or a credentials file in $HOME being read;
+//     with an HTTP client that refuses every request (403 Forbidden),
+//     without a request being made or a credentials file in $HOME being
+//     read;
 //   - a token fetch honours its context: against an endpoint that never
 //     answers, the fetch returns once the context is cancelled (unless the
 //     kind fetches nothing: Kind.NoFetch);

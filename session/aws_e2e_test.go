@@ -21,8 +21,9 @@ import (
 func TestBedrockSessionAcrossCredentialRotation(t *testing.T) {
 	needRuntime(t)
 	// The SDK treats container credentials as expiring 5 minutes early, so
-	// credentials for 5 min 6 s give keys of about 6 s.
-	creds, err := fakeaws.Start(fakeaws.Options{Lifetime: 5*time.Minute + 6*time.Second})
+	// credentials for 5 min 4 s give keys of about 4 s, as the Entra and
+	// Vertex tests' tokens.
+	creds, err := fakeaws.Start(fakeaws.Options{Lifetime: 5*time.Minute + 4*time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestBedrockSessionAcrossCredentialRotation(t *testing.T) {
 	defer cancel()
 	s := openSession(t, ctx, set, "bedrock")
 	// Keys age across turns until 3 credential sets signed them (about
-	// 6 s of turns, not a fixed 6 turns).
+	// 4 s of turns, not a fixed 6 turns).
 	turns := turnsUntil(t, ctx, s, 1500*time.Millisecond, 3, 12, func() bool { return len(signersOf(t, bedrock.Accepted())) >= 3 })
 	for _, r := range bedrock.Rejected() {
 		t.Errorf("Bedrock refused a key at %s: %s", r.Time.Format(time.StampMilli), r.Reason)

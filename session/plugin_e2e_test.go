@@ -90,9 +90,11 @@ func TestPluginSessionSurvivesAKilledPlugin(t *testing.T) {
 		t.Fatalf("plugin processes = %v, want exactly one", pids)
 	}
 	syscall.Kill(pids[0], syscall.SIGKILL)
-	time.Sleep(2500 * time.Millisecond) // the token enters its refresh window
+	// The token (4 s, less the script's rounding down to whole seconds)
+	// enters its refresh window at half its life: 2 s at most.
+	time.Sleep(2 * time.Second)
 	turn(2)
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	turn(3)
 	after := plugintest.PIDs(bin)
 	if len(after) != 1 || after[0] == pids[0] {

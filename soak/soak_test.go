@@ -51,7 +51,10 @@ func currentPlan() plan {
 		return plan{chaos: 90 * time.Second, shortLife: 10 * time.Second, outage: 30 * time.Second, outageLife: 45 * time.Second, recovery: 20 * time.Second,
 			spike: 2 * time.Second, turnPause: 200 * time.Millisecond}
 	}
-	return plan{chaos: 15 * time.Second, shortLife: 10 * time.Second, outage: 6 * time.Second, outageLife: 16 * time.Second, recovery: 5 * time.Second,
+	// Chaos lasts until the identity endpoint's 4th request (the second
+	// rotation, ~10 s, a latency spike) has begun: the 2nd (the first
+	// rotation, ~5 s) is the injected 500, and 3 tokens are minted by then.
+	return plan{chaos: 12 * time.Second, shortLife: 10 * time.Second, outage: 6 * time.Second, outageLife: 16 * time.Second, recovery: 5 * time.Second,
 		errorRate: 0.2, spike: 2 * time.Second, spikeRate: 0.1, turnPause: 300 * time.Millisecond}
 }
 

@@ -39,10 +39,11 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// The same legs and output as at watching pace, faster: Entra tokens
-	// of 3 s still rotate within the 4 turns 1 s apart (refresh at half
-	// life), the caches' clock skips the stores' refresh_interval, and the
+	// of 4 s (as the session tests', leaving a request 1 s of validity)
+	// still rotate within the 4 turns 1.3 s apart (refresh at half life),
+	// the caches' clock skips the stores' refresh_interval, and the
 	// runtime reuses the cache it was unpacked into.
-	fast := pace{identityLifetime: 3 * time.Second, turnPause: time.Second, clock: new(aheadClock)}
+	fast := pace{identityLifetime: 4 * time.Second, turnPause: 1300 * time.Millisecond, clock: new(aheadClock)}
 	if cache, err := os.UserCacheDir(); err == nil {
 		fast.runtimeCache = cache
 	}

@@ -56,11 +56,45 @@ func startProxyCmd(t *testing.T, env map[string]string, global []string, flags .
 		}})
 	}()
 	t.Cleanup(func() { rp.stop(t) })
+	rp.waitReady(t)
+	return rp
+}
+
+// startProxyProc runs `byokcred GLOBAL… proxy FLAGS… --listen 127.0.0.1:0
+// --ready-file F` as the binary bin with exactly env, and waits until it
+// listens: a proxy whose credential SDK reads the process environment,
+// without setting the test process's.
+func startProxyProc(t *testing.T, bin string, env []string, global []string, flags ...string) *runningProxy {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	rp := &runningProxy{ready: ready, stderr: &syncbuf.Buffer{}, code: make(chan int, 1)}
+	args := append(append(append([]string(nil), global...), "proxy"), flags...)
+	cmd := exec.Command(bin, append(args, "--listen", "127.0.0.1:0", "--ready-file", ready)...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, io.Discard, rp.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rp.cancel = func() { cmd.Process.Signal(syscall.SIGTERM) }
+	go func() {
+		cmd.Wait()
+		rp.code <- cmd.ProcessState.ExitCode()
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() }) // runs last: a proxy that ignored SIGTERM
+	t.Cleanup(func() { rp.stop(t) })
+	rp.waitReady(t)
+	return rp
+}
+
+// waitReady waits until the proxy wrote its ready file, and takes its URL
+// from it.
+func (rp *runningProxy) waitReady(t *testing.T) {
+	t.Helper()
+	ready := rp.ready
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if b, err := os.ReadFile(ready); err == nil {
 			rp.url = strings.TrimSpace(string(b))
-			return rp
+			return
 		}
 		select {
 		case code := <-rp.code:
@@ -250,6 +284,7 @@ func TestProxyCommand(t *testing.T) {
 // token. A final `copilot -p --continue` run, the plain non-interactive
 // mode, resumes the same conversation through the proxy.
 func TestCopilotCLIThroughProxy(t *testing.T) {
+	t.Parallel() // the proxy runs as a process of its own, with its own env
 	if testing.Short() {
 		t.Skip("-short: no Copilot runtime")
 	}
@@ -263,7 +298,6 @@ func TestCopilotCLIThroughProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	idp.Setenv(t) // azidentity reads the process environment
 	var rejected atomic.Int64
 	model := startModelT(t, fakemodel.Options{Reply: "Hello through the proxy.", Check: func(r *fakemodel.Request) int {
 		if err := idp.CheckRequest(r); err != nil {
@@ -307,7 +341,13 @@ func TestCopilotCLIThroughProxy(t *testing.T) {
 `)
 	// --default: with type azure the CLI keeps only the base URL's host and
 	// builds /openai/v1/... itself, so it cannot send a /foundry prefix.
-	rp := startProxyCmd(t, map[string]string{"PROXY_TOKEN": proxyClientToken}, []string{"-c", cfg, "--log-level", "info"}, "--client-token-env", "PROXY_TOKEN", "--default", "foundry")
+	// azidentity reads the identity endpoint from the process environment:
+	// the proxy gets it in its own.
+	proxyEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "PROXY_TOKEN=" + proxyClientToken}
+	for k, v := range idp.Env() {
+		proxyEnv = append(proxyEnv, k+"="+v)
+	}
+	rp := startProxyProc(t, byokcredBinary(t), proxyEnv, []string{"-c", cfg, "--log-level", "info"}, "--client-token-env", "PROXY_TOKEN", "--default", "foundry")
 
 	// The CLI's environment is built from nothing: no GitHub token (with
 	// one it calls api.github.com), a home of its own, offline mode.
