@@ -143,22 +143,40 @@ func (d *Doc) markEnvironment() {
 }
 
 // Errorf records a problem at path's position (or its nearest ancestor's).
-// A value that came from an environment variable is shown as ${NAME}.
+// A value that came from an environment variable is shown as ${NAME}. An
+// error wrapped with %w stays in the problem's chain (Error.Err), so that a
+// caller can recognise it with errors.Is or errors.As.
 func (d *Doc) Errorf(path, format string, args ...any) {
-	d.add(d.Pos(path), path, fmt.Sprintf(format, args...))
+	e := fmt.Errorf(format, args...)
+	if added := d.add(d.Pos(path), path, e.Error()); added != nil && wraps(e) {
+		added.Err = e
+	}
+}
+
+// wraps reports whether e, made by fmt.Errorf, wrapped an error (%w).
+func wraps(e error) bool {
+	switch e.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		return true
+	}
+	return false
 }
 
 func (d *Doc) errorAt(n *yaml.Node, path, format string, args ...any) {
 	d.add(Pos{n.Line, n.Column}, path, fmt.Sprintf(format, args...))
 }
 
-func (d *Doc) add(pos Pos, path, msg string) {
+// add records a problem and returns it; nil when it was counted but not
+// kept (MaxProblems).
+func (d *Doc) add(pos Pos, path, msg string) *Error {
 	d.failed[path] = true
 	if len(d.errs) >= MaxProblems {
 		d.dropped++
-		return
+		return nil
 	}
-	d.errs = append(d.errs, &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, suggestEnum(msg))})
+	e := &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, suggestEnum(msg))}
+	d.errs = append(d.errs, e)
+	return e
 }
 
 // suggestEnum adds "did you mean" to a misspelled value of a closed set,

@@ -342,9 +342,12 @@ func TestCodeBuiltPerUser(t *testing.T) {
 	}
 	spec := ProviderSpec{Name: "obo", Type: "openai", BaseURL: "https://obo.example", Model: "m", PerUser: exchange}
 	_, err := NewProvider(spec, Options{Logger: quiet()})
-	want := `registry: provider "obo": this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)`
+	want := `registry: provider "obo": this credential acts on behalf of each user, and this program has no user to supply: set registry.Options.PerUser and create each session for its user (session.Factory.SessionConfigFor)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("without Options.PerUser: err = %v, want %s", err, want)
+	}
+	if !errors.Is(err, ErrNeedsUser) {
+		t.Errorf("errors.Is(%v, ErrNeedsUser) = false, want true", err)
 	}
 	p, err := NewProvider(spec, Options{Logger: quiet(), PerUser: true})
 	if err != nil {

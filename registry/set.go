@@ -241,7 +241,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		}
 		b, err := build(name, res, opts)
 		if err != nil {
-			ctxs[name].Errorf("", "%v", err)
+			ctxs[name].Errorf("", "%w", err) // ErrNeedsUser stays recognisable
 			continue
 		}
 		b.deps = hosts[name].used
