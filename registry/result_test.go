@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -139,6 +140,59 @@ func TestResultWithoutSource(t *testing.T) {
 	want := "providers.a.auth: auth type test-result built no token source (kind.Result.Source)"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %q, want it to contain %q", err, want)
+	}
+}
+
+// userActorAuth declares ActsForEachUser as Says and builds a per-user
+// Result or not as Builds says.
+type userActorAuth struct {
+	Says   bool `yaml:"says"`
+	Builds bool `yaml:"builds"`
+}
+
+func (a *userActorAuth) ActsForEachUser() bool { return a.Says }
+func (a *userActorAuth) Validate(*kind.Build)  {}
+func (a *userActorAuth) Source(*kind.Build) (kind.Result, error) {
+	src := credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret("tok")})
+	if a.Builds {
+		return kind.Result{Source: src, PerUser: func(credential.TokenSource) credential.TokenSource { return src }}, nil
+	}
+	return kind.Result{Source: src}, nil
+}
+
+func init() { kind.Register("test-useractor", func() kind.AuthConfig { return new(userActorAuth) }) }
+
+// TestUserActorMustMatchTheResult: what an auth config declares from the
+// config alone (kind.UserActor, which copilot-env goes by) is held to what
+// its Source builds.
+func TestUserActorMustMatchTheResult(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		says, builds bool
+		wantErr      string
+	}{
+		{"both per-user", true, true, ""},
+		{"neither", false, false, ""},
+		{"says per-user, builds none", true, false, "providers.a.auth: auth type test-useractor says ActsForEachUser() = true, but its Source built a Result without PerUser (kind.UserActor): make them agree"},
+		{"says not, builds per-user", false, true, "providers.a.auth: auth type test-useractor says ActsForEachUser() = false, but its Source built a Result with PerUser (kind.UserActor): make them agree"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := configtest.Write(t, fmt.Sprintf(`providers:
+  a: {type: openai, base_url: https://a.example, model: m, auth: {type: test-useractor, says: %t, builds: %t}}
+`, tc.says, tc.builds))
+			set, err := Load(path, Options{PerUser: true})
+			got := ""
+			if err != nil {
+				got = err.Error()[strings.Index(err.Error(), "providers."):]
+			} else {
+				set.Close()
+			}
+			if diff := cmp.Diff(tc.wantErr, got); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -250,6 +250,19 @@ func newSet(cfg *config.Config, opts Options, prev *Set, checkValid bool) (*Set,
 			ctxs[name].Errorf("", "auth type %s built no token source (kind.Result.Source)", rp.AuthType)
 			continue
 		}
+		if ua, ok := rp.Auth.(kind.UserActor); ok && ua.ActsForEachUser() != (res.PerUser != nil) {
+			// Commands that describe the config without building it
+			// (copilot-env) go by the declaration: it must be true.
+			if c, ok := res.Source.(credential.Closer); ok {
+				c.Close()
+			}
+			built := "without"
+			if res.PerUser != nil {
+				built = "with"
+			}
+			ctxs[name].Errorf("", "auth type %s says ActsForEachUser() = %t, but its Source built a Result %s PerUser (kind.UserActor): make them agree", rp.AuthType, ua.ActsForEachUser(), built)
+			continue
+		}
 		b, err := build(name, res, opts)
 		if err != nil {
 			ctxs[name].Errorf("", "%w", err) // ErrNeedsUser stays recognisable
