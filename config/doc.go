@@ -153,6 +153,14 @@ func (d *Doc) Errorf(path, format string, args ...any) {
 	}
 }
 
+// Withdraw removes the problems recorded so far for which drop returns
+// true: those that another part of the program answers (a provider added
+// in code that a models: entry names). Its key stays marked failed.
+func (d *Doc) Withdraw(drop func(*Error) bool) {
+	// A copy: a list Err returned before must not change under its holder.
+	d.errs = slices.DeleteFunc(slices.Clone(d.errs), drop)
+}
+
 // wraps reports whether e, made by fmt.Errorf, wrapped an error (%w).
 func wraps(e error) bool {
 	switch e.(type) {

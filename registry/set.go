@@ -208,6 +208,7 @@ func newSet(cfg *config.Config, opts Options, prev *Set, checkValid bool) (*Set,
 		cfg.Doc.Decode(p.Auth, ctx.Path, rp.Auth, "type")
 		rp.Auth.Validate(ctx)
 	}
+	withdrawCodeProviders(cfg.Doc, opts.Providers)
 	err := cfg.Doc.Err()
 	if opts.Offline {
 		err = withoutEnvironment(err)
@@ -459,6 +460,26 @@ func (s *Set) abandon() {
 		p.mu.Unlock()
 	}
 	s.Close()
+}
+
+// withdrawCodeProviders withdraws the file's problems that the providers a
+// program adds in code answer: a models: entry or default_provider naming
+// one (the file is parsed before the registry knows them), no providers in
+// the file. Problems naming any other provider stay as they are.
+func withdrawCodeProviders(doc *config.Doc, code []*Provider) {
+	names := map[string]bool{}
+	for _, p := range code {
+		if p != nil {
+			names[p.Name] = true
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	doc.Withdraw(func(e *config.Error) bool {
+		var up *config.UnknownProviderError
+		return errors.Is(e, config.ErrNoProviders) || errors.As(e, &up) && names[up.Name]
+	})
 }
 
 // withProblems returns whether a provider cannot be built for its check
