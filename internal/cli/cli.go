@@ -133,7 +133,7 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	cmd, err := root.ExecuteContextC(ctx)
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -153,7 +153,7 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 		// hold one.
 		fmt.Fprintln(env.Stderr, "byokcred:", strings.ReplaceAll(a.scrub(err.Error()), "\n", "\n  "))
 	}
-	if next := advice(cmd, err); next != "" {
+	if next := advice(err); next != "" {
 		fmt.Fprintln(env.Stderr, "byokcred:", next)
 	}
 	var ue usageError
@@ -169,13 +169,15 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 // advice is the command line's next step after a library error: the
 // library's messages say what to change in a program or its config, and
 // only the CLI knows which of its commands and flags would help. "" when
-// there is none.
-func advice(cmd *cobra.Command, err error) string {
+// there is none. doctor (the advice itself) and the key command (one line,
+// its contract with the Copilot CLI) print their own failure and end in
+// silentFailure, so nothing is added to theirs.
+func advice(err error) string {
 	if errors.Is(err, registry.ErrNeedsUser) {
 		return "byokcred chat --user-token-env NAME acts for the user whose access token is in $NAME; byokcred proxy acts for each client's user"
 	}
 	var te *credential.TokenError
-	if errors.As(err, &te) && cmd != nil && cmd.Name() != "doctor" {
+	if errors.As(err, &te) {
 		if te.Provider == "" {
 			return "byokcred doctor shows how each credential is found"
 		}

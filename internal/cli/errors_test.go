@@ -157,6 +157,11 @@ func TestLibraryErrorsLeaveAdviceToTheCLI(t *testing.T) {
 				"byokcred: byokcred chat --user-token-env NAME acts for the user whose access token is in $NAME; byokcred proxy acts for each client's user\n"},
 		// doctor is the advice: it does not point at itself.
 		{"doctor", []string{"-c", cfg, "doctor", "quoter"}, ExitFailure, ""},
+		// The key command's contract with the Copilot CLI: one line.
+		{"key command", []string{"-c", cfg, "credential", "--agent", "off", "quoter"}, ExitFailure,
+			"byokcred credential: session: provider quoter: no token: gateway says no\n"},
+		{"key command, per-user provider", []string{"-c", oboCfg, "credential", "--agent", "off", "obo"}, ExitFailure,
+			"byokcred credential: " + oboCfg + ":6:5: providers.obo.auth: this credential acts on behalf of each user, and this program has no user to supply: set registry.Options.PerUser and create each session for its user (session.Factory.SessionConfigFor)\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
