@@ -385,13 +385,27 @@ func checkModelName(d *Doc, path, name string) {
 	}
 }
 
+// UnknownProviderError is the cause of a problem that names a provider the
+// file does not configure (models[].provider, default_provider), and
+// ErrNoProviders of a file without providers: a program that adds
+// providers in code (registry.Options.Providers) withdraws those its
+// providers answer (Doc.Withdraw).
+type UnknownProviderError struct {
+	Name string
+}
+
+func (e *UnknownProviderError) Error() string { return fmt.Sprintf("unknown provider %q", e.Name) }
+
+// ErrNoProviders: see UnknownProviderError.
+var ErrNoProviders = errors.New("no providers configured")
+
 func (c *Config) validate() {
 	d := c.Doc
 	if len(c.Providers) == 0 {
-		d.Errorf("providers", "no providers configured; add one under providers:")
+		d.Errorf("providers", "%w; add one under providers:", ErrNoProviders)
 	}
 	if c.DefaultProvider != "" && c.Providers[c.DefaultProvider] == nil {
-		d.Errorf("default_provider", "unknown provider %q (configured: %s)", c.DefaultProvider, strings.Join(c.Names(), ", "))
+		d.Errorf("default_provider", "%w (configured: %s)", &UnknownProviderError{c.DefaultProvider}, strings.Join(c.Names(), ", "))
 	}
 	for name, p := range c.Plugins {
 		path := "plugins." + name
@@ -424,7 +438,7 @@ func (c *Config) validate() {
 		case m.Provider == "":
 			d.Errorf(path, "missing key \"provider\"")
 		case c.Providers[m.Provider] == nil:
-			d.Errorf(path+".provider", "unknown provider %q (configured: %s)", m.Provider, strings.Join(c.Names(), ", "))
+			d.Errorf(path+".provider", "%w (configured: %s)", &UnknownProviderError{m.Provider}, strings.Join(c.Names(), ", "))
 		}
 		if m.ID != "" && m.Provider != "" {
 			if first, dup := ids[m.Ref()]; dup {

@@ -143,22 +143,48 @@ func (d *Doc) markEnvironment() {
 }
 
 // Errorf records a problem at path's position (or its nearest ancestor's).
-// A value that came from an environment variable is shown as ${NAME}.
+// A value that came from an environment variable is shown as ${NAME}. An
+// error wrapped with %w stays in the problem's chain (Error.Err), so that a
+// caller can recognise it with errors.Is or errors.As.
 func (d *Doc) Errorf(path, format string, args ...any) {
-	d.add(d.Pos(path), path, fmt.Sprintf(format, args...))
+	e := fmt.Errorf(format, args...)
+	if added := d.add(d.Pos(path), path, e.Error()); added != nil && wraps(e) {
+		added.Err = e
+	}
+}
+
+// Withdraw removes the problems recorded so far for which drop returns
+// true: those that another part of the program answers (a provider added
+// in code that a models: entry names). Its key stays marked failed.
+func (d *Doc) Withdraw(drop func(*Error) bool) {
+	// A copy: a list Err returned before must not change under its holder.
+	d.errs = slices.DeleteFunc(slices.Clone(d.errs), drop)
+}
+
+// wraps reports whether e, made by fmt.Errorf, wrapped an error (%w).
+func wraps(e error) bool {
+	switch e.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		return true
+	}
+	return false
 }
 
 func (d *Doc) errorAt(n *yaml.Node, path, format string, args ...any) {
 	d.add(Pos{n.Line, n.Column}, path, fmt.Sprintf(format, args...))
 }
 
-func (d *Doc) add(pos Pos, path, msg string) {
+// add records a problem and returns it; nil when it was counted but not
+// kept (MaxProblems).
+func (d *Doc) add(pos Pos, path, msg string) *Error {
 	d.failed[path] = true
 	if len(d.errs) >= MaxProblems {
 		d.dropped++
-		return
+		return nil
 	}
-	d.errs = append(d.errs, &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, suggestEnum(msg))})
+	e := &Error{File: d.File, Pos: pos, Path: path, Msg: d.scrub(path, suggestEnum(msg))}
+	d.errs = append(d.errs, e)
+	return e
 }
 
 // suggestEnum adds "did you mean" to a misspelled value of a closed set,

@@ -26,6 +26,12 @@ type Error struct {
 	// not found. `byokcred validate --offline` (CI without production
 	// secrets) skips these.
 	Environment bool
+	// Err is the error the problem was made from, when it wrapped one
+	// (Doc.Errorf's %w), so that errors.Is and errors.As find a sentinel
+	// through the list (registry.ErrNeedsUser); nil otherwise. Print
+	// Error(), not Err: Msg is the text with values from the environment
+	// shown as ${NAME}.
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -38,6 +44,8 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("%s: %s", loc, e.Msg)
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // printablePath quotes a key path (or the file's path) that holds a
 // control character: a key may be any YAML string, and a raw newline or
@@ -60,6 +68,15 @@ func (l ErrorList) Error() string {
 		lines[i] = e.Error()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the problems, for errors.Is and errors.As.
+func (l ErrorList) Unwrap() []error {
+	errs := make([]error, len(l))
+	for i, e := range l {
+		errs[i] = e
+	}
+	return errs
 }
 
 // Sort orders the list by position.

@@ -11,3 +11,13 @@ import "github.com/byokcred/byokcred/credential"
 type CredentialKinder interface {
 	CredentialKind() credential.Kind
 }
+
+// UserActor is implemented by auth configs whose kind can act on behalf of
+// each user (kind.Result.PerUser), saying from the config alone whether
+// this one does: entra's on_behalf_of, a plugin's per_user. Commands that
+// describe a config without building it (`byokcred copilot-env`, whose key
+// command never has a user) refuse such a provider up front. The registry
+// checks the answer against the Result the kind builds.
+type UserActor interface {
+	ActsForEachUser() bool
+}

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"errors"
 	"time"
 
 	"github.com/byokcred/byokcred/credential"
@@ -24,7 +23,7 @@ func build(name string, res kind.Result, opts Options) (built, error) {
 			if c, ok := res.Source.(credential.Closer); ok {
 				c.Close()
 			}
-			return built{}, errors.New("this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)")
+			return built{}, noUserError{}
 		}
 		if res.Cache != nil {
 			res.Cache(&co)
@@ -47,6 +46,17 @@ func build(name string, res kind.Result, opts Options) (built, error) {
 	b.src = b.cache // closing the cache closes the kind's source too
 	return b, nil
 }
+
+// noUserError refuses a per-user credential in a program that said it has
+// no users (Options.PerUser unset). It wraps ErrNeedsUser, so that a caller
+// that can supply a user (the CLI's chat) recognises it and says how.
+type noUserError struct{}
+
+func (noUserError) Error() string {
+	return "this credential acts on behalf of each user, and this program has no user to supply: set registry.Options.PerUser and create each session for its user (session.Factory.SessionConfigFor)"
+}
+
+func (noUserError) Unwrap() error { return ErrNeedsUser }
 
 // closer is what closing b releases: the per-user caches (which close the
 // kind's source too) or the source (the cache, when there is one).

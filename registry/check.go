@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/byokcred/byokcred/config"
 )
 
 // Check asks every source that can (kind.Result.Check) to confirm its provider's
@@ -38,6 +40,29 @@ func (s *Set) Check(ctx context.Context) error {
 		return fileErr
 	}
 	return errors.Join(append([]error{fileErr}, code...)...)
+}
+
+// LoadChecked is Load followed by Set.Check, with every problem in one
+// list, in file order (`byokcred validate`): when the file has problems,
+// the providers whose own blocks have none are still built and checked,
+// so a plugin's `config:` problems are reported beside the rest instead of
+// once the rest is fixed; what was built for that is closed. The set is
+// returned only when there is no problem; the caller closes it.
+func LoadChecked(ctx context.Context, path string, opts Options) (*Set, error) {
+	opts.defaults()
+	cfg, err := config.Load(path, opts.LookupEnv)
+	if cfg == nil {
+		return nil, err
+	}
+	s, err := newSet(cfg, opts, nil, true)
+	if s == nil {
+		return nil, err
+	}
+	if err := s.Check(ctx); err != nil {
+		s.abandon()
+		return nil, err
+	}
+	return s, nil
 }
 
 // ErrNoCheck is Provider.Check's answer for a provider whose credential

@@ -300,6 +300,9 @@ func (s *Set) addCode(extra []*Provider) error {
 	// names, models and the default provider are read from Config.
 	cfg := *s.Config
 	cfg.Providers = maps.Clone(cfg.Providers)
+	if cfg.Providers == nil { // a file with no providers of its own
+		cfg.Providers = map[string]*config.Provider{}
+	}
 	var names []string
 	for _, p := range extra {
 		cfg.Providers[p.Name] = p.Provider

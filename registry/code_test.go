@@ -288,6 +288,68 @@ models:
 	}
 }
 
+// TestFileModelsNameCodeProviders: a file's models:, default_provider
+// and default_model may name a provider the program adds in code
+// (Options.Providers), as they name the file's own; a name neither has is
+// refused with the file-only message at its position, and a file with no
+// providers of its own is accepted when the program adds some.
+func TestFileModelsNameCodeProviders(t *testing.T) {
+	t.Parallel()
+	code, err := NewProvider(validSpec("code", &countingSource{ttl: time.Hour, now: time.Now}), Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer code.Close()
+	const withFile = `default_provider: code
+default_model: code/m2
+providers:
+  file: {type: openai, base_url: https://f.example, model: m, auth: {type: test-echo, value: file-tok}}
+models:
+  - {id: m2, provider: code}
+  - {id: m3, provider: file}
+`
+	tests := []struct {
+		name       string
+		config     string
+		code       []*Provider
+		wantModels []string
+		wantErr    string // FILE stands for the config's path
+	}{
+		{"models and defaults name a code provider", withFile, []*Provider{code}, []string{"code/m", "code/m2", "file/m", "file/m3"}, ""},
+		{"no providers in the file", `models:
+  - {id: m2, provider: code}
+`, []*Provider{code}, []string{"code/m", "code/m2"}, ""},
+		{"a file-only program: the same problems as before", withFile, nil, nil,
+			`FILE:1:19: default_provider: unknown provider "code" (configured: file)` + "\n" +
+				`FILE:6:24: models[0].provider: unknown provider "code" (configured: file)`},
+		{"a name neither has", `providers:
+  file: {type: openai, base_url: https://f.example, model: m, auth: {type: test-echo, value: file-tok}}
+models:
+  - {id: m2, provider: nowhere}
+`, []*Provider{code}, nil, `FILE:4:24: models[0].provider: unknown provider "nowhere" (configured: file)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := configtest.Write(t, tc.config)
+			set, err := Load(path, Options{Logger: quiet(), Providers: tc.code})
+			var gotModels []string
+			gotErr := ""
+			if err != nil {
+				gotErr = strings.ReplaceAll(err.Error(), path, "FILE")
+			} else {
+				gotModels = set.Config.ModelRefs()
+				set.Close()
+			}
+			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantModels, gotModels); diff != "" {
+				t.Errorf("models (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestCodeProviderInSetsConcurrently: sets are built and closed around one
 // provider from many goroutines (the race detector watches), and the source
 // outlives them all until its builder lets go.
@@ -342,9 +404,12 @@ func TestCodeBuiltPerUser(t *testing.T) {
 	}
 	spec := ProviderSpec{Name: "obo", Type: "openai", BaseURL: "https://obo.example", Model: "m", PerUser: exchange}
 	_, err := NewProvider(spec, Options{Logger: quiet()})
-	want := `registry: provider "obo": this credential acts on behalf of each user, and this program has no user to supply (byokcred chat: --user-token-env; a library program: registry.Options.PerUser and session.Factory.SessionConfigFor)`
+	want := `registry: provider "obo": this credential acts on behalf of each user, and this program has no user to supply: set registry.Options.PerUser and create each session for its user (session.Factory.SessionConfigFor)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("without Options.PerUser: err = %v, want %s", err, want)
+	}
+	if !errors.Is(err, ErrNeedsUser) {
+		t.Errorf("errors.Is(%v, ErrNeedsUser) = false, want true", err)
 	}
 	p, err := NewProvider(spec, Options{Logger: quiet(), PerUser: true})
 	if err != nil {

@@ -130,7 +130,7 @@ func (l *Live) Reload() error {
 		l.opts.Logger.Error("config reload rejected; the previous config keeps serving", "file", l.path, "err", err)
 		return err
 	}
-	set, err := newSet(cfg, l.opts, old.set)
+	set, err := newSet(cfg, l.opts, old.set, false)
 	if err != nil {
 		l.opts.Logger.Error("config reload rejected; the previous config keeps serving", "file", l.path, "err", err)
 		return err

@@ -145,6 +145,15 @@ func TestPerUserRefusedWithoutUsers(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "providers.gw.auth") || !strings.Contains(err.Error(), "acts on behalf of each user") {
 		t.Fatalf("err = %v, want a refusal at providers.gw.auth naming the per-user credential", err)
 	}
+	// A program (the CLI's chat) that can supply a user recognises the
+	// refusal through the file's problem list, not by its words; the
+	// library's words give a library caller no command-line advice.
+	if !errors.Is(err, ErrNeedsUser) {
+		t.Errorf("errors.Is(%v, ErrNeedsUser) = false, want true", err)
+	}
+	if strings.Contains(err.Error(), "byokcred ") {
+		t.Errorf("err = %v, gives a library caller command-line advice", err)
+	}
 }
 
 func TestPerUserProviderServesOnlyUsers(t *testing.T) {

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -139,5 +140,110 @@ func TestResultWithoutSource(t *testing.T) {
 	want := "providers.a.auth: auth type test-result built no token source (kind.Result.Source)"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %q, want it to contain %q", err, want)
+	}
+}
+
+// userActorAuth declares ActsForEachUser as Says and builds a per-user
+// Result or not as Builds says.
+type userActorAuth struct {
+	Says   bool `yaml:"says"`
+	Builds bool `yaml:"builds"`
+}
+
+func (a *userActorAuth) ActsForEachUser() bool { return a.Says }
+func (a *userActorAuth) Validate(*kind.Build)  {}
+func (a *userActorAuth) Source(*kind.Build) (kind.Result, error) {
+	src := credential.StaticTokenSource(&credential.Token{Kind: credential.KindBearer, Value: credential.NewSecret("tok")})
+	if a.Builds {
+		return kind.Result{Source: src, PerUser: func(credential.TokenSource) credential.TokenSource { return src }}, nil
+	}
+	return kind.Result{Source: src}, nil
+}
+
+func init() { kind.Register("test-useractor", func() kind.AuthConfig { return new(userActorAuth) }) }
+
+// TestUserActorMustMatchTheResult: what an auth config declares from the
+// config alone (kind.UserActor, which copilot-env goes by) is held to what
+// its Source builds.
+func TestUserActorMustMatchTheResult(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		says, builds bool
+		wantErr      string
+	}{
+		{"both per-user", true, true, ""},
+		{"neither", false, false, ""},
+		{"says per-user, builds none", true, false, "providers.a.auth: auth type test-useractor says ActsForEachUser() = true, but its Source built a Result without PerUser (kind.UserActor): make them agree"},
+		{"says not, builds per-user", false, true, "providers.a.auth: auth type test-useractor says ActsForEachUser() = false, but its Source built a Result with PerUser (kind.UserActor): make them agree"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := configtest.Write(t, fmt.Sprintf(`providers:
+  a: {type: openai, base_url: https://a.example, model: m, auth: {type: test-useractor, says: %t, builds: %t}}
+`, tc.says, tc.builds))
+			set, err := Load(path, Options{PerUser: true})
+			got := ""
+			if err != nil {
+				got = err.Error()[strings.Index(err.Error(), "providers."):]
+			} else {
+				set.Close()
+			}
+			if diff := cmp.Diff(tc.wantErr, got); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestLoadCheckedReportsEverythingAtOnce: LoadChecked lists a source's
+// check problems (a plugin's `config:` block) beside the file's other
+// problems, in file order, instead of only once the rest is clean; a
+// provider with a problem of its own, or any when a `plugins:` entry has
+// one, is not built for it.
+func TestLoadCheckedReportsEverythingAtOnce(t *testing.T) {
+	tests := []struct {
+		name   string
+		config string
+		want   []string // FILE stands for the config's path
+	}{
+		{"clean", `providers:
+  a: {type: openai, base_url: https://a.example, model: m, auth: {type: test-result, build: plain}}
+`, nil},
+		{"a check problem alone", `providers:
+  a: {type: openai, base_url: https://a.example, model: m, auth: {type: test-result, build: checked}}
+`, []string{"FILE:2:60: providers.a.auth: the issuer refused the config"}},
+		{"a key problem before and after the check problem", `providers:
+  a: {type: openai, base_url: https://a.example, model: m, auth: {type: static, api_key: k, colour: red}}
+  b: {type: openai, base_url: https://b.example, model: m, auth: {type: test-result, build: checked}}
+  c: {type: openai, base_url: https://c.example, modle: m, auth: {type: static, api_key: k}}
+`, []string{
+			`FILE:2:93: providers.a.auth.colour: unknown key "colour" (known keys: api_key, api_key_env, api_key_file, api_key_secret, bearer_token, bearer_token_env, bearer_token_file, bearer_token_secret)`,
+			"FILE:3:60: providers.b.auth: the issuer refused the config",
+			`FILE:4:50: providers.c.modle: unknown key "modle"; did you mean "model"? (known keys: api_version, auth, base_url, headers, model, type, wire_api, wire_model)`,
+		}},
+		{"a problem in the checked provider's own block: not built", `providers:
+  a: {type: openai, base_url: https://a.example, model: m, colour: red, auth: {type: test-result, build: checked}}
+`, []string{`FILE:2:60: providers.a.colour: unknown key "colour" (known keys: api_version, auth, base_url, headers, model, type, wire_api, wire_model)`}},
+		{"a problem in plugins: nothing is built", `plugins:
+  p: {}
+providers:
+  a: {type: openai, base_url: https://a.example, model: m, auth: {type: test-result, build: checked}}
+`, []string{`FILE:2:3: plugins.p: missing key "command": the plugin binary`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := configtest.Write(t, tc.config)
+			set, err := LoadChecked(context.Background(), path, Options{})
+			var got []string
+			if err != nil {
+				got = strings.Split(strings.ReplaceAll(err.Error(), path, "FILE"), "\n")
+			} else {
+				set.Close()
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

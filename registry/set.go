@@ -173,10 +173,14 @@ func Load(path string, opts Options) (*Set, error) {
 // New builds the providers of a decoded config: decode each auth block
 // strictly, validate everything, and only then build sources.
 func New(cfg *config.Config, opts Options) (*Set, error) {
-	return newSet(cfg, opts, nil)
+	return newSet(cfg, opts, nil, false)
 }
 
-func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
+// newSet builds the set of cfg. With checkValid (LoadChecked), a file with
+// problems still gets the sources of the providers that have none of their
+// own, so that their checks (a plugin's `config:` block) join the list:
+// the set is then returned with the problems, for Check and Close only.
+func newSet(cfg *config.Config, opts Options, prev *Set, checkValid bool) (*Set, error) {
 	opts.defaults()
 	s := &Set{Config: cfg, providers: map[string]*Provider{}, prev: prev, owned: map[string]any{}, taken: map[string]bool{}, built: map[string]built{}}
 	ctxs := map[string]*kind.Build{}
@@ -204,11 +208,16 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		cfg.Doc.Decode(p.Auth, ctx.Path, rp.Auth, "type")
 		rp.Auth.Validate(ctx)
 	}
+	withdrawCodeProviders(cfg.Doc, opts.Providers)
 	err := cfg.Doc.Err()
 	if opts.Offline {
 		err = withoutEnvironment(err)
 	}
-	if err != nil {
+	var invalid func(name string) bool
+	switch {
+	case err != nil && checkValid && !opts.Offline:
+		invalid = withProblems(err)
+	case err != nil:
 		return nil, err
 	}
 	if opts.Offline {
@@ -218,6 +227,9 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 		return s, nil
 	}
 	for _, name := range cfg.Names() {
+		if invalid != nil && invalid(name) {
+			continue
+		}
 		rp := s.providers[name]
 		key := configKey(rp.AuthType, rp.Auth)
 		if b, ok := s.built[key]; ok {
@@ -239,15 +251,31 @@ func newSet(cfg *config.Config, opts Options, prev *Set) (*Set, error) {
 			ctxs[name].Errorf("", "auth type %s built no token source (kind.Result.Source)", rp.AuthType)
 			continue
 		}
+		if ua, ok := rp.Auth.(kind.UserActor); ok && ua.ActsForEachUser() != (res.PerUser != nil) {
+			// Commands that describe the config without building it
+			// (copilot-env) go by the declaration: it must be true.
+			if c, ok := res.Source.(credential.Closer); ok {
+				c.Close()
+			}
+			built := "without"
+			if res.PerUser != nil {
+				built = "with"
+			}
+			ctxs[name].Errorf("", "auth type %s says ActsForEachUser() = %t, but its Source built a Result %s PerUser (kind.UserActor): make them agree", rp.AuthType, ua.ActsForEachUser(), built)
+			continue
+		}
 		b, err := build(name, res, opts)
 		if err != nil {
-			ctxs[name].Errorf("", "%v", err)
+			ctxs[name].Errorf("", "%w", err) // ErrNeedsUser stays recognisable
 			continue
 		}
 		b.deps = hosts[name].used
 		s.built[key] = b
 		s.own("src:"+key, b.closer())
 		rp.use(key, b)
+	}
+	if invalid != nil {
+		return s, cfg.Doc.Err()
 	}
 	if err := cfg.Doc.Err(); err != nil {
 		s.abandon()
@@ -432,6 +460,50 @@ func (s *Set) abandon() {
 		p.mu.Unlock()
 	}
 	s.Close()
+}
+
+// withdrawCodeProviders withdraws the file's problems that the providers a
+// program adds in code answer: a models: entry or default_provider naming
+// one (the file is parsed before the registry knows them), no providers in
+// the file. Problems naming any other provider stay as they are.
+func withdrawCodeProviders(doc *config.Doc, code []*Provider) {
+	names := map[string]bool{}
+	for _, p := range code {
+		if p != nil {
+			names[p.Name] = true
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	doc.Withdraw(func(e *config.Error) bool {
+		var up *config.UnknownProviderError
+		return errors.Is(e, config.ErrNoProviders) || errors.As(e, &up) && names[up.Name]
+	})
+}
+
+// withProblems returns whether a provider cannot be built for its check
+// alongside the problems of err (a config.ErrorList): one with a problem
+// in its own block, or any provider when a problem lies where a source may
+// depend on it (a `plugins:` entry, a problem with no key: one whose
+// source would fail for another block's reason is left for the next pass,
+// not reported twice).
+func withProblems(err error) func(name string) bool {
+	var el config.ErrorList
+	if !errors.As(err, &el) {
+		return func(string) bool { return true }
+	}
+	bad := map[string]bool{}
+	for _, e := range el {
+		switch {
+		case e.Path == "", e.Path == "plugins", strings.HasPrefix(e.Path, "plugins."):
+			return func(string) bool { return true }
+		case strings.HasPrefix(e.Path, "providers."):
+			name, _, _ := strings.Cut(strings.TrimPrefix(e.Path, "providers."), ".")
+			bad[name] = true
+		}
+	}
+	return func(name string) bool { return bad[name] }
 }
 
 // withoutEnvironment drops the problems of the environment from a

@@ -14,6 +14,7 @@ var configDocs = map[string]string{
 	"Config.RefreshOnRejection": "RefreshOnRejection routes the runtime's model requests through byokcred (the SDK's request handler) so that a 401 drops the rejected token and the runtime's retry gets a fresh one. A library program starts its runtime with its session factory's RequestHandler for it; without, the factory refuses the config.",
 	"Config.TokenTimeout":       "TokenTimeout bounds each credential fetch made for a model request.",
 	"Error.Environment":         "Environment marks a problem of the machine, not of the file: an unset environment variable, a missing or loose file, a plugin binary not found. `byokcred validate --offline` (CI without production secrets) skips these.",
+	"Error.Err":                 "Err is the error the problem was made from, when it wrapped one (Doc.Errorf's %w), so that errors.Is and errors.As find a sentinel through the list (registry.ErrNeedsUser); nil otherwise. Print Error(), not Err: Msg is the text with values from the environment shown as ${NAME}.",
 	"Error.Path":                "Path is the dotted key path, e.g. providers.openai.base_url.",
 	"Model.ID":                  "ID is the provider-local model id, unique within its provider; ${VAR} expands.",
 	"Model.MaxOutputTokens":     "MaxOutputTokens overrides the runtime's output token limit for this model.",

@@ -161,7 +161,7 @@ func (s *Source) detect(ctx context.Context) error {
 	} else {
 		l, ok := firstPresent(ctx)
 		if !ok {
-			return errors.New("gcp: no Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS is not set, there is no gcloud well-known file and no metadata server answered; run `byokcred doctor` for each source's reason")
+			return errors.New("gcp: no Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS is not set, there is no gcloud well-known file and no metadata server answered; set GOOGLE_APPLICATION_CREDENTIALS, or credentials_file in the auth block")
 		}
 		s.from = l.describe()
 		if l.file != nil {

@@ -153,6 +153,9 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 		// hold one.
 		fmt.Fprintln(env.Stderr, "byokcred:", strings.ReplaceAll(a.scrub(err.Error()), "\n", "\n  "))
 	}
+	if next := advice(err); next != "" {
+		fmt.Fprintln(env.Stderr, "byokcred:", next)
+	}
 	var ue usageError
 	var el config.ErrorList
 	var ce *config.Error
@@ -161,6 +164,26 @@ func Run(ctx context.Context, args []string, env Env) (code int) {
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// advice is the command line's next step after a library error: the
+// library's messages say what to change in a program or its config, and
+// only the CLI knows which of its commands and flags would help. "" when
+// there is none. doctor (the advice itself) and the key command (one line,
+// its contract with the Copilot CLI) print their own failure and end in
+// silentFailure, so nothing is added to theirs.
+func advice(err error) string {
+	if errors.Is(err, registry.ErrNeedsUser) {
+		return "byokcred chat --user-token-env NAME acts for the user whose access token is in $NAME; byokcred proxy acts for each client's user"
+	}
+	var te *credential.TokenError
+	if errors.As(err, &te) {
+		if te.Provider == "" {
+			return "byokcred doctor shows how each credential is found"
+		}
+		return "byokcred doctor " + te.Provider + " shows how its credential is found"
+	}
+	return ""
 }
 
 // isCobraUsage recognises cobra's own command and argument errors, which it

@@ -42,15 +42,14 @@ variables, missing files and binaries are not reported. Live checks
 			var err error
 			if offline {
 				set, err = a.loadOffline()
-			} else if set, err = a.load(); err == nil {
+			} else {
 				// Plugins check their own config blocks (Configure, no
 				// token fetched), so a typo there shows now, at its
-				// position, not at the first model request.
+				// position, not at the first model request — and beside
+				// the file's other problems, not after they are fixed.
 				cctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-				if err = loadError(set.Check(cctx)); err != nil {
-					set.Close()
-					set = nil
-				}
+				set, err = registry.LoadChecked(cctx, a.path(), a.registryOptions())
+				err = loadError(err)
 				cancel()
 			}
 			if a.output == "json" {

@@ -74,6 +74,9 @@ for the shell to expand: no secret is printed.`,
 			if err != nil {
 				return usageError{err}
 			}
+			if err := copilotEnvPerUser(set.Config, p); err != nil {
+				return err
+			}
 			if err := a.copilotEnvUnresolved(p, unresolved); err != nil {
 				return err
 			}
@@ -127,6 +130,21 @@ func keyCommand(exe string) string {
 		return small
 	}
 	return exe
+}
+
+// copilotEnvPerUser refuses a provider that acts on behalf of each user
+// (kind.UserActor, from the config alone): the Copilot CLI runs the key
+// command for nobody, so it could never get a credential. It is refused at
+// its auth block, as loading it for a program with no user is, and wraps
+// registry.ErrNeedsUser, after which Run names the commands that can act
+// for a user.
+func copilotEnvPerUser(cfg *config.Config, p *registry.Provider) error {
+	if ua, ok := p.Auth.(kind.UserActor); !ok || !ua.ActsForEachUser() {
+		return nil
+	}
+	path := p.Path() + ".auth"
+	return config.ErrorList{{File: cfg.Doc.File, Pos: cfg.Doc.Pos(path), Path: path, Err: registry.ErrNeedsUser,
+		Msg: "this credential acts on behalf of each user, and this program has no user to supply: the Copilot CLI runs its key command for nobody"}}
 }
 
 // copilotEnvUnresolved refuses a provider whose printed values (base URL,

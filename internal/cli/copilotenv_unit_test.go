@@ -137,3 +137,58 @@ func mustExecutable(t *testing.T) string {
 	}
 	return p
 }
+
+// TestCopilotEnvRefusesPerUserProviders: the Copilot CLI runs the key
+// command for nobody, so copilot-env refuses a provider that acts on behalf
+// of each user (entra on_behalf_of, a plugin's per_user) at its auth block,
+// from the config alone, and says which commands can act for a user; a
+// per-user provider elsewhere in the file does not stop another's exports.
+func TestCopilotEnvRefusesPerUserProviders(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
+	cfg := writeFile(t, "byokcred.yaml", `plugins:
+  exchanger: {command: /bin/true}
+providers:
+  obo:
+    type: openai
+    base_url: https://obo.example
+    model: m
+    auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: app, client_secret_env: APP_SECRET, scope: 'https://obo.example/.default'}
+  exchanged:
+    type: openai
+    base_url: https://gw.example
+    model: m
+    auth: {type: plugin, plugin: exchanger, per_user: true}
+  plain:
+    type: openai
+    base_url: https://api.example
+    model: m
+    auth: {type: static, api_key_env: KEY}
+`)
+	const refusal = ": this credential acts on behalf of each user, and this program has no user to supply: the Copilot CLI runs its key command for nobody\n" +
+		"byokcred: byokcred chat --user-token-env NAME acts for the user whose access token is in $NAME; byokcred proxy acts for each client's user\n"
+	tests := []struct {
+		name     string
+		provider string
+		wantCode int
+		wantErr  string
+	}{
+		{"entra on_behalf_of", "obo", ExitUsage, "byokcred: " + cfg + ":8:5: providers.obo.auth" + refusal},
+		{"plugin per_user", "exchanged", ExitUsage, "byokcred: " + cfg + ":13:5: providers.exchanged.auth" + refusal},
+		{"a provider with its own identity", "plain", ExitOK, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, map[string]string{"APP_SECRET": "s", "KEY": "k"}, "-c", cfg, "copilot-env", tc.provider)
+			type outcome struct {
+				Code   int
+				Stderr string
+			}
+			if diff := cmp.Diff(outcome{tc.wantCode, tc.wantErr}, outcome{r.code, r.stderr}); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if (tc.wantCode == ExitOK) != strings.Contains(r.stdout, "export COPILOT_PROVIDER_API_KEY_COMMAND=") {
+				t.Errorf("stdout = %q, want exports only for the provider with its own identity", r.stdout)
+			}
+		})
+	}
+}

@@ -314,3 +314,42 @@ providers:
 		t.Error("validate ran a token command: it must only configure")
 	}
 }
+
+// TestValidateReportsPluginConfigsWithOtherProblems: a plugin's `config:`
+// problem is listed beside the file's other problems, in file order, not
+// only once they are fixed (README: every problem in the file is reported
+// at once).
+func TestValidateReportsPluginConfigsWithOtherProblems(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
+	execPlugin, err := plugintest.Build("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "byokcred.yaml", `plugins:
+  printer: {command: `+execPlugin+`, env: {PATH: /usr/bin:/bin}}
+providers:
+  keyed:
+    type: openai
+    base_url: https://api.example/v1
+    model: m
+    auth: {type: static, api_kye: k}
+  typo:
+    type: openai
+    base_url: https://gw.example/v1
+    model: m
+    auth: {type: plugin, plugin: printer, config: {comand: /bin/echo, format: raw}}
+`)
+	r := run(t, nil, "-c", cfg, "validate")
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(strings.TrimPrefix(l, "byokcred: "))
+		lines[i], _, _ = strings.Cut(l, ": ") // FILE:LINE:COL: problem
+	}
+	want := []string{cfg + ":8:26", cfg + ":13:5"}
+	if diff := cmp.Diff(want, lines); diff != "" || r.code != ExitUsage {
+		t.Errorf("exit %d, want 2; problem positions (-want +got):\n%s\nstderr: %s", r.code, diff, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "api_kye") || !strings.Contains(r.stderr, "comand") {
+		t.Errorf("stderr = %s\nwant the static key's typo and the plugin config's", r.stderr)
+	}
+}

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/byokcred/byokcred/credential"
 	"github.com/byokcred/byokcred/internal/testkit/plugintest"
 	"github.com/byokcred/byokcred/kind"
+	"github.com/byokcred/byokcred/registry"
 )
 
 // quotingAuth is a credential whose source fails with its text: an
@@ -55,7 +58,8 @@ func TestChatTellsErrorsApartByType(t *testing.T) {
 		{"unknown provider", []string{"chat", "-m", "nope", "hi"}, ExitUsage,
 			`byokcred: registry: unknown provider "nope" (configured: alpha, quoter)` + "\n"},
 		{"a credential failure quoting 'unknown model'", []string{"chat", "-m", "quoter", "hi"}, ExitFailure,
-			"byokcred: session: provider quoter: no token: gateway: unknown model deployment m2\n"},
+			"byokcred: session: provider quoter: no token: gateway: unknown model deployment m2\n" +
+				"byokcred: byokcred doctor quoter shows how its credential is found\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,8 +96,83 @@ providers:
     auth: {type: plugin, plugin: minter, config: {command: /bin/false, format: raw}}
 `)
 	r := runWithin(t, context.Background(), time.Minute, Env{LookupEnv: noEnv}, "-c", cfg, "token", "gateway")
-	want := `byokcred: session: provider gateway: no token: plugins: plugin "minter": plugin reported an error: get token: exec: command /bin/false exited with status 1` + "\n"
+	want := `byokcred: session: provider gateway: no token: plugins: plugin "minter": plugin reported an error: get token: exec: command /bin/false exited with status 1` + "\n" +
+		"byokcred: byokcred doctor gateway shows how its credential is found\n"
 	if diff := cmp.Diff(want, r.stderr); diff != "" || r.code != ExitFailure {
 		t.Errorf("exit %d, want 1; stderr (-want +got):\n%s", r.code, diff)
+	}
+}
+
+// TestLibraryErrorsLeaveAdviceToTheCLI: a library program's errors say
+// what to change in the program or config and name no byokcred command;
+// the CLI recognises them by type (a *credential.TokenError, a wrapped
+// registry.ErrNeedsUser) and adds its own next step on a line of its own.
+func TestLibraryErrorsLeaveAdviceToTheCLI(t *testing.T) {
+	t.Parallel() // sets no process env, cwd or signal
+	cfg := writeFile(t, "byokcred.yaml", `providers:
+  quoter: {type: openai, base_url: https://gw.example, model: m, auth: {type: test-quoting, text: "gateway says no"}}
+`)
+	oboCfg := writeFile(t, "obo.yaml", `providers:
+  obo:
+    type: openai
+    base_url: https://obo.example
+    model: m
+    auth: {type: entra, credential: on_behalf_of, tenant_id: contoso, client_id: app, client_secret_env: APP_SECRET, scope: 'https://obo.example/.default'}
+`)
+	env := map[string]string{"APP_SECRET": "app-secret"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	quiet := slog.New(slog.DiscardHandler)
+
+	// The library: loading without Options.PerUser refuses the per-user
+	// provider; with it, the failing source's token error.
+	_, err := registry.Load(oboCfg, registry.Options{LookupEnv: lookup, Logger: quiet})
+	if !errors.Is(err, registry.ErrNeedsUser) || strings.Contains(err.Error(), "byokcred ") {
+		t.Errorf("registry.Load: %v; want an error wrapping registry.ErrNeedsUser naming no byokcred command", err)
+	}
+	set, err := registry.Load(cfg, registry.Options{LookupEnv: lookup, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	p, err := set.Provider("quoter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Token(context.Background())
+	if te := (*credential.TokenError)(nil); !errors.As(err, &te) || strings.Contains(err.Error(), "byokcred ") {
+		t.Errorf("Provider.Token: %v; want a *credential.TokenError naming no byokcred command", err)
+	}
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"token error", []string{"-c", cfg, "token", "quoter"}, ExitFailure,
+			"byokcred: session: provider quoter: no token: gateway says no\n" +
+				"byokcred: byokcred doctor quoter shows how its credential is found\n"},
+		{"per-user provider without a user", []string{"-c", oboCfg, "token", "obo"}, ExitUsage,
+			"byokcred: " + oboCfg + ":6:5: providers.obo.auth: this credential acts on behalf of each user, and this program has no user to supply: set registry.Options.PerUser and create each session for its user (session.Factory.SessionConfigFor)\n" +
+				"byokcred: byokcred chat --user-token-env NAME acts for the user whose access token is in $NAME; byokcred proxy acts for each client's user\n"},
+		// doctor is the advice: it does not point at itself.
+		{"doctor", []string{"-c", cfg, "doctor", "quoter"}, ExitFailure, ""},
+		// The key command's contract with the Copilot CLI: one line.
+		{"key command", []string{"-c", cfg, "credential", "--agent", "off", "quoter"}, ExitFailure,
+			"byokcred credential: session: provider quoter: no token: gateway says no\n"},
+		{"key command, per-user provider", []string{"-c", oboCfg, "credential", "--agent", "off", "obo"}, ExitFailure,
+			"byokcred credential: " + oboCfg + ":6:5: providers.obo.auth: this credential acts on behalf of each user, and this program has no user to supply: set registry.Options.PerUser and create each session for its user (session.Factory.SessionConfigFor)\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, env, tc.args...)
+			type outcome struct {
+				Code   int
+				Stderr string
+			}
+			if diff := cmp.Diff(outcome{tc.wantCode, tc.wantErr}, outcome{r.code, r.stderr}); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -256,7 +256,7 @@ func (r *reader) explain(err error) error {
 		if status >= 500 {
 			return r.unavailable(status)
 		}
-		return fmt.Errorf("awssecretsmanager: reading the secret in %s: %w; `byokcred doctor` shows which AWS credentials are found", r.auth.Region, err)
+		return fmt.Errorf("awssecretsmanager: reading the secret in %s: %w; check the AWS credentials the reference's auth block selects", r.auth.Region, err)
 	}
 	code, msg := ae.ErrorCode(), ae.ErrorMessage()
 	switch code {
@@ -266,7 +266,7 @@ func (r *reader) explain(err error) error {
 		}
 		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s has no secret %s: check its name and region (aws: %s)", r.auth.Region, r.Secret, msg)
 	case "AccessDeniedException":
-		who := "the identity that reads it (`byokcred doctor` shows which)"
+		who := "the identity that reads it"
 		if m := deniedIdentityRe.FindStringSubmatch(msg); m != nil {
 			who = m[1]
 		}
@@ -282,7 +282,7 @@ func (r *reader) explain(err error) error {
 	case "InvalidParameterException":
 		return fmt.Errorf("awssecretsmanager: Secrets Manager rejects the request: %s; check secret, version and version_stage", msg)
 	case "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException", "ExpiredTokenException", "InvalidClientTokenId":
-		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s refuses the AWS credentials (%s: %s); `byokcred doctor` shows which are found", r.auth.Region, code, msg)
+		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s refuses the AWS credentials (%s: %s); check the credentials the reference's auth block selects", r.auth.Region, code, msg)
 	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded":
 		return fmt.Errorf("awssecretsmanager: Secrets Manager in %s is throttling reads: retried at the next refresh; if this persists, raise refresh_interval or share one reference among providers", r.auth.Region)
 	case "InternalServiceError":

@@ -280,7 +280,7 @@ func TestReadErrors(t *testing.T) {
 			t.Setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN0000")
 			t.Setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
 		}, block: `{store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`,
-			want: "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager in us-east-1 refuses the AWS credentials (UnrecognizedClientException: The security token included in the request is invalid.); `byokcred doctor` shows which are found"},
+			want: "static: secret openai in us-east-1: awssecretsmanager: Secrets Manager in us-east-1 refuses the AWS credentials (UnrecognizedClientException: The security token included in the request is invalid.); check the credentials the reference's auth block selects"},
 		{name: "endpoint that is not Secrets Manager", setup: func(t *testing.T, w *world) {
 			// A proxy's login page, quoting what it was sent.
 			page := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -325,7 +325,7 @@ func TestNoCredentials(t *testing.T) {
 	w.sm.Put("openai", canary)
 	p := w.load(t, `      api_key_secret: {store: aws_secrets_manager, secret: openai, auth: {region: us-east-1}}`)
 	_, err := p.Token(context.Background())
-	const wantStart, wantEnd = "provider p: no token: static: secret openai in us-east-1: awssecretsmanager: reading the secret in us-east-1: ", "; `byokcred doctor` shows which AWS credentials are found"
+	const wantStart, wantEnd = "provider p: no token: static: secret openai in us-east-1: awssecretsmanager: reading the secret in us-east-1: ", "; check the AWS credentials the reference's auth block selects"
 	if err == nil || !strings.HasPrefix(err.Error(), wantStart) || !strings.HasSuffix(err.Error(), wantEnd) {
 		t.Fatalf("err = %v, want %q…%q", err, wantStart, wantEnd)
 	}

@@ -308,7 +308,7 @@ func (r *reader) explain(err error) error {
 	}
 	var te *tokenError
 	if errors.As(err, &te) {
-		return fmt.Errorf("azurekeyvault: the identity (credential %s) got no token for vault %s to read secret %s; `byokcred doctor` shows how it is found: %w", cmp.Or(r.auth.Credential, "default"), r.vaultURL, r.name, err)
+		return fmt.Errorf("azurekeyvault: the identity (credential %s) got no token for vault %s to read secret %s; check the reference's auth block (credential, tenant_id, client_id): %w", cmp.Or(r.auth.Credential, "default"), r.vaultURL, r.name, err)
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) && dns.IsNotFound {

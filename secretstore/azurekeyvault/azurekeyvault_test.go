@@ -422,7 +422,7 @@ func TestNoToken(t *testing.T) {
 	_, err = p.Token(context.Background())
 	got := strings.ReplaceAll(err.Error(), kv.URL, "VAULT")
 	first, _, _ := strings.Cut(got, "\n")
-	want := "static: secret VAULT/secrets/k: azurekeyvault: the identity (credential managed_identity) got no token for vault VAULT to read secret k; `byokcred doctor` shows how it is found: ManagedIdentityCredential authentication failed. "
+	want := "static: secret VAULT/secrets/k: azurekeyvault: the identity (credential managed_identity) got no token for vault VAULT to read secret k; check the reference's auth block (credential, tenant_id, client_id): ManagedIdentityCredential authentication failed. "
 	if !strings.HasSuffix(first, want) {
 		t.Errorf("error's first line\n %s\nwant it to end in\n %s", first, want)
 	}

@@ -345,7 +345,7 @@ func (r *reader) statusError(ctx context.Context, creds *auth.Credentials, code 
 		}
 		return errors.New(head + "grant roles/secretmanager.secretAccessor on the secret to " + who + " (gcloud secrets add-iam-policy-binding " + id + " --project " + project + where + " --role roles/secretmanager.secretAccessor --member " + member + ")")
 	case status == "UNAUTHENTICATED":
-		return errors.New(head + "Secret Manager did not accept the access token; check the credential with `byokcred doctor`")
+		return errors.New(head + "Secret Manager did not accept the access token; check the credential the reference's auth block selects")
 	case status == "FAILED_PRECONDITION":
 		return errors.New(head + "the version is disabled or destroyed; enable it, add a new version, or pin an enabled one (`" + list + "`)")
 	case status == "RESOURCE_EXHAUSTED":
@@ -387,5 +387,5 @@ func principal(ctx context.Context, a *gcp.Auth, creds *auth.Credentials) string
 	if email, err := c.EmailWithContext(ctx, "default"); err == nil && email != "" {
 		return email
 	}
-	return "the identity that reads it (`byokcred doctor` shows which credential answers)"
+	return "the identity that reads it"
 }

@@ -371,7 +371,7 @@ func TestRefusedCredentialIsFoundAgain(t *testing.T) {
 	clock := fakeclock.New()
 	p := storetest.Load(t, clock, new(syncbuf.Buffer), sm.Client(), "      api_key_secret: {store: google_secret_manager, secret: "+global+", auth: {credentials_file: "+file+"}}\n")
 	_, err = p.Token(context.Background())
-	const want = "static: secret " + global + ": googlesecretmanager: 401 UNAUTHENTICATED (Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. (token not issued by this server)): Secret Manager did not accept the access token; check the credential with `byokcred doctor`"
+	const want = "static: secret " + global + ": googlesecretmanager: 401 UNAUTHENTICATED (Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. (token not issued by this server)): Secret Manager did not accept the access token; check the credential the reference's auth block selects"
 	if err == nil || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("err = %v\nwant it to end in %s", err, want)
 	}
