@@ -46,6 +46,9 @@ const (
 func BenchmarkCallbackLatency(b *testing.B) {
 	node := nodeForBench(b)
 	bin := binary(b, "byokcred")
+	// The key command as copilot-env prints it (figure 11): the small
+	// binary next to byokcred, answered by the agent.
+	keyCmd := binary(b, "byokcred-credential")
 	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: time.Hour})
 	if err != nil {
 		b.Fatal(err)
@@ -131,7 +134,7 @@ func BenchmarkCallbackLatency(b *testing.B) {
 		for r := 0; r < rounds; r++ {
 			tsDur = append(tsDur, ts.calls(b, callbackBatch)...)
 			t := time.Now()
-			out, err := exec.Command(bin, "-c", cfg, "credential", "--socket", socket, "--agent", "require", "foundry").Output()
+			out, err := exec.Command(keyCmd, "-c", cfg, "credential", "--socket", socket, "--agent", "require", "foundry").Output()
 			keyDur = append(keyDur, time.Since(t))
 			if err != nil || len(out) == 0 {
 				b.Fatalf("key command: %v", err)
