@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/byokcred/byokcred/internal/closest"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -210,7 +211,7 @@ func suggestEnum(msg string) string {
 	if !ok || !strings.HasSuffix(list, ")") {
 		return msg
 	}
-	s := closest(value, strings.Split(strings.TrimSuffix(list, ")"), ", "))
+	s := closest.Name(value, strings.Split(strings.TrimSuffix(list, ")"), ", "))
 	if s == "" || s == value {
 		return msg
 	}
@@ -633,7 +634,7 @@ func (d *Doc) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip []st
 		f, ok := fields[key]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", key)
-			if s := closest(key, names); s != "" {
+			if s := closest.Name(key, names); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 				// The key meant is reported with this error: a "missing
 				// key" for it would be a follow-on, not a second problem.
@@ -685,40 +686,4 @@ func (d *Doc) resolvePath(p string) string {
 		return p
 	}
 	return filepath.Join(filepath.Dir(d.File), p)
-}
-
-// closest returns the known name within edit distance 2 of s, or that s is
-// a prefix of (client_secret → client_secret_env), if any.
-func closest(s string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		dist := editDistance(s, n)
-		if len(s) >= 4 && strings.HasPrefix(n, s) {
-			dist = min(dist, 2)
-		}
-		if dist < bestD {
-			best, bestD = n, dist
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

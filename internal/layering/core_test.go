@@ -68,6 +68,7 @@ var coreAllowed = []struct {
 	{"internal/unknownkind", nil, nil},
 	{"internal/kindhost", nil, nil},
 	{"internal/lazyre", nil, nil},
+	{"internal/closest", nil, nil},
 }
 
 var (
@@ -79,7 +80,7 @@ var (
 // anyMayLink are packages of this module that every package may link, as
 // it may the standard library: helpers that link nothing of the module
 // themselves (their own row says so).
-var anyMayLink = []string{"internal/lazyre"}
+var anyMayLink = []string{"internal/lazyre", "internal/closest"}
 
 const thisModule = "github.com/byokcred/byokcred"
 

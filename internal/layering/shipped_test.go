@@ -17,6 +17,7 @@ var productionInternals = []string{
 	"internal/admin",
 	"internal/agent",
 	"internal/cli",
+	"internal/closest",
 	"internal/credshape",
 	"internal/kindhost",
 	"internal/lazyre",

@@ -12,6 +12,7 @@ package unknownkind
 
 import (
 	"fmt"
+	"github.com/byokcred/byokcred/internal/closest"
 	"strings"
 	"sync/atomic"
 )
@@ -68,38 +69,13 @@ func message(what, whats, name string, known []string, builtinLinked bool) error
 func BuiltinPackage(name string) (string, bool) { return builtinPackage(name) }
 
 // didYouMean returns `; did you mean "X"?` for the known name one or two
-// edits from name, as the config's unknown keys get it, or "".
+// edits from name (or that name begins), as the config's unknown keys get it, or "".
 func didYouMean(name string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(name, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
+	best := closest.Name(name, known)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Missing is the error for a block without its key naming the kind (such
