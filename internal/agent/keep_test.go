@@ -176,3 +176,63 @@ func TestProviderOp(t *testing.T) {
 		t.Errorf("Served() = %d after descriptions only, want 0 credentials handed out", got)
 	}
 }
+
+// TestKeptConnectionAcksEachRequest: on a kept connection the agent writes
+// a space as soon as it has read each request, before the fetch, so a client
+// can apply its first-byte limit to every request, not only a new
+// connection's first (a stopped agent is then noticed in seconds, not at
+// the call timeout).
+func TestKeptConnectionAcksEachRequest(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	socket, _ := serve(t, func(ctx context.Context, name string) (*credential.Token, string, error) {
+		if name == "slow" {
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, "", ctx.Err()
+			}
+		}
+		return fixedToken(ctx, "")
+	})
+	c, err := net.Dial("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	readAnswer := func(name string) Response {
+		t.Helper()
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var r Response
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%s %q: %v", name, line, err)
+		}
+		return r
+	}
+	if b, err := br.ReadByte(); err != nil || b != ' ' {
+		t.Fatalf("accept: read %q, %v; want a space", b, err)
+	}
+	c.Write([]byte(`{"v":1,"op":"token","keep":true}` + "\n"))
+	first := readAnswer("first answer")
+	c.Write([]byte(`{"v":1,"op":"token","provider":"slow","keep":true}` + "\n"))
+	// The fetch is blocked until released: the space must come before it ends.
+	if b, err := br.ReadByte(); err != nil || b != ' ' {
+		t.Fatalf("kept request: read %q, %v while the fetch is blocked; want a space", b, err)
+	}
+	<-entered
+	if br.Buffered() != 0 {
+		t.Fatalf("kept request: %d more bytes before the fetch ended, want the space only", br.Buffered())
+	}
+	close(release)
+	second := readAnswer("second answer")
+	want := Response{V: Version, Provider: "foundry", Kind: "bearer", Token: canary, Expiry: 1_900_000_000_000, Keep: true}
+	if diff := cmp.Diff([]Response{want, want}, []Response{first, second}); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

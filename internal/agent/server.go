@@ -219,6 +219,15 @@ func (s *Server) handle(ctx context.Context, conn net.Conn) {
 			resp.Code, resp.Error = CodeBadInput, "unreadable request"
 			req.Keep = false // the stream is lost: no next request to find
 		} else {
+			if wait == idleTimeout {
+				// A kept connection's request gets the accept's space too, before
+				// any fetch: without it a stopped or wedged agent would be noticed
+				// only at the client's call timeout, not its first-byte limit.
+				conn.SetWriteDeadline(time.Now().Add(readTimeout))
+				if _, err := conn.Write([]byte{' '}); err != nil {
+					return // the client left
+				}
+			}
 			resp = s.answer(ctx, req)
 			resp.Keep = req.Keep && req.V == Version
 		}

@@ -31,7 +31,7 @@ export interface ClientOptions {
   config?: string;
   /** Bound on one call, from asking to the answer. Default 35 s: above the agent's default token_timeout (30 s) for a cold fetch. */
   timeoutMs?: number;
-  /** Bound on a new connection's first byte (a live agent sends it at once). Default 2 s. */
+  /** Bound on each request's first byte: a new connection's, and a kept connection's acknowledgement (a live agent sends both at once). Default 2 s. */
   connectTimeoutMs?: number;
   /** The environment for finding the socket and for the provider's ${NAME} parts (default process.env). */
   env?: Record<string, string | undefined>;
@@ -182,6 +182,7 @@ class Conn {
   readonly sock: Socket;
   buf = "";
   alive = false; // a byte came: an agent answers on it
+  heard = false; // a byte came for the request being asked (reset before a kept connection's next one)
   kept = false; // the agent said keep: the connection may be reused
   broken = false;
   waiter: ((line: string | Error) => void) | undefined;
@@ -191,6 +192,7 @@ class Conn {
     sock.setEncoding("utf8");
     sock.on("data", (chunk: string) => {
       this.alive = true;
+      this.heard = true;
       this.buf += chunk;
       if (this.buf.length > MAX_ANSWER) {
         this.fail(new Error(`the answer is larger than ${MAX_ANSWER} bytes; refused`));
@@ -314,7 +316,12 @@ export class AgentClient {
     return a;
   }
 
-  /** One exchange on a kept connection, else a new one; a kept connection the agent closed meanwhile is retried once on a new one. */
+  /**
+   * One exchange on a kept connection, else a new one; a kept connection the
+   * agent closed meanwhile is retried once on a new one. Every request's
+   * first byte (a new connection's space, a kept one's acknowledging space)
+   * must come within connectTimeoutMs, the answer within timeoutMs.
+   */
   async #exchange(line: string, provider: string): Promise<Answer> {
     const deadline = Date.now() + this.#opts.timeoutMs;
     for (let attempt = 0; ; attempt++) {
@@ -324,16 +331,19 @@ export class AgentClient {
         if (!c.broken) reused = c;
       }
       const conn = reused ?? (await this.#dial(provider, deadline));
+      // A kept connection's last byte answered the last request; a new
+      // one's space may have come already.
+      if (reused) conn.heard = false;
       const socket = this.#socket;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<Error>((res) => {
-        const first = reused || conn.alive ? deadline : Math.min(deadline, Date.now() + this.#opts.connectTimeoutMs);
+        const first = conn.heard ? deadline : Math.min(deadline, Date.now() + this.#opts.connectTimeoutMs);
         timer = setTimeout(() => {
-          if (!reused && !conn.alive) return res(new Error("no first byte"));
+          if (!conn.heard) return res(new Error("no first byte"));
           res(new Error("no answer in time"));
         }, Math.max(0, first - Date.now()));
-        // A new connection that showed it is alive gets the whole deadline.
-        if (!reused && !conn.alive) {
+        // A connection that showed it is alive gets the whole deadline.
+        if (!conn.heard) {
           conn.sock.once("data", () => {
             clearTimeout(timer);
             timer = setTimeout(() => res(new Error("no answer in time")), Math.max(0, deadline - Date.now()));
@@ -345,8 +355,10 @@ export class AgentClient {
       if (got instanceof Error) {
         conn.fail(got);
         // A kept connection the agent closed meanwhile (idle, restarted):
-        // once more on a new one; both ops are reads, safe to repeat.
-        if (reused && got.message !== "no answer in time") continue;
+        // once more on a new one; both ops are reads, safe to repeat. Not
+        // one whose agent is silent (stopped, wedged): its socket still
+        // accepts, so a new connection would only wait as long again.
+        if (reused && got.message !== "no answer in time" && got.message !== "no first byte") continue;
         if (got.message === "no first byte") {
           throw new AgentError("timeout", provider, socket, `byokcred: provider ${quote(provider)}: the agent at ${socket} accepted the connection but does not respond (stopped, or stuck?); restart it: ${this.#startCommand()}`);
         }

@@ -50,9 +50,11 @@ interface Fake {
 /**
  * A fake agent: the liveness space on connect (unless silent), then for each
  * request line the scripted answer; the connection stays open only when the
- * answer says keep (as the real agent does).
+ * answer says keep, and each later request on it gets its acknowledging
+ * space first (as the real agent does). "hang" never answers; "stop" sends
+ * not even the acknowledgement (a stopped agent).
  */
-async function fakeAgent(answer: (req: Req, n: number) => object | "hang", opts: { socket?: string; silent?: boolean } = {}): Promise<Fake> {
+async function fakeAgent(answer: (req: Req, n: number) => object | "hang" | "stop", opts: { socket?: string; silent?: boolean } = {}): Promise<Fake> {
   const socket = opts.socket ?? join(privateDir(), "agent.sock");
   const conns = new Set<Socket>();
   const fake: Fake = {
@@ -68,6 +70,7 @@ async function fakeAgent(answer: (req: Req, n: number) => object | "hang", opts:
     conns.add(c);
     c.on("close", () => conns.delete(c));
     if (!opts.silent) c.write(" ");
+    let kept = false;
     let buf = "";
     c.setEncoding("utf8");
     c.on("data", (chunk: string) => {
@@ -77,9 +80,12 @@ async function fakeAgent(answer: (req: Req, n: number) => object | "hang", opts:
         buf = buf.slice(nl + 1);
         fake.requests.push(req);
         const a = answer(req, fake.requests.length);
+        if (a === "stop") return;
+        if (kept) c.write(" ");
         if (a === "hang") return;
         c.write(JSON.stringify(a) + "\n");
-        if (!(a as { keep?: boolean }).keep) c.end();
+        kept = !!(a as { keep?: boolean }).keep;
+        if (!kept) c.end();
       }
     });
   });
@@ -199,6 +205,32 @@ describe("token", () => {
     const err = await agentError(client({ socket: fake.socket, timeoutMs: 30_000, connectTimeoutMs: 200 }).token("foundry"));
     assert.equal(err.code, "timeout");
     assert.match(err.message, /accepted the connection but does not respond \(stopped, or stuck\?\); restart it: byokcred agent --socket /);
+    await fake.close();
+  });
+
+  it("a kept connection whose agent stops answering fails at the first-byte limit, not the call timeout, and is not retried", async () => {
+    const fake = await fakeAgent((req, n) => (n === 1 ? tokenAnswer(req) : "stop"));
+    const c = client({ socket: fake.socket, timeoutMs: 30_000, connectTimeoutMs: 200 });
+    assert.equal((await c.token()).reveal(), CANARY);
+    const err = await agentError(c.token("foundry"));
+    assert.equal(err.code, "timeout");
+    assert.equal(err.socket, fake.socket);
+    assert.equal(err.message, `byokcred: provider "foundry": the agent at ${fake.socket} accepted the connection but does not respond (stopped, or stuck?); restart it: byokcred agent --socket ${fake.socket} &`);
+    // Not asked again on a new connection: the stopped agent's socket would
+    // accept it and leave it as silent.
+    assert.deepEqual({ connections: fake.connections, requests: fake.requests.length }, { connections: 1, requests: 2 });
+    c.close();
+    await fake.close();
+  });
+
+  it("a kept connection's acknowledged request waits for its answer up to timeoutMs", async () => {
+    const fake = await fakeAgent((req, n) => (n === 1 ? tokenAnswer(req) : "hang"));
+    const c = client({ socket: fake.socket, timeoutMs: 600, connectTimeoutMs: 100 });
+    await c.token();
+    const err = await agentError(c.token("slow"));
+    assert.equal(err.code, "timeout");
+    assert.equal(err.message, `byokcred: provider "slow": no answer from the agent at ${fake.socket} within 600 ms; see the agent's log, or raise timeoutMs`);
+    c.close();
     await fake.close();
   });
 });
