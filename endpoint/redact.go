@@ -109,13 +109,7 @@ func RedactVars(raw string, spans []Span) string {
 	if len(spans) == 0 {
 		return Redact(raw)
 	}
-	hostEnd := 0
-	if scheme, after, ok := strings.Cut(raw, "://"); ok && !strings.ContainsAny(scheme, "/?#") {
-		hostEnd = len(scheme) + 3 + len(after)
-		if i := strings.IndexAny(after, "/?#"); i >= 0 {
-			hostEnd = len(scheme) + 3 + i
-		}
-	}
+	hostEnd := HostEnd(raw)
 	var b strings.Builder
 	at := 0
 	for _, sp := range spans {
@@ -138,4 +132,36 @@ func RedactVars(raw string, spans []Span) string {
 	}
 	b.WriteString(raw[at:])
 	return Redact(b.String())
+}
+
+// HostEnd is the length of raw's scheme://host[:port] (0 when raw has no
+// scheme): the part of a URL that names the endpoint and is no secret, kept
+// by RedactVars even when it came from a variable.
+func HostEnd(raw string) int {
+	scheme, after, ok := strings.Cut(raw, "://")
+	if !ok || strings.ContainsAny(scheme, "/?#") {
+		return 0
+	}
+	if i := strings.IndexAny(after, "/?#"); i >= 0 {
+		return len(scheme) + 3 + i
+	}
+	return len(raw)
+}
+
+// sensitiveHeaderWords mark header names that may carry a secret. Matching
+// by word rather than by a fixed list also covers gateway-specific names
+// (X-Gateway-Key, X-Session-Token).
+var sensitiveHeaderWords = []string{"auth", "key", "token", "secret", "password", "cookie", "session", "signature", "sig", "credential"}
+
+// SensitiveHeader reports whether a header named name may carry a secret
+// (Authorization, Api-Key, Ocp-Apim-Subscription-Key, Cookie, …): its value
+// is never logged by the proxy nor sent by the agent's provider description.
+func SensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range sensitiveHeaderWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }

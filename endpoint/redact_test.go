@@ -96,3 +96,26 @@ func TestRedactVars(t *testing.T) {
 		})
 	}
 }
+
+func TestSensitiveHeaderAndHostEnd(t *testing.T) {
+	headers := map[string]bool{
+		"Authorization": true, "Api-Key": true, "Ocp-Apim-Subscription-Key": true, "Cookie": true,
+		"X-Session-Token": true, "X-Amz-Signature": true, "X-Team": false, "Content-Type": false, "X-Request-Id": false,
+	}
+	for name, want := range headers {
+		if got := endpoint.SensitiveHeader(name); got != want {
+			t.Errorf("SensitiveHeader(%q) = %v, want %v", name, got, want)
+		}
+	}
+	urls := map[string]int{
+		"https://h.example:8443/v1?x=1": len("https://h.example:8443"),
+		"https://h.example":             len("https://h.example"),
+		"h.example/v1":                  0,
+		"a/b://c":                       0,
+	}
+	for raw, want := range urls {
+		if got := endpoint.HostEnd(raw); got != want {
+			t.Errorf("HostEnd(%q) = %d, want %d", raw, got, want)
+		}
+	}
+}

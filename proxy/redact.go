@@ -12,22 +12,6 @@ import (
 	"github.com/byokcred/byokcred/registry"
 )
 
-// sensitiveWords mark header names whose values are never logged.
-// Matching by word rather than by a fixed list also covers gateway-specific
-// names (X-Gateway-Key, X-Session-Token).
-var sensitiveWords = []string{"auth", "key", "token", "secret", "password", "cookie", "session", "signature", "sig", "credential"}
-
-// sensitive reports whether a header named name may carry a secret.
-func sensitive(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range sensitiveWords {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // headerLog renders headers for slog with secret values replaced by
 // credential.Redacted: every sensitive-looking name, and every header the
 // provider's config adds (their values come from ${VAR}s, which may be
@@ -47,7 +31,7 @@ func (l headerLog) LogValue() slog.Value {
 	attrs := make([]slog.Attr, 0, len(keys))
 	for _, k := range keys {
 		v := strings.Join(l.h[k], ", ")
-		if sensitive(k) || configured[http.CanonicalHeaderKey(k)] {
+		if endpoint.SensitiveHeader(k) || configured[http.CanonicalHeaderKey(k)] {
 			v = credential.Redacted
 		}
 		attrs = append(attrs, slog.String(strings.ToLower(k), v))

@@ -45,13 +45,13 @@ func agentDescribe(live registry.Providers) func(ctx context.Context, name strin
 // WithheldHeaders, its value never sent.
 func describeProvider(p *registry.Provider, kind credential.Kind) *agent.ProviderInfo {
 	info := &agent.ProviderInfo{
-		Type: p.Type, BaseURL: template(p.BaseURL, p.BaseURLVars(), hostEnd(p.BaseURL)), WireAPI: p.WireAPI,
+		Type: p.Type, BaseURL: template(p.BaseURL, p.BaseURLVars(), endpoint.HostEnd(p.BaseURL)), WireAPI: p.WireAPI,
 		Model: p.Model, WireModel: p.WireModel, APIVersion: p.APIVersion,
 		CredentialHeader: p.CredentialHeader(kind), Refresh: p.Refresh,
 	}
 	for name, value := range p.Headers {
 		vars := p.HeaderVars(name)
-		if len(vars) == 0 && credentialHeaderName(name) {
+		if len(vars) == 0 && endpoint.SensitiveHeader(name) {
 			info.WithheldHeaders = append(info.WithheldHeaders, name)
 			continue
 		}
@@ -81,30 +81,4 @@ func template(raw string, spans []endpoint.Span, keep int) string {
 	}
 	b.WriteString(strings.ReplaceAll(raw[at:], "$", "$$"))
 	return b.String()
-}
-
-// hostEnd is the length of raw's scheme://host[:port] (0 when raw has no
-// scheme): a host is no secret, and is sent even when it came from a
-// variable, as endpoint.RedactVars shows it.
-func hostEnd(raw string) int {
-	scheme, after, ok := strings.Cut(raw, "://")
-	if !ok || strings.ContainsAny(scheme, "/?#") {
-		return 0
-	}
-	if i := strings.IndexAny(after, "/?#"); i >= 0 {
-		return len(scheme) + 3 + i
-	}
-	return len(raw)
-}
-
-// credentialHeaderName reports whether a header's name says it carries a
-// credential (Authorization, Api-Key, Ocp-Apim-Subscription-Key, Cookie…).
-func credentialHeaderName(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"auth", "key", "token", "secret", "cookie", "password", "signature", "credential"} {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
 }
