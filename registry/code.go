@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -314,40 +315,28 @@ func (s *Set) addCode(extra []*Provider) error {
 
 // codeField names the Go field of ProviderSpec, SetSpec or config.Model
 // after the config file's key, for the problems of a spec ("" for none).
-// A switch rather than a map: nothing to build when the package loads.
-func codeField(key string) string {
-	switch key {
-	case "type":
-		return "Type"
-	case "base_url":
-		return "BaseURL"
-	case "wire_api":
-		return "WireAPI"
-	case "api_version":
-		return "APIVersion"
-	case "model":
-		return "Model"
-	case "wire_model":
-		return "WireModel"
-	case "headers":
-		return "Headers"
-	case "id":
-		return "ID"
-	case "provider":
-		return "Provider"
-	case "name":
-		return "Name"
-	case "default_provider":
-		return "DefaultProvider"
-	case "default_model":
-		return "DefaultModel"
-	case "models":
-		return "Models"
-	case "providers":
-		return "Providers"
+// The spec types carry the config types' field names, so the names come
+// from the config types' yaml tags (a field the spec lacks, such as auth,
+// has none), read on the first problem rather than when the package loads.
+func codeField(key string) string { return codeFields()[key] }
+
+var codeFields = sync.OnceValue(func() map[string]string {
+	fields := map[string]string{}
+	for _, pair := range [][2]reflect.Type{
+		{reflect.TypeFor[config.Provider](), reflect.TypeFor[ProviderSpec]()},
+		{reflect.TypeFor[config.Config](), reflect.TypeFor[SetSpec]()},
+		{reflect.TypeFor[config.Model](), reflect.TypeFor[config.Model]()},
+	} {
+		file, spec := pair[0], pair[1]
+		for f := range file.Fields() {
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if _, inSpec := spec.FieldByName(f.Name); inSpec && key != "" && key != "-" {
+				fields[key] = f.Name
+			}
+		}
 	}
-	return ""
-}
+	return fields
+})
 
 // goFieldOr returns key's Go field, or key itself.
 func goFieldOr(key string) string {
