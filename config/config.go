@@ -414,7 +414,7 @@ func (c *Config) validate() {
 		}
 		if p.Command == "" {
 			if !d.Failed(path + ".command") {
-				d.Errorf(path, "missing key \"command\": the plugin binary")
+				d.Errorf(path, "%w", &MissingKeyError{Key: "command", Hint: ": the plugin binary"})
 			}
 		} else if !d.Failed(path + ".command") {
 			checkCommand(d, path+".command", p.Command)
@@ -432,11 +432,11 @@ func (c *Config) validate() {
 			continue
 		}
 		if m.ID == "" {
-			d.Errorf(path, "missing key \"id\"")
+			d.Errorf(path, "%w", &MissingKeyError{Key: "id"})
 		}
 		switch {
 		case m.Provider == "":
-			d.Errorf(path, "missing key \"provider\"")
+			d.Errorf(path, "%w", &MissingKeyError{Key: "provider"})
 		case c.Providers[m.Provider] == nil:
 			d.Errorf(path+".provider", "%w (configured: %s)", &UnknownProviderError{m.Provider}, strings.Join(c.Names(), ", "))
 		}
@@ -479,7 +479,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	case TypeOpenAI, TypeAzure, TypeAnthropic:
 	case "":
 		if !d.Failed(path + ".type") {
-			d.Errorf(path, "missing key \"type\" (one of: anthropic, azure, openai)")
+			d.Errorf(path, "%w", &MissingKeyError{Key: "type", Hint: " (one of: anthropic, azure, openai)"})
 		}
 	default:
 		d.Errorf(path+".type", "unknown provider type %q (one of: anthropic, azure, openai)", p.Type)
@@ -500,13 +500,13 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 	checkModelName(d, path+".model", p.Model)
 	checkModelName(d, path+".wire_model", p.WireModel)
 	if p.Model == "" && !hasListedModels && !d.Failed(path+".model") {
-		d.Errorf(path, "missing key \"model\": the model id to send (or list the provider's models under models:)")
+		d.Errorf(path, "%w", &MissingKeyError{Key: "model", Hint: ": the model id to send (or list the provider's models under models:)"})
 	}
 	if d.Failed(path + ".base_url") {
 		// already reported (for example an unset variable)
 	} else if p.BaseURL == "" {
 		if !d.Has(path + ".base_url") {
-			d.Errorf(path, "missing key \"base_url\"")
+			d.Errorf(path, "%w", &MissingKeyError{Key: "base_url"})
 		} else {
 			d.Errorf(path+".base_url", "base_url is empty")
 		}
@@ -541,7 +541,7 @@ func (p *Provider) validate(d *Doc, hasListedModels bool) {
 		}
 	}
 	if p.Auth == nil && !d.code && !d.Failed(path+".auth") {
-		d.Errorf(path, "missing key \"auth\": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})")
+		d.Errorf(path, "%w", &MissingKeyError{Key: "auth", Hint: ": how to authenticate (for example auth: {type: static, api_key_env: MY_KEY})"})
 	}
 }
 

@@ -89,3 +89,16 @@ func (l ErrorList) Sort() {
 		return a.Col < b.Col
 	})
 }
+
+// MissingKeyError is the problem of a block that lacks a key it needs, kept
+// as the Err of its Error, so that a program that builds the same values in
+// code (registry.NewProvider) can name its own field instead of the file's
+// key without reading the message.
+type MissingKeyError struct {
+	Key string
+	// Hint follows the key in the message: what the key holds (": the
+	// plugin binary") or its choices (" (one of: …)"); it may be "".
+	Hint string
+}
+
+func (e *MissingKeyError) Error() string { return "missing key " + strconv.Quote(e.Key) + e.Hint }

@@ -346,27 +346,17 @@ func goFieldOr(key string) string {
 	return key
 }
 
-// namedFields rewrites `missing key "base_url"` in msg as `BaseURL is
-// empty`: a spec has every field, some left empty.
-func namedFields(msg string) string {
-	const missing = `missing key "`
-	var b strings.Builder
-	for {
-		i := strings.Index(msg, missing)
-		if i < 0 {
-			break
+// specMsg is e's message for a spec: `missing key "base_url"` becomes
+// `BaseURL is empty` (a spec has every field, some left empty) when the
+// key is a field of the spec types.
+func specMsg(e *config.Error) string {
+	var mk *config.MissingKeyError
+	if errors.As(e.Err, &mk) {
+		if f := codeField(mk.Key); f != "" {
+			return f + " is empty" + mk.Hint
 		}
-		key, rest, ok := strings.Cut(msg[i+len(missing):], `"`)
-		f := codeField(key)
-		if !ok || f == "" {
-			b.WriteString(msg[:i+len(missing)])
-			msg = msg[i+len(missing):]
-			continue
-		}
-		b.WriteString(msg[:i] + f + " is empty")
-		msg = rest
 	}
-	return b.String() + msg
+	return e.Msg
 }
 
 // specProblems turns the config.ErrorList of a spec's check into lines that
@@ -378,7 +368,7 @@ func specProblems(err error) []string {
 	}
 	var out []string
 	for _, e := range el {
-		out = append(out, specPath(e.Path)+namedFields(e.Msg))
+		out = append(out, specPath(e.Path)+specMsg(e))
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -442,16 +443,23 @@ func TestCodeBuiltPerUser(t *testing.T) {
 
 func TestNamedFields(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ name, in, want string }{
-		{"spec field", `missing key "base_url"`, `BaseURL is empty`},
-		{"with a hint", `missing key "model": the model id to send`, `Model is empty: the model id to send`},
-		{"not a spec field", `missing key "auth": how to authenticate`, `missing key "auth": how to authenticate`},
-		{"two", `missing key "id"; missing key "command"; missing key "provider"`, `ID is empty; missing key "command"; Provider is empty`},
-		{"unterminated", `missing key "type`, `missing key "type`},
+	missing := func(key, hint string) *config.Error {
+		mk := &config.MissingKeyError{Key: key, Hint: hint}
+		return &config.Error{Msg: mk.Error(), Err: fmt.Errorf("%w", mk)}
+	}
+	tests := []struct {
+		name string
+		in   *config.Error
+		want string
+	}{
+		{"spec field", missing("base_url", ""), `BaseURL is empty`},
+		{"with a hint", missing("model", ": the model id to send"), `Model is empty: the model id to send`},
+		{"not a spec field", missing("auth", ": how to authenticate"), `missing key "auth": how to authenticate`},
+		{"another problem", &config.Error{Msg: `unknown type "x"`}, `unknown type "x"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, namedFields(tc.in)); diff != "" {
+			if diff := cmp.Diff(tc.want, specMsg(tc.in)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

@@ -16,6 +16,7 @@ var configDocs = map[string]string{
 	"Error.Environment":         "Environment marks a problem of the machine, not of the file: an unset environment variable, a missing or loose file, a plugin binary not found. `byokcred validate --offline` (CI without production secrets) skips these.",
 	"Error.Err":                 "Err is the error the problem was made from, when it wrapped one (Doc.Errorf's %w), so that errors.Is and errors.As find a sentinel through the list (registry.ErrNeedsUser); nil otherwise. Print Error(), not Err: Msg is the text with values from the environment shown as ${NAME}.",
 	"Error.Path":                "Path is the dotted key path, e.g. providers.openai.base_url.",
+	"MissingKeyError.Hint":      "Hint follows the key in the message: what the key holds (\": the plugin binary\") or its choices (\" (one of: …)\"); it may be \"\".",
 	"Model.ID":                  "ID is the provider-local model id, unique within its provider; ${VAR} expands.",
 	"Model.MaxOutputTokens":     "MaxOutputTokens overrides the runtime's output token limit for this model.",
 	"Model.MaxPromptTokens":     "MaxPromptTokens overrides the runtime's prompt token limit for this model.",
