@@ -130,14 +130,7 @@ func ask(ctx context.Context, inv invocation, lookupEnv func(string) (string, bo
 	if socket == "" {
 		socket = agent.DefaultSocket(lookupEnv)
 	}
-	path := inv.config
-	if path == "" {
-		path, _ = lookupEnv("BYOKCRED_CONFIG")
-	}
-	if path == "" {
-		path = "byokcred.yaml"
-	}
-	cfg, err := filepath.Abs(path)
+	cfg, err := filepath.Abs(agent.ConfigPath(inv.config, lookupEnv))
 	if err != nil {
 		return "", false
 	}

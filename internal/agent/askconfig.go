@@ -25,3 +25,20 @@ func AskConfig(ctx context.Context, socket string, req Request, keepOwn bool) (s
 	}
 	return socket, resp, err
 }
+
+// ConfigEnv names the variable that names the config file when -c does not.
+const ConfigEnv = "BYOKCRED_CONFIG"
+
+// ConfigPath is the config file a command reads: flag (-c) when set, else
+// $BYOKCRED_CONFIG, else ./byokcred.yaml. `byokcred` and the small
+// key-command binary both resolve it here, so that they name the same file
+// to the agent (and so find the same agent, ConfigSocket).
+func ConfigPath(flag string, lookupEnv func(string) (string, bool)) string {
+	if flag != "" {
+		return flag
+	}
+	if v, _ := lookupEnv(ConfigEnv); v != "" {
+		return v
+	}
+	return "byokcred.yaml"
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/byokcred/byokcred/config"
 	"github.com/byokcred/byokcred/credential"
+	"github.com/byokcred/byokcred/internal/agent"
 	"github.com/byokcred/byokcred/internal/scrub"
 	"github.com/byokcred/byokcred/registry"
 )
@@ -63,11 +64,6 @@ type Env struct {
 	// HTTPClient carries the credential kinds' and stores' requests
 	// (registry.Options.HTTPClient; default: each SDK's own).
 	HTTPClient *http.Client
-}
-
-func (e *Env) getenv(k string) string {
-	v, _ := e.LookupEnv(k)
-	return v
 }
 
 // usageError marks errors that exit with ExitUsage.
@@ -263,16 +259,7 @@ func (a *app) setupLogging() error {
 	return nil
 }
 
-func (a *app) path() string {
-	switch {
-	case a.configPath != "":
-		return a.configPath
-	case a.env.getenv("BYOKCRED_CONFIG") != "":
-		return a.env.getenv("BYOKCRED_CONFIG")
-	default:
-		return "byokcred.yaml"
-	}
-}
+func (a *app) path() string { return agent.ConfigPath(a.configPath, a.env.LookupEnv) }
 
 // load reads the config and builds its providers.
 func (a *app) load() (*registry.Set, error) {
