@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -130,4 +134,36 @@ func load(t *testing.T, yaml string, opts registry.Options) *registry.Live {
 	}
 	t.Cleanup(func() { live.Close() })
 	return live
+}
+
+// upstream is a model endpoint that answers every chat request, except with
+// 401 one whose bearer token was revoked.
+type upstream struct {
+	*httptest.Server
+	mu      sync.Mutex
+	revoked map[string]bool
+}
+
+// startUpstream starts an upstream, closed when t ends.
+func startUpstream(t *testing.T) *upstream {
+	u := &upstream{revoked: map[string]bool{}}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if u.revoked[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":"ok"}}]}`)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+// revoke makes the upstream refuse token from now on.
+func (u *upstream) revoke(token string) {
+	u.mu.Lock()
+	u.revoked[token] = true
+	u.mu.Unlock()
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,20 +81,7 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 	c.set(time.Now().Truncate(time.Second))
 	_, name := newIDP(t, c, time.Hour)
 
-	// The upstream refuses tokens in revoked.
-	var mu sync.Mutex
-	revoked := map[string]bool{}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		if revoked[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":"ok"}}]}`)
-	}))
-	defer up.Close()
+	up := startUpstream(t)
 	fe := fakeentra.Start(fakeentra.Options{TenantID: "contoso", ClientID: "proxy-app", ClientSecret: "proxy-app-secret"})
 	defer fe.Close()
 
@@ -156,9 +142,7 @@ func TestMetricsCountAScriptedRun(t *testing.T) {
 		post("/alpha/chat/completions", "")
 	}
 	for i := range m {
-		mu.Lock()
-		revoked[fmt.Sprintf("%s-%d", canaryToken, i+1)] = true // the token in hand
-		mu.Unlock()
+		up.revoke(fmt.Sprintf("%s-%d", canaryToken, i+1)) // the token in hand
 		post("/alpha/chat/completions", "")
 	}
 	for _, user := range []string{"alice", "bob"} {

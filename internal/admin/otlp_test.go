@@ -128,19 +128,7 @@ func TestOTLPExportsAScriptedRun(t *testing.T) {
 	c := newClock()
 	c.set(time.Now().Truncate(time.Second))
 	_, name := newIDP(t, c, time.Hour)
-	var mu sync.Mutex
-	revoked := map[string]bool{}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		if revoked[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":"ok"}}]}`)
-	}))
-	defer up.Close()
+	up := startUpstream(t)
 
 	reader, protocol, err := admin.OTLPReader(context.Background(), os.LookupEnv)
 	if err != nil || reader == nil || protocol != admin.ProtocolHTTP {
@@ -185,9 +173,7 @@ func TestOTLPExportsAScriptedRun(t *testing.T) {
 		post("/alpha/chat/completions")
 	}
 	for i := range m {
-		mu.Lock()
-		revoked[fmt.Sprintf("%s-%d", canaryToken, i+1)] = true // the token in hand
-		mu.Unlock()
+		up.revoke(fmt.Sprintf("%s-%d", canaryToken, i+1)) // the token in hand
 		post("/alpha/chat/completions")
 	}
 	post("/static/chat/completions")
