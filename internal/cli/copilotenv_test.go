@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,21 +51,8 @@ func TestCopilotCLIKeyCommand(t *testing.T) {
 	}
 	bin := byokcredBinary(t)
 	const lifetime = 6 * time.Second
-	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: lifetime})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idp.Close()
-	var rejected atomic.Int64
 	const reply = "Hello through the key command."
-	model := startModelT(t, fakemodel.Options{Reply: reply, Check: func(r *fakemodel.Request) int {
-		if err := idp.CheckRequest(r); err != nil {
-			rejected.Add(1)
-			t.Logf("model endpoint refused a request: %v", err)
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	idp, model, rejected := startCheckedModel(t, lifetime, reply)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "byokcred.yaml")
 	os.WriteFile(cfg, []byte(`providers:

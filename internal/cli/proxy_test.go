@@ -134,6 +134,29 @@ func startModelT(t *testing.T, opts fakemodel.Options) *fakemodel.Server {
 	return m
 }
 
+// startCheckedModel starts an identity endpoint minting tokens of lifetime
+// and a model endpoint that answers reply to a request carrying one of its
+// tokens, still valid, and 401 to any other, counted in rejected; both
+// close when t ends.
+func startCheckedModel(t *testing.T, lifetime time.Duration, reply string) (idp *fakeidentity.Server, model *fakemodel.Server, rejected *atomic.Int64) {
+	t.Helper()
+	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: lifetime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idp.Close() })
+	rejected = new(atomic.Int64)
+	model = startModelT(t, fakemodel.Options{Reply: reply, Check: func(r *fakemodel.Request) int {
+		if err := idp.CheckRequest(r); err != nil {
+			rejected.Add(1)
+			t.Logf("model endpoint refused a request: %v", err)
+			return http.StatusUnauthorized
+		}
+		return 0
+	}})
+	return idp, model, rejected
+}
+
 func TestProxyCommandRefusesUnsafeSetups(t *testing.T) {
 	cfg := writeFile(t, "byokcred.yaml", goodConfig)
 	env := map[string]string{"OAI_KEY": canary, "AZ_TOKEN": canary, "SHORT": "abc", "GOOD": proxyClientToken}
@@ -293,20 +316,7 @@ func TestCopilotCLIThroughProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	const lifetime = 4 * time.Second
-	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: lifetime})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idp.Close()
-	var rejected atomic.Int64
-	model := startModelT(t, fakemodel.Options{Reply: "Hello through the proxy.", Check: func(r *fakemodel.Request) int {
-		if err := idp.CheckRequest(r); err != nil {
-			rejected.Add(1)
-			t.Logf("model endpoint refused a request: %v", err)
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	idp, model, rejected := startCheckedModel(t, lifetime, "Hello through the proxy.")
 	// In front of the fake model: count the messages of each request, to
 	// see the conversation's history grow across token rotations.
 	var mu sync.Mutex

@@ -4,18 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/byokcred/byokcred/internal/testkit/fakeidentity"
-	"github.com/byokcred/byokcred/internal/testkit/fakemodel"
 )
 
 // nodeClientDir is the TypeScript client's package (clients/node).
@@ -90,21 +85,8 @@ func TestTypeScriptSDKThroughAgent(t *testing.T) {
 	node := nodeClient(t)
 	bin := byokcredBinary(t)
 	const lifetime = 4 * time.Second
-	idp, err := fakeidentity.Start(fakeidentity.Options{Lifetime: lifetime})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idp.Close()
-	var rejected atomic.Int64
 	const reply = "Hello through the TypeScript client."
-	model := startModelT(t, fakemodel.Options{Reply: reply, Check: func(r *fakemodel.Request) int {
-		if err := idp.CheckRequest(r); err != nil {
-			rejected.Add(1)
-			t.Logf("model endpoint refused a request: %v", err)
-			return http.StatusUnauthorized
-		}
-		return 0
-	}})
+	idp, model, rejected := startCheckedModel(t, lifetime, reply)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "byokcred.yaml")
 	if err := os.WriteFile(cfg, []byte(`providers:
